@@ -1,0 +1,33 @@
+"""`monitor db ...` commands."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `db` group."""
+    group = typer.Typer(help="Create or migrate the database.", no_args_is_help=True)
+
+    @group.command("upgrade")
+    def upgrade(ctx: typer.Context,
+                url: Optional[str] = typer.Option(None, help="Database URL (default: from the config).")) -> None:
+        """Bring the database to the newest schema (creates it when empty).
+
+        Example: monitor db upgrade
+        """
+        from storage.migrate import upgrade as run_upgrade
+
+        target = url or ctx.obj.settings.database.url
+        revision = run_upgrade(target)
+        typer.echo(f"database at revision {revision}: {_redact(target)}")
+
+    app.add_typer(group, name="db")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

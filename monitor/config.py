@@ -1,0 +1,350 @@
+"""The configuration file: one pydantic model, validated once, passed explicitly."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.errors import ConfigError
+
+DEFAULT_CONFIG = "config.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
+_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as `90`, `30s`, `5m`, `2h`, `1d`."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration; use seconds or e.g. 30s, 5m, 2h, 1d")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; use seconds or e.g. 30s, 5m, 2h, 1d")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return seconds
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DatabaseSettings(_Strict):
+    """Where detections are stored."""
+
+    url: str = "sqlite:///monitor.db"
+    echo: bool = False
+
+
+class BrandSettings(_Strict):
+    """The user's own brands and the competitors they track."""
+
+    own: list[str] = Field(default_factory=list)
+    competitors: list[str] = Field(default_factory=list)
+
+    @property
+    def tracked(self) -> list[str]:
+        return list(dict.fromkeys([*self.own, *self.competitors]))
+
+
+class CampaignSettings(_Strict):
+    """A campaign window for one brand, compared with the weeks before and after."""
+
+    name: str
+    brand: str
+    start: date
+    end: date
+    baseline_days: Optional[int] = Field(default=None, gt=0)
+    after_days: Optional[int] = Field(default=None, gt=0)
+    competitors: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CampaignSettings":
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    @property
+    def length_days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+class SourceSettings(BaseModel):
+    """Fields every source has; each kind adds its own (checked by monitor.sources)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    kind: str
+    interval: float = 300.0
+    enabled: bool = True
+    allow_private: bool = False
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The kind-specific fields."""
+        return dict(self.model_extra or {})
+
+
+class TilingSettings(_Strict):
+    """Multi-scale tiling: the whole photo plus overlapping crops, max over crops."""
+
+    enabled: bool = False
+    grid: int = Field(default=2, ge=2, le=4)
+    overlap: float = Field(default=0.25, ge=0.0, lt=0.9)
+
+
+class AugmentationSettings(_Strict):
+    """Probabilities of each albumentations transform used when training."""
+
+    views: int = Field(default=4, ge=1, le=64)
+    seed: int = 0
+    random_resized_crop: float = Field(default=0.7, ge=0, le=1)
+    horizontal_flip: float = Field(default=0.5, ge=0, le=1)
+    color_jitter: float = Field(default=0.5, ge=0, le=1)
+    brightness_contrast: float = Field(default=0.3, ge=0, le=1)
+    channel_dropout: float = Field(default=0.05, ge=0, le=1)
+    blur: float = Field(default=0.1, ge=0, le=1)
+    perspective: float = Field(default=0.2, ge=0, le=1)
+
+
+class ClassifierSettings(_Strict):
+    """Which model bundle tags photos, and how models are trained."""
+
+    model: Path = Path("models/current")
+    backbone: str = "inception_v3"
+    weights: str = "imagenet"
+    input_size: Optional[int] = Field(default=None, ge=32, le=1024)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    epochs: int = Field(default=30, ge=1)
+    tiling: TilingSettings = Field(default_factory=TilingSettings)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    augmentation: AugmentationSettings = Field(default_factory=AugmentationSettings)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        for brand, threshold in value.items():
+            if not 0.0 < threshold < 1.0:
+                raise ValueError(f"threshold for {brand!r} is {threshold}; it must be between 0 and 1")
+        return value
+
+
+class IngestSettings(_Strict):
+    """Limits and dedupe rules for incoming photos."""
+
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    max_bytes: int = Field(default=20_000_000, ge=1024)
+    max_pixels: int = Field(default=60_000_000, ge=10_000)
+    min_side: int = Field(default=32, ge=1)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=20.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    phash_distance: int = Field(default=6, ge=0, le=64)
+    thumbnail_size: int = Field(default=256, ge=32, le=1024)
+    user_agent: str = "brand-exposure-monitor/0.1"
+
+
+class PathSettings(_Strict):
+    """Folders the program reads and writes, relative to the config file."""
+
+    inbox: Path = Path("inbox")
+    reports: Path = Path("reports")
+    cache: Path = Path(".cache")
+    models: Path = Path("models")
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    brands: BrandSettings = Field(default_factory=BrandSettings)
+    campaigns: list[CampaignSettings] = Field(default_factory=list)
+    sources: list[SourceSettings] = Field(default_factory=list)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    executor: Literal["local", "celery"] = "local"
+    broker_url: Optional[str] = None
+    config_path: Optional[Path] = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Settings":
+        for label, items in (("sources", self.sources), ("campaigns", self.campaigns)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"{label} name {item.name!r} is used twice")
+                seen.add(item.name)
+        return self
+
+    def campaign(self, name: str) -> CampaignSettings:
+        """The campaign with this name, or a ConfigError listing the known ones."""
+        for campaign in self.campaigns:
+            if campaign.name == name:
+                return campaign
+        known = ", ".join(c.name for c in self.campaigns) or "none defined"
+        raise ConfigError(f"no campaign named {name!r} in the config (known: {known})")
+
+    def source(self, name: str) -> SourceSettings:
+        """The source with this name, or a ConfigError listing the known ones."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none defined"
+        raise ConfigError(f"no source named {name!r} in the config (known: {known})")
+
+
+def _expand_env(value: Any, where: str, environ: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(f"{where}: environment variable {name} is not set (referenced as ${{{name}}})")
+            return environ[name]
+
+        return _ENV_REF.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}", environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]", environ) for i, v in enumerate(value)]
+    return value
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _model_at(loc: tuple[Any, ...]) -> Optional[type[BaseModel]]:
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        for arg in getattr(annotation, "__args__", ()) or ():
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                annotation = arg
+        model = annotation
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    where = _loc(loc)
+    if error["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        valid = sorted(parent.model_fields) if parent else []
+        valid = [v for v in valid if v != "config_path"]
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{where}: unknown key{hint} (valid keys: {', '.join(valid)})"
+    if error["type"] == "missing":
+        return f"{where}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
+    return f"{where}: {message}{shown}"
+
+
+def _resolve(path: Path, base: Path) -> Path:
+    path = Path(os.path.expanduser(str(path)))
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        rest = url[len(prefix):]
+        if rest and not rest.startswith(":"):
+            return prefix + str(_resolve(Path(rest), base))
+    return url
+
+
+def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = None,
+                   environ: Optional[dict[str, str]] = None) -> Settings:
+    """Validate already-parsed YAML data; paths resolve against `base`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of keys, not {type(data).__name__}")
+    data = _expand_env(data, origin, dict(os.environ) if environ is None else environ)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{origin}: {_describe(first)}{suffix}") from None
+    from monitor.sources import validate_source_options  # kinds live with their modules
+
+    for index, source in enumerate(settings.sources):
+        validate_source_options(source, f"{origin}: sources[{index}]")
+    base = base or Path.cwd()
+    settings.database.url = _resolve_sqlite(settings.database.url, base)
+    settings.classifier.model = _resolve(settings.classifier.model, base)
+    for field in PathSettings.model_fields:
+        setattr(settings.paths, field, _resolve(getattr(settings.paths, field), base))
+    return settings
+
+
+def config_path(explicit: Optional[Path] = None, environ: Optional[dict[str, str]] = None) -> Path:
+    """The config file to use: the explicit one, else $MONITOR_CONFIG, else ./config.yaml."""
+    environ = dict(os.environ) if environ is None else environ
+    if explicit is not None:
+        return Path(explicit)
+    return Path(environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: Optional[Path] = None, environ: Optional[dict[str, str]] = None) -> Settings:
+    """Read, expand and validate a config file; every problem is a one-line ConfigError."""
+    path = config_path(path, environ)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found (give --config PATH or set MONITOR_CONFIG)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    settings = parse_settings(data, str(path), path.resolve().parent, environ)
+    settings.config_path = path.resolve()
+    return settings
+
+
+def window_defaults(campaign: CampaignSettings) -> tuple[date, date, date, date]:
+    """Baseline start, campaign start, campaign end, after end (inclusive dates)."""
+    baseline = campaign.baseline_days or campaign.length_days
+    after = campaign.after_days or campaign.length_days
+    return (
+        campaign.start - timedelta(days=baseline),
+        campaign.start,
+        campaign.end,
+        campaign.end + timedelta(days=after),
+    )

@@ -1,0 +1,198 @@
+"""The database schema: every table, typed with SQLAlchemy 2.0 `Mapped[]` columns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored and returned as timezone-aware UTC on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        # SQLite keeps text: store naive UTC so lexical order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    """A watched image source and its poll status."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    cursor: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    last_polled_at: Mapped[Optional[datetime]]
+    last_success_at: Mapped[Optional[datetime]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    last_error_at: Mapped[Optional[datetime]]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[Optional[datetime]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Image(Base):
+    """One photo seen by the monitor, accepted or rejected; same bytes are one row."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sources.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    phash: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    uri: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[Optional[str]] = mapped_column(String(500))
+    posted_at: Mapped[datetime]
+    time_source: Mapped[str] = mapped_column(String(16), default="ingested")  # source|exif|ingested
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    latitude: Mapped[Optional[float]] = mapped_column(Float)
+    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    place: Mapped[Optional[str]] = mapped_column(String(300))
+    caption: Mapped[Optional[str]] = mapped_column(Text)
+    author: Mapped[Optional[str]] = mapped_column(String(300))
+    reach: Mapped[Optional[int]] = mapped_column(BigInteger)
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    height: Mapped[Optional[int]] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="accepted")  # accepted|rejected
+    reject_reason: Mapped[Optional[str]] = mapped_column(String(64))
+    reject_detail: Mapped[Optional[str]] = mapped_column(Text)
+    repost_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("images.id"), index=True)
+
+    source: Mapped[Optional[Source]] = relationship()
+    detections: Mapped[list["Detection"]] = relationship(back_populates="image")
+
+    __table_args__ = (
+        Index("ix_images_posted_at_status", "posted_at", "status"),
+        Index("ix_images_source_external", "source_id", "external_id"),
+    )
+
+
+class Thumbnail(Base):
+    """A small JPEG of a photo with a detection, kept as evidence for reports."""
+
+    __tablename__ = "thumbnails"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+
+class ModelVersion(Base):
+    """A classifier bundle that produced detections."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checksum: Mapped[str] = mapped_column(String(64), unique=True)
+    bundle_path: Mapped[str] = mapped_column(Text)
+    backbone: Mapped[str] = mapped_column(String(64))
+    input_size: Mapped[int] = mapped_column(Integer)
+    classes: Mapped[list[Any]] = mapped_column(JSON)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Detection(Base):
+    """A brand seen in a photo by one model version; posted_at/source_id copied for fast windows."""
+
+    __tablename__ = "detections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    brand: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    posted_at: Mapped[datetime]
+    source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sources.id"))
+    box_x1: Mapped[Optional[float]] = mapped_column(Float)  # coarse box, fractions of width/height
+    box_y1: Mapped[Optional[float]] = mapped_column(Float)
+    box_x2: Mapped[Optional[float]] = mapped_column(Float)
+    box_y2: Mapped[Optional[float]] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    image: Mapped[Image] = relationship(back_populates="detections")
+
+    __table_args__ = (
+        UniqueConstraint("image_id", "brand", "model_version_id", name="uq_detection_image_brand_model"),
+        Index("ix_detections_model_brand_posted", "model_version_id", "brand", "posted_at"),
+        Index("ix_detections_posted_at", "posted_at"),
+    )
+
+
+class Campaign(Base):
+    """A marketing campaign: a brand, a date window and the competitors to compare against."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    brand: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    baseline_days: Mapped[Optional[int]] = mapped_column(Integer)
+    after_days: Mapped[Optional[int]] = mapped_column(Integer)
+    competitors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FetchFailure(Base):
+    """A photo reference that could not be fetched at all (no bytes, so no image row)."""
+
+    __tablename__ = "fetch_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    uri: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[Optional[str]] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_fetch_failures_source_last", "source_id", "last_at"),)
