@@ -7,7 +7,7 @@ import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -180,8 +180,6 @@ class Settings(_Strict):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
-    executor: Literal["local", "celery"] = "local"
-    broker_url: Optional[str] = None
     config_path: Optional[Path] = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

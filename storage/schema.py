@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Text,
     TypeDecorator,
@@ -51,9 +52,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Named constraints, so later migrations can alter them (SQLite batch mode needs the names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
@@ -101,6 +113,11 @@ class Image(Base):
     reject_reason: Mapped[Optional[str]] = mapped_column(String(64))
     reject_detail: Mapped[Optional[str]] = mapped_column(Text)
     repost_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("images.id"), index=True)
+    # The 64-bit phash as four 16-bit bands: a near match shares a band within distance // 4.
+    phash_b0: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    phash_b1: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    phash_b2: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    phash_b3: Mapped[Optional[int]] = mapped_column(Integer, index=True)
 
     source: Mapped[Optional[Source]] = relationship()
     detections: Mapped[list["Detection"]] = relationship(back_populates="image")
@@ -195,4 +212,7 @@ class FetchFailure(Base):
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_fetch_failures_source_last", "source_id", "last_at"),)
+    __table_args__ = (
+        Index("ix_fetch_failures_source_last", "source_id", "last_at"),
+        UniqueConstraint("source_id", "uri", name="uq_fetch_failure_source_uri"),
+    )
