@@ -62,7 +62,7 @@ def main_options(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("PIL", "urllib3", "apscheduler.executors.default", "matplotlib", "h5py"):
+    for noisy in ("PIL", "urllib3", "apscheduler.executors.default", "matplotlib", "h5py", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = State(config, verbose)
 

@@ -23,16 +23,16 @@ _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 def parse_duration(value: Any) -> float:
     """Seconds from a number or a string such as `90`, `30s`, `5m`, `2h`, `1d`."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; use seconds or e.g. 30s, 5m, 2h, 1d")
+        raise ValueError("not a duration; use seconds or e.g. 30s, 5m, 2h, 1d")
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError(f"{value!r} is not a duration; use seconds or e.g. 30s, 5m, 2h, 1d")
+            raise ValueError("not a duration; use seconds or e.g. 30s, 5m, 2h, 1d")
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
-        raise ValueError(f"{value!r} must be longer than zero")
+        raise ValueError("must be longer than zero")
     return seconds
 
 
@@ -182,15 +182,15 @@ class Settings(_Strict):
     paths: PathSettings = Field(default_factory=PathSettings)
     config_path: Optional[Path] = Field(default=None, exclude=True)
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> "Settings":
-        for label, items in (("sources", self.sources), ("campaigns", self.campaigns)):
-            seen: set[str] = set()
-            for item in items:
-                if item.name in seen:
-                    raise ValueError(f"{label} name {item.name!r} is used twice")
-                seen.add(item.name)
-        return self
+    @field_validator("sources", "campaigns")
+    @classmethod
+    def _unique_names(cls, items: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for item in items:
+            if item.name in seen:
+                raise ValueError(f"name {item.name!r} is used twice; names must be unique")
+            seen.add(item.name)
+        return items
 
     def campaign(self, name: str) -> CampaignSettings:
         """The campaign with this name, or a ConfigError listing the known ones."""
@@ -209,19 +209,20 @@ class Settings(_Strict):
         raise ConfigError(f"no source named {name!r} in the config (known: {known})")
 
 
-def _expand_env(value: Any, where: str, environ: dict[str, str]) -> Any:
+def _expand_env(value: Any, where: str, environ: dict[str, str], origin: str = "<config>") -> Any:
     if isinstance(value, str):
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
-                raise ConfigError(f"{where}: environment variable {name} is not set (referenced as ${{{name}}})")
+                raise ConfigError(f"{origin}: {where}: environment variable {name} is not set "
+                                  f"(referenced as ${{{name}}})")
             return environ[name]
 
         return _ENV_REF.sub(replace, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}", environ) for k, v in value.items()}
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), environ, origin) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]", environ) for i, v in enumerate(value)]
+        return [_expand_env(v, f"{where}[{i}]", environ, origin) for i, v in enumerate(value)]
     return value
 
 
@@ -262,7 +263,7 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{where}: required key is missing"
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
+    shown = "" if isinstance(value, (dict, list)) or value is None or repr(value) in message else f" (got {value!r})"
     return f"{where}: {message}{shown}"
 
 
@@ -280,6 +281,16 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     return url
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text, so pydantic reports a bad date with its key path."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = None,
                    environ: Optional[dict[str, str]] = None) -> Settings:
     """Validate already-parsed YAML data; paths resolve against `base`."""
@@ -287,7 +298,7 @@ def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = N
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys, not {type(data).__name__}")
-    data = _expand_env(data, origin, dict(os.environ) if environ is None else environ)
+    data = _expand_env(data, "", dict(os.environ) if environ is None else environ, origin)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -325,7 +336,7 @@ def load_settings(path: Optional[Path] = None, environ: Optional[dict[str, str]]
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -12,9 +12,17 @@ class ConfigError(MonitorError):
 class SourceError(MonitorError):
     """A source could not be polled (network, HTTP status, malformed feed)."""
 
+    def __init__(self, message: str, reason: str = "error"):
+        super().__init__(message)
+        self.reason = reason
+
 
 class FetchError(MonitorError):
     """A photo could not be fetched (timeout, size limit, content type, address policy)."""
+
+    def __init__(self, message: str, reason: str = "error"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ImageRejected(MonitorError):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.errors import DatabaseNotReady, StorageError
 
 SQLITE_BUSY_TIMEOUT_S = 30
-_WRITE_OPTION = "monitor_begin_immediate"
+WRITE_OPTION = "monitor_begin_immediate"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -36,7 +36,10 @@ def redact(url: str | URL) -> str:
         return str(url)
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
+    """The file behind a SQLite URL (None for in-memory databases and other backends)."""
+    if url.get_backend_name() != "sqlite":
+        return None
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
@@ -60,7 +63,7 @@ def _configure_sqlite(engine: Engine, wal: bool) -> None:
     def _on_begin(connection: Any) -> None:
         # A writer takes the lock up front, so two writers queue (busy timeout) instead of
         # one failing with SQLITE_BUSY when it upgrades a read transaction.
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -69,9 +72,7 @@ def make_engine(url: str | URL, echo: bool = False) -> Engine:
     parsed = normalize_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
-            path = _sqlite_file(parsed)
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+            path = sqlite_file(parsed)
             engine = create_engine(parsed, echo=echo,
                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine, wal=path is not None)
@@ -96,7 +97,7 @@ class Database:
         self.engine = make_engine(self.url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
-            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.engine import describe_error, make_engine, redact
+from storage.engine import WRITE_OPTION, describe_error, make_engine, normalize_url, redact, sqlite_file
 from storage.errors import DatabaseNotReady, StorageError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -38,7 +38,10 @@ def _unreachable(url: str | URL, exc: BaseException) -> DatabaseNotReady:
 
 
 def current(url: str | URL) -> Optional[str]:
-    """The revision the database is at, or None for an empty database."""
+    """The revision the database is at, or None for an empty (or not yet created) database."""
+    path = sqlite_file(normalize_url(url))
+    if path is not None and not path.exists():
+        return None  # do not create the file just by looking
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -51,29 +54,30 @@ def current(url: str | URL) -> Optional[str]:
 
 def upgrade(url: str | URL, revision: str = "head") -> Optional[str]:
     """Migrate the database to `revision` (creating every table when empty); returns the revision now current."""
+    path = sqlite_file(normalize_url(url))
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the folder for {redact(url)}: {exc}") from None
     engine = make_engine(url)
     config = alembic_config()
     try:
+        try:
+            connection = engine.connect()
+        except SQLAlchemyError as exc:
+            raise _unreachable(url, exc) from exc
         # One transaction (DDL is transactional on both databases), taken with a lock so two
         # processes upgrading at once run the migrations once.
-        with engine.connect() as connection:
-            connection = connection.execution_options(monitor_begin_immediate=True)
-            with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
+        with connection, connection.execution_options(**{WRITE_OPTION: True}).begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
     except SQLAlchemyError as exc:
-        raise _unreachable(url, exc) if _is_connect_error(exc) else StorageError(
-            f"migrating {redact(url)} to {revision} failed: {describe_error(exc)}") from exc
+        raise StorageError(f"migrating {redact(url)} to {revision} failed: {describe_error(exc)}") from exc
     except CommandError as exc:
         raise StorageError(f"migrating {redact(url)} to {revision} failed: {exc}") from exc
     finally:
         engine.dispose()
     return current(url)
-
-
-def _is_connect_error(exc: SQLAlchemyError) -> bool:
-    from sqlalchemy.exc import OperationalError
-
-    return isinstance(exc, OperationalError) and exc.connection_invalidated or "connect" in str(exc).lower()

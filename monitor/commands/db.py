@@ -18,11 +18,16 @@ def register(app: typer.Typer) -> None:
 
         Example: monitor db upgrade
         """
+        from storage.migrate import current
         from storage.migrate import upgrade as run_upgrade
 
         target = url or ctx.obj.settings.database.url
+        before = current(target)
         revision = run_upgrade(target)
-        typer.echo(f"database at revision {revision}: {_redact(target)}")
+        if before == revision:
+            typer.echo(f"{_redact(target)}: already at revision {revision}, nothing to do")
+        else:
+            typer.echo(f"{_redact(target)}: upgraded from revision {before or 'none (empty)'} to {revision}")
 
     app.add_typer(group, name="db")
 

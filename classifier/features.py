@@ -1,0 +1,145 @@
+"""Training items (photos, context crops, hard negatives) and their cached backbone features."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from classifier.augment import AugmentParams, augmented_view, build_augmenter, shrink
+from classifier.dataset import Box, Dataset, Example
+from classifier.images import read_rgb
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Item:
+    """What the head learns from: a whole photo or a crop of it (pixels), with its brands."""
+
+    example: Example
+    brands: frozenset[str]
+    crop: Optional[tuple[int, int, int, int]] = None
+
+    @property
+    def key(self) -> str:
+        where = "whole" if self.crop is None else ",".join(map(str, self.crop))
+        return hashlib.sha256(f"{self.example.sha256}:{where}".encode()).hexdigest()[:40]
+
+    def pixels(self) -> np.ndarray:
+        image = read_rgb(self.example.path)
+        if self.crop is None:
+            return image
+        x1, y1, x2, y2 = self.crop
+        return image[y1:y2, x1:x2]
+
+
+def _context_crop(box: Box, width: int, height: int, scale: float) -> tuple[int, int, int, int]:
+    """The box grown `scale` times (at least 1/4 of the photo's shorter side), clipped to the photo."""
+    cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
+    side = max(box.x2 - box.x1, box.y2 - box.y1) * scale
+    side = min(max(side, min(width, height) / 4), max(width, height))
+    x1, y1 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x2, y2 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
+    return x1, y1, max(x2, x1 + 2), max(y2, y1 + 2)
+
+
+def _overlaps(crop: tuple[int, int, int, int], box: Box, margin: float = 0.1) -> bool:
+    mx, my = (box.x2 - box.x1) * margin, (box.y2 - box.y1) * margin
+    return not (crop[2] <= box.x1 - mx or crop[0] >= box.x2 + mx or crop[3] <= box.y1 - my or crop[1] >= box.y2 + my)
+
+
+def training_items(dataset: Dataset, context_crops: int = 2, hard_negatives: int = 1,
+                   crop_scale: float = 2.0, seed: int = 0) -> list[Item]:
+    """Whole photos, plus context crops around logo boxes and logo-free crops of logo photos."""
+    rng = random.Random(seed)
+    items = []
+    for example in dataset.examples:
+        items.append(Item(example, example.brands))
+        if not example.boxes:
+            continue
+        w, h = example.width, example.height
+        boxes = sorted(example.boxes, key=lambda b: -(b.x2 - b.x1) * (b.y2 - b.y1))[:context_crops]
+        for box in boxes:
+            crop = _context_crop(box, w, h, crop_scale)
+            inside = frozenset(b.brand for b in example.boxes
+                               if crop[0] <= (b.x1 + b.x2) / 2 <= crop[2] and crop[1] <= (b.y1 + b.y2) / 2 <= crop[3])
+            items.append(Item(example, inside | {box.brand}, crop))
+        if not {b.brand for b in example.boxes} >= example.brands:
+            continue  # a brand without a box could be anywhere: no safe negative crop
+        for _ in range(hard_negatives):
+            for _attempt in range(20):
+                side = int(min(w, h) * rng.uniform(0.3, 0.6))
+                x, y = rng.randint(0, w - side), rng.randint(0, h - side)
+                crop = (x, y, x + side, y + side)
+                if side >= 16 and not any(_overlaps(crop, b) for b in example.boxes):
+                    items.append(Item(example, frozenset(), crop))
+                    break
+    return items
+
+
+class FeatureCache:
+    """Backbone features per (item, view) on disk, keyed by everything that shapes them."""
+
+    def __init__(self, root: Path, model, params: AugmentParams):
+        identity = {"version": CACHE_VERSION, "backbone": model.backbone, "weights": model.weights_id,
+                    "input_size": model.input_size, "augmentation": {k: v for k, v in asdict(params).items()
+                                                                     if k != "views"}}
+        self.key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+        self.folder = Path(root) / self.key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "identity.json").write_text(json.dumps(identity, indent=2, sort_keys=True))
+        self.model = model
+        self.params = params
+
+    CHUNK = 128
+
+    def _views(self, items: list[Item], chunk, augmenter, bar, task) -> Iterator[np.ndarray]:
+        for index, missing in chunk:
+            item = items[index]
+            image = item.pixels()
+            small = shrink(image, self.model.input_size)
+            for view in missing:
+                yield image if view == 0 else augmented_view(augmenter, self.params, small, item.key, view)
+                bar.advance(task)
+
+    def _path(self, item: Item) -> Path:
+        return self.folder / f"{item.key}.npy"
+
+    def _stored(self, item: Item) -> np.ndarray:
+        path = self._path(item)
+        if path.is_file():
+            try:
+                return np.load(path)
+            except (OSError, ValueError):  # a half-written file from an interrupted run
+                path.unlink(missing_ok=True)
+        return np.zeros((0, self.model.feature_dim), np.float32)
+
+    def features(self, items: list[Item], views: int, batch_size: int = 32, progress: bool = True) -> np.ndarray:
+        """(len(items), views, D): view 0 is the plain photo, views 1.. are augmented."""
+        from rich.progress import Progress
+
+        stored = [self._stored(item) for item in items]
+        todo = [(i, range(len(stored[i]), views)) for i, item in enumerate(items) if len(stored[i]) < views]
+        total = sum(len(r) for _, r in todo)
+        if total:
+            augmenter = build_augmenter(self.params, self.model.input_size)
+            with Progress(disable=not progress, transient=True) as bar:
+                task = bar.add_task(f"Backbone features ({self.model.backbone})", total=total)
+                for start in range(0, len(todo), self.CHUNK):  # saved chunk by chunk: an interrupted run resumes
+                    chunk = todo[start:start + self.CHUNK]
+                    computed = self.model.features(self._views(items, chunk, augmenter, bar, task), batch_size)
+                    offset = 0
+                    for index, missing in chunk:
+                        fresh = computed[offset:offset + len(missing)]
+                        offset += len(missing)
+                        stored[index] = np.concatenate([stored[index], fresh], axis=0)
+                        tmp = self._path(items[index]).with_suffix(".tmp.npy")
+                        np.save(tmp, stored[index])
+                        tmp.replace(self._path(items[index]))
+        return np.stack([s[:views] for s in stored]) if stored else np.zeros((0, views, self.model.feature_dim))

@@ -1,0 +1,225 @@
+"""LogoClassifier: a frozen backbone plus a multi-label head, batched prediction, bundles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from classifier.backbones import backbone_spec, build_backbone, weights_identity
+from classifier.errors import ClassifierError
+from classifier.images import tile_boxes, to_rgb_array
+
+OUTPUT_LAYER = "brand_scores"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One brand found in one photo; box in fractions of the photo (from the tile that fired)."""
+
+    brand: str
+    confidence: float
+    box: Optional[tuple[float, float, float, float]] = None
+
+
+def build_head(feature_dim: int, classes: int, dropout: float, hidden: int, l2: float = 1e-4):
+    """Standardise, dropout, dense ReLU, dropout, dense sigmoid: one independent score per brand."""
+    import keras
+    from keras import layers
+
+    reg = keras.regularizers.L2(l2) if l2 else None
+    # Frozen standardisation of the features; train.py sets its statistics from the training cache.
+    norm = layers.BatchNormalization(center=False, scale=False, epsilon=1e-12, name="feature_norm")
+    norm.trainable = False
+    return keras.Sequential([
+        keras.Input((feature_dim,), name="features"),
+        norm,
+        layers.Dropout(dropout, name="head_dropout_in"),
+        layers.Dense(hidden, activation="relu", kernel_regularizer=reg, name="head_hidden"),
+        layers.Dropout(dropout, name="head_dropout"),
+        layers.Dense(classes, activation="sigmoid", kernel_regularizer=reg, name=OUTPUT_LAYER),
+    ], name="head")
+
+
+class LogoClassifier:
+    """Multi-label logo classifier: preprocessing and backbone inside the Keras model."""
+
+    def __init__(self, classes: Sequence[str], backbone: str, input_size: int, weights_id: str,
+                 dropout: float = 0.2, hidden: int = 256, _base_weights: Any = None):
+        import keras
+        from keras import layers
+
+        if not classes:
+            raise ClassifierError("a classifier needs at least one brand")
+        if len(set(classes)) != len(classes):
+            raise ClassifierError(f"brand names repeat: {list(classes)}")
+        spec = backbone_spec(backbone)
+        self.classes: list[str] = list(classes)
+        self.backbone = spec.name
+        self.input_size = int(input_size)
+        self.weights_id = weights_id
+        self.dropout = float(dropout)
+        self.hidden = int(hidden)
+        self.thresholds: dict[str, float] = {c: 0.5 for c in self.classes}
+        self.metrics: dict[str, Any] = {}
+        self.info: dict[str, Any] = {}
+        self.checksum: Optional[str] = None
+        self.bundle_path: Optional[Path] = None
+
+        base = build_backbone(spec.name, _base_weights, self.input_size)
+        self.base = base
+        pixels = keras.Input((self.input_size, self.input_size, 3), name="pixels")
+        x = pixels if spec.scales_inside else layers.Rescaling(1 / 127.5, offset=-1.0, name="scale_pixels")(pixels)
+        x = base(x, training=False)
+        features = layers.GlobalAveragePooling2D(name="pooling")(x)
+        self.head = build_head(int(features.shape[-1]), len(self.classes), self.dropout, self.hidden)
+        self.feature_model = keras.Model(pixels, features, name="features")
+        self.model = keras.Model(pixels, self.head(features), name="logo_classifier")
+        self._fns: dict[str, Any] = {}
+
+    # -- construction and bundles ------------------------------------------------------------
+    @classmethod
+    def create(cls, classes: Sequence[str], backbone: str = "inception_v3", weights: Any = "imagenet",
+               input_size: Optional[int] = None, dropout: float = 0.2, hidden: int = 256) -> "LogoClassifier":
+        """An untrained head on a backbone (weights 'imagenet', 'none' or a file); thresholds 0.5."""
+        spec = backbone_spec(backbone)
+        return cls(classes, spec.name, int(input_size or spec.default_size), weights_identity(weights),
+                   dropout, hidden, _base_weights=weights)
+
+    @classmethod
+    def load(cls, bundle_dir: str | Path) -> "LogoClassifier":
+        """Load and check a bundle directory (BundleError explains what is wrong)."""
+        from classifier.bundle import load_bundle
+
+        return load_bundle(cls, Path(bundle_dir))
+
+    def save(self, bundle_dir: str | Path) -> Path:
+        """Write the weights and bundle.json into `bundle_dir`; sets checksum and bundle_path."""
+        from classifier.bundle import save_bundle
+
+        return save_bundle(self, Path(bundle_dir))
+
+    def set_feature_statistics(self, features: np.ndarray) -> None:
+        """Standardise head inputs with the mean and variance of these (training) features."""
+        norm = self.head.get_layer("feature_norm")
+        variance = features.var(axis=0).astype(np.float32)
+        floor = max(float(variance.mean()) * 1e-4, 1e-30)
+        norm.moving_mean.assign(features.mean(axis=0).astype(np.float32))
+        norm.moving_variance.assign(np.maximum(variance, floor))
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.feature_model.output.shape[-1])
+
+    # -- compiled functions ------------------------------------------------------------------
+    def _fn(self, name: str):
+        """A cached tf.function over float32 (N, S, S, 3) batches of 0..255 pixels."""
+        if name not in self._fns:
+            import tensorflow as tf
+
+            target = self.model if name == "scores" else self.feature_model
+            spec = tf.TensorSpec([None, self.input_size, self.input_size, 3], tf.float32)
+            self._fns[name] = tf.function(lambda x: target(x, training=False), input_signature=[spec])
+        return self._fns[name]
+
+    def _run(self, batches, name: str = "scores") -> np.ndarray:
+        out = [self._fn(name)(batch).numpy() for batch in batches]
+        width = len(self.classes) if name == "scores" else self.feature_dim
+        return np.concatenate(out, axis=0) if out else np.zeros((0, width), np.float32)
+
+    def _resize_graph(self, boxes: Optional[list[tuple[float, float, float, float]]] = None):
+        """A graph function: one uint8 photo -> (T, S, S, 3) float32 views (whole photo or tiles)."""
+        import tensorflow as tf
+
+        size = self.input_size
+        boxes = boxes or [(0.0, 0.0, 1.0, 1.0)]
+
+        def views(image):
+            shape = tf.cast(tf.shape(image)[:2], tf.float32)
+            out = []
+            for x1, y1, x2, y2 in boxes:
+                top = tf.cast(tf.floor(y1 * shape[0]), tf.int32)
+                left = tf.cast(tf.floor(x1 * shape[1]), tf.int32)
+                bottom = tf.maximum(tf.cast(tf.math.ceil(y2 * shape[0]), tf.int32), top + 1)
+                right = tf.maximum(tf.cast(tf.math.ceil(x2 * shape[1]), tf.int32), left + 1)
+                crop = image[top:bottom, left:right, :]
+                out.append(tf.image.resize(tf.cast(crop, tf.float32), [size, size], method="area"))
+            return tf.stack(out)
+
+        return views
+
+    def _dataset(self, images: Iterable[np.ndarray], batch_size: int, boxes=None):
+        import tensorflow as tf
+
+        data = tf.data.Dataset.from_generator(
+            lambda: (to_rgb_array(im) for im in images),
+            output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+        return self._views_pipeline(data, batch_size, boxes)
+
+    def _views_pipeline(self, data, batch_size: int, boxes=None):
+        import tensorflow as tf
+
+        views = self._resize_graph(boxes)
+        return (data.map(views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .unbatch().batch(batch_size).prefetch(2))
+
+    # -- prediction ----------------------------------------------------------------------------
+    def predict(self, images: Iterable[Any], batch_size: int = 32) -> np.ndarray:
+        """Probabilities (N, C) for RGB uint8 arrays of any size or PIL images (a list or a lazy iterator)."""
+        return self._run(self._dataset(images, batch_size)).astype(np.float32)
+
+    def predict_files(self, paths: Sequence[str | Path], batch_size: int = 32) -> np.ndarray:
+        """Probabilities (N, C) straight from image files, decoding in parallel with inference."""
+        import tensorflow as tf
+
+        def decode(path):
+            return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+
+        data = tf.data.Dataset.from_tensor_slices([str(p) for p in paths]).map(
+            decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return self._run(self._views_pipeline(data, batch_size)).astype(np.float32)
+
+    def features(self, images: Iterable[Any], batch_size: int = 32) -> np.ndarray:
+        """Pooled backbone features (N, D) of whole photos; `images` may be a lazy iterator."""
+        return self._run(self._dataset(images, batch_size), name="features")
+
+    def predict_tiled(self, images: Iterable[Any], grid: int = 2, overlap: float = 0.25,
+                      batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Max over the whole photo and grid tiles: (scores (N, C), index of the winning box (N, C))."""
+        boxes = tile_boxes(grid, overlap)
+        scores = self._run(self._dataset(images, batch_size, boxes)).reshape(-1, len(boxes), len(self.classes))
+        return scores.max(axis=1).astype(np.float32), scores.argmax(axis=1)
+
+    def scores(self, images: Iterable[Any], tiling: Any = None, batch_size: int = 32) -> np.ndarray:
+        """Probabilities with or without tiling (`tiling` has enabled, grid, overlap)."""
+        if tiling is not None and getattr(tiling, "enabled", False):
+            return self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size)[0]
+        return self.predict(images, batch_size)
+
+    def detect(self, images: Sequence[Any], thresholds: Optional[dict[str, float]] = None,
+               tiling: Any = None, batch_size: int = 32) -> list[list[Detection]]:
+        """Brands at or above their threshold per photo, highest confidence first."""
+        limits = {**self.thresholds, **(thresholds or {})}
+        unknown = sorted(set(thresholds or {}) - set(self.classes))
+        if unknown:
+            raise ClassifierError(f"thresholds given for brands the model does not know: {', '.join(unknown)}"
+                                  f" (model brands: {', '.join(self.classes)})")
+        images = list(images)
+        tiled = tiling is not None and getattr(tiling, "enabled", False)
+        if tiled:
+            boxes = tile_boxes(tiling.grid, tiling.overlap)
+            scores, winner = self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size)
+        else:
+            scores, winner, boxes = self.predict(images, batch_size), None, None
+        results = []
+        for row in range(len(images)):
+            found = []
+            for col, brand in enumerate(self.classes):
+                confidence = float(scores[row, col])
+                if confidence >= limits[brand]:
+                    box = boxes[int(winner[row, col])] if tiled else None
+                    found.append(Detection(brand, confidence, box))
+            results.append(sorted(found, key=lambda d: -d.confidence))
+        return results

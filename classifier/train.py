@@ -1,0 +1,183 @@
+"""Training: cached backbone features of augmented views, a head with early stopping, thresholds."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from classifier.augment import augment_params
+from classifier.dataset import Dataset
+from classifier.errors import DatasetError
+from classifier.features import FeatureCache, Item, training_items
+
+log = logging.getLogger(__name__)
+
+
+def _progress_callback(total_epochs: int, label: str, enabled: bool):
+    import keras
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    class RichEpochs(keras.callbacks.Callback):
+        """One rich progress bar over epochs, showing the losses."""
+
+        def on_train_begin(self, logs=None):
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[losses]}"),
+                                TimeElapsedColumn(), disable=not enabled, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=total_epochs, losses="")
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            text = " ".join(f"{k}={v:.4f}" for k, v in logs.items() if "loss" in k)
+            self.bar.update(self.task, advance=1, losses=text)
+
+        def on_train_end(self, logs=None):
+            self.bar.stop()
+
+    return RichEpochs()
+
+
+def _fit_head(model, x_train, y_train, x_val, y_val, epochs: int, learning_rate: float,
+              batch_size: int, patience: int, seed: int, progress: bool):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model.set_feature_statistics(x_train)
+    model.head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy())
+    callbacks = [_progress_callback(epochs, "Training the head", progress)]
+    validation = (x_val, y_val) if len(x_val) else None
+    if validation is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                       restore_best_weights=True))
+    history = model.head.fit(x_train, y_train, validation_data=validation, epochs=epochs,
+                             batch_size=batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, layers: int, epochs: int,
+               params, batch_size: int, seed: int, progress: bool) -> None:
+    """Unfreeze the top `layers` backbone layers (not batch norm) and train online on augmented views."""
+    import keras
+    import tensorflow as tf
+
+    from classifier.augment import augmented_view, build_augmenter, shrink
+    from classifier.images import read_rgb
+
+    base = model.base
+    base.trainable = True
+    for layer in base.layers[:-layers]:
+        layer.trainable = False
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    augmenter = build_augmenter(params, model.input_size)
+    rng = np.random.default_rng(seed)
+    size = model.input_size
+
+    def train_views():
+        for epoch in range(epochs):
+            for index in rng.permutation(len(items)):
+                item = items[index]
+                view = augmented_view(augmenter, params, shrink(item.pixels(), size), item.key, 1000 + epoch)
+                yield view.astype(np.float32), labels[index]
+
+    signature = (tf.TensorSpec([size, size, 3], tf.float32), tf.TensorSpec([labels.shape[1]], tf.float32))
+    data = tf.data.Dataset.from_generator(train_views, output_signature=signature).batch(batch_size).prefetch(2)
+    resize = model._resize_graph()
+    val_images = tf.data.Dataset.from_generator(
+        lambda: (read_rgb(e.path) for e in valid.examples), output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+    val_labels = tf.data.Dataset.from_tensor_slices(valid.labels(model.classes))
+    val = tf.data.Dataset.zip(val_images.map(lambda im: resize(im)[0]), val_labels).batch(batch_size)
+    model.model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=keras.losses.BinaryCrossentropy())
+    steps = int(np.ceil(len(items) / batch_size))
+    callbacks = [_progress_callback(epochs, f"Fine-tuning the top {layers} layers", progress)]
+    if len(valid):
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True))
+    model.model.fit(data, epochs=epochs, steps_per_epoch=steps, validation_data=val if len(valid) else None,
+                    verbose=0, callbacks=callbacks)
+    base.trainable = False
+    model._fns.clear()
+
+
+def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "imagenet",
+          input_size: Optional[int] = None, epochs: int = 30, augmentation: Any = None,
+          views: Optional[int] = None, validation: float = 0.2, seed: int = 0,
+          cache_dir: Optional[str | Path] = None, fine_tune: int = 0, fine_tune_epochs: int = 5,
+          target_precision: Optional[float] = None, tiling: Any = None,
+          context_crops: int = 2, hard_negatives: int = 1, dropout: float = 0.3, hidden: int = 256,
+          learning_rate: float = 1e-3, batch_size: int = 32, patience: int = 8,
+          valid_set: Optional[Dataset] = None, progress: bool = True):
+    """Train a LogoClassifier on `dataset` (split seeded unless `valid_set` is given) and return it,
+    with thresholds calibrated and metrics measured on the validation photos."""
+    from classifier.evaluate import evaluate
+    from classifier.model import LogoClassifier
+    from classifier.thresholds import calibrate
+
+    if not dataset.classes:
+        raise DatasetError("the data set has no brand photos (need at least one <Brand>/ folder with photos)")
+    params = augment_params(augmentation, views=views)
+    if valid_set is None:
+        train_set, valid_set = dataset.split(validation, seed)
+    else:
+        train_set = dataset
+    classes = list(dataset.classes)
+    model = LogoClassifier.create(classes, backbone=backbone, weights=weights, input_size=input_size,
+                                  dropout=dropout, hidden=hidden)
+    cache = FeatureCache(Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params)
+    items = training_items(train_set, context_crops, hard_negatives, seed=seed)
+    item_labels = _labels(items, classes)
+    train_features = cache.features(items, params.views, batch_size, progress)  # (N, K, D)
+    x_train = train_features.reshape(-1, train_features.shape[-1])
+    y_train = np.repeat(item_labels, params.views, axis=0)
+    valid_items = [Item(e, e.brands) for e in valid_set.examples]
+    x_val = cache.features(valid_items, 1, batch_size, progress)[:, 0] if valid_items else np.zeros((0, x_train.shape[1]))
+    y_val = valid_set.labels(classes)
+    history = _fit_head(model, x_train, y_train, x_val, y_val, epochs, learning_rate, batch_size, patience,
+                        seed, progress)
+    if fine_tune:
+        _fine_tune(model, items, item_labels, valid_set, fine_tune, fine_tune_epochs, params, batch_size,
+                   seed, progress)
+    model.info = {
+        "training": {
+            "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
+            "validation_photos": len(valid_set), "items": len(items), "views": params.views,
+            "augmentation": asdict(params),
+            "epochs_run": len(history.get("loss", [])), "fine_tune_layers": fine_tune,
+            "target_precision": target_precision, "seed": seed, "feature_cache": cache.key,
+            "tiling": _tiling_dict(tiling),
+        },
+    }
+    if len(valid_set):
+        tiled = tiling is not None and getattr(tiling, "enabled", False)
+        if tiled or fine_tune:
+            scores = _scores_of(model, valid_set, tiling, batch_size)
+        else:
+            scores = model.head.predict(x_val, batch_size=256, verbose=0)
+        model.thresholds = calibrate(y_val, scores, classes, target_precision)
+        model.metrics = evaluate(model, valid_set, tiling=tiling, scores=scores)
+    return model
+
+
+def _tiling_dict(tiling: Any) -> Optional[dict]:
+    if tiling is None or not getattr(tiling, "enabled", False):
+        return None
+    return {"enabled": True, "grid": tiling.grid, "overlap": tiling.overlap}
+
+
+def _scores_of(model, dataset: Dataset, tiling: Any, batch_size: int) -> np.ndarray:
+    from classifier.images import read_rgb
+
+    return model.scores((read_rgb(e.path) for e in dataset.examples), tiling=tiling, batch_size=batch_size)
+
+
+def _labels(items: list[Item], classes: list[str]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(items), len(classes)), np.float32)
+    for row, item in enumerate(items):
+        for brand in item.brands:
+            out[row, index[brand]] = 1.0
+    return out

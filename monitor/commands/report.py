@@ -1,0 +1,46 @@
+"""`monitor report`: campaign (before / during / after) or date-range exposure reports as CSV and HTML."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `report` command."""
+
+    @app.command("report")
+    def report(ctx: typer.Context,
+               campaign: Optional[str] = typer.Option(None, "--campaign", help="Campaign name (config or `monitor campaign add`)."),
+               start: Optional[datetime] = typer.Option(None, "--from", formats=["%Y-%m-%d"],
+                                                        help="First day of a plain report (no campaign)."),
+               end: Optional[datetime] = typer.Option(None, "--to", formats=["%Y-%m-%d"],
+                                                      help="Last day of a plain report, inclusive."),
+               formats: str = typer.Option("csv,html", "--format", help="csv, html or both (comma-separated)."),
+               out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: paths.reports/NAME)."),
+               by: str = typer.Option("day", "--by", help="Time series buckets: day or week."),
+               model_version: Optional[int] = typer.Option(None, "--model-version",
+                                                           help="Model version id (default: the newest with detections)."),
+               exclude_reposts: bool = typer.Option(True, "--exclude-reposts/--include-reposts",
+                                                    help="Leave reposts out of counts and denominators.")) -> None:
+        """Write an exposure report: lift before/during/after a campaign vs competitors, or a date range.
+
+        Example: monitor report --campaign spring-launch --format csv,html --by week
+        Example: monitor report --from 2026-03-01 --to 2026-03-31 --out reports/march
+        """
+        from reports.output import make_report
+
+        settings = ctx.obj.settings
+        result, paths = make_report(
+            settings.database.url, out, formats, campaign=campaign,
+            first=start.date() if start else None, last=end.date() if end else None,
+            configured=settings.campaigns, tracked=settings.brands.tracked, reports_dir=settings.paths.reports,
+            by=by, model_version=model_version, include_reposts=not exclude_reposts)
+        typer.echo(result.headline)
+        for warning in result.warnings:
+            typer.echo(f"note: {warning}")
+        for path in paths:
+            typer.echo(f"wrote {path}")

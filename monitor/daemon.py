@@ -1,0 +1,91 @@
+"""`monitor run`: one APScheduler job per enabled source; failures back off and never stop the rest."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timezone
+from typing import Optional
+
+from monitor.errors import ConfigError
+
+log = logging.getLogger("monitor.daemon")
+
+
+def _jitter(interval: float) -> float:
+    return max(0.0, min(interval * 0.1, 60.0))
+
+
+class Daemon:
+    """Polls every enabled source on its own interval until `stop` is set (SIGTERM/SIGINT set it)."""
+
+    def __init__(self, settings, stop: Optional[threading.Event] = None):
+        from monitor.pipeline import Ingestor, load_model
+        from storage.engine import open_database
+
+        self.settings = settings
+        self.sources = [s for s in settings.sources if s.enabled]
+        if not self.sources:
+            raise ConfigError(f"{settings.config_path or 'config'}: no enabled sources to watch; add one under `sources:`")
+        self.stop = stop or threading.Event()
+        self.db = open_database(settings.database.url)
+        try:
+            self.model = load_model(settings, self.db)
+        except Exception:
+            self.db.dispose()
+            raise
+        self.ingestor = Ingestor(settings, self.db, self.model, self.stop)
+        self.retry_at: dict[str, datetime] = {}
+
+    def poll(self, source_settings) -> None:
+        """One scheduled poll of one source, skipped while it is backing off after failures."""
+        if self.stop.is_set():
+            return
+        waiting = self.retry_at.get(source_settings.name)
+        if waiting and datetime.now(timezone.utc) < waiting:
+            log.debug("poll %s skipped: backing off until %s", source_settings.name, waiting.isoformat())
+            return
+        summary = self.ingestor.run_source(source_settings)
+        if summary.error:
+            self.retry_at[source_settings.name] = summary.next_try_at
+        else:
+            self.retry_at.pop(source_settings.name, None)
+
+    def run(self, install_signals: bool = True) -> None:
+        """Start the jobs and block until stopped; the running batch is committed before returning."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if install_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self._on_signal)
+        scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        now = datetime.now(timezone.utc)
+        for source in self.sources:
+            scheduler.add_job(self.poll, IntervalTrigger(seconds=source.interval, jitter=_jitter(source.interval),
+                                                         timezone=timezone.utc),
+                              args=[source], id=source.name, name=f"poll {source.name}", next_run_time=now)
+        scheduler.start()
+        log.info("daemon started: %d source(s) [%s], model %s (%s)", len(self.sources),
+                 ", ".join(f"{s.name} every {s.interval:g}s" for s in self.sources),
+                 self.settings.classifier.model, ", ".join(self.model.classifier.classes))
+        try:
+            while not self.stop.wait(1.0):
+                pass
+        finally:
+            log.info("stopping: finishing the current batch")
+            scheduler.shutdown(wait=True)
+            self.ingestor.close()
+            self.db.dispose()
+            log.info("daemon stopped")
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        self.stop.set()
+
+
+def run_daemon(settings, stop: Optional[threading.Event] = None) -> None:
+    """Run the daemon until SIGTERM/SIGINT (or `stop`); refuses to start without a usable model."""
+    Daemon(settings, stop).run(install_signals=stop is None)

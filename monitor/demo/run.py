@@ -1,0 +1,249 @@
+"""The demo's stages, each a library function: world, config, train, evaluate, database, ingest, report."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from monitor.demo.logos import BRANDS, brand_by_role
+from monitor.demo.world import SCALES, Scale, World, generate_world, planned_photo_count
+
+SOURCE_NAME = "demo-feed"
+WHY_BACKBONE = ("MobileNet v1 (alpha 0.25) with weights 'none', trained from scratch on the drawn logos: "
+                "it needs no internet and no weights file, and is small enough to train in about a minute "
+                "on 2 CPU cores. On real photos use InceptionV3 with ImageNet weights (the default).")
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How the demo trains its model (small, offline)."""
+
+    backbone: str = "mobilenet_v1_025"
+    weights: str = "none"
+    input_size: int = 96
+    epochs: int = 30
+    batch_size: int = 32
+    views: int = 2
+
+
+PLANS = {"small": TrainingPlan(input_size=64, epochs=25, views=2), "full": TrainingPlan()}
+
+
+@dataclass
+class DemoResult:
+    """What a demo run produced: paths, the model's scores, the ingest summary and the headline numbers."""
+
+    out: Path
+    config_path: Path
+    world: World
+    plan: TrainingPlan
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    ingested: dict[str, Any] = field(default_factory=dict)
+    report_paths: list[Path] = field(default_factory=list)
+    headline: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def html_report(self) -> Optional[Path]:
+        return next((p for p in self.report_paths if p.suffix == ".html"), None)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+@contextmanager
+def _stage(console: Console, title: str, timings: dict[str, float], key: str) -> Iterator[None]:
+    console.rule(f"[bold]{title}")
+    started = time.perf_counter()
+    yield
+    timings[key] = round(time.perf_counter() - started, 1)
+    console.print(f"[dim]{title}: {timings[key]:.1f} s[/dim]")
+
+
+def make_world(out: Path, seed: int, scale: "str | Scale", console: Console, workers: Optional[int] = None) -> World:
+    """Draw the world into `out` with a progress bar."""
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    total = planned_photo_count(seed, scale)
+    with _progress(console) as progress:
+        task = progress.add_task("drawing photos", total=total)
+        world = generate_world(out, seed, scale, workers=workers, on_progress=lambda n: progress.advance(task, n))
+    counts = world.counts
+    console.print(f"brands: {', '.join(f'{b.name} ({b.role})' for b in BRANDS)}")
+    console.print(f"training photos per folder: {counts['train']}; held out: {sum(counts['holdout'].values())}; "
+                  f"feed: {counts['feed_photos']} photos over 12 weeks; two-logo photos: {counts['two_logo_photos']}")
+    own = brand_by_role("own").name
+    planted = world.planted[own]
+    console.print(f"planted: {own} in {planted['baseline']:.0%} of photos before the campaign, "
+                  f"{planted['campaign']:.0%} during it ({world.campaign['start']} to {world.campaign['end']})")
+    return world
+
+
+def demo_config(world: World, plan: TrainingPlan) -> dict[str, Any]:
+    """The demo's config.yaml as data: SQLite beside it, the feed folder as a source, brands and the campaign."""
+    own = brand_by_role("own").name
+    return {
+        "database": {"url": "sqlite:///monitor.db"},
+        "brands": {"own": [own], "competitors": [b.name for b in BRANDS if b.name != own]},
+        "campaigns": [dict(world.campaign)],
+        "sources": [{"name": SOURCE_NAME, "kind": "folder", "path": "feed", "interval": "1h"}],
+        "classifier": {"model": "models/demo", "backbone": plan.backbone, "weights": plan.weights,
+                       "input_size": plan.input_size, "batch_size": plan.batch_size, "epochs": plan.epochs,
+                       "augmentation": {"views": plan.views, "seed": world.seed}},
+        "ingest": {"batch_size": 64},
+        "paths": {"inbox": "inbox", "reports": "reports", "cache": ".cache", "models": "models"},
+    }
+
+
+def write_config(world: World, plan: TrainingPlan) -> Path:
+    """Write DIR/config.yaml and check that it loads."""
+    from monitor.config import load_settings
+
+    path = world.root / "config.yaml"
+    header = "# Written by `monitor demo`: the generated world's brands, campaign, feed and model.\n"
+    path.write_text(header + yaml.safe_dump(demo_config(world, plan), sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")
+    load_settings(path)
+    return path
+
+
+def train_model(settings: Any, world: World, plan: TrainingPlan, console: Console) -> Any:
+    """Train the demo's classifier on world.train_dir and save the bundle where the config points."""
+    from classifier.dataset import load_dataset
+    from classifier.train import train
+
+    console.print(f"backbone: [bold]{plan.backbone}[/bold], weights: [bold]{plan.weights}[/bold], "
+                  f"input {plan.input_size} px, {plan.epochs} epochs")
+    console.print(f"[dim]why: {WHY_BACKBONE}[/dim]")
+    dataset = load_dataset(world.train_dir, seed=world.seed)
+    model = train(dataset, settings.classifier, out=settings.classifier.model, cache_dir=settings.paths.cache)
+    return model
+
+
+def evaluate_model(model: Any, world: World, console: Console) -> dict[str, Any]:
+    """Score the model on the held-out drawn photos and print the key numbers."""
+    from classifier.dataset import load_dataset
+    from classifier.evaluate import evaluate
+
+    dataset = load_dataset(world.holdout_dir, seed=world.seed, validation_fraction=0.0)
+    metrics = evaluate(model, dataset)
+    console.print(f"held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
+                  f"brand top-1 {metrics['brand_top1_accuracy']:.3f}, "
+                  f"no-logo photos given a brand {metrics['nologo_false_positive_rate']:.1%}")
+    return metrics
+
+
+def prepare_database(settings: Any, console: Console) -> str:
+    """`monitor db upgrade` on the demo's SQLite file."""
+    from storage.migrate import upgrade
+
+    revision = upgrade(settings.database.url)
+    console.print(f"database {settings.database.url} at revision {revision}")
+    return revision
+
+
+def ingest_feed(settings: Any, console: Console) -> dict[str, Any]:
+    """One `ingest --once` pass over the feed folder through the real pipeline."""
+    from monitor.pipeline import ingest_once
+
+    with console.status("ingesting the feed (fetch, check, dedupe, classify, store)..."):
+        summaries = ingest_once(settings, [SOURCE_NAME])
+    summary = summaries[0]
+    if summary.error:
+        from monitor.errors import MonitorError
+
+        raise MonitorError(f"ingesting the demo feed failed: {summary.error}")
+    table = Table("new", "duplicates", "reposts", "rejected", "detections")
+    table.add_row(str(summary.new), str(summary.duplicates), str(summary.reposts),
+                  str(sum(summary.rejected.values())),
+                  ", ".join(f"{k}: {v}" for k, v in sorted(summary.detections.items())) or "0")
+    console.print(table)
+    return {"new": summary.new, "duplicates": summary.duplicates, "reposts": summary.reposts,
+            "rejected": dict(summary.rejected), "detections": dict(summary.detections)}
+
+
+def write_campaign_report(settings: Any, console: Console) -> tuple[Any, list[Path]]:
+    """The campaign report (CSV + HTML) through the reports package."""
+    from reports.output import make_report
+
+    campaign = settings.campaigns[0]
+    report, paths = make_report(settings.database.url, None, ("csv", "html"), campaign=campaign.name,
+                                configured=settings.campaigns, tracked=settings.brands.tracked,
+                                reports_dir=settings.paths.reports, by="week")
+    console.print(f"[bold]{report.headline}[/bold]")
+    for warning in report.warnings:
+        console.print(f"note: {warning}")
+    return report, paths
+
+
+def headline_numbers(report: Any) -> dict[str, dict[str, float]]:
+    """Lift during the campaign with its 95% CI, for every brand in the report."""
+    during = report.lifts[report.lifts["window"] == "during"]
+    return {row["brand"]: {"lift": float(row["lift"]), "ci_low": float(row["ci_low"]),
+                           "ci_high": float(row["ci_high"]), "p_value": float(row["p_value"])}
+            for _, row in during.iterrows()}
+
+
+def _ci_text(numbers: dict[str, float]) -> str:
+    if not all(math.isfinite(numbers[k]) for k in ("lift", "ci_low", "ci_high")):
+        return "n/a"
+    return f"{numbers['lift']:.2f}x (95% CI {numbers['ci_low']:.2f}-{numbers['ci_high']:.2f})"
+
+
+def print_headline(result: DemoResult, console: Console) -> None:
+    """The numbers a newcomer should look at, and where the report is."""
+    console.rule("[bold]Result")
+    table = Table("brand", "role", "planted lift", "measured lift during the campaign")
+    for brand in BRANDS:
+        planted = result.world.planted[brand.name]
+        numbers = result.headline.get(brand.name)
+        table.add_row(brand.name, brand.role, f"{planted['campaign'] / planted['baseline']:.2f}x",
+                      _ci_text(numbers) if numbers else "not detected")
+    console.print(table)
+    if result.html_report:
+        console.print(f"report: [bold]{result.html_report}[/bold]")
+    console.print(f"config: {result.config_path}  (try: monitor --config {result.config_path} status)")
+
+
+def run_demo(out: Path, seed: int = 0, scale: "str | Scale" = "full", console: Optional[Console] = None,
+             plan: Optional[TrainingPlan] = None, workers: Optional[int] = None) -> DemoResult:
+    """Generate the world, write the config, train, evaluate, upgrade the database, ingest, report."""
+    from monitor.config import load_settings
+
+    console = console or Console()
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    plan = plan or PLANS.get(scale if isinstance(scale, str) else "small", TrainingPlan())
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with _stage(console, "1/6 Drawing the world: fictional brands, scenes, a 12-week feed", timings, "world"):
+        world = make_world(out, seed, scale, console, workers)
+        config_path = write_config(world, plan)
+        settings = load_settings(config_path)
+    result = DemoResult(out=out, config_path=config_path, world=world, plan=plan, timings=timings)
+    with _stage(console, "2/6 Training the logo classifier", timings, "train"):
+        model = train_model(settings, world, plan, console)
+    with _stage(console, "3/6 Evaluating on held-out drawn photos", timings, "evaluate"):
+        result.evaluation = evaluate_model(model, world, console)
+    with _stage(console, "4/6 Creating the database", timings, "database"):
+        prepare_database(settings, console)
+    with _stage(console, "5/6 Ingesting the feed", timings, "ingest"):
+        result.ingested = ingest_feed(settings, console)
+    with _stage(console, "6/6 Writing the campaign report", timings, "report"):
+        report, result.report_paths = write_campaign_report(settings, console)
+        result.headline = headline_numbers(report)
+    timings["total"] = round(time.perf_counter() - started, 1)
+    print_headline(result, console)
+    console.print(f"[dim]done in {timings['total']:.0f} s[/dim]")
+    return result

@@ -1,0 +1,380 @@
+"""Batches of photos: fetch -> check -> skip known bytes -> classify -> store in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator, Optional
+
+from monitor.errors import FetchError, ImageRejected, MonitorError, SourceError
+from monitor.images import CheckedImage, check_image, sha256_hex, thumbnail_jpeg
+from monitor.sources.base import ImageRef
+
+log = logging.getLogger("monitor.ingest")
+_DONE = object()
+MAX_BACKOFF = 6 * 3600.0
+
+
+def backoff(interval: float, failures: int) -> float:
+    """Seconds to wait after `failures` failed polls in a row: the interval doubled each time, capped."""
+    return min(interval * 2 ** max(failures - 1, 0), max(MAX_BACKOFF, interval))
+
+
+def utcnow() -> datetime:
+    """Now, aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class ModelUnavailable(MonitorError):
+    """No usable model bundle: the daemon cannot classify photos."""
+
+
+@dataclass
+class SourceSummary:
+    """What one source's pass stored, skipped and rejected."""
+
+    name: str
+    new: int = 0
+    duplicates: int = 0
+    reposts: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    detections: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # fetch failures by reason
+    batches: int = 0
+    error: Optional[str] = None  # the poll itself failed
+    next_try_at: Optional[datetime] = None  # after a failure: when to poll again (backoff)
+
+    def add(self, result: Any) -> None:
+        """Fold a storage BatchResult into the totals."""
+        self.new += result.new
+        self.duplicates += result.duplicates
+        self.reposts += result.reposts
+        for reason, count in result.rejected.items():
+            self.rejected[reason] = self.rejected.get(reason, 0) + count
+        for brand, count in result.detections.items():
+            self.detections[brand] = self.detections.get(brand, 0) + count
+
+
+@dataclass
+class LoadedModel:
+    """The classifier, loaded once per process, and its registered model version."""
+
+    classifier: Any
+    version_id: int
+    thresholds: dict[str, float]
+    tiling: Any
+    batch_size: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def work_side(self) -> int:
+        grid = self.tiling.grid if self.tiling is not None and self.tiling.enabled else 1
+        return int(self.classifier.input_size) * grid
+
+    def detect(self, images: list[Any]) -> list[list[Any]]:
+        """Detections per image; one inference at a time per process."""
+        with self.lock:
+            return self.classifier.detect(images, thresholds=self.thresholds or None,
+                                          tiling=self.tiling if self.tiling.enabled else None,
+                                          batch_size=self.batch_size)
+
+
+def load_model(settings, db, classifier: Any = None) -> LoadedModel:
+    """Load the bundle at settings.classifier.model (unless `classifier` is given) and register its version."""
+    from storage.repository import register_model_version
+
+    path = settings.classifier.model
+    if classifier is None:
+        classifier = load_classifier(path, settings.config_path)
+    unknown = sorted(set(settings.classifier.thresholds) - set(classifier.classes))
+    if unknown:
+        log.warning("classifier.thresholds names brands the model does not know: %s", ", ".join(unknown))
+    thresholds = {k: v for k, v in settings.classifier.thresholds.items() if k in classifier.classes}
+    version_id = register_model_version(
+        db, classifier.checksum, str(classifier.bundle_path or path), classifier.backbone,
+        classifier.input_size, classifier.classes, classifier.thresholds, classifier.metrics)
+    return LoadedModel(classifier, version_id, thresholds, settings.classifier.tiling,
+                       settings.classifier.batch_size)
+
+
+def load_classifier(path, config_path=None) -> Any:
+    """The LogoClassifier bundle at `path`, or ModelUnavailable saying how to train one."""
+    how = (f"train one with `monitor --config {config_path or 'config.yaml'} train` "
+           f"(it writes the bundle to {path}), or point classifier.model at an existing bundle")
+    if not path.exists():
+        raise ModelUnavailable(f"no model bundle at {path}; {how}")
+    from classifier import LogoClassifier
+    from classifier.errors import ClassifierError
+
+    try:
+        return LogoClassifier.load(path)
+    except ClassifierError as exc:
+        raise ModelUnavailable(f"the model bundle at {path} is not usable ({exc}); {how}") from None
+
+
+@dataclass
+class _Item:
+    ref: ImageRef
+    sha256: Optional[str] = None
+    data: Optional[bytes] = None
+    failure: Optional[FetchError] = None
+    rejected: Optional[ImageRejected] = None
+    checked: Optional[CheckedImage] = None
+    known: bool = False
+
+
+class Ingestor:
+    """Runs sources through the pipeline with one loaded model and one database."""
+
+    def __init__(self, settings, db, model: LoadedModel, stop: Optional[threading.Event] = None,
+                 workers: int = 4):
+        self.settings = settings
+        self.db = db
+        self.model = model
+        self.stop = stop or threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def context(self) -> dict[str, Any]:
+        """What source constructors get besides their options."""
+        base = self.settings.config_path.parent if self.settings.config_path else None
+        return {"ingest": self.settings.ingest, "cache_dir": self.settings.paths.cache,
+                "base_dir": base, "max_bytes": self.settings.ingest.max_bytes}
+
+    def run_source(self, source_settings) -> SourceSummary:
+        """One pass over a source; a failing poll is recorded with its backoff and returned, never raised."""
+        from monitor.sources.registry import build_source
+        from storage.repository import ensure_source, get_cursor, record_poll
+
+        summary = SourceSummary(source_settings.name)
+        source_id = ensure_source(self.db, source_settings.name, source_settings.kind)
+        source = None
+        try:
+            source = build_source(source_settings, **self.context())
+            self._drain(source, source_id, get_cursor(self.db, source_id), summary)
+        except MonitorError as exc:
+            summary.error = str(exc)
+        except Exception as exc:  # a bug or an outage in one source must not stop the others
+            log.exception("poll %s crashed", source_settings.name)
+            summary.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            fetcher = getattr(source, "fetcher", None)
+            if fetcher is not None:
+                fetcher.close()
+        if summary.error:
+            failures = self._failures(source_id) + 1
+            next_try = utcnow() + timedelta(seconds=backoff(source_settings.interval, failures))
+            summary.next_try_at = next_try
+            record_poll(self.db, source_id, ok=False, error=summary.error, next_try_at=next_try)
+            log.warning("poll %s failed (%d in a row, next try %s): %s", source_settings.name, failures,
+                        next_try.isoformat(timespec="seconds"), summary.error)
+            return summary
+        record_poll(self.db, source_id, ok=True,
+                    next_try_at=utcnow() + timedelta(seconds=source_settings.interval))
+        log.info("poll %s: %d new, %d duplicates, %d reposts, %d rejected, %d fetch failures, detections %s",
+                 summary.name, summary.new, summary.duplicates, summary.reposts, sum(summary.rejected.values()),
+                 sum(summary.failures.values()), summary.detections or "{}")
+        return summary
+
+    def _failures(self, source_id: int) -> int:
+        from sqlalchemy import select
+        from storage.schema import Source
+
+        with self.db.session() as session:
+            return int(session.scalar(select(Source.consecutive_failures).where(Source.id == source_id)) or 0)
+
+    # -- the batch loop ------------------------------------------------------------------------
+    def _drain(self, source, source_id: int, cursor, summary: SourceSummary) -> None:
+        prepared: queue.Queue = queue.Queue(maxsize=1)
+        halt = threading.Event()
+        producer = threading.Thread(target=self._produce, args=(source, cursor, prepared, halt),
+                                    name=f"prepare-{summary.name}", daemon=True)
+        producer.start()
+        try:
+            while True:
+                batch = prepared.get()
+                if batch is _DONE:
+                    break
+                if isinstance(batch, BaseException):
+                    raise batch
+                self._store(source, source_id, batch, summary)
+                if self.stop.is_set():
+                    log.info("stop requested: %s stopped after a committed batch", summary.name)
+                    break
+        finally:
+            halt.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    prepared.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            producer.join()
+
+    def _produce(self, source, cursor, out: queue.Queue, halt: threading.Event) -> None:
+        """Read, hash and decode batches ahead of the classifier (runs in its own thread)."""
+        size = self.settings.ingest.batch_size
+        try:
+            batch: list[ImageRef] = []
+            for ref in source.poll(cursor):
+                if self.stop.is_set() or halt.is_set():
+                    return
+                batch.append(ref)
+                if len(batch) >= size:
+                    out.put(self._prepare(source, batch))
+                    batch = []
+            if batch and not (self.stop.is_set() or halt.is_set()):
+                out.put(self._prepare(source, batch))
+        except BaseException as exc:  # handed to the consumer, which raises it in its thread
+            out.put(exc)
+        finally:
+            out.put(_DONE)
+
+    def _prepare(self, source, refs: list[ImageRef]) -> list[_Item]:
+        from storage.repository import known_sha256
+
+        items = list(self.pool.map(lambda ref: self._read(source, ref), refs))
+        known = known_sha256(self.db, [i.sha256 for i in items if i.sha256])
+        seen: set[str] = set()
+        for item in items:
+            if item.sha256 and (item.sha256 in known or item.sha256 in seen):
+                item.known, item.data = True, None
+            elif item.sha256:
+                seen.add(item.sha256)
+        list(self.pool.map(self._check, [i for i in items if i.data is not None]))
+        return items
+
+    def _read(self, source, ref: ImageRef) -> _Item:
+        item = _Item(ref)
+        try:
+            if ref.data is not None:
+                data = ref.data
+            elif hasattr(source, "read"):
+                data = source.read(ref)
+            else:
+                raise FetchError(f"{ref.uri}: the source cannot read its photos", "unreadable")
+        except FetchError as exc:
+            item.failure = exc
+            return item
+        except Exception as exc:  # a broken source must not take the batch down
+            item.failure = FetchError(f"{ref.uri}: {type(exc).__name__}: {exc}", "error")
+            return item
+        item.data, item.sha256 = data, sha256_hex(data)
+        return item
+
+    def _check(self, item: _Item) -> None:
+        ingest = self.settings.ingest
+        try:
+            item.checked = check_image(item.data, ingest.max_pixels, ingest.min_side,
+                                       self.model.work_side, sha256=item.sha256)
+        except ImageRejected as exc:
+            item.rejected = exc
+        except Exception as exc:  # Pillow raises many kinds on hostile files
+            item.rejected = ImageRejected("not_an_image", f"{type(exc).__name__}: {exc}")
+        item.data = None
+
+    def _store(self, source, source_id: int, items: list[_Item], summary: SourceSummary) -> None:
+        from storage.records import DetectionRecord, FetchFailureRecord, ImageRecord
+        from storage.repository import save_batch
+
+        name = summary.name
+        accepted = [i for i in items if i.checked is not None]
+        found = self.model.detect([i.checked.image for i in accepted]) if accepted else []
+        records, failures = [], []
+        for item, detections in zip(accepted, found):
+            records.append(self._accepted(item, [DetectionRecord(d.brand, float(d.confidence),
+                                                                 tuple(d.box) if d.box else None)
+                                                 for d in detections], ImageRecord))
+        for item in items:
+            if item.rejected is not None:
+                log.warning("rejected photo from %s: %s (%s: %s)", name, item.ref.uri, item.rejected.reason,
+                            item.rejected.detail)
+                records.append(ImageRecord(
+                    sha256=item.sha256, uri=item.ref.uri, external_id=item.ref.external_id,
+                    posted_at=_utc(item.ref.posted_at), time_source="source" if item.ref.posted_at else "ingested",
+                    latitude=item.ref.latitude, longitude=item.ref.longitude, place=item.ref.place,
+                    caption=item.ref.caption, author=item.ref.author, reach=item.ref.reach,
+                    status="rejected", reject_reason=item.rejected.reason,
+                    reject_detail=item.rejected.detail[:1000]))
+            elif item.failure is not None:
+                log.warning("fetch failed for %s: %s (%s)", name, item.ref.uri, item.failure.reason)
+                failures.append(FetchFailureRecord(item.ref.uri, item.failure.reason, str(item.failure)[:1000]))
+                summary.failures[item.failure.reason] = summary.failures.get(item.failure.reason, 0) + 1
+        cursor = next((i.ref.cursor for i in reversed(items) if i.ref.cursor is not None), None)
+        result = save_batch(self.db, source_id, self.model.version_id, records, failures, cursor,
+                            self.settings.ingest.phash_distance)
+        summary.add(result)
+        summary.duplicates += sum(1 for i in items if i.known)
+        summary.batches += 1
+        committed = getattr(source, "committed", None)
+        if committed is not None:
+            committed([i.ref for i in items])
+        log.debug("batch of %d from %s committed: %s", len(items), name, result)
+
+    def _accepted(self, item: _Item, detections: list, record_type) -> Any:
+        ref, checked = item.ref, item.checked
+        posted, time_source = _utc(ref.posted_at), "source"
+        if posted is None and checked.posted_at is not None:
+            posted, time_source = checked.posted_at, "exif"
+        if posted is None:
+            time_source = "ingested"
+        lat, lon = ref.latitude, ref.longitude
+        if lat is None or lon is None:
+            lat, lon = (checked.latitude, checked.longitude) if checked.latitude is not None else (lat, lon)
+        thumb, tw, th = (None, None, None)
+        if detections:
+            thumb, tw, th = thumbnail_jpeg(checked.image, self.settings.ingest.thumbnail_size)
+        return record_type(
+            sha256=checked.sha256, uri=ref.uri, external_id=ref.external_id, posted_at=posted,
+            time_source=time_source, phash=checked.phash, latitude=lat, longitude=lon, place=ref.place,
+            caption=ref.caption, author=ref.author, reach=ref.reach, width=checked.width,
+            height=checked.height, thumbnail_jpeg=thumb, thumbnail_width=tw, thumbnail_height=th,
+            detections=detections)
+
+
+def _utc(moment: Optional[datetime]) -> Optional[datetime]:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def ingest_once(settings, source_names: Optional[Iterable[str]] = None, stop: Optional[threading.Event] = None,
+                db=None, model: Optional[LoadedModel] = None) -> list[SourceSummary]:
+    """One pass over the enabled sources (or the named ones); returns a summary per source."""
+    from storage.engine import open_database
+
+    names = list(source_names or [])
+    chosen = [settings.source(n) for n in names] if names else [s for s in settings.sources if s.enabled]
+    own_db = db is None
+    db = db or open_database(settings.database.url)
+    try:
+        model = model or load_model(settings, db)
+        ingestor = Ingestor(settings, db, model, stop)
+        try:
+            summaries = []
+            for source_settings in chosen:
+                if ingestor.stop.is_set():
+                    break
+                summaries.append(ingestor.run_source(source_settings))
+            return summaries
+        finally:
+            ingestor.close()
+    finally:
+        if own_db:
+            db.dispose()
+
+
+def iter_summary_rows(summaries: list[SourceSummary]) -> Iterator[tuple[str, ...]]:
+    """Rows for the summary table: source, new, duplicates, reposts, rejected, failures, detections."""
+    for s in summaries:
+        rejected = ", ".join(f"{k}: {v}" for k, v in sorted(s.rejected.items())) or "0"
+        failures = ", ".join(f"{k}: {v}" for k, v in sorted(s.failures.items())) or "0"
+        detections = ", ".join(f"{k}: {v}" for k, v in sorted(s.detections.items())) or "0"
+        yield (s.name, str(s.new), str(s.duplicates), str(s.reposts), rejected, failures, detections,
+               s.error or "ok")

@@ -1,0 +1,204 @@
+"""`folder` source: photos in a local folder, with optional sidecar JSON or one CSV of metadata."""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Iterator, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.errors import FetchError, SourceError
+from monitor.sources.base import ImageRef
+from monitor.sources.registry import register
+from monitor.sources.timeline import parse_time
+
+log = logging.getLogger(__name__)
+DEFAULT_PATTERNS = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.gif", "*.bmp", "*.tif", "*.tiff"]
+
+
+class FolderOptions(BaseModel):
+    """Fields of a `folder` source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_PATTERNS))
+    recursive: bool = True
+    metadata_csv: Optional[Path] = None
+
+
+@dataclass(frozen=True)
+class _Stat:
+    size: int
+    mtime_ns: int
+
+
+@register
+class FolderSource:
+    """Photos in a folder; files unchanged since the last committed poll are not read again."""
+
+    kind: ClassVar[str] = "folder"
+    Options: ClassVar[type[BaseModel]] = FolderOptions
+
+    def __init__(self, settings, options: FolderOptions, cache_dir: Optional[Path] = None,
+                 base_dir: Optional[Path] = None, max_bytes: int = 20_000_000, **context: Any):
+        self.settings = settings
+        self.options = options
+        path = Path(os.path.expanduser(str(options.path)))
+        self.root = path if path.is_absolute() else Path(base_dir or Path.cwd()) / path
+        self.patterns = [p.lower() for p in options.patterns]
+        self.max_bytes = max_bytes
+        cache = Path(cache_dir) if cache_dir else self.root / ".monitor-cache"
+        self.state_path = cache / "folder-state" / f"{_safe(settings.name)}.sqlite"
+        self._pending: dict[str, tuple[str, _Stat]] = {}
+
+    # -- polling --------------------------------------------------------------------------
+    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+        """Refs of files that are new or changed since the state that `cursor` names."""
+        if not self.root.is_dir():
+            raise SourceError(f"source {self.settings.name!r}: folder {self.root} does not exist", "missing_folder")
+        token = (cursor or {}).get("state") or uuid.uuid4().hex
+        known = self._load_state(token)
+        ref_cursor = {"state": token}
+        csv_rows = self._csv_metadata()
+        found = sorted(self._scan(), key=lambda item: (item[1].mtime_ns, item[0]))
+        self._pending = {}
+        for relative, stat in found:
+            if known.get(relative) == (stat.size, stat.mtime_ns):
+                continue
+            path = self.root / relative
+            meta = csv_rows.get(relative) or csv_rows.get(Path(relative).name) or self._sidecar(path)
+            self._pending[relative] = (token, stat)
+            yield _ref(path, relative, meta, ref_cursor)
+
+    def read(self, ref: ImageRef) -> bytes:
+        """The file's bytes, refusing files over the size limit."""
+        path = Path(ref.uri)
+        try:
+            size = path.stat().st_size
+            if size > self.max_bytes:
+                raise FetchError(f"{path}: {size} bytes is over the limit of {self.max_bytes}", "too_large")
+            with open(path, "rb") as handle:
+                return handle.read(self.max_bytes + 1)
+        except FileNotFoundError:
+            raise FetchError(f"{path}: the file disappeared before it was read", "file_missing") from None
+        except OSError as exc:
+            raise FetchError(f"{path}: cannot read ({exc.strerror or exc})", "read_error") from None
+
+    def committed(self, refs: Iterable[ImageRef]) -> None:
+        """Remember the files of these refs as done (called after their batch is committed)."""
+        rows = []
+        for ref in refs:
+            entry = self._pending.pop(ref.external_id, None)
+            if entry:
+                token, stat = entry
+                rows.append((ref.external_id, stat.size, stat.mtime_ns, token))
+        if not rows:
+            return
+        with closing(self._connect()) as conn, conn:
+            conn.executemany("INSERT OR REPLACE INTO files(path, size, mtime_ns, token) VALUES (?, ?, ?, ?)", rows)
+            conn.execute("DELETE FROM files WHERE token <> ?", (rows[0][3],))
+
+    # -- helpers --------------------------------------------------------------------------
+    def _scan(self) -> Iterator[tuple[str, _Stat]]:
+        stack = [self.root]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError as exc:
+                log.warning("source %s: cannot list %s: %s", self.settings.name, folder, exc)
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue  # hidden files and partial uploads (.tmp-*)
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if self.options.recursive:
+                            stack.append(Path(entry.path))
+                        continue
+                    lower = entry.name.lower()
+                    if not any(fnmatch.fnmatchcase(lower, p) for p in self.patterns):
+                        continue
+                    stat = entry.stat()
+                except OSError:
+                    continue
+                relative = Path(entry.path).relative_to(self.root).as_posix()
+                yield relative, _Stat(stat.st_size, stat.st_mtime_ns)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.state_path, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
+                     "mtime_ns INTEGER, token TEXT)")
+        return conn
+
+    def _load_state(self, token: str) -> dict[str, tuple[int, int]]:
+        try:
+            with closing(self._connect()) as conn:
+                rows = conn.execute("SELECT path, size, mtime_ns FROM files WHERE token = ?", (token,))
+                return {path: (size, mtime) for path, size, mtime in rows}
+        except sqlite3.Error as exc:  # the state is only a shortcut; sha256 dedupe keeps us correct
+            log.warning("source %s: ignoring unreadable state %s: %s", self.settings.name, self.state_path, exc)
+            return {}
+
+    def _sidecar(self, path: Path) -> dict[str, Any]:
+        sidecar = path.with_name(path.name + ".json")
+        if not sidecar.exists():
+            return {}
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("source %s: ignoring sidecar %s: %s", self.settings.name, sidecar, exc)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _csv_metadata(self) -> dict[str, dict[str, Any]]:
+        if not self.options.metadata_csv:
+            return {}
+        path = self.options.metadata_csv
+        path = path if path.is_absolute() else self.root / path
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                return {row["file"]: row for row in csv.DictReader(handle) if row.get("file")}
+        except (OSError, KeyError, csv.Error) as exc:
+            raise SourceError(f"source {self.settings.name!r}: cannot read metadata_csv {path}: {exc}",
+                              "bad_metadata") from None
+
+
+def _ref(path: Path, relative: str, meta: dict[str, Any], cursor: dict[str, Any]) -> ImageRef:
+    return ImageRef(
+        uri=str(path), external_id=relative, posted_at=parse_time(meta.get("posted_at")),
+        latitude=_number(meta.get("latitude")), longitude=_number(meta.get("longitude")),
+        place=_text(meta.get("place")), caption=_text(meta.get("caption")),
+        author=_text(meta.get("author")), reach=_integer(meta.get("reach")), cursor=cursor)
+
+
+def _number(value: Any) -> Optional[float]:
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _integer(value: Any) -> Optional[int]:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+def _text(value: Any) -> Optional[str]:
+    return None if value in (None, "") else str(value)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "source"

@@ -1,0 +1,82 @@
+"""Rich tables for `monitor ingest` (what one pass stored) and `monitor status` (each source's health)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _counts(values: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(values.items())) or "0"
+
+
+def summary_table(summaries: list) -> Table:
+    """One row per source of an ingest pass, and a total row."""
+    table = Table(title="Ingest summary")
+    for header in ("source", "new", "duplicates", "reposts", "rejected (by reason)",
+                   "fetch failures", "detections (by brand)", "poll"):
+        table.add_column(header, overflow="fold")
+    totals: dict[str, Any] = {"new": 0, "duplicates": 0, "reposts": 0, "rejected": {}, "failures": {},
+                              "detections": {}}
+    for s in summaries:
+        table.add_row(s.name, str(s.new), str(s.duplicates), str(s.reposts), _counts(s.rejected),
+                      _counts(s.failures), _counts(s.detections), "ok" if not s.error else f"[red]{s.error}[/red]")
+        for key in ("new", "duplicates", "reposts"):
+            totals[key] += getattr(s, key)
+        for key in ("rejected", "failures", "detections"):
+            for name, count in getattr(s, key).items():
+                totals[key][name] = totals[key].get(name, 0) + count
+    if len(summaries) > 1:
+        table.add_row("[bold]total[/bold]", str(totals["new"]), str(totals["duplicates"]), str(totals["reposts"]),
+                      _counts(totals["rejected"]), _counts(totals["failures"]), _counts(totals["detections"]), "")
+    return table
+
+
+def print_summary(summaries: list, console: Optional[Console] = None) -> None:
+    """Print the ingest summary table."""
+    (console or Console()).print(summary_table(summaries))
+
+
+def _when(moment: Optional[datetime]) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
+
+
+def status_table(rows: list[dict[str, Any]], configured: list) -> Table:
+    """One row per source known to the config or the database."""
+    table = Table(title="Sources")
+    for header in ("source", "last poll", "last success", "fails in a row", "last error", "totals"):
+        table.add_column(header, overflow="fold")
+    by_name = {row["name"]: row for row in rows}
+    names = list(dict.fromkeys([s.name for s in configured] + [row["name"] for row in rows]))
+    kinds = {s.name: s.kind for s in configured}
+    for name in names:
+        row = by_name.get(name)
+        if row is None:
+            table.add_row(f"{name} ({kinds.get(name, '?')})", "never", "never", "0", "", "")
+            continue
+        failures = int(row["consecutive_failures"] or 0)
+        error = f"{_when(row['last_error_at'])}: {row['last_error']}" if row["last_error"] else ""
+        if failures and row["next_try_at"]:
+            error += f" (next try {_when(row['next_try_at'])})"
+        totals = (f"{row['images_accepted']} accepted, {row['images_rejected']} rejected, "
+                  f"{row['reposts']} reposts, {row['detections']} detections, "
+                  f"{row['fetch_failures']} fetch failures")
+        table.add_row(f"{name} ({row['kind']})", _when(row["last_polled_at"]), _when(row["last_success_at"]),
+                      str(failures), f"[red]{error}[/red]" if failures else error, totals)
+    return table
+
+
+def print_status(settings, console: Optional[Console] = None) -> None:
+    """Print the status table of every source."""
+    from storage.engine import open_database
+    from storage.repository import source_status
+
+    db = open_database(settings.database.url)
+    try:
+        rows = source_status(db)
+    finally:
+        db.dispose()
+    (console or Console()).print(status_table(rows, settings.sources))

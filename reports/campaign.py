@@ -1,0 +1,82 @@
+"""The campaign report: before / during / after windows, lift, competitors, share of voice, corrections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from reports import metrics
+from reports.headline import campaign_headline
+from reports.loading import DataQuality, choose_model_version, load_breakdowns, load_daily, load_examples, load_quality
+from reports.windows import Window, campaign_windows
+
+
+@dataclass
+class CampaignReport:
+    """Everything the renderers write for one campaign."""
+
+    campaign: Any
+    windows: tuple[Window, ...]
+    by: str
+    include_reposts: bool
+    model_version: dict[str, Any]
+    brands: list[str]  # campaign brand first, then competitors
+    tracked: list[str]  # brands in share of voice
+    totals: pd.DataFrame
+    lifts: pd.DataFrame
+    relative: pd.DataFrame
+    share_by_window: pd.DataFrame
+    share_by_period: pd.DataFrame
+    series: pd.DataFrame
+    places: pd.DataFrame
+    sources: pd.DataFrame
+    adjusted: pd.DataFrame
+    examples: pd.DataFrame
+    quality: DataQuality
+    headline: str
+    warnings: list[str]
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    kind: str = "campaign"
+
+    @property
+    def title(self) -> str:
+        return f"Campaign report: {self.campaign.name}"
+
+
+def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_version: Optional[int] = None,
+                          include_reposts: bool = False, tracked: Sequence[str] = (), examples: int = 3,
+                          seed: int = 0) -> CampaignReport:
+    """Query the database and compute every table of the campaign report (SQL aggregates, then pandas)."""
+    windows = campaign_windows(campaign)
+    start, end = windows[0].start, windows[-1].end
+    version = choose_model_version(db, model_version)
+    brands = list(dict.fromkeys([campaign.brand, *campaign.competitors]))
+    counts, images = load_daily(db, version["id"], start, end, include_reposts)
+    totals = metrics.window_totals(counts, images, windows, brands)
+    detected = [b for b in totals["brand"].unique() if b not in brands]
+    tracked = list(dict.fromkeys([*brands, *tracked]))
+    if len(tracked) < 2:  # a share of one brand says nothing: compare with everything detected
+        tracked = [*tracked, *detected]
+    lifts = metrics.lift_table(totals)
+    relative = metrics.relative_lift(lifts, campaign.brand, list(campaign.competitors))
+    share_by_window = metrics.share_of_voice(totals, "window", tracked)
+    series = metrics.time_series(counts, images, by, windows[0].first_day, windows[-1].last_day,
+                                 list(dict.fromkeys([*brands, *tracked])))
+    share_by_period = metrics.share_of_voice(series, "period", tracked)
+    breakdowns = load_breakdowns(db, version["id"], windows, include_reposts)
+    places = metrics.breakdown(*breakdowns["place"], "place", brands)
+    sources = metrics.breakdown(*breakdowns["source"], "source", brands)
+    per_brand = (version.get("metrics") or {}).get("per_brand") or {}
+    adjusted = metrics.adjusted_counts(totals[totals["brand"].isin(brands)], per_brand, seed=seed)
+    example_rows = load_examples(db, version["id"], brands, windows, examples, include_reposts)
+    quality = load_quality(db, windows, version)
+    warnings = metrics.small_count_warnings(totals, brands) + quality.notes
+    headline = campaign_headline(campaign.brand, list(campaign.competitors), lifts, relative)
+    return CampaignReport(campaign=campaign, windows=windows, by=by, include_reposts=include_reposts,
+                          model_version=version, brands=brands, tracked=tracked, totals=totals, lifts=lifts,
+                          relative=relative, share_by_window=share_by_window, share_by_period=share_by_period,
+                          series=series, places=places, sources=sources, adjusted=adjusted, examples=example_rows,
+                          quality=quality, headline=headline, warnings=warnings)

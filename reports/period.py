@@ -1,0 +1,83 @@
+"""The plain period report: exposure per brand per day or week, by place and source, without a campaign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from reports import metrics
+from reports.loading import DataQuality, choose_model_version, load_breakdowns, load_daily, load_examples, load_quality
+from reports.windows import Window, period_window
+
+
+@dataclass
+class PeriodReport:
+    """Everything the renderers write for a date range."""
+
+    windows: tuple[Window, ...]
+    by: str
+    include_reposts: bool
+    model_version: dict[str, Any]
+    brands: list[str]
+    tracked: list[str]
+    totals: pd.DataFrame
+    share_by_window: pd.DataFrame
+    share_by_period: pd.DataFrame
+    series: pd.DataFrame
+    places: pd.DataFrame
+    sources: pd.DataFrame
+    adjusted: pd.DataFrame
+    examples: pd.DataFrame
+    quality: DataQuality
+    headline: str
+    warnings: list[str]
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    kind: str = "period"
+
+    @property
+    def title(self) -> str:
+        w = self.windows[0]
+        return f"Exposure report: {w.first_day} to {w.last_day}"
+
+
+def _headline(totals: pd.DataFrame, window: Window) -> str:
+    images = int(totals["images"].max()) if not totals.empty else 0
+    if images == 0:
+        return f"No photos were ingested between {window.first_day} and {window.last_day}."
+    top = totals.sort_values("photos", ascending=False).head(3)
+    parts = [f"{row.brand} in {row.photos:,} ({row.rate_per_1000:.1f} per 1,000)" for row in top.itertuples()
+             if row.photos > 0]
+    seen = "; ".join(parts) if parts else "no tracked brand was detected"
+    return (f"Between {window.first_day} and {window.last_day} the monitor analysed {images:,} photos "
+            f"over {window.days} days: {seen}.")
+
+
+def build_period_report(db: Any, first: date, last: date, *, by: str = "day", model_version: Optional[int] = None,
+                        include_reposts: bool = False, tracked: Sequence[str] = (), examples: int = 3,
+                        seed: int = 0) -> PeriodReport:
+    """Query the database and compute the exposure tables for the inclusive dates first..last."""
+    window = period_window(first, last)
+    windows = (window,)
+    version = choose_model_version(db, model_version)
+    counts, images = load_daily(db, version["id"], window.start, window.end, include_reposts)
+    totals = metrics.window_totals(counts, images, windows, list(tracked))
+    brands = list(dict.fromkeys([*tracked, *totals.sort_values("photos", ascending=False)["brand"]]))
+    share_tracked = list(tracked) if len(tracked) >= 2 else brands
+    series = metrics.time_series(counts, images, by, window.first_day, window.last_day, brands)
+    breakdowns = load_breakdowns(db, version["id"], windows, include_reposts)
+    per_brand = (version.get("metrics") or {}).get("per_brand") or {}
+    quality = load_quality(db, windows, version)
+    warnings = metrics.small_count_warnings(totals, list(tracked)) + quality.notes
+    return PeriodReport(
+        windows=windows, by=by, include_reposts=include_reposts, model_version=version, brands=brands,
+        tracked=share_tracked, totals=totals,
+        share_by_window=metrics.share_of_voice(totals, "window", share_tracked),
+        share_by_period=metrics.share_of_voice(series, "period", share_tracked), series=series,
+        places=metrics.breakdown(*breakdowns["place"], "place", brands),
+        sources=metrics.breakdown(*breakdowns["source"], "source", brands),
+        adjusted=metrics.adjusted_counts(totals, per_brand, seed=seed),
+        examples=load_examples(db, version["id"], brands[:10], windows, examples, include_reposts),
+        quality=quality, headline=_headline(totals, window), warnings=warnings)

@@ -1,0 +1,163 @@
+"""One self-contained HTML file: plotly.js inline, thumbnails as data: URIs, every text escaped."""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.io as pio
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from reports import charts
+from reports.errors import ReportError
+from reports.metrics import MAX_CI_RATIO, MIN_PHOTOS
+from reports.windows import Window
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_JS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_json(fig: Any) -> Markup:
+    """Figure JSON safe inside <script>: <, >, & and line separators become \\u escapes (still valid JSON)."""
+    text = pio.to_json(fig, validate=False, pretty=False)
+    for raw, escaped in _JS_ESCAPES.items():
+        text = text.replace(raw, escaped)
+    return Markup(text)
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, (int,)) or (isinstance(value, float) and value.is_integer() and digits == 0):
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _when(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return "–"
+    return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else str(value)
+
+
+def _ratio(value: Any) -> str:
+    from reports.headline import times
+
+    return times(value) if value is not None else "–"
+
+
+def _thumbnail(row: Any) -> str | None:
+    if row.jpeg is None or (isinstance(row.jpeg, float) and math.isnan(row.jpeg)):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(bytes(row.jpeg)).decode("ascii")
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True,
+                      default_for_string=True), trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(number=_number, percent=_percent, ratio=_ratio, when=_when)
+    return env
+
+
+def verdict(row: Any) -> str:
+    """A plain word for one lift row: clear rise, clear drop, no clear change, or too few photos."""
+    if row is None:
+        return ""
+    if str(row["warning"]).startswith("too few"):
+        return "too few photos to tell"
+    low, high = row["ci_low"], row["ci_high"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "no interval"
+    if low > 1:
+        return "clear rise"
+    if high < 1:
+        return "clear drop"
+    return "no clear change"
+
+
+def _pivot(frame: pd.DataFrame, keys: list[str], windows: list[str], limit_keys: list[Any] | None = None,
+           brand_order: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows per `keys` with, per window, photos / images / rate per 1,000 (and the lift row if given)."""
+    rows = []
+    if frame.empty:
+        return rows
+    if limit_keys is not None:
+        frame = frame[frame[keys[0]].isin(limit_keys)]
+    for key, group in frame.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        cells = {r["window"]: r for r in group.to_dict("records")}
+        rows.append({**dict(zip(keys, key)), "cells": cells})
+    first = limit_keys if limit_keys is not None else sorted({r[keys[0]] for r in rows})
+    brands = list(dict.fromkeys(brand_order or [])) + sorted({r["brand"] for r in rows})
+    return sorted(rows, key=lambda r: (first.index(r[keys[0]]), brands.index(r["brand"])))
+
+
+def _figures(report: Any) -> list[dict[str, Any]]:
+    figures = []
+    windows: tuple[Window, ...] = report.windows
+    if report.kind == "campaign":
+        figures.append(("lift", charts.lift_chart(report.lifts, report.brands)))
+    figures.append(("series", charts.series_chart(
+        report.series, report.brands[:8], report.by,
+        next((w for w in windows if w.name == "during"), None))))
+    figures.append(("share", charts.share_chart(report.share_by_window, report.tracked[:8], [w.name for w in windows])))
+    figures.append(("share_period", charts.share_period_chart(report.share_by_period, report.tracked[:8], report.by)))
+    return [{"id": f"chart-{name}", "name": name, "json": script_json(fig)} for name, fig in figures]
+
+
+def _examples(report: Any) -> list[dict[str, Any]]:
+    """Example photos, grouped per brand in window order."""
+    names = [w.name for w in report.windows]
+    examples = report.examples.assign(_w=report.examples["window"].map(names.index)).sort_values(
+        ["_w", "confidence"], ascending=[True, False], kind="stable")
+    items = [{"window": row.window, "brand": row.brand, "confidence": row.confidence,
+             "posted_at": row.posted_at.strftime("%Y-%m-%d %H:%M UTC") if hasattr(row.posted_at, "strftime") else "",
+             "uri": row.uri, "caption": row.caption, "place": row.place, "source": row.source,
+             "src": _thumbnail(row)} for row in examples.itertuples(index=False)]
+    return [{"brand": brand, "items": [i for i in items if i["brand"] == brand]}
+            for brand in report.brands if any(i["brand"] == brand for i in items)]
+
+
+def render_html(report: Any) -> str:
+    """The report as one HTML document."""
+    from plotly.offline import get_plotlyjs
+
+    names = [w.name for w in report.windows]
+    places = (report.places.groupby(["place"], as_index=False)["images"].max()
+              .sort_values("images", ascending=False).head(15)["place"].tolist())
+    lifts = getattr(report, "lifts", None)
+    during = lifts[lifts["window"] == "during"].set_index("brand") if lifts is not None else pd.DataFrame()
+    key_rows = []
+    for brand in report.brands[:12]:
+        cells = {r["window"]: r for r in report.totals[report.totals["brand"] == brand].to_dict("records")}
+        lift = during.loc[brand] if brand in during.index else None
+        key_rows.append({"brand": brand, "cells": cells, "lift": lift, "verdict": verdict(lift)})
+    adjusted = {(r["brand"], r["window"]): r for r in report.adjusted.to_dict("records")}
+    context = {
+        "report": report, "campaign": getattr(report, "campaign", None), "windows": report.windows,
+        "figures": _figures(report), "plotly_js": Markup(get_plotlyjs()), "examples": _examples(report),
+        "window_names": names, "key_rows": key_rows, "adjusted": adjusted,
+        "place_rows": _pivot(report.places, ["place", "brand"], names, places, report.brands),
+        "source_rows": _pivot(report.sources, ["source", "brand"], names, None, report.brands), "min_photos": MIN_PHOTOS, "max_ci_ratio": MAX_CI_RATIO,
+        "version": report.model_version, "quality": report.quality,
+        "per_brand": (report.model_version.get("metrics") or {}).get("per_brand") or {},
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def write_html(report: Any, path: Path) -> Path:
+    """Write the report's HTML file; returns its path."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_html(report), encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot write the HTML report to {path}: {exc}") from None
+    return path

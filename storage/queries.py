@@ -1,0 +1,210 @@
+"""Reads for reports: every aggregation runs in SQL (GROUP BY), so memory does not grow with rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Optional, Sequence
+
+from sqlalchemy import String, and_, case, func, literal, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.errors import StorageError
+from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source, Thumbnail
+
+D = Detection.__table__.c
+I = Image.__table__.c
+S = Source.__table__.c
+T = Thumbnail.__table__.c
+M = ModelVersion.__table__.c
+F = FetchFailure.__table__.c
+UNKNOWN = None  # places/sources without a value come back as NULL; reports label them
+
+
+def _engine(db: Any) -> Engine:
+    return db.engine if hasattr(db, "engine") else db
+
+
+def _rows(db: Any, statement) -> list[dict[str, Any]]:
+    engine = _engine(db)
+    try:
+        with engine.connect() as conn:
+            return [dict(row) for row in conn.execute(statement).mappings()]
+    except SQLAlchemyError as exc:
+        original = getattr(exc, "orig", None) or exc
+        raise StorageError(f"report query failed: {str(original).splitlines()[0]}") from exc
+
+
+def day_of(column, dialect: str):
+    """The UTC calendar day of a timestamp column as 'YYYY-MM-DD' text, on SQLite or PostgreSQL."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD", type_=String)
+    # SQLite keeps naive UTC text 'YYYY-MM-DD HH:MM:SS...' (storage.schema.UTCDateTime).
+    return func.substr(column, 1, 10, type_=String)
+
+
+def window_of(column, windows: Sequence[Any]):
+    """A CASE expression naming the window (objects with name/start/end) a timestamp falls in."""
+    return case(*[(and_(column >= w.start, column < w.end), literal(w.name)) for w in windows],
+                else_=literal(None, String))
+
+
+def _span(windows: Sequence[Any]) -> tuple[datetime, datetime]:
+    return min(w.start for w in windows), max(w.end for w in windows)
+
+
+def _accepted(include_reposts: bool) -> list[Any]:
+    conditions = [I.status == "accepted"]
+    if not include_reposts:
+        conditions.append(I.repost_of_id.is_(None))
+    return conditions
+
+
+def latest_model_version(db: Any) -> Optional[int]:
+    """The newest model version id that has any detection, or None."""
+    rows = _rows(db, select(func.max(D.model_version_id).label("id")))
+    return rows[0]["id"] if rows else None
+
+
+def model_version(db: Any, version_id: int) -> Optional[dict[str, Any]]:
+    """One model version's row (thresholds, metrics, backbone...), or None."""
+    rows = _rows(db, select(M.id, M.checksum, M.bundle_path, M.backbone, M.input_size, M.classes,
+                            M.thresholds, M.metrics, M.created_at).where(M.id == version_id))
+    return rows[0] if rows else None
+
+
+def model_versions_used(db: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Model versions with detections posted in [start, end), with their detection counts."""
+    counts = (select(D.model_version_id.label("id"), func.count().label("detections"))
+              .where(D.posted_at >= start, D.posted_at < end)
+              .group_by(D.model_version_id).subquery())
+    statement = (select(M.id, M.checksum, M.backbone, M.input_size, M.bundle_path, M.thresholds,
+                        M.created_at, counts.c.detections)
+                 .join(counts, counts.c.id == M.id).order_by(M.id))
+    return _rows(db, statement)
+
+
+def brand_counts_by_day(db: Any, model_version_id: int, start: datetime, end: datetime,
+                        include_reposts: bool = False) -> list[dict[str, Any]]:
+    """Photos showing each brand per UTC day: day, brand, photos, reach (sum), reach_known (photos with reach)."""
+    day = day_of(D.posted_at, _engine(db).dialect.name).label("day")
+    statement = (select(day, D.brand.label("brand"), func.count().label("photos"),
+                        func.sum(I.reach).label("reach"), func.count(I.reach).label("reach_known"))
+                 .select_from(Detection.__table__.join(Image.__table__, I.id == D.image_id))
+                 .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end,
+                        *_accepted(include_reposts))
+                 .group_by(day, D.brand).order_by(day, D.brand))
+    return _rows(db, statement)
+
+
+def images_by_day(db: Any, start: datetime, end: datetime, include_reposts: bool = False) -> list[dict[str, Any]]:
+    """Accepted photos ingested per UTC day (the denominator): day, images, reach, reach_known."""
+    day = day_of(I.posted_at, _engine(db).dialect.name).label("day")
+    statement = (select(day, func.count().label("images"), func.sum(I.reach).label("reach"),
+                        func.count(I.reach).label("reach_known"))
+                 .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
+                 .group_by(day).order_by(day))
+    return _rows(db, statement)
+
+
+def brand_counts_by_place(db: Any, model_version_id: int, windows: Sequence[Any],
+                          include_reposts: bool = False) -> list[dict[str, Any]]:
+    """Photos showing each brand per window and place: window, place, brand, photos."""
+    start, end = _span(windows)
+    window = window_of(D.posted_at, windows).label("window")
+    statement = (select(window, I.place.label("place"), D.brand.label("brand"), func.count().label("photos"))
+                 .select_from(Detection.__table__.join(Image.__table__, I.id == D.image_id))
+                 .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end,
+                        *_accepted(include_reposts))
+                 .group_by(window, I.place, D.brand))
+    return _rows(db, statement)
+
+
+def images_by_place(db: Any, windows: Sequence[Any], include_reposts: bool = False) -> list[dict[str, Any]]:
+    """Accepted photos per window and place, with the place's mean coordinates: window, place, images, latitude, longitude."""
+    start, end = _span(windows)
+    window = window_of(I.posted_at, windows).label("window")
+    statement = (select(window, I.place.label("place"), func.count().label("images"),
+                        func.avg(I.latitude).label("latitude"), func.avg(I.longitude).label("longitude"))
+                 .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
+                 .group_by(window, I.place))
+    return _rows(db, statement)
+
+
+def brand_counts_by_source(db: Any, model_version_id: int, windows: Sequence[Any],
+                           include_reposts: bool = False) -> list[dict[str, Any]]:
+    """Photos showing each brand per window and source: window, source, brand, photos."""
+    start, end = _span(windows)
+    window = window_of(D.posted_at, windows).label("window")
+    joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)
+              .outerjoin(Source.__table__, S.id == D.source_id))
+    statement = (select(window, S.name.label("source"), D.brand.label("brand"), func.count().label("photos"))
+                 .select_from(joined)
+                 .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end,
+                        *_accepted(include_reposts))
+                 .group_by(window, S.name, D.brand))
+    return _rows(db, statement)
+
+
+def images_by_source(db: Any, windows: Sequence[Any], include_reposts: bool = False) -> list[dict[str, Any]]:
+    """Accepted photos per window and source: window, source, images."""
+    start, end = _span(windows)
+    window = window_of(I.posted_at, windows).label("window")
+    statement = (select(window, S.name.label("source"), func.count().label("images"))
+                 .select_from(Image.__table__.outerjoin(Source.__table__, S.id == I.source_id))
+                 .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
+                 .group_by(window, S.name))
+    return _rows(db, statement)
+
+
+def rejections(db: Any, windows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rejected photos per window and reason: window, reason, photos."""
+    start, end = _span(windows)
+    window = window_of(I.posted_at, windows).label("window")
+    statement = (select(window, I.reject_reason.label("reason"), func.count().label("photos"))
+                 .where(I.posted_at >= start, I.posted_at < end, I.status == "rejected")
+                 .group_by(window, I.reject_reason))
+    return _rows(db, statement)
+
+
+def source_failures(db: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Photo fetch failures last seen in [start, end), per source and reason: source, reason, failures, attempts, last_at."""
+    statement = (select(S.name.label("source"), F.reason.label("reason"), func.count().label("failures"),
+                        func.sum(F.attempts).label("attempts"), func.max(F.last_at).label("last_at"))
+                 .select_from(FetchFailure.__table__.join(Source.__table__, S.id == F.source_id))
+                 .where(F.last_at >= start, F.last_at < end)
+                 .group_by(S.name, F.reason).order_by(S.name, F.reason))
+    return _rows(db, statement)
+
+
+def failing_sources(db: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Sources whose last poll error falls in [start, end) or that are failing now."""
+    statement = (select(S.name.label("source"), S.kind.label("kind"), S.last_error.label("last_error"),
+                        S.last_error_at.label("last_error_at"),
+                        S.consecutive_failures.label("consecutive_failures"),
+                        S.last_success_at.label("last_success_at"))
+                 .where((and_(S.last_error_at >= start, S.last_error_at < end)) | (S.consecutive_failures > 0))
+                 .order_by(S.name))
+    return _rows(db, statement)
+
+
+def top_examples(db: Any, model_version_id: int, brands: Iterable[str], windows: Sequence[Any],
+                 limit: int = 3, include_reposts: bool = False) -> list[dict[str, Any]]:
+    """The most confident photos per brand and window, those with a thumbnail (JPEG bytes) first."""
+    joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)
+              .outerjoin(Thumbnail.__table__, T.image_id == D.image_id)
+              .outerjoin(Source.__table__, S.id == D.source_id))
+    rows: list[dict[str, Any]] = []
+    for brand in brands:
+        for w in windows:
+            statement = (select(literal(w.name).label("window"), D.brand.label("brand"),
+                                D.image_id.label("image_id"), D.confidence.label("confidence"),
+                                D.posted_at.label("posted_at"), I.uri.label("uri"), I.caption.label("caption"),
+                                I.place.label("place"), S.name.label("source"), T.jpeg.label("jpeg"),
+                                T.width.label("width"), T.height.label("height"))
+                         .select_from(joined)
+                         .where(D.model_version_id == model_version_id, D.brand == brand,
+                                D.posted_at >= w.start, D.posted_at < w.end, *_accepted(include_reposts))
+                         .order_by(T.image_id.is_(None), D.confidence.desc(), D.image_id).limit(limit))
+            rows.extend(_rows(db, statement))
+    return rows

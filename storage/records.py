@@ -1,0 +1,64 @@
+"""Plain records the pipeline hands to storage, and what a saved batch reports back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class DetectionRecord:
+    """A brand the classifier saw in a photo; box in fractions of width/height, or None."""
+
+    brand: str
+    confidence: float
+    box: Optional[tuple[float, float, float, float]] = None
+
+
+@dataclass
+class ImageRecord:
+    """One fetched photo, accepted or rejected, with its detections and optional thumbnail."""
+
+    sha256: str
+    uri: str
+    external_id: Optional[str] = None
+    posted_at: Optional[datetime] = None  # aware; None means "when ingested"
+    time_source: str = "ingested"  # source | exif | ingested
+    phash: Optional[str] = None  # imagehash phash as 16 hex digits (64 bits)
+    latitude: Optional[float] = None
+    longitude: Optional[float] = None
+    place: Optional[str] = None
+    caption: Optional[str] = None
+    author: Optional[str] = None
+    reach: Optional[int] = None
+    width: Optional[int] = None
+    height: Optional[int] = None
+    status: str = "accepted"  # accepted | rejected
+    reject_reason: Optional[str] = None
+    reject_detail: Optional[str] = None
+    thumbnail_jpeg: Optional[bytes] = field(default=None, repr=False)
+    thumbnail_width: Optional[int] = None
+    thumbnail_height: Optional[int] = None
+    detections: list[DetectionRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FetchFailureRecord:
+    """A reference whose bytes could not be fetched at all."""
+
+    uri: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class BatchResult:
+    """Counts from one saved batch: rows new to the database, and what was already there."""
+
+    new: int = 0  # image rows inserted (accepted, rejected and reposts)
+    duplicates: int = 0  # images whose sha256 was already stored (or repeated in the batch)
+    reposts: int = 0  # new images stored as a near-copy of an earlier accepted one
+    rejected: dict[str, int] = field(default_factory=dict)  # new rejected images by reason
+    detections: dict[str, int] = field(default_factory=dict)  # detection rows inserted, by brand
+    failures: int = 0  # fetch failures recorded

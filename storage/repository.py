@@ -1,0 +1,380 @@
+"""Writes the pipeline needs (idempotent, one transaction per batch) and the small reads it uses."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from itertools import combinations
+from typing import Any, Iterable, Optional, Sequence
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.engine import Database
+from storage.errors import StorageError
+from storage.records import BatchResult, FetchFailureRecord, ImageRecord
+from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source, Thumbnail, utcnow
+
+PHASH_BITS = 64
+BAND_BITS = 16
+BANDS = PHASH_BITS // BAND_BITS
+_BAND_COLUMNS = (Image.phash_b0, Image.phash_b1, Image.phash_b2, Image.phash_b3)
+_MAX_NEIGHBOURS = 1000  # band values per hash beyond which a full scan is cheaper than IN lists
+_CHUNK = 500  # values per IN list, well under every driver's bound-parameter limit
+_IN_VALUES = 4000  # band values per candidate query (SQLite allows 32766 parameters, PostgreSQL 65535)
+_ERROR_CHARS = 2000
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def ensure_source(db: Database, name: str, kind: str) -> int:
+    """The id of the source row with this name, created when new (its kind kept current)."""
+    with db.session(write=True) as session:
+        session.execute(_insert(session, Source).values(name=name, kind=kind, consecutive_failures=0,
+                                                         created_at=utcnow())
+                        .on_conflict_do_nothing(index_elements=["name"]))
+        session.execute(update(Source).where(Source.name == name, Source.kind != kind).values(kind=kind))
+        return session.scalar(select(Source.id).where(Source.name == name))
+
+
+def get_cursor(db: Database, source_id: int) -> Optional[dict[str, Any]]:
+    """The source's committed cursor, or None before its first batch."""
+    with db.session() as session:
+        return session.scalar(select(Source.cursor).where(Source.id == source_id))
+
+
+def known_sha256(db: Database, hashes: Iterable[str]) -> set[str]:
+    """Which of these sha256 digests are already stored."""
+    wanted = sorted(set(hashes))
+    found: set[str] = set()
+    with db.session() as session:
+        for chunk in _chunks(wanted):
+            found.update(session.scalars(select(Image.sha256).where(Image.sha256.in_(chunk))))
+    return found
+
+
+def phash_bands(phash: Optional[str]) -> tuple[Optional[int], ...]:
+    """The 64-bit hash as four 16-bit integers (None for no hash)."""
+    if phash is None:
+        return (None,) * BANDS
+    value = _phash_int(phash)
+    mask = (1 << BAND_BITS) - 1
+    return tuple((value >> (BAND_BITS * (BANDS - 1 - i))) & mask for i in range(BANDS))
+
+
+def _phash_int(phash: str) -> int:
+    try:
+        if len(phash) != PHASH_BITS // 4:
+            raise ValueError(phash)
+        return int(phash, 16)
+    except ValueError:
+        raise StorageError(f"perceptual hash {phash!r} is not {PHASH_BITS // 4} hex digits "
+                           f"(imagehash.phash with hash_size=8)") from None
+
+
+def _neighbours(value: int, radius: int) -> list[int]:
+    """Every 16-bit value within `radius` bit flips of `value`."""
+    found = [value]
+    for flips in range(1, radius + 1):
+        for bits in combinations(range(BAND_BITS), flips):
+            flipped = value
+            for bit in bits:
+                flipped ^= 1 << bit
+            found.append(flipped)
+    return found
+
+
+def _neighbour_count(radius: int) -> int:
+    from math import comb
+
+    return sum(comb(BAND_BITS, k) for k in range(radius + 1))
+
+
+def _repost_candidates(session: Session, records: Sequence[ImageRecord],
+                       distance: int) -> list[tuple[int, int, Optional[int]]]:
+    """Accepted stored images that may lie within `distance` of some record: (id, phash int, repost_of_id).
+
+    Pigeonhole over four bands: two hashes within `distance` differ in at most distance // 4 bits
+    of some band, so only rows matching a band value that close are read; the exact Hamming
+    check is done by the caller.
+    """
+    hashes = [r.phash for r in records if r.phash and r.status == "accepted"]
+    if not hashes:
+        return []
+    radius = distance // BANDS
+    base = select(Image.id, Image.phash, Image.repost_of_id).where(
+        Image.status == "accepted", Image.phash.is_not(None))
+    if _neighbour_count(radius) > _MAX_NEIGHBOURS:
+        rows = session.execute(base).all()
+    else:
+        wanted: list[set[int]] = [set() for _ in range(BANDS)]
+        for phash in hashes:
+            for band, value in enumerate(phash_bands(phash)):
+                wanted[band].update(_neighbours(value, radius))
+        rows = []
+        per_band = _IN_VALUES // BANDS
+        lists = [sorted(values) for values in wanted]
+        longest = max(len(values) for values in lists)
+        for start in range(0, longest, per_band):
+            terms = [column.in_(values[start:start + per_band])
+                     for column, values in zip(_BAND_COLUMNS, lists) if values[start:start + per_band]]
+            rows.extend(session.execute(base.where(or_(*terms))).all())
+    unique = {row.id: (row.id, int(row.phash, 16), row.repost_of_id) for row in rows}
+    return sorted(unique.values())
+
+
+def _image_row(record: ImageRecord, source_id: int, now: datetime) -> dict[str, Any]:
+    bands = phash_bands(record.phash)
+    posted_at = record.posted_at or now
+    return {
+        "source_id": source_id, "sha256": record.sha256, "phash": record.phash, "uri": record.uri,
+        "external_id": record.external_id, "posted_at": posted_at,
+        "time_source": record.time_source if record.posted_at else "ingested",
+        "ingested_at": now, "latitude": record.latitude, "longitude": record.longitude,
+        "place": record.place, "caption": record.caption, "author": record.author,
+        "reach": record.reach, "width": record.width, "height": record.height,
+        "status": record.status, "reject_reason": record.reject_reason,
+        "reject_detail": record.reject_detail, "repost_of_id": None,
+        "phash_b0": bands[0], "phash_b1": bands[1], "phash_b2": bands[2], "phash_b3": bands[3],
+    }
+
+
+def save_batch(db: Database, source_id: int, model_version_id: Optional[int],
+               images: Iterable[ImageRecord], failures: Iterable[FetchFailureRecord] = (),
+               cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6) -> BatchResult:
+    """Store a batch in one transaction: images once per sha256, near-copies as reposts,
+    detections once per (image, brand, model), thumbnails, fetch failures, and the source's
+    cursor (left as it is when `cursor` is None). Nothing is stored if any part fails."""
+    with db.session(write=True) as session:
+        return save_batch_in(session, source_id, model_version_id, images, failures, cursor, phash_distance)
+
+
+def save_batch_in(session: Session, source_id: int, model_version_id: Optional[int],
+                  images: Iterable[ImageRecord], failures: Iterable[FetchFailureRecord] = (),
+                  cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6) -> BatchResult:
+    """`save_batch` inside a transaction the caller owns (the benchmark's bulk path uses it too)."""
+    now = utcnow()
+    result = BatchResult()
+    records: list[ImageRecord] = []
+    seen: set[str] = set()
+    for record in images:
+        if record.sha256 in seen:
+            result.duplicates += 1
+            continue
+        seen.add(record.sha256)
+        records.append(record)
+
+    rows = {r.sha256: _image_row(r, source_id, now) for r in records}
+    in_batch_original = _assign_reposts(session, records, rows, phash_distance)
+
+    table = Image.__table__
+    inserted: set[str] = set()
+    # Sorted by key so two processes saving overlapping batches lock rows in the same order.
+    ordered = [rows[sha] for sha in sorted(rows)]
+    if ordered:
+        statement = _insert(session, table).on_conflict_do_nothing(index_elements=["sha256"])
+        inserted = set(session.execute(statement.returning(table.c.sha256), ordered).scalars())
+    stored = _stored_images(session, sorted(rows))
+
+    reposts_later = [{"b_id": stored[sha]["id"], "b_orig": stored[orig]["id"]}
+                     for sha, orig in in_batch_original.items() if sha in inserted]
+    if reposts_later:
+        session.execute(update(table).where(table.c.id == _bind("b_id"))
+                        .values(repost_of_id=_bind("b_orig")), reposts_later)
+
+    for record in records:
+        if record.sha256 not in inserted:
+            result.duplicates += 1
+            continue
+        result.new += 1
+        if record.status != "accepted":
+            reason = record.reject_reason or "unknown"
+            result.rejected[reason] = result.rejected.get(reason, 0) + 1
+        elif rows[record.sha256]["repost_of_id"] is not None or record.sha256 in in_batch_original:
+            result.reposts += 1
+
+    result.detections = _save_detections(session, records, stored, model_version_id)
+    _save_thumbnails(session, records, stored)
+    result.failures = _save_failures(session, source_id, failures, now)
+    uris = sorted({r.uri for r in records})
+    for chunk in _chunks(uris):
+        session.execute(FetchFailure.__table__.delete().where(
+            FetchFailure.source_id == source_id, FetchFailure.uri.in_(chunk)))
+    if cursor is not None:
+        try:
+            json.dumps(cursor)
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"source cursor {cursor!r} cannot be stored as JSON: {exc}") from None
+        session.execute(update(Source).where(Source.id == source_id).values(cursor=cursor))
+    return result
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _assign_reposts(session: Session, records: Sequence[ImageRecord], rows: dict[str, dict[str, Any]],
+                    distance: int) -> dict[str, str]:
+    """Set repost_of_id on rows near a stored image; return {sha: sha of the in-batch original}."""
+    candidates = _repost_candidates(session, records, distance)
+    # Accepted photos earlier in this batch: (phash, stored original id or None, in-batch original sha).
+    earlier: list[tuple[int, Optional[int], str]] = []
+    in_batch: dict[str, str] = {}
+    for record in records:
+        if not record.phash or record.status != "accepted":
+            continue
+        value = _phash_int(record.phash)
+        stored = next((c for c in candidates if (c[1] ^ value).bit_count() <= distance), None)
+        if stored is not None:
+            original_id = stored[2] or stored[0]
+            rows[record.sha256]["repost_of_id"] = original_id
+            earlier.append((value, original_id, record.sha256))
+            continue
+        match = next((e for e in earlier if (e[0] ^ value).bit_count() <= distance), None)
+        if match is None:
+            earlier.append((value, None, record.sha256))
+        elif match[1] is not None:
+            rows[record.sha256]["repost_of_id"] = match[1]
+            earlier.append((value, match[1], record.sha256))
+        else:
+            in_batch[record.sha256] = match[2]
+            earlier.append((value, None, match[2]))
+    return in_batch
+
+
+def _stored_images(session: Session, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """id, posted_at, source_id and status of stored images by sha256."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(hashes):
+        query = select(Image.sha256, Image.id, Image.posted_at, Image.source_id, Image.status).where(
+            Image.sha256.in_(chunk))
+        for row in session.execute(query):
+            found[row.sha256] = row._asdict()
+    return found
+
+
+def _save_detections(session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]],
+                     model_version_id: Optional[int]) -> dict[str, int]:
+    rows = []
+    for record in records:
+        image = stored[record.sha256]
+        if image["status"] != "accepted":
+            continue
+        for detection in record.detections:
+            box = detection.box or (None, None, None, None)
+            rows.append({
+                "image_id": image["id"], "brand": detection.brand,
+                "confidence": float(detection.confidence), "model_version_id": model_version_id,
+                "posted_at": image["posted_at"], "source_id": image["source_id"],
+                "box_x1": box[0], "box_y1": box[1], "box_x2": box[2], "box_y2": box[3],
+                "created_at": utcnow(),
+            })
+    if not rows:
+        return {}
+    if model_version_id is None:
+        raise StorageError("detections need a model version: register the model bundle first")
+    rows.sort(key=lambda row: (row["image_id"], row["brand"]))
+    table = Detection.__table__
+    statement = _insert(session, table).on_conflict_do_nothing(
+        index_elements=["image_id", "brand", "model_version_id"]).returning(table.c.brand)
+    return dict(sorted(Counter(session.execute(statement, rows).scalars()).items()))
+
+
+def _save_thumbnails(session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]]) -> None:
+    rows = [{"image_id": stored[r.sha256]["id"], "jpeg": r.thumbnail_jpeg,
+             "width": r.thumbnail_width or 0, "height": r.thumbnail_height or 0}
+            for r in records if r.thumbnail_jpeg]
+    if rows:
+        rows.sort(key=lambda row: row["image_id"])
+        session.execute(_insert(session, Thumbnail.__table__).on_conflict_do_nothing(
+            index_elements=["image_id"]), rows)
+
+
+def _save_failures(session: Session, source_id: int, failures: Iterable[FetchFailureRecord], now: datetime) -> int:
+    count = 0
+    table = FetchFailure.__table__
+    for failure in failures:
+        statement = _insert(session, table).values(
+            source_id=source_id, uri=failure.uri, reason=failure.reason, detail=failure.detail,
+            attempts=1, first_at=now, last_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=["source_id", "uri"],
+            set_={"attempts": table.c.attempts + 1, "reason": statement.excluded.reason,
+                  "detail": statement.excluded.detail, "last_at": statement.excluded.last_at})
+        session.execute(statement)
+        count += 1
+    return count
+
+
+def record_poll(db: Database, source_id: int, ok: bool, error: Optional[str] = None,
+                next_try_at: Optional[datetime] = None) -> None:
+    """Note a poll: success resets the failure count; failure stores the error and counts it."""
+    now = utcnow()
+    values: dict[str, Any] = {"last_polled_at": now, "next_try_at": next_try_at}
+    if ok:
+        values.update(last_success_at=now, consecutive_failures=0)
+    else:
+        values.update(last_error=(error or "unknown error")[:_ERROR_CHARS], last_error_at=now,
+                      consecutive_failures=Source.consecutive_failures + 1)
+    with db.session(write=True) as session:
+        found = session.execute(update(Source).where(Source.id == source_id).values(**values)).rowcount
+    if not found:
+        raise StorageError(f"no source with id {source_id}")
+
+
+def register_model_version(db: Database, checksum: str, bundle_path: str, backbone: str, input_size: int,
+                           classes: Sequence[str], thresholds: dict[str, float],
+                           metrics: Optional[dict[str, Any]] = None) -> int:
+    """The id of the model version with this checksum, stored on first sight (safe under races)."""
+    with db.session(write=True) as session:
+        session.execute(_insert(session, ModelVersion).values(
+            checksum=checksum, bundle_path=str(bundle_path), backbone=backbone, input_size=int(input_size),
+            classes=list(classes), thresholds={k: float(v) for k, v in thresholds.items()},
+            metrics=metrics or {}, created_at=utcnow()).on_conflict_do_nothing(index_elements=["checksum"]))
+        return session.scalar(select(ModelVersion.id).where(ModelVersion.checksum == checksum))
+
+
+def source_status(db: Database) -> list[dict[str, Any]]:
+    """Each source's poll status with its image and detection counts, by name."""
+    accepted = Image.status == "accepted"
+    images = (select(
+        Image.source_id.label("source_id"),
+        func.sum(case((accepted, 1), else_=0)).label("accepted"),
+        func.sum(case((accepted, 0), else_=1)).label("rejected"),
+        func.sum(case((accepted & Image.repost_of_id.is_not(None), 1), else_=0)).label("reposts"),
+    ).group_by(Image.source_id).subquery())
+    detections = (select(Detection.source_id.label("source_id"), func.count().label("n"))
+                  .group_by(Detection.source_id).subquery())
+    failures = (select(FetchFailure.source_id.label("source_id"), func.count().label("n"))
+                .group_by(FetchFailure.source_id).subquery())
+    query = (select(
+        Source.id, Source.name, Source.kind, Source.last_polled_at, Source.last_success_at,
+        Source.last_error, Source.last_error_at, Source.consecutive_failures, Source.next_try_at,
+        func.coalesce(images.c.accepted, 0).label("images_accepted"),
+        func.coalesce(images.c.rejected, 0).label("images_rejected"),
+        func.coalesce(images.c.reposts, 0).label("reposts"),
+        func.coalesce(detections.c.n, 0).label("detections"),
+        func.coalesce(failures.c.n, 0).label("fetch_failures"),
+    ).outerjoin(images, images.c.source_id == Source.id)
+        .outerjoin(detections, detections.c.source_id == Source.id)
+        .outerjoin(failures, failures.c.source_id == Source.id)
+        .order_by(Source.name))
+    with db.session() as session:
+        return [{**row._asdict(), **{k: int(row._mapping[k]) for k in
+                 ("images_accepted", "images_rejected", "reposts", "detections", "fetch_failures")}}
+                for row in session.execute(query)]

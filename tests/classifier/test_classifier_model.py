@@ -1,0 +1,175 @@
+"""LogoClassifier: lazy import, batched prediction, detection, tiling, bundle round trip and checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drawn_photos import BRANDS, draw_photo
+
+SIZE = 75
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A tiny InceptionV3 (no weights, 75 px) whose head standardises real features of drawn photos."""
+    from classifier import LogoClassifier
+
+    clf = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=SIZE)
+    clf.set_feature_statistics(clf.features([draw_photo((b,), i) for i, b in enumerate(BRANDS * 4)]))
+    return clf
+
+
+@pytest.fixture(scope="module")
+def photos():
+    rng = np.random.default_rng(3)
+    return [
+        np.asarray(draw_photo(("Acme",), 1)),
+        draw_photo(("Bolt", "Corona"), 2, size=(160, 90)),  # a PIL image, another size
+        rng.integers(0, 255, (50, 64), dtype=np.uint8),  # grey
+        rng.integers(0, 255, (80, 70, 4), dtype=np.uint8),  # RGBA
+        np.asarray(draw_photo((), 5, size=(300, 200))),
+    ]
+
+
+def test_importing_classifier_does_not_load_tensorflow():
+    code = "import sys, classifier, classifier.errors; assert 'tensorflow' not in sys.modules, 'TF loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_predict_gives_one_probability_per_brand_whatever_the_batch(model, photos):
+    scores = model.predict(photos, batch_size=32)
+    assert scores.shape == (len(photos), len(BRANDS)) and scores.dtype == np.float32
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert len({tuple(np.round(row, 6)) for row in scores}) > 1, "different photos should score differently"
+    np.testing.assert_allclose(model.predict(photos, batch_size=2), scores, rtol=1e-5, atol=1e-6)
+    assert model.predict([]).shape == (0, len(BRANDS))
+
+
+def test_detect_uses_thresholds_and_overrides(model, photos):
+    scores = model.predict(photos)
+    cut = float(np.median(scores[:, 0]))
+    found = model.detect(photos, thresholds={"Acme": cut, "Bolt": 1.0, "Corona": 1.0})
+    for row, detections in zip(scores, found):
+        assert [d.brand for d in detections] == (["Acme"] if row[0] >= cut else [])
+        assert all(d.box is None for d in detections)
+    everything = model.detect(photos, thresholds={b: 0.0 for b in BRANDS})
+    assert all(sorted(d.brand for d in dets) == sorted(BRANDS) for dets in everything)
+    assert all([d.confidence for d in dets] == sorted((d.confidence for d in dets), reverse=True)
+               for dets in everything)
+    from classifier.errors import ClassifierError
+
+    with pytest.raises(ClassifierError, match="Nope"):
+        model.detect(photos, thresholds={"Nope": 0.5})
+
+
+def test_tiling_takes_the_max_over_tiles_and_reports_the_tile(model, photos):
+    from classifier.images import tile_boxes
+    from monitor.config import TilingSettings
+
+    tiling = TilingSettings(enabled=True, grid=2, overlap=0.25)
+    boxes = tile_boxes(2, 0.25)
+    assert len(boxes) == 5 and boxes[0] == (0.0, 0.0, 1.0, 1.0) and boxes[-1][2:] == (1.0, 1.0)
+    tiled, winner = model.predict_tiled(photos, grid=2, overlap=0.25)
+    whole = model.predict(photos)
+    assert np.all(tiled >= whole - 1e-6)
+    detections = model.detect(photos, thresholds={b: 0.0 for b in BRANDS}, tiling=tiling)
+    for index, dets in enumerate(detections):
+        for det in dets:
+            col = BRANDS.index(det.brand)
+            assert det.box == boxes[winner[index, col]]
+            assert det.confidence == pytest.approx(float(tiled[index, col]))
+
+
+def test_bundle_round_trip_gives_identical_predictions(model, photos, tmp_path):
+    from classifier import LogoClassifier
+
+    model.thresholds = {"Acme": 0.3, "Bolt": 0.6, "Corona": 0.45}
+    model.metrics = {"macro_average_precision": 0.5, "per_brand": {b: {"ap": 0.5} for b in BRANDS}}
+    model.save(tmp_path / "bundle")
+    loaded = LogoClassifier.load(tmp_path / "bundle")
+    np.testing.assert_array_equal(loaded.predict(photos), model.predict(photos))
+    assert (loaded.classes, loaded.thresholds, loaded.backbone, loaded.input_size) == (
+        model.classes, model.thresholds, "inception_v3", SIZE)
+    assert loaded.metrics == model.metrics
+    assert loaded.checksum == model.checksum and len(loaded.checksum) == 64
+    assert loaded.bundle_path == (tmp_path / "bundle").resolve()
+
+
+def _edit_manifest(bundle: Path, **changes) -> None:
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    manifest.update(changes)
+    (bundle / "bundle.json").write_text(json.dumps(manifest))
+
+
+def _break(kind: str, bundle: Path) -> None:
+    weights = bundle / "model.weights.h5"
+    if kind == "missing manifest":
+        (bundle / "bundle.json").unlink()
+    elif kind == "missing weights":
+        weights.unlink()
+    elif kind == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[:5000])
+    elif kind == "replaced weights":
+        data = bytearray(weights.read_bytes())
+        data[-100] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    elif kind == "class count":
+        _edit_manifest(bundle, classes=[*BRANDS, "Extra"], thresholds={b: 0.5 for b in [*BRANDS, "Extra"]})
+    elif kind == "wrong backbone":
+        _edit_manifest(bundle, backbone="mobilenet_v2")
+    elif kind == "unknown backbone":
+        _edit_manifest(bundle, backbone="resnet9000")
+    elif kind == "bad json":
+        (bundle / "bundle.json").write_text("{not json")
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing manifest", "bundle.json is missing"),
+    ("missing weights", "model.weights.h5 is missing"),
+    ("truncated weights", "corrupt"),
+    ("replaced weights", "sha256"),
+    ("class count", "score 3 brands but bundle.json lists 4"),
+    ("wrong backbone", "do not fit backbone 'mobilenet_v2'"),
+    ("unknown backbone", "backbone 'resnet9000' is unknown"),
+    ("bad json", "unreadable"),
+])
+def test_bad_bundles_are_explained(model, tmp_path, kind, message):
+    from classifier import LogoClassifier
+    from classifier.errors import BundleError
+
+    bundle = tmp_path / "bundle"
+    if not (bundle / "bundle.json").exists():
+        model.save(bundle)
+    _break(kind, bundle)
+    with pytest.raises(BundleError, match=message):
+        LogoClassifier.load(bundle)
+
+
+def test_missing_bundle_directory_is_explained(tmp_path):
+    from classifier import LogoClassifier
+    from classifier.errors import BundleError
+
+    with pytest.raises(BundleError, match="does not exist"):
+        LogoClassifier.load(tmp_path / "nowhere")
+
+
+def test_unusable_weights_are_explained(tmp_path):
+    from classifier import LogoClassifier
+    from classifier.errors import ClassifierError, WeightsUnavailable
+
+    with pytest.raises(WeightsUnavailable, match="does not exist"):
+        LogoClassifier.create(["a"], backbone="mobilenet_v1_025", weights=str(tmp_path / "no.h5"), input_size=96)
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not an hdf5 file")
+    with pytest.raises(WeightsUnavailable, match="junk.h5"):
+        LogoClassifier.create(["a"], backbone="mobilenet_v1_025", weights=str(junk), input_size=96)
+    with pytest.raises(ClassifierError, match="unknown backbone"):
+        LogoClassifier.create(["a"], backbone="vgg", weights="none")

@@ -1,0 +1,68 @@
+"""Training on drawn photos really learns; thresholds, metrics and the feature cache are kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drawn_photos import BRANDS
+
+
+def test_training_learns_brands_far_above_chance_on_held_out_photos(trained, drawn_sets):
+    from classifier.dataset import load_dataset
+    from classifier.evaluate import evaluate
+
+    model, _, _ = trained
+    heldout = load_dataset(drawn_sets[1], progress=False)
+    metrics = evaluate(model, heldout)
+    assert metrics["photos"] == 40 and metrics["single_brand_photos"] == 30 and metrics["nologo_photos"] == 10
+    assert metrics["brand_top1_accuracy"] >= 0.7, metrics  # chance is 1/3
+    assert metrics["macro_average_precision"] >= 0.8, metrics
+    assert metrics["micro_recall"] >= 0.6 and metrics["micro_precision"] >= 0.6, metrics
+    assert set(metrics["per_brand"]) == set(BRANDS)
+    assert {"precision", "recall", "f1", "ap", "support"} <= set(metrics["per_brand"]["Acme"])
+
+
+def test_training_calibrates_thresholds_and_records_metrics(trained):
+    model, _, dataset = trained
+    assert set(model.thresholds) == set(BRANDS)
+    assert all(0.02 <= t <= 0.98 for t in model.thresholds.values())
+    assert len(set(model.thresholds.values())) > 1  # calibrated per brand, not a constant
+    assert model.metrics["photos"] == model.info["training"]["validation_photos"] > 0
+    assert model.metrics["per_brand"]["Bolt"]["support"] > 0
+    assert model.info["training"]["data_fingerprint"] == dataset.fingerprint()
+
+
+def test_saved_and_reloaded_model_predicts_identically(trained, drawn_sets, tmp_path):
+    from classifier import LogoClassifier
+    from classifier.images import read_rgb
+
+    model, _, _ = trained
+    photos = [read_rgb(p) for p in sorted(drawn_sets[1].rglob("*.jpg"))[:12]]
+    model.save(tmp_path / "bundle")
+    loaded = LogoClassifier.load(tmp_path / "bundle")
+    np.testing.assert_array_equal(loaded.predict(photos), model.predict(photos))
+    assert loaded.thresholds == model.thresholds and loaded.metrics == model.metrics
+    assert loaded.info["training"]["data_fingerprint"] == model.info["training"]["data_fingerprint"]
+
+
+def test_feature_cache_is_reused_and_keyed_by_settings(trained):
+    from classifier.augment import augment_params
+    from classifier.features import FeatureCache, Item
+    from classifier.model import LogoClassifier
+
+    model, cache_root, dataset = trained
+    params = augment_params(None, views=3)
+    cache = FeatureCache(cache_root, model, params)
+    files = sorted(cache.folder.glob("*.npy"))
+    assert files, "training should have filled the cache"
+    before = {f: f.stat().st_mtime_ns for f in files}
+    items = [Item(e, e.brands) for e in dataset.examples[:4]]
+    first = cache.features(items, 3, progress=False)
+    assert first.shape == (4, 3, model.feature_dim)
+    assert {f: f.stat().st_mtime_ns for f in files} == before  # read back, not recomputed
+    assert not np.allclose(first[:, 0], first[:, 1])  # an augmented view differs from the plain one
+    other = FeatureCache(cache_root, model, augment_params(None, views=3, seed=5))
+    assert other.folder != cache.folder
+    bigger = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=80)
+    assert FeatureCache(cache_root, bigger, params).folder != cache.folder
