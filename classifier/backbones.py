@@ -16,10 +16,11 @@ class BackboneSpec:
     name: str
     default_size: int
     scales_inside: bool  # True when the Keras model rescales 0..255 pixels itself (EfficientNet)
+    min_size: int = 32
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "inception_v3": BackboneSpec("inception_v3", 299, False),
+    "inception_v3": BackboneSpec("inception_v3", 299, False, min_size=75),
     "mobilenet_v2": BackboneSpec("mobilenet_v2", 224, False),
     "efficientnet_b0": BackboneSpec("efficientnet_b0", 224, True),
     "mobilenet_v1_025": BackboneSpec("mobilenet_v1_025", 224, False),
@@ -66,6 +67,8 @@ def _constructor(name: str):
 def build_backbone(name: str, weights: str | Path | None, input_size: int):
     """The headless Keras backbone, frozen; weights 'imagenet', 'none' or a local file path."""
     spec = backbone_spec(name)
+    if input_size < spec.min_size:
+        raise ClassifierError(f"input size {input_size} is too small for {name} (at least {spec.min_size} px)")
     build, extra = _constructor(spec.name)
     keras_weights: str | None
     if weights is None or str(weights).lower() == "none":

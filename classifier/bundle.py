@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.backbones import BACKBONES
-from classifier.errors import BundleError
+from classifier.errors import BundleError, ClassifierError
 
 FORMAT = 1
 MANIFEST = "bundle.json"
@@ -147,9 +147,12 @@ def load_bundle(cls: Any, bundle_dir: Path) -> Any:
         raise BundleError(f"model bundle {bundle_dir}: weights file {weights.name} is corrupt or was replaced "
                           f"(its sha256 differs from the one in {MANIFEST})")
     head = manifest.get("head") or {}
-    model = cls(manifest["classes"], manifest["backbone"], int(manifest["input_size"]),
-                manifest.get("weights_identity", "unknown"), float(head.get("dropout", 0.2)),
-                int(head.get("hidden", 256)), _base_weights=None)
+    try:
+        model = cls(manifest["classes"], manifest["backbone"], int(manifest["input_size"]),
+                    manifest.get("weights_identity", "unknown"), float(head.get("dropout", 0.2)),
+                    int(head.get("hidden", 256)), _base_weights=None)
+    except (ClassifierError, ValueError, TypeError) as exc:
+        raise BundleError(f"model bundle {bundle_dir}: cannot build the model it describes: {exc}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras warns per layer before raising; the error says it all

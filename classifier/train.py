@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -60,7 +61,7 @@ def _fit_head(model, x_train, y_train, x_val, y_val, epochs: int, learning_rate:
 
 def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, layers: int, epochs: int,
                params, batch_size: int, seed: int, progress: bool) -> None:
-    """Unfreeze the top `layers` backbone layers (not batch norm) and train online on augmented views."""
+    """Unfreeze the top `layers` backbone layers that have weights (not batch norm); train on augmented views."""
     import keras
     import tensorflow as tf
 
@@ -69,17 +70,17 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
 
     base = model.base
     base.trainable = True
-    for layer in base.layers[:-layers]:
-        layer.trainable = False
-    for layer in base.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+    weighted = [layer for layer in base.layers
+                if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
+    unfrozen = {id(layer) for layer in weighted[-layers:]}
+    for layer in base.layers:  # batch norm stays frozen, as the keras-io transfer-learning guide advises
+        layer.trainable = id(layer) in unfrozen
     augmenter = build_augmenter(params, model.input_size)
     rng = np.random.default_rng(seed)
     size = model.input_size
 
     def train_views():
-        for epoch in range(epochs):
+        for epoch in itertools.count():  # endless: fit() takes steps_per_epoch batches per epoch
             for index in rng.permutation(len(items)):
                 item = items[index]
                 view = augmented_view(augmenter, params, shrink(item.pixels(), size), item.key, 1000 + epoch)
@@ -87,18 +88,18 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
 
     signature = (tf.TensorSpec([size, size, 3], tf.float32), tf.TensorSpec([labels.shape[1]], tf.float32))
     data = tf.data.Dataset.from_generator(train_views, output_signature=signature).batch(batch_size).prefetch(2)
+    steps = int(np.ceil(len(items) / batch_size))
     resize = model._resize_graph()
     val_images = tf.data.Dataset.from_generator(
         lambda: (read_rgb(e.path) for e in valid.examples), output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
     val_labels = tf.data.Dataset.from_tensor_slices(valid.labels(model.classes))
     val = tf.data.Dataset.zip(val_images.map(lambda im: resize(im)[0]), val_labels).batch(batch_size)
     model.model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=keras.losses.BinaryCrossentropy())
-    steps = int(np.ceil(len(items) / batch_size))
     callbacks = [_progress_callback(epochs, f"Fine-tuning the top {layers} layers", progress)]
     if len(valid):
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True))
     model.model.fit(data, epochs=epochs, steps_per_epoch=steps, validation_data=val if len(valid) else None,
-                    verbose=0, callbacks=callbacks)
+                    verbose=0, callbacks=callbacks, shuffle=False)
     base.trainable = False
     model._fns.clear()
 

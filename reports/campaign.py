@@ -10,7 +10,7 @@ import pandas as pd
 
 from reports import metrics
 from reports.headline import campaign_headline
-from reports.loading import DataQuality, choose_model_version, load_breakdowns, load_daily, load_examples, load_quality
+from reports.loading import DataQuality, choose_model_version, load_examples, load_exposure, load_quality
 from reports.windows import Window, campaign_windows
 
 
@@ -51,11 +51,11 @@ def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_vers
                           seed: int = 0) -> CampaignReport:
     """Query the database and compute every table of the campaign report (SQL aggregates, then pandas)."""
     windows = campaign_windows(campaign)
-    start, end = windows[0].start, windows[-1].end
     version = choose_model_version(db, model_version)
     brands = list(dict.fromkeys([campaign.brand, *campaign.competitors]))
-    counts, images = load_daily(db, version["id"], start, end, include_reposts)
-    totals = metrics.window_totals(counts, images, windows, brands)
+    exposure = load_exposure(db, version["id"], windows, brands, include_reposts)
+    counts, images = exposure.counts, exposure.images
+    totals = metrics.window_totals(counts, images, windows, brands, exposure.reach)
     detected = [b for b in totals["brand"].unique() if b not in brands]
     tracked = list(dict.fromkeys([*brands, *tracked]))
     if len(tracked) < 2:  # a share of one brand says nothing: compare with everything detected
@@ -66,13 +66,11 @@ def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_vers
     series = metrics.time_series(counts, images, by, windows[0].first_day, windows[-1].last_day,
                                  list(dict.fromkeys([*brands, *tracked])))
     share_by_period = metrics.share_of_voice(series, "period", tracked)
-    breakdowns = load_breakdowns(db, version["id"], windows, include_reposts)
-    places = metrics.breakdown(*breakdowns["place"], "place", brands)
-    sources = metrics.breakdown(*breakdowns["source"], "source", brands)
+    places, sources = exposure.places, exposure.sources
     per_brand = (version.get("metrics") or {}).get("per_brand") or {}
     adjusted = metrics.adjusted_counts(totals[totals["brand"].isin(brands)], per_brand, seed=seed)
     example_rows = load_examples(db, version["id"], brands, windows, examples, include_reposts)
-    quality = load_quality(db, windows, version)
+    quality = load_quality(db, windows, version, int(counts["photos"].sum()))
     warnings = metrics.small_count_warnings(totals, brands) + quality.notes
     headline = campaign_headline(campaign.brand, list(campaign.competitors), lifts, relative)
     return CampaignReport(campaign=campaign, windows=windows, by=by, include_reposts=include_reposts,

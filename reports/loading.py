@@ -1,16 +1,18 @@
-"""Loading aggregated rows from storage.queries into frames the reports share."""
+"""Loading aggregated rows from storage.queries into the frames every report shares."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from reports.errors import ReportError
-from reports.metrics import daily_frame
+from reports.metrics import breakdown, daily_frame, label_windows
 from storage import queries
+
+NO_PLACE, NO_SOURCE = "(no place)", "(no source)"
 
 
 def choose_model_version(db: Any, requested: Optional[int] = None) -> dict[str, Any]:
@@ -25,6 +27,63 @@ def choose_model_version(db: Any, requested: Optional[int] = None) -> dict[str, 
 
 
 @dataclass
+class Exposure:
+    """Aggregated counts: per day (brands and the denominator), reach per window, places and sources."""
+
+    counts: pd.DataFrame  # day, brand, photos
+    images: pd.DataFrame  # day, images, reach, reach_known
+    reach: pd.DataFrame  # window, brand, reach, reach_known (the report's brands)
+    places: pd.DataFrame  # window, place, brand, photos, images, latitude, longitude, rate_per_1000
+    sources: pd.DataFrame  # window, source, brand, photos, images, rate_per_1000
+    brands: list[str]  # the brands the place/source breakdowns and reach cover
+
+
+def load_exposure(db: Any, version_id: int, windows: Sequence[Any], brands: Sequence[str],
+                  include_reposts: bool, top: int = 0) -> Exposure:
+    """Run the aggregate queries and shape them into per-day and per-window frames.
+
+    Breakdowns cover `brands` plus, when `top` > 0, the most detected brands up to `top` in all.
+    """
+    start, end = min(w.start for w in windows), max(w.end for w in windows)
+    by_source = daily_frame(queries.brand_counts_by_day(db, version_id, start, end, include_reposts),
+                            ["day", "brand", "source", "photos"])
+    by_source["source"] = by_source["source"].fillna(NO_SOURCE)
+    seen = daily_frame(queries.images_by_day(db, start, end, include_reposts),
+                       ["day", "source", "place", "images", "reach", "reach_known", "latitude_sum",
+                        "longitude_sum", "located"])
+    seen["source"] = seen["source"].fillna(NO_SOURCE)
+    seen["place"] = seen["place"].fillna(NO_PLACE)
+    if top:
+        ranked = by_source.groupby("brand")["photos"].sum().sort_values(ascending=False, kind="stable")
+        brands = list(dict.fromkeys([*brands, *ranked.index]))[:max(top, len(brands))]
+    brands = list(brands)
+    placed = pd.DataFrame(queries.brand_counts_by_place(db, version_id, windows, brands, include_reposts),
+                          columns=["window", "place", "brand", "photos", "reach", "reach_known"])
+    placed["place"] = placed["place"].fillna(NO_PLACE)
+    for column in ("photos", "reach", "reach_known"):
+        placed[column] = pd.to_numeric(placed[column]).fillna(0)
+
+    counts = by_source.groupby(["day", "brand"], as_index=False)["photos"].sum()
+    images = seen.groupby("day", as_index=False)[["images", "reach", "reach_known"]].sum()
+    reach = placed.groupby(["window", "brand"], as_index=False)[["reach", "reach_known"]].sum()
+
+    labelled = label_windows(seen, windows)
+    place_images = labelled.groupby(["window", "place"], as_index=False)[
+        ["images", "latitude_sum", "longitude_sum", "located"]].sum()
+    located = place_images["located"].where(place_images["located"] > 0)
+    place_images["latitude"] = place_images["latitude_sum"] / located
+    place_images["longitude"] = place_images["longitude_sum"] / located
+    source_images = labelled.groupby(["window", "source"], as_index=False)["images"].sum()
+    source_counts = label_windows(by_source, windows).groupby(["window", "source", "brand"], as_index=False)["photos"].sum()
+
+    places = breakdown(placed[["window", "place", "brand", "photos"]], place_images, "place", brands)
+    sources = breakdown(source_counts, source_images, "source", brands)
+    for frame in (places, sources):
+        frame["photos"] = frame["photos"].astype(int)
+    return Exposure(counts, images, reach, places, sources, brands)
+
+
+@dataclass
 class DataQuality:
     """What a reader needs to judge the numbers: rejections, failing sources, model versions used."""
 
@@ -35,11 +94,13 @@ class DataQuality:
     notes: list[str]
 
 
-def load_quality(db: Any, windows: Sequence[Any], version: dict[str, Any]) -> DataQuality:
+def load_quality(db: Any, windows: Sequence[Any], version: dict[str, Any], detections: int) -> DataQuality:
     """Rejections per window and reason, fetch failures, failing sources and model versions in the span."""
     start, end = min(w.start for w in windows), max(w.end for w in windows)
     rejections = pd.DataFrame(queries.rejections(db, windows), columns=["window", "reason", "photos"])
     rejections["reason"] = rejections["reason"].fillna("(no reason recorded)")
+    order = {w.name: i for i, w in enumerate(windows)}
+    rejections = rejections.sort_values(["window", "photos"], key=lambda c: c.map(order) if c.name == "window" else -c)
     failures = pd.DataFrame(queries.source_failures(db, start, end),
                             columns=["source", "reason", "failures", "attempts", "last_at"])
     failing = pd.DataFrame(queries.failing_sources(db, start, end),
@@ -47,41 +108,16 @@ def load_quality(db: Any, windows: Sequence[Any], version: dict[str, Any]) -> Da
                                     "last_success_at"])
     versions = pd.DataFrame(queries.model_versions_used(db, start, end),
                             columns=["id", "checksum", "backbone", "input_size", "bundle_path", "thresholds",
-                                     "created_at", "detections"])
+                                     "created_at"])
     versions["used_in_report"] = versions["id"] == version["id"]
+    versions["detections"] = [detections if used else queries.detections_in_span(db, int(i), start, end)
+                              for i, used in zip(versions["id"], versions["used_in_report"])]
     notes = []
     others = versions[~versions["used_in_report"]]
     if not others.empty:
         notes.append(f"Detections from {len(others)} other model version(s) exist in this period; "
                      f"this report counts only version {version['id']} so that every window is measured alike.")
     return DataQuality(rejections, failures, failing, versions, notes)
-
-
-def load_daily(db: Any, version_id: int, start: datetime, end: datetime,
-               include_reposts: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Photos per day and brand, and images ingested per day, as frames."""
-    counts = daily_frame(queries.brand_counts_by_day(db, version_id, start, end, include_reposts),
-                         ["day", "brand", "photos", "reach", "reach_known"])
-    images = daily_frame(queries.images_by_day(db, start, end, include_reposts),
-                         ["day", "images", "reach", "reach_known"])
-    return counts, images
-
-
-def load_breakdowns(db: Any, version_id: int, windows: Sequence[Any],
-                    include_reposts: bool) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """Per window: photos per place/source and brand, and images per place/source."""
-    place_counts = pd.DataFrame(queries.brand_counts_by_place(db, version_id, windows, include_reposts),
-                                columns=["window", "place", "brand", "photos"])
-    place_images = pd.DataFrame(queries.images_by_place(db, windows, include_reposts),
-                                columns=["window", "place", "images", "latitude", "longitude"])
-    source_counts = pd.DataFrame(queries.brand_counts_by_source(db, version_id, windows, include_reposts),
-                                 columns=["window", "source", "brand", "photos"])
-    source_images = pd.DataFrame(queries.images_by_source(db, windows, include_reposts),
-                                 columns=["window", "source", "images"])
-    for frame, key, label in ((place_counts, "place", "(no place)"), (place_images, "place", "(no place)"),
-                              (source_counts, "source", "(no source)"), (source_images, "source", "(no source)")):
-        frame[key] = frame[key].fillna(label)
-    return {"place": (place_counts, place_images), "source": (source_counts, source_images)}
 
 
 def load_examples(db: Any, version_id: int, brands: Sequence[str], windows: Sequence[Any], limit: int,

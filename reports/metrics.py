@@ -41,17 +41,22 @@ def period_start(day: date, by: str) -> date:
 
 
 def window_totals(counts: pd.DataFrame, images: pd.DataFrame, windows: Sequence[Any],
-                  brands: Optional[Sequence[str]] = None) -> pd.DataFrame:
+                  brands: Optional[Sequence[str]] = None, reach: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Per window and brand: photos, images (denominator), rate per 1,000 photos, photos per day, reach."""
     names = [w.name for w in windows]
     days = pd.Series({w.name: w.days for w in windows})
-    counted = label_windows(counts, windows).groupby(["window", "brand"], as_index=False)[
-        ["photos", "reach", "reach_known"]].sum()
-    seen = label_windows(images, windows).groupby("window")[["images", "reach", "reach_known"]].sum()
+    counted = label_windows(counts, windows).groupby(["window", "brand"], as_index=False)["photos"].sum()
+    seen = label_windows(images, windows).groupby("window")[["images", "reach"]].sum()
     all_brands = list(dict.fromkeys([*(brands or []), *sorted(counted["brand"].unique())]))
     grid = pd.MultiIndex.from_product([names, all_brands], names=["window", "brand"]).to_frame(index=False)
-    table = grid.merge(counted, on=["window", "brand"], how="left").fillna(
-        {"photos": 0, "reach": 0, "reach_known": 0})
+    table = grid.merge(counted, on=["window", "brand"], how="left").fillna({"photos": 0})
+    if reach is None or reach.empty:
+        table["reach_weighted"], table["photos_with_reach"] = np.nan, 0
+    else:
+        reach = reach.rename(columns={"reach": "reach_weighted", "reach_known": "photos_with_reach"})
+        table = table.merge(reach[["window", "brand", "reach_weighted", "photos_with_reach"]],
+                            on=["window", "brand"], how="left")
+        table["photos_with_reach"] = table["photos_with_reach"].fillna(0).astype(int)
     table["days"] = table["window"].map(days).astype(int)
     table["images"] = table["window"].map(seen["images"]).fillna(0).astype(int)
     table["images_reach"] = table["window"].map(seen["reach"]).fillna(0)
@@ -59,8 +64,8 @@ def window_totals(counts: pd.DataFrame, images: pd.DataFrame, windows: Sequence[
     table["rate_per_1000"] = np.where(table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan)
     table["photos_per_day"] = table["photos"] / table["days"]
     table["reach_share"] = np.where(table["images_reach"] > 0,
-                                    table["reach"] / table["images_reach"].where(table["images_reach"] > 0, 1), np.nan)
-    table = table.rename(columns={"reach": "reach_weighted", "reach_known": "photos_with_reach"})
+                                    table["reach_weighted"] / table["images_reach"].where(table["images_reach"] > 0, 1),
+                                    np.nan)
     return table[["window", "brand", "days", "photos", "images", "rate_per_1000", "photos_per_day",
                   "reach_weighted", "photos_with_reach", "images_reach", "reach_share"]]
 

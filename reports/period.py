@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from reports import metrics
-from reports.loading import DataQuality, choose_model_version, load_breakdowns, load_daily, load_examples, load_quality
+from reports.loading import DataQuality, choose_model_version, load_examples, load_exposure, load_quality
 from reports.windows import Window, period_window
 
 
@@ -62,22 +62,20 @@ def build_period_report(db: Any, first: date, last: date, *, by: str = "day", mo
     window = period_window(first, last)
     windows = (window,)
     version = choose_model_version(db, model_version)
-    counts, images = load_daily(db, version["id"], window.start, window.end, include_reposts)
-    totals = metrics.window_totals(counts, images, windows, list(tracked))
-    brands = list(dict.fromkeys([*tracked, *totals.sort_values("photos", ascending=False)["brand"]]))
+    exposure = load_exposure(db, version["id"], windows, list(tracked), include_reposts, top=12)
+    counts, images, brands = exposure.counts, exposure.images, exposure.brands
+    totals = metrics.window_totals(counts, images, windows, list(tracked), exposure.reach)
     share_tracked = list(tracked) if len(tracked) >= 2 else brands
     series = metrics.time_series(counts, images, by, window.first_day, window.last_day, brands)
-    breakdowns = load_breakdowns(db, version["id"], windows, include_reposts)
     per_brand = (version.get("metrics") or {}).get("per_brand") or {}
-    quality = load_quality(db, windows, version)
+    quality = load_quality(db, windows, version, int(counts["photos"].sum()))
     warnings = metrics.small_count_warnings(totals, list(tracked)) + quality.notes
     return PeriodReport(
         windows=windows, by=by, include_reposts=include_reposts, model_version=version, brands=brands,
         tracked=share_tracked, totals=totals,
         share_by_window=metrics.share_of_voice(totals, "window", share_tracked),
         share_by_period=metrics.share_of_voice(series, "period", share_tracked), series=series,
-        places=metrics.breakdown(*breakdowns["place"], "place", brands),
-        sources=metrics.breakdown(*breakdowns["source"], "source", brands),
+        places=exposure.places, sources=exposure.sources,
         adjusted=metrics.adjusted_counts(totals, per_brand, seed=seed),
         examples=load_examples(db, version["id"], brands[:10], windows, examples, include_reposts),
         quality=quality, headline=_headline(totals, window), warnings=warnings)

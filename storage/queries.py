@@ -74,86 +74,80 @@ def model_version(db: Any, version_id: int) -> Optional[dict[str, Any]]:
 
 
 def model_versions_used(db: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Model versions with detections posted in [start, end), with their detection counts."""
-    counts = (select(D.model_version_id.label("id"), func.count().label("detections"))
-              .where(D.posted_at >= start, D.posted_at < end)
-              .group_by(D.model_version_id).subquery())
-    statement = (select(M.id, M.checksum, M.backbone, M.input_size, M.bundle_path, M.thresholds,
-                        M.created_at, counts.c.detections)
-                 .join(counts, counts.c.id == M.id).order_by(M.id))
+    """Model versions with at least one detection posted in [start, end) (an index probe per version)."""
+    used = (select(D.id).where(D.model_version_id == M.id, D.posted_at >= start, D.posted_at < end)
+            .limit(1).exists())
+    statement = (select(M.id, M.checksum, M.backbone, M.input_size, M.bundle_path, M.thresholds, M.created_at)
+                 .where(used).order_by(M.id))
     return _rows(db, statement)
+
+
+def detections_in_span(db: Any, model_version_id: int, start: datetime, end: datetime) -> int:
+    """How many detections one model version made on photos posted in [start, end)."""
+    statement = select(func.count().label("n")).where(
+        D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
+    return int(_rows(db, statement)[0]["n"])
 
 
 def brand_counts_by_day(db: Any, model_version_id: int, start: datetime, end: datetime,
                         include_reposts: bool = False) -> list[dict[str, Any]]:
-    """Photos showing each brand per UTC day: day, brand, photos, reach (sum), reach_known (photos with reach)."""
-    day = day_of(D.posted_at, _engine(db).dialect.name).label("day")
-    statement = (select(day, D.brand.label("brand"), func.count().label("photos"),
-                        func.sum(I.reach).label("reach"), func.count(I.reach).label("reach_known"))
-                 .select_from(Detection.__table__.join(Image.__table__, I.id == D.image_id))
-                 .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end,
-                        *_accepted(include_reposts))
-                 .group_by(day, D.brand).order_by(day, D.brand))
+    """Photos showing each brand per UTC day and source: day, brand, source, photos.
+
+    Scans detections alone (they carry posted_at and source_id; the pipeline classifies accepted
+    photos only), then subtracts the few detections on reposts with a second, image-driven query.
+    """
+    dialect = _engine(db).dialect.name
+    day = day_of(D.posted_at, dialect).label("day")
+    counted = (select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
+               .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
+               .group_by(day, D.brand, D.source_id))
+    rows = _with_source_names(db, counted.subquery())
+    if include_reposts:
+        return rows
+    reposts = (select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
+               .select_from(Image.__table__.join(Detection.__table__, D.image_id == I.id))
+               .where(I.repost_of_id.is_not(None), D.model_version_id == model_version_id,
+                      D.posted_at >= start, D.posted_at < end)
+               .group_by(day, D.brand, D.source_id))
+    minus = {(r["day"], r["brand"], r["source"]): r["photos"] for r in _with_source_names(db, reposts.subquery())}
+    for row in rows:
+        row["photos"] -= minus.get((row["day"], row["brand"], row["source"]), 0)
+    return [row for row in rows if row["photos"] > 0]
+
+
+def _with_source_names(db: Any, aggregated) -> list[dict[str, Any]]:
+    statement = (select(aggregated.c.day, aggregated.c.brand, S.name.label("source"), aggregated.c.photos)
+                 .select_from(aggregated.outerjoin(Source.__table__, S.id == aggregated.c.source_id)))
     return _rows(db, statement)
 
 
 def images_by_day(db: Any, start: datetime, end: datetime, include_reposts: bool = False) -> list[dict[str, Any]]:
-    """Accepted photos ingested per UTC day (the denominator): day, images, reach, reach_known."""
+    """Accepted photos (the denominator) per UTC day, source and place, with reach and coordinate sums."""
     day = day_of(I.posted_at, _engine(db).dialect.name).label("day")
-    statement = (select(day, func.count().label("images"), func.sum(I.reach).label("reach"),
-                        func.count(I.reach).label("reach_known"))
-                 .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
-                 .group_by(day).order_by(day))
+    aggregated = (select(day, I.source_id.label("source_id"), I.place.label("place"), func.count().label("images"),
+                         func.sum(I.reach).label("reach"), func.count(I.reach).label("reach_known"),
+                         func.sum(I.latitude).label("latitude_sum"), func.sum(I.longitude).label("longitude_sum"),
+                         func.count(I.latitude).label("located"))
+                  .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
+                  .group_by(day, I.source_id, I.place)).subquery()
+    a = aggregated.c
+    statement = (select(a.day, S.name.label("source"), a.place, a.images, a.reach, a.reach_known,
+                        a.latitude_sum, a.longitude_sum, a.located)
+                 .select_from(aggregated.outerjoin(Source.__table__, S.id == a.source_id)))
     return _rows(db, statement)
 
 
-def brand_counts_by_place(db: Any, model_version_id: int, windows: Sequence[Any],
+def brand_counts_by_place(db: Any, model_version_id: int, windows: Sequence[Any], brands: Sequence[str],
                           include_reposts: bool = False) -> list[dict[str, Any]]:
-    """Photos showing each brand per window and place: window, place, brand, photos."""
+    """For the given brands, per window and place: photos and the reach they add up to (sources that give it)."""
     start, end = _span(windows)
     window = window_of(D.posted_at, windows).label("window")
-    statement = (select(window, I.place.label("place"), D.brand.label("brand"), func.count().label("photos"))
+    statement = (select(window, I.place.label("place"), D.brand.label("brand"), func.count().label("photos"),
+                        func.sum(I.reach).label("reach"), func.count(I.reach).label("reach_known"))
                  .select_from(Detection.__table__.join(Image.__table__, I.id == D.image_id))
-                 .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end,
-                        *_accepted(include_reposts))
+                 .where(D.model_version_id == model_version_id, D.brand.in_(list(brands)),
+                        D.posted_at >= start, D.posted_at < end, *_accepted(include_reposts))
                  .group_by(window, I.place, D.brand))
-    return _rows(db, statement)
-
-
-def images_by_place(db: Any, windows: Sequence[Any], include_reposts: bool = False) -> list[dict[str, Any]]:
-    """Accepted photos per window and place, with the place's mean coordinates: window, place, images, latitude, longitude."""
-    start, end = _span(windows)
-    window = window_of(I.posted_at, windows).label("window")
-    statement = (select(window, I.place.label("place"), func.count().label("images"),
-                        func.avg(I.latitude).label("latitude"), func.avg(I.longitude).label("longitude"))
-                 .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
-                 .group_by(window, I.place))
-    return _rows(db, statement)
-
-
-def brand_counts_by_source(db: Any, model_version_id: int, windows: Sequence[Any],
-                           include_reposts: bool = False) -> list[dict[str, Any]]:
-    """Photos showing each brand per window and source: window, source, brand, photos."""
-    start, end = _span(windows)
-    window = window_of(D.posted_at, windows).label("window")
-    joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)
-              .outerjoin(Source.__table__, S.id == D.source_id))
-    statement = (select(window, S.name.label("source"), D.brand.label("brand"), func.count().label("photos"))
-                 .select_from(joined)
-                 .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end,
-                        *_accepted(include_reposts))
-                 .group_by(window, S.name, D.brand))
-    return _rows(db, statement)
-
-
-def images_by_source(db: Any, windows: Sequence[Any], include_reposts: bool = False) -> list[dict[str, Any]]:
-    """Accepted photos per window and source: window, source, images."""
-    start, end = _span(windows)
-    window = window_of(I.posted_at, windows).label("window")
-    statement = (select(window, S.name.label("source"), func.count().label("images"))
-                 .select_from(Image.__table__.outerjoin(Source.__table__, S.id == I.source_id))
-                 .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
-                 .group_by(window, S.name))
     return _rows(db, statement)
 
 
@@ -190,7 +184,7 @@ def failing_sources(db: Any, start: datetime, end: datetime) -> list[dict[str, A
 
 def top_examples(db: Any, model_version_id: int, brands: Iterable[str], windows: Sequence[Any],
                  limit: int = 3, include_reposts: bool = False) -> list[dict[str, Any]]:
-    """The most confident photos per brand and window, those with a thumbnail (JPEG bytes) first."""
+    """The most confident photos per brand and window, with their thumbnails (JPEG bytes, or None)."""
     joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)
               .outerjoin(Thumbnail.__table__, T.image_id == D.image_id)
               .outerjoin(Source.__table__, S.id == D.source_id))
@@ -205,6 +199,6 @@ def top_examples(db: Any, model_version_id: int, brands: Iterable[str], windows:
                          .select_from(joined)
                          .where(D.model_version_id == model_version_id, D.brand == brand,
                                 D.posted_at >= w.start, D.posted_at < w.end, *_accepted(include_reposts))
-                         .order_by(T.image_id.is_(None), D.confidence.desc(), D.image_id).limit(limit))
+                         .order_by(D.confidence.desc()).limit(limit))
             rows.extend(_rows(db, statement))
     return rows

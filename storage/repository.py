@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
+from functools import lru_cache
 from datetime import datetime
 from itertools import combinations
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.engine import Database
@@ -19,10 +20,8 @@ from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source,
 PHASH_BITS = 64
 BAND_BITS = 16
 BANDS = PHASH_BITS // BAND_BITS
-_BAND_COLUMNS = (Image.phash_b0, Image.phash_b1, Image.phash_b2, Image.phash_b3)
 _MAX_NEIGHBOURS = 1000  # band values per hash beyond which a full scan is cheaper than IN lists
 _CHUNK = 500  # values per IN list, well under every driver's bound-parameter limit
-_IN_VALUES = 4000  # band values per candidate query (SQLite allows 32766 parameters, PostgreSQL 65535)
 _ERROR_CHARS = 2000
 
 
@@ -70,9 +69,7 @@ def phash_bands(phash: Optional[str]) -> tuple[Optional[int], ...]:
     """The 64-bit hash as four 16-bit integers (None for no hash)."""
     if phash is None:
         return (None,) * BANDS
-    value = _phash_int(phash)
-    mask = (1 << BAND_BITS) - 1
-    return tuple((value >> (BAND_BITS * (BANDS - 1 - i))) & mask for i in range(BANDS))
+    return _split(_phash_int(phash))
 
 
 def _phash_int(phash: str) -> int:
@@ -85,59 +82,107 @@ def _phash_int(phash: str) -> int:
                            f"(imagehash.phash with hash_size=8)") from None
 
 
-def _neighbours(value: int, radius: int) -> list[int]:
-    """Every 16-bit value within `radius` bit flips of `value`."""
-    found = [value]
+@lru_cache(maxsize=16)
+def _flip_masks(radius: int) -> tuple[int, ...]:
+    """XOR masks that flip up to `radius` bits of a band (0 first)."""
+    masks = [0]
     for flips in range(1, radius + 1):
-        for bits in combinations(range(BAND_BITS), flips):
-            flipped = value
-            for bit in bits:
-                flipped ^= 1 << bit
-            found.append(flipped)
-    return found
+        masks.extend(sum(1 << bit for bit in bits) for bits in combinations(range(BAND_BITS), flips))
+    return tuple(masks)
 
 
-def _neighbour_count(radius: int) -> int:
-    from math import comb
+def _split(value: int) -> tuple[int, ...]:
+    mask = (1 << BAND_BITS) - 1
+    return tuple((value >> (BAND_BITS * (BANDS - 1 - i))) & mask for i in range(BANDS))
 
-    return sum(comb(BAND_BITS, k) for k in range(radius + 1))
+
+class _NearIndex:
+    """Hashes filed by band value: the earliest entry within `distance` of a hash, without comparing all."""
+
+    def __init__(self, distance: int):
+        self.distance = distance
+        self.masks = _flip_masks(distance // BANDS) if _use_bands(distance) else ()
+        self.scan = not self.masks
+        self.entries: list[tuple[Any, int, Any]] = []
+        self.bands: list[dict[int, list[tuple[Any, int, Any]]]] = [defaultdict(list) for _ in range(BANDS)]
+
+    def add(self, order: Any, value: int, target: Any) -> None:
+        entry = (order, value, target)
+        self.entries.append(entry)
+        if not self.scan:
+            for band, part in enumerate(_split(value)):
+                self.bands[band][part].append(entry)
+
+    def first(self, value: int) -> Any:
+        """The target of the earliest entry within `distance` of `value`, or None."""
+        if self.scan:
+            pool: Iterable[tuple[Any, int, Any]] = self.entries
+        else:
+            pool = (entry for band, part in enumerate(_split(value)) for mask in self.masks
+                    for entry in self.bands[band].get(part ^ mask, ()))
+        near = [entry for entry in pool if (entry[1] ^ value).bit_count() <= self.distance]
+        return min(near, key=lambda entry: entry[0])[2] if near else None
 
 
-def _repost_candidates(session: Session, records: Sequence[ImageRecord],
-                       distance: int) -> list[tuple[int, int, Optional[int]]]:
-    """Accepted stored images that may lie within `distance` of some record: (id, phash int, repost_of_id).
+def _use_bands(distance: int) -> bool:
+    """Whether band lookups beat a full scan at this distance (few enough flip masks)."""
+    return len(_flip_masks(distance // BANDS)) <= _MAX_NEIGHBOURS
 
-    Pigeonhole over four bands: two hashes within `distance` differ in at most distance // 4 bits
-    of some band, so only rows matching a band value that close are read; the exact Hamming
-    check is done by the caller.
+
+def _xor(a: str, b: str) -> str:
+    return f"(({a} | {b}) - ({a} & {b}))"  # a ^ b for non-negative ints; SQLite has no XOR operator
+
+
+def _popcount16(x: str) -> str:
+    """SQL for the number of set bits of a 16-bit integer expression (SWAR, portable)."""
+    x1 = f"({x} - (({x} >> 1) & 21845))"
+    x2 = f"(({x1} & 13107) + (({x1} >> 2) & 13107))"
+    x3 = f"(({x2} + ({x2} >> 4)) & 3855)"
+    return f"(({x3} + ({x3} >> 8)) & 31)"
+
+
+_DISTANCE_SQL = " + ".join(_popcount16(_xor(f"i.phash_b{k}", f"q.h{k}")) for k in range(BANDS))
+_VALUES_ROWS = 20_000  # rows of the query table per statement
+
+
+def _stored_originals(session: Session, records: Sequence[ImageRecord], distance: int) -> dict[str, int]:
+    """For accepted records near a stored accepted photo: sha256 -> id of the earliest one's original.
+
+    Multi-index hashing: two hashes within `distance` differ in at most distance // 4 bits of
+    some 16-bit band, so each record probes its bands' near values through the band indexes and
+    the exact Hamming distance is computed in SQL from the same index entries; only matches
+    come back. Integers are inlined (they are computed here, never user text).
     """
-    hashes = [r.phash for r in records if r.phash and r.status == "accepted"]
-    if not hashes:
-        return []
-    radius = distance // BANDS
-    base = select(Image.id, Image.phash, Image.repost_of_id).where(
-        Image.status == "accepted", Image.phash.is_not(None))
-    if _neighbour_count(radius) > _MAX_NEIGHBOURS:
-        rows = session.execute(base).all()
-    else:
-        wanted: list[set[int]] = [set() for _ in range(BANDS)]
-        for phash in hashes:
-            for band, value in enumerate(phash_bands(phash)):
-                wanted[band].update(_neighbours(value, radius))
-        rows = []
-        per_band = _IN_VALUES // BANDS
-        lists = [sorted(values) for values in wanted]
-        longest = max(len(values) for values in lists)
-        for start in range(0, longest, per_band):
-            terms = [column.in_(values[start:start + per_band])
-                     for column, values in zip(_BAND_COLUMNS, lists) if values[start:start + per_band]]
-            rows.extend(session.execute(base.where(or_(*terms))).all())
-    unique = {row.id: (row.id, int(row.phash, 16), row.repost_of_id) for row in rows}
-    return sorted(unique.values())
+    probes = [(pos, _split(_phash_int(r.phash))) for pos, r in enumerate(records)
+              if r.phash and r.status == "accepted"]
+    if not probes:
+        return {}
+    masks = _flip_masks(distance // BANDS) if _use_bands(distance) else ()
+    step = max(1, _VALUES_ROWS // (BANDS * len(masks) if masks else 1))
+    earliest: dict[int, int] = {}
+    for start in range(0, len(probes), step):
+        chunk = probes[start:start + step]
+        if masks:
+            values = ",".join(f"({pos},{band},{part ^ mask},{h[0]},{h[1]},{h[2]},{h[3]})"
+                              for pos, h in chunk for band, part in enumerate(h) for mask in masks)
+            sql = (f"WITH q(pos, band, v, h0, h1, h2, h3) AS (VALUES {values}) " + " UNION ".join(
+                f"SELECT q.pos, i.id FROM q JOIN images i ON i.phash_b{band} = q.v "
+                f"WHERE q.band = {band} AND {_DISTANCE_SQL} <= {distance}" for band in range(BANDS)))
+        else:  # so far apart that probing would read everything anyway
+            values = ",".join(f"({pos},{h[0]},{h[1]},{h[2]},{h[3]})" for pos, h in chunk)
+            sql = (f"WITH q(pos, h0, h1, h2, h3) AS (VALUES {values}) SELECT q.pos, i.id FROM q "
+                   f"JOIN images i ON i.phash_b0 IS NOT NULL WHERE {_DISTANCE_SQL} <= {distance}")
+        for pos, image_id in session.execute(text(sql)):
+            if pos not in earliest or image_id < earliest[pos]:
+                earliest[pos] = image_id
+    originals: dict[int, Optional[int]] = {}
+    for chunk_ids in _chunks(sorted(set(earliest.values()))):
+        originals.update(session.execute(select(Image.id, Image.repost_of_id).where(Image.id.in_(chunk_ids))).all())
+    return {records[pos].sha256: originals[image_id] or image_id for pos, image_id in earliest.items()}
 
 
 def _image_row(record: ImageRecord, source_id: int, now: datetime) -> dict[str, Any]:
-    bands = phash_bands(record.phash)
+    bands = phash_bands(record.phash if record.status == "accepted" else None)
     posted_at = record.posted_at or now
     return {
         "source_id": source_id, "sha256": record.sha256, "phash": record.phash, "uri": record.uri,
@@ -231,29 +276,21 @@ def _bind(name: str) -> Any:
 def _assign_reposts(session: Session, records: Sequence[ImageRecord], rows: dict[str, dict[str, Any]],
                     distance: int) -> dict[str, str]:
     """Set repost_of_id on rows near a stored image; return {sha: sha of the in-batch original}."""
-    candidates = _repost_candidates(session, records, distance)
-    # Accepted photos earlier in this batch: (phash, stored original id or None, in-batch original sha).
-    earlier: list[tuple[int, Optional[int], str]] = []
+    stored = _stored_originals(session, records, distance)
+    index = _NearIndex(distance)  # this batch's accepted photos, for copies within the batch
     in_batch: dict[str, str] = {}
-    for record in records:
+    for position, record in enumerate(records):
         if not record.phash or record.status != "accepted":
             continue
         value = _phash_int(record.phash)
-        stored = next((c for c in candidates if (c[1] ^ value).bit_count() <= distance), None)
-        if stored is not None:
-            original_id = stored[2] or stored[0]
-            rows[record.sha256]["repost_of_id"] = original_id
-            earlier.append((value, original_id, record.sha256))
-            continue
-        match = next((e for e in earlier if (e[0] ^ value).bit_count() <= distance), None)
-        if match is None:
-            earlier.append((value, None, record.sha256))
-        elif match[1] is not None:
-            rows[record.sha256]["repost_of_id"] = match[1]
-            earlier.append((value, match[1], record.sha256))
+        original = ("stored", stored[record.sha256]) if record.sha256 in stored else index.first(value)
+        if original is None:
+            original = ("batch", record.sha256)
+        elif original[0] == "stored":
+            rows[record.sha256]["repost_of_id"] = original[1]
         else:
-            in_batch[record.sha256] = match[2]
-            earlier.append((value, None, match[2]))
+            in_batch[record.sha256] = original[1]
+        index.add((1, position), value, original)
     return in_batch
 
 

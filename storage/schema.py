@@ -113,11 +113,13 @@ class Image(Base):
     reject_reason: Mapped[Optional[str]] = mapped_column(String(64))
     reject_detail: Mapped[Optional[str]] = mapped_column(Text)
     repost_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("images.id"), index=True)
-    # The 64-bit phash as four 16-bit bands: a near match shares a band within distance // 4.
-    phash_b0: Mapped[Optional[int]] = mapped_column(Integer, index=True)
-    phash_b1: Mapped[Optional[int]] = mapped_column(Integer, index=True)
-    phash_b2: Mapped[Optional[int]] = mapped_column(Integer, index=True)
-    phash_b3: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    # An accepted photo's 64-bit phash as four 16-bit bands (NULL otherwise): a near copy shares a
+    # band within distance // 4 bits; each band's index also holds the others, so the exact
+    # distance is computed from the index alone (storage.repository).
+    phash_b0: Mapped[Optional[int]] = mapped_column(Integer)
+    phash_b1: Mapped[Optional[int]] = mapped_column(Integer)
+    phash_b2: Mapped[Optional[int]] = mapped_column(Integer)
+    phash_b3: Mapped[Optional[int]] = mapped_column(Integer)
 
     source: Mapped[Optional[Source]] = relationship()
     detections: Mapped[list["Detection"]] = relationship(back_populates="image")
@@ -125,6 +127,10 @@ class Image(Base):
     __table_args__ = (
         Index("ix_images_posted_at_status", "posted_at", "status"),
         Index("ix_images_source_external", "source_id", "external_id"),
+        Index("ix_images_phash_band0", "phash_b0", "phash_b1", "phash_b2", "phash_b3"),
+        Index("ix_images_phash_band1", "phash_b1", "phash_b0", "phash_b2", "phash_b3"),
+        Index("ix_images_phash_band2", "phash_b2", "phash_b0", "phash_b1", "phash_b3"),
+        Index("ix_images_phash_band3", "phash_b3", "phash_b0", "phash_b1", "phash_b2"),
     )
 
 

@@ -28,6 +28,14 @@ def model():
 
 
 @pytest.fixture(scope="module")
+def small_model():
+    """A fast-building model for the bundle checks."""
+    from classifier import LogoClassifier
+
+    return LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32)
+
+
+@pytest.fixture(scope="module")
 def photos():
     rng = np.random.default_rng(3)
     return [
@@ -125,6 +133,8 @@ def _break(kind: str, bundle: Path) -> None:
         _edit_manifest(bundle, classes=[*BRANDS, "Extra"], thresholds={b: 0.5 for b in [*BRANDS, "Extra"]})
     elif kind == "wrong backbone":
         _edit_manifest(bundle, backbone="mobilenet_v2")
+    elif kind == "impossible size":
+        _edit_manifest(bundle, backbone="inception_v3")
     elif kind == "unknown backbone":
         _edit_manifest(bundle, backbone="resnet9000")
     elif kind == "bad json":
@@ -138,16 +148,16 @@ def _break(kind: str, bundle: Path) -> None:
     ("replaced weights", "sha256"),
     ("class count", "score 3 brands but bundle.json lists 4"),
     ("wrong backbone", "do not fit backbone 'mobilenet_v2'"),
+    ("impossible size", "input size 32 is too small for inception_v3"),
     ("unknown backbone", "backbone 'resnet9000' is unknown"),
     ("bad json", "unreadable"),
 ])
-def test_bad_bundles_are_explained(model, tmp_path, kind, message):
+def test_bad_bundles_are_explained(small_model, tmp_path, kind, message):
     from classifier import LogoClassifier
     from classifier.errors import BundleError
 
     bundle = tmp_path / "bundle"
-    if not (bundle / "bundle.json").exists():
-        model.save(bundle)
+    small_model.save(bundle)
     _break(kind, bundle)
     with pytest.raises(BundleError, match=message):
         LogoClassifier.load(bundle)

@@ -57,7 +57,8 @@ def test_feature_cache_is_reused_and_keyed_by_settings(trained):
     files = sorted(cache.folder.glob("*.npy"))
     assert files, "training should have filled the cache"
     before = {f: f.stat().st_mtime_ns for f in files}
-    items = [Item(e, e.brands) for e in dataset.examples[:4]]
+    train_set = dataset.split(0.2, seed=0)[0]  # the split train() made: these photos have 3 cached views
+    items = [Item(e, e.brands) for e in train_set.examples[:4]]
     first = cache.features(items, 3, progress=False)
     assert first.shape == (4, 3, model.feature_dim)
     assert {f: f.stat().st_mtime_ns for f in files} == before  # read back, not recomputed
@@ -66,3 +67,30 @@ def test_feature_cache_is_reused_and_keyed_by_settings(trained):
     assert other.folder != cache.folder
     bigger = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=80)
     assert FeatureCache(cache_root, bigger, params).folder != cache.folder
+
+
+def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
+    import keras
+
+    from classifier.dataset import load_dataset
+    from classifier.train import train
+    from drawn_photos import write_folder_dataset
+
+    dataset = load_dataset(write_folder_dataset(tmp_path / "data", per_brand=5, negatives=5), progress=False)
+    start = tmp_path / "start.weights.h5"  # both runs begin from the same backbone weights
+    keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3)).save_weights(start)
+    tuned = train(dataset, backbone="inception_v3", weights=str(start), input_size=75, epochs=3, views=1,
+                  cache_dir=tmp_path / "cache", seed=0, progress=False, fine_tune=2, fine_tune_epochs=1)
+    initial = keras.applications.InceptionV3(include_top=False, weights=str(start), input_shape=(75, 75, 3))
+
+    def convs(base):
+        return [layer.get_weights()[0] for layer in base.layers
+                if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
+
+    before, after = convs(initial), convs(tuned.base)
+    assert len(before) == len(after)
+    assert not np.allclose(before[-1], after[-1]) and not np.allclose(before[-2], after[-2])
+    for old, new in zip(before[:-2], after[:-2]):
+        np.testing.assert_array_equal(old, new)
+    assert not tuned.base.trainable  # frozen again for prediction and saving
+    assert tuned.info["training"]["fine_tune_layers"] == 2

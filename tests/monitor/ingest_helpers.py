@@ -132,6 +132,7 @@ def monitor_cmd(config: Path, *args: str) -> list[str]:
 def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["COLUMNS"] = "200"  # rich tables on one line each
     env["PYTHONPATH"] = str(ROOT)
     return env
 

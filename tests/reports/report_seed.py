@@ -88,7 +88,7 @@ def seed(url: str, images_per_day: Callable[[date], int], brands_per_day: Callab
                         detections.append({"image_id": image_id, "brand": brand, "confidence": 0.6 + 0.3 * (k % 7) / 7,
                                            "model_version_id": 1, "posted_at": posted, "source_id": 1 + k % 2,
                                            "created_at": now})
-                if k < 8 and per_brand:
+                if per_brand and k < max(per_brand.values()):  # photos with a detection keep a thumbnail
                     thumbs.append({"image_id": image_id, "jpeg": thumb, "width": 64, "height": 48})
             first_of_day = image_id - n + 1
             for _ in range(reposts if n else 0):  # near-copies of the day's first photo, showing Acme

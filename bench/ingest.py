@@ -1,0 +1,205 @@
+"""Ingest benchmark (JSON): end-to-end photos/s against the classifier alone, memory with volume, re-poll time.
+
+Usage: python bench/ingest.py WORKDIR [--photos 2000] [--memory-photos 10000] [--skip-memory]
+
+1. throughput: a folder of `--photos` generated 640x480 JPEGs is ingested end to end (read, hash,
+   decode, classify with InceptionV3 at 299 px, weights none, store in SQLite); the same photos,
+   decoded beforehand, go through LogoClassifier.predict alone in the same process. Target ratio >= 0.80.
+2. memory: the pipeline runs in a fresh subprocess over 2,000 and over `--memory-photos` photos
+   (MobileNet-0.25 at 224 px, to keep the run short; say so when quoting) and reports ru_maxrss.
+3. re-poll: in the large run's subprocess, a second pass over the unchanged folder is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+BRANDS = ["acme", "globex", "initech", "umbrella"]
+
+
+def _make_photo(args: tuple[Path, int]) -> None:
+    path, seed = args
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    image = Image.fromarray(blocks, "RGB").resize((640, 480), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    path.write_bytes(buffer.getvalue())
+
+
+def make_photos(folder: Path, count: int, start: int = 0) -> Path:
+    """`count` distinct 640x480 JPEGs in `folder` (kept when already there)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = [(folder / f"photo-{i:05d}.jpg", i) for i in range(start, start + count)]
+    missing = [w for w in wanted if not w[0].exists()]
+    if missing:
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            list(pool.map(_make_photo, missing, chunksize=64))
+    return folder
+
+
+def _settings(workdir: Path, folder: Path, db_name: str, bundle: Path, batch_size: int = 32):
+    from monitor.config import parse_settings
+
+    data = {"database": {"url": f"sqlite:///{workdir / db_name}"}, "classifier": {"model": str(bundle),
+            "batch_size": batch_size}, "ingest": {"batch_size": batch_size},
+            "paths": {"cache": str(workdir / f"cache-{db_name}")},
+            "sources": [{"name": "bench", "kind": "folder", "path": str(folder)}]}
+    return parse_settings(data, "bench", workdir)
+
+
+def _fresh_db(workdir: Path, name: str) -> None:
+    import shutil
+
+    for suffix in ("", "-wal", "-shm"):
+        (workdir / f"{name}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(workdir / f"cache-{name}", ignore_errors=True)
+
+
+def _bundle(workdir: Path, backbone: str, size: int) -> Path:
+    from classifier import LogoClassifier
+
+    path = workdir / f"bundle-{backbone}-{size}"
+    if not (path / "bundle.json").exists():
+        LogoClassifier.create(BRANDS, backbone=backbone, weights="none", input_size=size).save(path)
+    return path
+
+
+def throughput(workdir: Path, photos: int) -> dict:
+    """End to end vs the classifier alone, InceptionV3 at 299 px, same photos, same process."""
+    import numpy as np
+    from PIL import Image
+
+    from classifier import LogoClassifier
+    from monitor.pipeline import ingest_once, load_model
+    from storage.engine import open_database
+    from storage.migrate import upgrade
+
+    folder = make_photos(workdir / "photos" / "first", photos)
+    bundle = _bundle(workdir, "inception_v3", 299)
+    classifier = LogoClassifier.load(bundle)
+    files = sorted(folder.glob("*.jpg"))
+    warm = [np.asarray(Image.open(f).convert("RGB")) for f in files[:32]]
+    classifier.predict(warm, batch_size=32)  # trace the tf.function outside the timings
+
+    decoded = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    started = time.perf_counter()
+    classifier.predict(decoded, batch_size=32)
+    alone = time.perf_counter() - started
+    del decoded
+
+    _fresh_db(workdir, "throughput.db")
+    settings = _settings(workdir, folder, "throughput.db", bundle)
+    upgrade(settings.database.url)
+    db = open_database(settings.database.url)
+    try:
+        model = load_model(settings, db, classifier)
+        started = time.perf_counter()
+        summary = ingest_once(settings, db=db, model=model)[0]
+        end_to_end = time.perf_counter() - started
+    finally:
+        db.dispose()
+    assert summary.new == photos, summary
+    return {"photos": photos, "backbone": "inception_v3", "input_size": 299, "weights": "none",
+            "classifier_alone_photos_per_s": round(photos / alone, 2),
+            "end_to_end_photos_per_s": round(photos / end_to_end, 2),
+            "ratio": round(alone / end_to_end, 3), "target_ratio": 0.8}
+
+
+def child_memory(workdir: Path, folder: Path, db_name: str) -> dict:
+    """(In a subprocess) ingest a folder with the small model; peak RSS and a timed second pass."""
+    from monitor.pipeline import Ingestor, ingest_once, load_model
+    from monitor.sources.registry import build_source
+    from storage.engine import open_database
+    from storage.migrate import upgrade
+
+    bundle = _bundle(workdir, "mobilenet_v1_025", 224)
+    _fresh_db(workdir, db_name)
+    settings = _settings(workdir, folder, db_name, bundle)
+    upgrade(settings.database.url)
+    db = open_database(settings.database.url)
+    try:
+        model = load_model(settings, db)
+        started = time.perf_counter()
+        summary = ingest_once(settings, db=db, model=model)[0]
+        seconds = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        again = ingest_once(settings, db=db, model=model)[0]
+        second_pass = time.perf_counter() - started
+        from storage.repository import ensure_source, get_cursor
+
+        ingestor = Ingestor(settings, db, model)
+        source = build_source(settings.sources[0], **ingestor.context())
+        cursor = get_cursor(db, ensure_source(db, "bench", "folder"))
+        started = time.perf_counter()
+        pending = sum(1 for _ in source.poll(cursor))
+        poll_only = time.perf_counter() - started
+        ingestor.close()
+    finally:
+        db.dispose()
+    return {"photos": summary.new, "seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb, 1),
+            "second_pass_new": again.new, "second_pass_s": round(second_pass, 3),
+            "poll_only_s": round(poll_only, 3), "poll_only_refs": pending,
+            "cursor_bytes": len(json.dumps(cursor))}
+
+
+def memory(workdir: Path, small: int, large: int) -> dict:
+    """Peak RSS of fresh processes over `small` and `large` photos, and the re-poll of the large folder."""
+    photos = workdir / "photos"
+    make_photos(photos / "first", small)  # the throughput run's photos are the first of these
+    make_photos(photos / "rest", large - small, start=small)
+    runs = {}
+    for label, folder in (("small", photos / "first"), ("large", photos)):
+        out = subprocess.run([sys.executable, __file__, str(workdir), "--child-memory", str(folder),
+                              "--child-db", f"memory-{label}.db"], capture_output=True, text=True, check=True)
+        runs[label] = json.loads(out.stdout.strip().splitlines()[-1])
+    growth = runs["large"]["peak_rss_mb"] / runs["small"]["peak_rss_mb"] - 1
+    return {"backbone": "mobilenet_v1_025", "input_size": 224, "weights": "none",
+            "small": runs["small"], "large": runs["large"], "rss_growth": round(growth, 3), "target_growth": 0.10,
+            "second_poll_unchanged_s": runs["large"]["second_pass_s"], "target_second_poll_s": 2.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--photos", type=int, default=2000)
+    parser.add_argument("--memory-photos", type=int, default=10_000)
+    parser.add_argument("--memory-small", type=int, default=2000)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--child-memory", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.child_memory:
+        print(json.dumps(child_memory(args.workdir, args.child_memory, args.child_db)))
+        return
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    result: dict = {"cpu_count": os.cpu_count()}
+    if not args.skip_throughput:
+        result["throughput"] = throughput(args.workdir, args.photos)
+    if not args.skip_memory:
+        result["memory"] = memory(args.workdir, args.memory_small, args.memory_photos)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Prediction throughput: JPEG files -> probabilities with InceptionV3 at 299 px (weights none).
+
+Compares, in one run: our pipeline (parallel decode + resize in tf.data, overlapped with batched
+inference in a tf.function), the bare backbone in a tf.function on pre-decoded tensors at batch 32,
+and a naive loop with one `model.predict` per photo. Usage: python bench/throughput.py [--photos 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def write_photos(folder: Path, count: int) -> list[Path]:
+    """640x480 JPEGs with gradients, shapes and noise (realistic JPEG sizes)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:480, 0:640]
+    paths = []
+    for i in range(count):
+        base = (np.stack([xx * rng.uniform(0.1, 0.4), yy * rng.uniform(0.1, 0.5), (xx + yy) * 0.15], -1)
+                + rng.normal(0, 12, (480, 640, 3)))
+        image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(image)
+        for _ in range(6):
+            x, y = rng.integers(0, 600), rng.integers(0, 440)
+            draw.ellipse((x, y, x + rng.integers(20, 200), y + rng.integers(20, 200)),
+                         fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+        path = folder / f"photo-{i:04d}.jpg"
+        image.save(path, quality=88)
+        paths.append(path)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=256)
+    parser.add_argument("--naive-photos", type=int, default=48)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+
+    import numpy as np
+    import tensorflow as tf
+
+    from classifier.images import read_rgb
+    from classifier.model import LogoClassifier
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_photos(Path(tmp), args.photos)
+        model = LogoClassifier.create(["a", "b", "c"], backbone="inception_v3", weights="none", input_size=299)
+        batch = args.batch_size
+
+        model.predict_files(paths[:batch], batch_size=batch)  # trace once
+        start = time.perf_counter()
+        scores = model.predict_files(paths, batch_size=batch)
+        pipeline = len(paths) / (time.perf_counter() - start)
+        assert scores.shape == (len(paths), 3)
+
+        decoded = np.stack([np.asarray(tf.image.resize(read_rgb(p), [299, 299], method="area"))
+                            for p in paths[:batch]]).astype(np.float32)
+        tensor = tf.constant(decoded)
+        bare = tf.function(lambda x: model.base(x, training=False))
+        bare(tensor)
+        rounds = max(1, len(paths) // batch)
+        start = time.perf_counter()
+        for _ in range(rounds):
+            bare(tensor).numpy()
+        backbone = rounds * batch / (time.perf_counter() - start)
+
+        naive_paths = paths[:args.naive_photos]
+        model.model.predict(decoded[:1], verbose=0)
+        start = time.perf_counter()
+        for path in naive_paths:
+            image = np.asarray(tf.image.resize(read_rgb(path), [299, 299], method="area"))[None]
+            model.model.predict(image, verbose=0)
+        naive = len(naive_paths) / (time.perf_counter() - start)
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({
+        "photos": len(paths), "input_size": 299, "batch_size": batch, "backbone": "inception_v3 (weights none)",
+        "pipeline_images_per_s": round(pipeline, 2), "backbone_images_per_s": round(backbone, 2),
+        "naive_images_per_s": round(naive, 2),
+        "pipeline_vs_backbone": round(pipeline / backbone, 3), "pipeline_vs_naive": round(pipeline / naive, 2),
+        "peak_rss_mb": round(peak, 1),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Train the demo's small backbone end to end from random weights (no download, no weights file).
+
+`classifier.train.train` trains a head on a frozen backbone's cached features: the right recipe for
+ImageNet weights, but a frozen backbone with random weights gives features that carry no logo
+information (held-out macro AP at chance on the demo's photos). So the demo, which must run offline
+with `weights: none`, trains the whole small network on augmented views of the drawn photos, then
+calibrates thresholds and measures it with the classifier package's own functions and saves a
+normal bundle that `LogoClassifier.load` and the ingest pipeline read like any other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+
+def _views(dataset: Any, classes: list[str], size: int, views: int, seed: int,
+           on_photo: Optional[Callable[[], None]] = None) -> tuple[np.ndarray, np.ndarray]:
+    """The plain photo plus `views - 1` augmented views per example, as (N, S, S, 3) uint8 and labels."""
+    from PIL import Image
+
+    from classifier.augment import augment_params, augmented_view, build_augmenter, shrink
+    from classifier.images import read_rgb
+
+    params = augment_params(None, views=max(views, 1), seed=seed)
+    augmenter = build_augmenter(params, size)
+    labels = dataset.labels(classes)
+    images, targets = [], []
+    for example, label in zip(dataset.examples, labels):
+        pixels = read_rgb(example.path)
+        images.append(np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BOX)))
+        targets.append(label)
+        small = shrink(pixels, size)
+        for view in range(1, views):
+            images.append(augmented_view(augmenter, params, small, example.sha256, view))
+            targets.append(label)
+        if on_photo:
+            on_photo()
+    return np.stack(images), np.stack(targets).astype(np.float32)
+
+
+def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: int, views: int = 4,
+                       batch_size: int = 32, learning_rate: float = 2e-3, validation: float = 0.2,
+                       seed: int = 0, on_photo: Optional[Callable[[], None]] = None,
+                       on_epoch: Optional[Callable[[int, dict], None]] = None) -> Any:
+    """A LogoClassifier whose backbone and head were trained together on `dataset` (weights none)."""
+    import keras
+
+    from classifier.evaluate import evaluate
+    from classifier.model import LogoClassifier
+    from classifier.thresholds import calibrate
+
+    keras.utils.set_random_seed(seed)
+    train_set, valid_set = dataset.split(validation, seed)
+    classes = list(dataset.classes)
+    model = LogoClassifier.create(classes, backbone=backbone, weights="none", input_size=input_size)
+    x_train, y_train = _views(train_set, classes, input_size, views, seed, on_photo)
+    x_val, y_val = _views(valid_set, classes, input_size, 1, seed, on_photo)
+
+    # The inference graph calls the backbone with training=False; train through the same layers with
+    # training=True so batch normalisation learns its statistics, which the saved model then uses.
+    base = model.base
+    base.trainable = True
+    pixels = keras.Input((input_size, input_size, 3))
+    x = model.model.get_layer("scale_pixels")(pixels)
+    features = model.feature_model.get_layer("pooling")(base(x, training=True))
+    trainer = keras.Model(pixels, model.head(features, training=True))
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy())
+    callbacks: list[Any] = [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)]
+    if on_epoch:
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_epoch(epoch, logs)))
+    history = trainer.fit(x_train.astype(np.float32), y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
+                          verbose=0, callbacks=callbacks)
+    base.trainable = False
+    model._fns.clear()
+
+    scores = model.predict(list(x_val), batch_size=64) if len(x_val) else np.zeros((0, len(classes)))
+    if len(x_val):
+        model.thresholds = calibrate(y_val, scores, classes)
+        model.metrics = evaluate(model, valid_set, scores=scores)
+    model.info = {"training": {
+        "recipe": "demo: whole network trained from random weights (monitor.demo.training)",
+        "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
+        "validation_photos": len(valid_set), "views": views, "epochs_run": len(history.history.get("loss", [])),
+        "seed": seed}}
+    return model
+
+
+def save(model: Any, bundle_dir: Path) -> Path:
+    """Write the bundle where the config's classifier.model points."""
+    return model.save(bundle_dir)

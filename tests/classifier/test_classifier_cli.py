@@ -1,0 +1,80 @@
+"""`monitor dataset stats / train / evaluate / predict` end to end in subprocesses, on drawn photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drawn_photos import BRANDS, write_folder_dataset
+
+
+def monitor(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1", "COLUMNS": "200"}
+    env.pop("MONITOR_CONFIG", None)
+    result = subprocess.run([sys.executable, "-m", "monitor.cli", *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"monitor {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def test_dataset_stats_reports_counts_duplicates_and_broken_files(tmp_path):
+    data = write_folder_dataset(tmp_path / "data", per_brand=2, negatives=1)
+    shutil.copy(data / "Acme" / "Acme-0.jpg", data / "Corona" / "copy.jpg")
+    (data / "Bolt" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    out = monitor("dataset", "stats", str(data), "--json", cwd=tmp_path)
+    stats = json.loads(out.stdout)
+    assert stats["per_class"] == {"Acme": 2, "Bolt": 2, "Corona": 3} and stats["multi_label"] == 1
+    assert stats["unreadable"][0]["path"].endswith("broken.jpg")
+    table = monitor("dataset", "stats", str(data), cwd=tmp_path).stdout
+    assert "broken.jpg" in table and "copy.jpg" in table and "Corona" in table
+
+
+def test_train_evaluate_predict_from_the_command_line(tmp_path):
+    train_dir = write_folder_dataset(tmp_path / "train", per_brand=12, negatives=12, seed=0)
+    test_dir = write_folder_dataset(tmp_path / "test", per_brand=4, negatives=4, seed=1)
+    bundle = tmp_path / "bundle"
+    trained = monitor("train", str(train_dir), "--out", str(bundle), "--backbone", "inception_v3",
+                      "--weights", "none", "--input-size", "75", "--epochs", "40", "--views", "2",
+                      "--cache", str(tmp_path / "cache"), cwd=tmp_path)
+    assert f"saved {bundle}" in trained.stdout and "validation: macro AP" in trained.stdout
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["classes"] == list(BRANDS) and manifest["backbone"] == "inception_v3"
+    assert manifest["input_size"] == 75 and manifest["training"]["photos"] == 48
+
+    report = monitor("evaluate", "--model", str(bundle), str(test_dir), "--json", str(tmp_path / "eval.json"),
+                     "--html", str(tmp_path / "eval.html"), cwd=tmp_path)
+    metrics = json.loads((tmp_path / "eval.json").read_text())
+    assert metrics["photos"] == 16 and set(metrics["per_brand"]) == set(BRANDS)
+    assert metrics["brand_top1_accuracy"] > 0.5  # chance is 1/3
+    assert "macro_average_precision" in report.stdout and "Corona" in report.stdout
+    page = (tmp_path / "eval.html").read_text()
+    assert "Plotly.newPlot" in page and "<script src=\"http" not in page and len(page) > 1_000_000
+
+    photos = sorted((test_dir / "Acme").glob("*.jpg"))[:2]
+    (tmp_path / "bad.jpg").write_text("not a photo")
+    found = json.loads(monitor("predict", "--model", str(bundle), *map(str, photos), str(tmp_path / "bad.jpg"),
+                               "--json", "--tiling", cwd=tmp_path).stdout)
+    assert [entry["path"] for entry in found] == [*map(str, photos), str(tmp_path / "bad.jpg")]
+    assert "cannot read the photo" in found[2]["error"]
+    for entry in found[:2]:
+        for detection in entry["detections"]:
+            assert detection["brand"] in BRANDS and detection["box"] is not None
+            assert detection["confidence"] >= manifest["thresholds"][detection["brand"]]
+    text = monitor("predict", "--model", str(bundle), str(photos[0]), str(tmp_path / "bad.jpg"), cwd=tmp_path).stdout
+    assert text.startswith(str(photos[0]) + ":") and f"{tmp_path / 'bad.jpg'}: error" in text
+
+
+def test_a_missing_bundle_is_one_clear_error(tmp_path):
+    (tmp_path / "x.jpg").write_bytes(b"")
+    result = monitor("predict", "--model", str(tmp_path / "nowhere"), str(tmp_path / "x.jpg"), cwd=tmp_path,
+                     check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: model bundle")
+    assert "Traceback" not in result.stderr
