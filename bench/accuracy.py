@@ -40,6 +40,13 @@ def main() -> None:
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--target-precision", type=float, default=None)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "bench-accuracy-cache")
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--patience", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--context-crops", type=int, default=2)
+    parser.add_argument("--hard-negatives", type=int, default=1)
+    parser.add_argument("--tiling", action="store_true", help="calibrate thresholds on tiled (2x2) scores")
     parser.add_argument("--out", type=Path, default=None, help="also save the trained bundle here")
     args = parser.parse_args()
 
@@ -61,7 +68,10 @@ def main() -> None:
     train_set, test_set = dataset.split(args.test_fraction, seed=1000 + args.seed)
     model = train(train_set, backbone="mobilenet_v1_025", weights=str(weights), input_size=args.input_size,
                   epochs=args.epochs, views=args.views, seed=args.seed, cache_dir=args.cache,
-                  target_precision=args.target_precision, progress=False)
+                  target_precision=args.target_precision, dropout=args.dropout, hidden=args.hidden,
+                  patience=args.patience, learning_rate=args.learning_rate, context_crops=args.context_crops,
+                  hard_negatives=args.hard_negatives, progress=False,
+                  tiling=TilingSettings(enabled=True, grid=2, overlap=0.25) if args.tiling else None)
     trained = time.time()
     plain = evaluate(model, test_set)
     tiling = TilingSettings(enabled=True, grid=2, overlap=0.25)
@@ -77,6 +87,8 @@ def main() -> None:
             "micro_precision", "micro_recall", "photos", "nologo_photos")
     print(json.dumps({
         "backbone": "mobilenet_v1_025", "input_size": args.input_size, "views": args.views,
+        "options": {k: v for k, v in vars(args).items() if k not in ("shared", "cache", "out")},
+        "thresholds_calibrated_on": "tiled 2x2 scores" if args.tiling else "whole-photo scores",
         "train_photos": len(train_set), "heldout_photos": len(test_set),
         "heldout": {k: plain[k] for k in keys},
         "heldout_tiled_2x2": {k: tiled[k] for k in keys},

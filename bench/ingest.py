@@ -193,11 +193,12 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    result: dict = {"cpu_count": os.cpu_count()}
+    result: dict = {"cpu_count": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     if not args.skip_throughput:
         result["throughput"] = throughput(args.workdir, args.photos)
     if not args.skip_memory:
         result["memory"] = memory(args.workdir, args.memory_small, args.memory_photos)
+    result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
 

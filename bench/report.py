@@ -27,7 +27,7 @@ CHUNK = 50_000
 
 
 def seed(url: str, detections: int) -> dict:
-    """Images with two detections each over 60 days; Acme's rate doubles during the campaign."""
+    """Images with two detections each over 60 days (1% reposts); Acme's rate doubles during the campaign."""
     import io
 
     from PIL import Image as PILImage
@@ -36,10 +36,14 @@ def seed(url: str, detections: int) -> dict:
 
     from storage.engine import Database
     from storage.migrate import upgrade
-    from storage.schema import Detection, Image, ModelVersion, Source, Thumbnail
+    from storage.schema import Base, Detection, Image, ModelVersion, Source, Thumbnail
 
     upgrade(url)
     db = Database(url)
+    # Indexes the schema declares but the shipped migrations may not create yet.
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(db.engine, checkfirst=True)
     now = datetime(2026, 6, 1, tzinfo=timezone.utc)
     first = datetime.combine(START - timedelta(days=20), datetime.min.time(), tzinfo=timezone.utc)
     seconds = 60 * 86400
@@ -70,7 +74,7 @@ def seed(url: str, detections: int) -> dict:
                                "posted_at": posted, "time_source": "source", "ingested_at": now,
                                "place": PLACES[i % len(PLACES)], "latitude": None, "longitude": None,
                                "caption": f"photo {i}", "reach": 100 + i % 1000, "status": "accepted",
-                               "repost_of_id": None})
+                               "repost_of_id": i - 1 if i % 100 == 5 else None})  # 1% reposts
                 # Acme shows in 1 of 10 images before/after and 2 of 10 during: the planted lift.
                 acme = (i % 10 == 0) or (during and i % 10 == 1)
                 brands = ["Acme", BRANDS[1 + i % 9]] if acme else [BRANDS[1 + i % 9], BRANDS[1 + (i + 3) % 9]]

@@ -46,7 +46,11 @@ class Daemon:
         if waiting and datetime.now(timezone.utc) < waiting:
             log.debug("poll %s skipped: backing off until %s", source_settings.name, waiting.isoformat())
             return
-        summary = self.ingestor.run_source(source_settings)
+        try:
+            summary = self.ingestor.run_source(source_settings)
+        except Exception as exc:  # e.g. the database is unreachable: log it, try again next interval
+            log.error("poll %s failed before it could be recorded: %s", source_settings.name, exc)
+            return
         if summary.error:
             self.retry_at[source_settings.name] = summary.next_try_at
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -45,20 +46,24 @@ def load_exposure(db: Any, version_id: int, windows: Sequence[Any], brands: Sequ
     Breakdowns cover `brands` plus, when `top` > 0, the most detected brands up to `top` in all.
     """
     start, end = min(w.start for w in windows), max(w.end for w in windows)
-    by_source = daily_frame(queries.brand_counts_by_day(db, version_id, start, end, include_reposts),
-                            ["day", "brand", "source", "photos"])
+    # The big scans are independent: run them on separate connections at once.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        counted = pool.submit(queries.brand_counts_by_day, db, version_id, start, end, include_reposts)
+        ingested = pool.submit(queries.images_by_day, db, start, end, include_reposts)
+        placed = None if top else pool.submit(queries.brand_counts_by_place, db, version_id, windows,
+                                              list(brands), include_reposts)
+        by_source = daily_frame(counted.result(), ["day", "brand", "source", "photos"])
+        if top:
+            ranked = by_source.groupby("brand")["photos"].sum().sort_values(ascending=False, kind="stable")
+            brands = list(dict.fromkeys([*brands, *ranked.index]))[:max(top, len(brands))]
+            placed = pool.submit(queries.brand_counts_by_place, db, version_id, windows, list(brands), include_reposts)
+        seen = daily_frame(ingested.result(), ["day", "source", "place", "images", "reach", "reach_known",
+                                               "latitude_sum", "longitude_sum", "located"])
+        placed = pd.DataFrame(placed.result(), columns=["window", "place", "brand", "photos", "reach", "reach_known"])
+    brands = list(brands)
     by_source["source"] = by_source["source"].fillna(NO_SOURCE)
-    seen = daily_frame(queries.images_by_day(db, start, end, include_reposts),
-                       ["day", "source", "place", "images", "reach", "reach_known", "latitude_sum",
-                        "longitude_sum", "located"])
     seen["source"] = seen["source"].fillna(NO_SOURCE)
     seen["place"] = seen["place"].fillna(NO_PLACE)
-    if top:
-        ranked = by_source.groupby("brand")["photos"].sum().sort_values(ascending=False, kind="stable")
-        brands = list(dict.fromkeys([*brands, *ranked.index]))[:max(top, len(brands))]
-    brands = list(brands)
-    placed = pd.DataFrame(queries.brand_counts_by_place(db, version_id, windows, brands, include_reposts),
-                          columns=["window", "place", "brand", "photos", "reach", "reach_known"])
     placed["place"] = placed["place"].fillna(NO_PLACE)
     for column in ("photos", "reach", "reach_known"):
         placed[column] = pd.to_numeric(placed[column]).fillna(0)

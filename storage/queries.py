@@ -94,7 +94,7 @@ def brand_counts_by_day(db: Any, model_version_id: int, start: datetime, end: da
     """Photos showing each brand per UTC day and source: day, brand, source, photos.
 
     Scans detections alone (they carry posted_at and source_id; the pipeline classifies accepted
-    photos only), then subtracts the few detections on reposts with a second, image-driven query.
+    photos only), then, when the span holds reposts, subtracts the detections on them.
     """
     dialect = _engine(db).dialect.name
     day = day_of(D.posted_at, dialect).label("day")
@@ -102,17 +102,22 @@ def brand_counts_by_day(db: Any, model_version_id: int, start: datetime, end: da
                .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
                .group_by(day, D.brand, D.source_id))
     rows = _with_source_names(db, counted.subquery())
-    if include_reposts:
+    if include_reposts or not _has_reposts(db, start, end):
         return rows
-    reposts = (select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
-               .select_from(Image.__table__.join(Detection.__table__, D.image_id == I.id))
-               .where(I.repost_of_id.is_not(None), D.model_version_id == model_version_id,
-                      D.posted_at >= start, D.posted_at < end)
-               .group_by(day, D.brand, D.source_id))
-    minus = {(r["day"], r["brand"], r["source"]): r["photos"] for r in _with_source_names(db, reposts.subquery())}
+    reposts = (select(I.id).where(I.repost_of_id.is_not(None), I.posted_at >= start, I.posted_at < end))
+    on_reposts = (select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
+                  .where(D.image_id.in_(reposts), D.model_version_id == model_version_id)
+                  .group_by(day, D.brand, D.source_id))
+    minus = {(r["day"], r["brand"], r["source"]): r["photos"] for r in _with_source_names(db, on_reposts.subquery())}
     for row in rows:
         row["photos"] -= minus.get((row["day"], row["brand"], row["source"]), 0)
     return [row for row in rows if row["photos"] > 0]
+
+
+def _has_reposts(db: Any, start: datetime, end: datetime) -> bool:
+    statement = select(literal(1).label("found")).where(
+        select(I.id).where(I.repost_of_id.is_not(None), I.posted_at >= start, I.posted_at < end).exists())
+    return bool(_rows(db, statement))
 
 
 def _with_source_names(db: Any, aggregated) -> list[dict[str, Any]]:

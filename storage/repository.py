@@ -9,7 +9,7 @@ from datetime import datetime
 from itertools import combinations
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.engine import Database
@@ -172,7 +172,7 @@ def _stored_originals(session: Session, records: Sequence[ImageRecord], distance
             values = ",".join(f"({pos},{h[0]},{h[1]},{h[2]},{h[3]})" for pos, h in chunk)
             sql = (f"WITH q(pos, h0, h1, h2, h3) AS (VALUES {values}) SELECT q.pos, i.id FROM q "
                    f"JOIN images i ON i.phash_b0 IS NOT NULL WHERE {_DISTANCE_SQL} <= {distance}")
-        for pos, image_id in session.execute(text(sql)):
+        for pos, image_id in session.connection().exec_driver_sql(sql):
             if pos not in earliest or image_id < earliest[pos]:
                 earliest[pos] = image_id
     originals: dict[int, Optional[int]] = {}

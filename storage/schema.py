@@ -185,6 +185,10 @@ class Detection(Base):
         UniqueConstraint("image_id", "brand", "model_version_id", name="uq_detection_image_brand_model"),
         Index("ix_detections_model_brand_posted", "model_version_id", "brand", "posted_at"),
         Index("ix_detections_posted_at", "posted_at"),
+        # Reports: per-day brand counts read this index alone (no table rows, no join).
+        Index("ix_detections_model_posted_brand_source", "model_version_id", "posted_at", "brand", "source_id"),
+        # Reports: the most confident example photos per brand without sorting every detection.
+        Index("ix_detections_model_brand_confidence", "model_version_id", "brand", "confidence"),
     )
 
 

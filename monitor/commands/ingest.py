@@ -12,14 +12,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ingest")
     def ingest(ctx: typer.Context,
-               once: bool = typer.Option(True, "--once", help="One pass over the sources, then exit "
-                                         "(always so; `monitor run` keeps polling)."),
+               once: bool = typer.Option(False, "--once", help="One pass over the sources, then exit "
+                                         "(without it, keep polling like `monitor run`)."),
                source: Optional[list[str]] = typer.Option(None, "--source", "-s",
                                                           help="Only this source (repeatable).")) -> None:
-        """Poll the sources once, classify new photos, store them and print a summary.
+        """Poll the sources, classify new photos and store them; --once: one pass, then a summary table.
 
         Example: monitor --config config.yaml ingest --once --source inbox
         """
+        if not once:
+            from monitor.daemon import run_daemon
+
+            run_daemon(_only(ctx.obj.settings, source))
+            return
         import signal
         import threading
 
@@ -29,8 +34,7 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        summaries = ingest_once(ctx.obj.settings, source, stop=stop)
-        print_summary(summaries)
+        print_summary(ingest_once(ctx.obj.settings, source, stop=stop))
 
     @app.command("run")
     def run(ctx: typer.Context) -> None:
@@ -51,3 +55,11 @@ def register(app: typer.Typer) -> None:
         from monitor.summary import print_status
 
         print_status(ctx.obj.settings)
+
+
+def _only(settings, names: Optional[list[str]]):
+    """The settings with just the named sources (each checked to exist)."""
+    if not names:
+        return settings
+    chosen = [settings.source(name) for name in names]
+    return settings.model_copy(update={"sources": chosen})

@@ -15,11 +15,19 @@ SCENE_KINDS = ("landscape", "street", "texture", "stripes", "interior")
 
 
 def random_colour(rng: np.random.Generator, saturation: tuple[float, float] = (0.1, 0.7),
-            value: tuple[float, float] = (0.25, 0.95)) -> np.ndarray:
+                  value: tuple[float, float] = (0.25, 0.95)) -> np.ndarray:
+    """A muted RGB colour (float32 0..255): scenes are calmer than brand colours, as in most photos."""
     h = rng.random()
-    s = rng.uniform(*saturation)
+    s = rng.uniform(*saturation) * 0.6
     v = rng.uniform(*value)
     return np.array(colorsys.hsv_to_rgb(h, s, v), dtype=np.float32) * 255
+
+
+def vivid_colour(rng: np.random.Generator) -> np.ndarray:
+    """A saturated colour in hues no demo brand uses (yellow, cyan, purple): loud things that are not logos."""
+    band = ((0.12, 0.17), (0.46, 0.54), (0.72, 0.92))[int(rng.integers(3))]
+    rgb = colorsys.hsv_to_rgb(rng.uniform(*band), rng.uniform(0.6, 1.0), rng.uniform(0.5, 1.0))
+    return np.array(rgb, dtype=np.float32) * 255
 
 
 def _gradient(top: np.ndarray, bottom: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -120,7 +128,8 @@ def add_distractors(image: Image.Image, rng: np.random.Generator, count: int) ->
     for _ in range(count):
         size = int(rng.integers(18, 90))
         x, y = int(rng.integers(-10, WIDTH - size + 10)), int(rng.integers(-10, HEIGHT - size + 10))
-        fill = tuple(int(v) for v in random_colour(rng, (0.0, 1.0), (0.2, 1.0)))
+        loud = rng.random() < 0.3
+        fill = tuple(int(v) for v in (vivid_colour(rng) if loud else random_colour(rng, (0.0, 1.0), (0.2, 1.0))))
         other = tuple(int(v) for v in random_colour(rng, (0.0, 1.0), (0.2, 1.0)))
         kind = int(rng.integers(5))
         if kind == 0:

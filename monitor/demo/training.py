@@ -63,6 +63,9 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
     # training=True so batch normalisation learns its statistics, which the saved model then uses.
     base = model.base
     base.trainable = True
+    for layer in base.layers:  # few steps per epoch: let the moving statistics follow the batches closely
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9
     pixels = keras.Input((input_size, input_size, 3))
     x = model.model.get_layer("scale_pixels")(pixels)
     features = model.feature_model.get_layer("pooling")(base(x, training=True))
@@ -73,6 +76,8 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_epoch(epoch, logs)))
     history = trainer.fit(x_train.astype(np.float32), y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
                           verbose=0, callbacks=callbacks)
+    for start in range(0, len(x_train), 256):  # settle the moving statistics on the final weights
+        base(x_train[start:start + 256].astype(np.float32) / 127.5 - 1.0, training=True)
     base.trainable = False
     model._fns.clear()
 

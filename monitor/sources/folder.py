@@ -104,9 +104,13 @@ class FolderSource:
                 rows.append((ref.external_id, stat.size, stat.mtime_ns, token))
         if not rows:
             return
-        with closing(self._connect()) as conn, conn:
-            conn.executemany("INSERT OR REPLACE INTO files(path, size, mtime_ns, token) VALUES (?, ?, ?, ?)", rows)
-            conn.execute("DELETE FROM files WHERE token <> ?", (rows[0][3],))
+        try:
+            with closing(self._connect()) as conn, conn:
+                conn.executemany("INSERT OR REPLACE INTO files(path, size, mtime_ns, token) VALUES (?, ?, ?, ?)",
+                                 rows)
+                conn.execute("DELETE FROM files WHERE token <> ?", (rows[0][3],))
+        except (sqlite3.Error, OSError) as exc:  # only a shortcut: the next poll re-reads, sha256 dedupes
+            log.warning("source %s: cannot update %s: %s", self.settings.name, self.state_path, exc)
 
     # -- helpers --------------------------------------------------------------------------
     def _scan(self) -> Iterator[tuple[str, _Stat]]:

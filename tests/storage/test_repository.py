@@ -251,3 +251,36 @@ def test_two_processes_saving_the_same_photos_at_once_leave_one_row_each(db_url:
         assert per_brand == {"acme": 20 * rounds, "globex": 20 * rounds, "initech": 20 * rounds}
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("distance", [6, 10, 21])  # 21: too far for band probes, a full comparison
+def test_reposts_match_a_brute_force_search(db: Database, source: int, model: int, distance: int) -> None:
+    import random
+
+    rng = random.Random(distance)
+    hashes: list[int] = []
+    for _ in range(160):
+        if hashes and rng.random() < 0.4:  # a near or not-so-near copy of an earlier photo
+            flips = rng.sample(range(64), rng.randint(0, distance + 3))
+            hashes.append(rng.choice(hashes) ^ sum(1 << bit for bit in flips))
+        else:
+            hashes.append(rng.getrandbits(64))
+    size = 40
+    for start in range(0, len(hashes), size):
+        batch = [image(n, f"{hashes[n]:016x}", brands=()) for n in range(start, start + size)]
+        repo.save_batch(db, source, model, batch, phash_distance=distance)
+    with db.session() as session:
+        ids = {int(external): image_id for external, image_id in session.execute(select(Image.external_id, Image.id))}
+        stored = {int(external): repost_of for external, repost_of in
+                  session.execute(select(Image.external_id, Image.repost_of_id))}
+    got = [stored[n] for n in range(len(hashes))]
+    # Brute force: the earliest (lowest id) photo of earlier batches within the distance, else the
+    # first such photo earlier in the same batch; a copy of a copy points at the original.
+    expected: list[int | None] = []
+    for n, value in enumerate(hashes):
+        near = [m for m in range(n) if (hashes[m] ^ value).bit_count() <= distance]
+        before = [m for m in near if m // size < n // size]
+        first = min(before, key=ids.__getitem__) if before else (near[0] if near else None)
+        expected.append(None if first is None else (expected[first] or ids[first]))
+    assert sum(e is not None for e in expected) > 20
+    assert got == expected

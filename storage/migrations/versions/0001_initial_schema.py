@@ -138,6 +138,10 @@ def upgrade() -> None:
     )
     op.create_index('ix_detections_model_brand_posted', 'detections', ['model_version_id', 'brand', 'posted_at'], unique=False)
     op.create_index('ix_detections_posted_at', 'detections', ['posted_at'], unique=False)
+    op.create_index('ix_detections_model_posted_brand_source', 'detections',
+                    ['model_version_id', 'posted_at', 'brand', 'source_id'], unique=False)
+    op.create_index('ix_detections_model_brand_confidence', 'detections',
+                    ['model_version_id', 'brand', 'confidence'], unique=False)
 
     op.create_table('thumbnails',
     sa.Column('image_id', sa.Integer(), nullable=False),
@@ -152,6 +156,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('thumbnails')
     op.drop_index('ix_detections_posted_at', table_name='detections')
+    op.drop_index('ix_detections_model_posted_brand_source', table_name='detections')
+    op.drop_index('ix_detections_model_brand_confidence', table_name='detections')
     op.drop_index('ix_detections_model_brand_posted', table_name='detections')
 
     op.drop_table('detections')

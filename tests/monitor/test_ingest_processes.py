@@ -45,7 +45,7 @@ def count(url: str, sql: str = "SELECT count(*) FROM images") -> int:
 def test_sigkill_mid_batch_then_restart_stores_every_photo_once(tmp_path, sqlite_url, make_config):
     from storage.migrate import upgrade
 
-    total = 240
+    total = 160
     inbox = photo_folder(tmp_path / "inbox", total)
     upgrade(sqlite_url)
     config = make_config(sqlite_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
