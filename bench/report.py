@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -93,15 +94,21 @@ def seed(url: str, detections: int) -> dict:
     return {"images": n_images, "detections": n_images * 2, "seed_s": round(time.perf_counter() - started, 1)}
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_report(url: str, out: str) -> None:
     """Child process: build and write the campaign report, print timings and peak RSS as JSON."""
     started = time.perf_counter()
+    cpu_start = _cpu()
     from reports.campaign import build_campaign_report
     from reports.output import write_report
     from storage.campaigns import CampaignSpec
     from storage.engine import Database
 
-    imported = time.perf_counter()
+    imported, cpu_imported = time.perf_counter(), _cpu()
     db = Database(url)
     campaign = CampaignSpec(name="bench", brand="Acme", start=START, end=END, competitors=("Globex", "Initech"))
     report = build_campaign_report(db, campaign)
@@ -112,6 +119,7 @@ def run_report(url: str, out: str) -> None:
     print(json.dumps({
         "import_s": round(imported - started, 2), "build_s": round(built - imported, 2),
         "write_s": round(written - built, 2), "report_s": round(written - imported, 2),
+        "report_cpu_s": round(_cpu() - cpu_imported, 2), "import_cpu_s": round(cpu_imported - cpu_start, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "files": len(paths), "html_mb": round((Path(out) / "report.html").stat().st_size / 2**20, 2),
         "acme_lift": round(float(acme["lift"]), 3), "headline": report.headline}))
@@ -121,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="detections per run")
     parser.add_argument("--workdir", type=Path, default=None, help="where the SQLite files go (default: a temp dir)")
+    parser.add_argument("--reuse", action="store_true", help="keep an already seeded database of the same size")
     parser.add_argument("--child", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -131,16 +140,20 @@ def main() -> None:
     results = []
     for size in args.sizes:
         path = workdir / f"report-{size}.db"
-        path.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
-        seeded = seed(url, size)
+        if args.reuse and path.exists():
+            seeded = {"images": size // 2, "detections": size // 2 * 2, "seed_s": None}
+        else:
+            path.unlink(missing_ok=True)
+            seeded = seed(url, size)
         child = subprocess.run([sys.executable, __file__, "--child", url, str(workdir / f"out-{size}")],
                                capture_output=True, text=True, check=False)
         if child.returncode != 0:
             raise SystemExit(f"report run failed for {size:,} detections:\n{child.stderr}")
         results.append({**seeded, "db_mb": round(path.stat().st_size / 2**20, 1),
                         **json.loads(child.stdout.strip().splitlines()[-1])})
-    summary = {"benchmark": "campaign report (CSV + HTML) on SQLite", "target_s": 5.0, "runs": results}
+    summary = {"benchmark": "campaign report (CSV + HTML) on SQLite", "target_s": 5.0,
+               "load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "runs": results}
     if len(results) >= 2:
         small, large = results[0], results[-1]
         summary["rows_ratio"] = round(large["detections"] / small["detections"], 1)

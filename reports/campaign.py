@@ -10,7 +10,7 @@ import pandas as pd
 
 from reports import metrics
 from reports.headline import campaign_headline
-from reports.loading import DataQuality, choose_model_version, load_examples, load_exposure, load_quality
+from reports.loading import DataQuality, choose_model_version, preload, load_examples, load_exposure, load_quality
 from reports.windows import Window, campaign_windows
 
 
@@ -51,6 +51,7 @@ def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_vers
                           seed: int = 0) -> CampaignReport:
     """Query the database and compute every table of the campaign report (SQL aggregates, then pandas)."""
     windows = campaign_windows(campaign)
+    preload("statsmodels.stats.rates", "scipy.stats")
     version = choose_model_version(db, model_version)
     brands = list(dict.fromkeys([campaign.brand, *campaign.competitors]))
     exposure = load_exposure(db, version["id"], windows, brands, include_reposts)

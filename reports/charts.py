@@ -67,7 +67,7 @@ def share_period_chart(share, tracked: list[str], by: str) -> go.Figure:
         rows = share[share["brand"] == brand].sort_values("period")
         fig.add_trace(go.Scatter(x=[d.isoformat() for d in rows["period"]], y=(rows["share"] * 100).tolist(),
                                  name=brand, stackgroup="one", line={"color": palette[brand]}))
-    return _layout(fig, f"Share of voice per {by}", yaxis={"title": "%", "range": [0, 100]})
+    return _layout(fig, f"Share of voice per {by}", yaxis={"title": "%", "range": [0, 100]}, xaxis=_time_axis(by))
 
 
 def series_chart(series, brands: list[str], by: str, campaign_window: Any = None) -> go.Figure:
@@ -87,4 +87,9 @@ def series_chart(series, brands: list[str], by: str, campaign_window: Any = None
                       fillcolor="#1f6feb", opacity=0.08, line_width=0, annotation_text="campaign",
                       annotation_position="top left")
     return _layout(fig, f"Photos showing each brand per 1,000 photos, per {by}",
-                   yaxis={"title": "per 1,000 photos", "rangemode": "tozero"})
+                   yaxis={"title": "per 1,000 photos", "rangemode": "tozero"}, xaxis=_time_axis(by))
+
+
+def _time_axis(by: str) -> dict[str, Any]:
+    """Weekly buckets get one tick per week, labelled with the Monday that starts it."""
+    return {"dtick": 7 * 86_400_000, "tickformat": "wk of %b %d"} if by == "week" else {}

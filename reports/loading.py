@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 
 from reports.errors import ReportError
@@ -14,6 +15,13 @@ from reports.metrics import breakdown, daily_frame, label_windows
 from storage import queries
 
 NO_PLACE, NO_SOURCE = "(no place)", "(no source)"
+
+
+def preload(*modules: str) -> threading.Thread:
+    """Import slow modules (statsmodels takes seconds) in a thread while SQLite works without the GIL."""
+    thread = threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], daemon=True)
+    thread.start()
+    return thread
 
 
 def choose_model_version(db: Any, requested: Optional[int] = None) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy schema, engines and sessions, Alembic migrations, and the repository of writes."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import String, and_, case, func, literal, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import (Integer, String, and_, bindparam, case, func, literal, literal_column, select, text,
+                        type_coerce)
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.errors import StorageError
-from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source, Thumbnail
+from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source, Thumbnail, UTCDateTime
 
 D = Detection.__table__.c
 I = Image.__table__.c
@@ -18,7 +19,6 @@ S = Source.__table__.c
 T = Thumbnail.__table__.c
 M = ModelVersion.__table__.c
 F = FetchFailure.__table__.c
-UNKNOWN = None  # places/sources without a value come back as NULL; reports label them
 
 
 def _engine(db: Any) -> Engine:
@@ -104,14 +104,39 @@ def brand_counts_by_day(db: Any, model_version_id: int, start: datetime, end: da
     rows = _with_source_names(db, counted.subquery())
     if include_reposts or not _has_reposts(db, start, end):
         return rows
-    reposts = (select(I.id).where(I.repost_of_id.is_not(None), I.posted_at >= start, I.posted_at < end))
-    on_reposts = (select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
-                  .where(D.image_id.in_(reposts), D.model_version_id == model_version_id)
-                  .group_by(day, D.brand, D.source_id))
-    minus = {(r["day"], r["brand"], r["source"]): r["photos"] for r in _with_source_names(db, on_reposts.subquery())}
+    minus_rows = _repost_counts(db, model_version_id, start, end)
+    minus = {(r["day"], r["brand"], r["source"]): r["photos"] for r in minus_rows}
     for row in rows:
         row["photos"] -= minus.get((row["day"], row["brand"], row["source"]), 0)
     return [row for row in rows if row["photos"] > 0]
+
+
+# Without ANALYZE statistics SQLite's planner tends to drive this join from the million
+# detections; CROSS JOIN pins the loop order (reposts first) and unary + keeps posted_at's index
+# out of it, so only the repost index and the detections' (image_id, ...) key are used.
+_SQLITE_REPOSTS = text(
+    "SELECT substr(d.posted_at, 1, 10) AS day, d.brand AS brand, s.name AS source, count(*) AS photos "
+    "FROM images AS i CROSS JOIN detections AS d LEFT OUTER JOIN sources AS s ON s.id = d.source_id "
+    "WHERE i.repost_of_id IS NOT NULL AND +i.posted_at >= :start AND +i.posted_at < :end "
+    "AND d.image_id = i.id AND +d.model_version_id = :version "
+    "GROUP BY day, d.brand, s.name"
+).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()),
+             bindparam("version", type_=Integer()))
+
+
+def _repost_counts(db: Any, model_version_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Detections on reposts per day, brand and source (what excluding reposts subtracts)."""
+    dialect = _engine(db).dialect.name
+    if dialect == "sqlite":
+        return _rows(db, _SQLITE_REPOSTS.bindparams(start=start, end=end, version=model_version_id))
+    day = day_of(D.posted_at, dialect).label("day")
+    statement = (select(day, D.brand.label("brand"), S.name.label("source"), func.count().label("photos"))
+                 .select_from(Image.__table__.join(Detection.__table__, D.image_id == I.id)
+                              .outerjoin(Source.__table__, S.id == D.source_id))
+                 .where(I.repost_of_id.is_not(None), I.posted_at >= start, I.posted_at < end,
+                        D.model_version_id == model_version_id)
+                 .group_by(day, D.brand, S.name))
+    return _rows(db, statement)
 
 
 def _has_reposts(db: Any, start: datetime, end: datetime) -> bool:
@@ -193,6 +218,11 @@ def top_examples(db: Any, model_version_id: int, brands: Iterable[str], windows:
     joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)
               .outerjoin(Thumbnail.__table__, T.image_id == D.image_id)
               .outerjoin(Source.__table__, S.id == D.source_id))
+    # On SQLite, hide posted_at's indexes (unary +) so the (model, brand, confidence) index is read
+    # in order and the scan stops after `limit` rows instead of sorting every detection.
+    dialect = _engine(db).dialect.name
+    posted = (type_coerce(literal_column("+detections.posted_at"), UTCDateTime()) if dialect == "sqlite"
+              else D.posted_at)
     rows: list[dict[str, Any]] = []
     for brand in brands:
         for w in windows:
@@ -203,7 +233,7 @@ def top_examples(db: Any, model_version_id: int, brands: Iterable[str], windows:
                                 T.width.label("width"), T.height.label("height"))
                          .select_from(joined)
                          .where(D.model_version_id == model_version_id, D.brand == brand,
-                                D.posted_at >= w.start, D.posted_at < w.end, *_accepted(include_reposts))
+                                posted >= w.start, posted < w.end, *_accepted(include_reposts))
                          .order_by(D.confidence.desc()).limit(limit))
             rows.extend(_rows(db, statement))
     return rows

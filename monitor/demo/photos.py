@@ -82,8 +82,8 @@ def _occlude(canvas: Image.Image, box: tuple[int, int, int, int], rng: np.random
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
 
 
-def make_photo(rng: np.random.Generator, brands: list[str], min_size: int = 50,
-               max_size: int = 140) -> tuple[Image.Image, list[PlacedLogo]]:
+def make_photo(rng: np.random.Generator, brands: list[str], min_size: int = 70,
+               max_size: int = 170) -> tuple[Image.Image, list[PlacedLogo]]:
     """A WIDTH x HEIGHT RGB photo showing the given brands (none, one or two)."""
     canvas = scene(rng)
     add_distractors(canvas, rng, int(rng.integers(0, 3)))

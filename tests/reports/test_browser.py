@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from report_seed import Campaign, seed, window_of
-from reports import build_campaign_report, write_report
+from report_seed import END, START
+from reports import build_campaign_report, build_period_report, write_report
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -66,4 +66,10 @@ def test_report_renders_offline_in_chromium(tmp_path: Path, sqlite_url: str, art
     assert result["alerts"] == 0
     assert "Acme appeared in 2.0x" in result["headline"]
     assert (artifacts_dir / "report-campaign.png").stat().st_size > 10_000
+
+    period = build_period_report(db, START, END, by="week", tracked=["Acme", "Globex"])
+    html = [p for p in write_report(period, tmp_path / "period", ["html"]) if p.suffix == ".html"][0]
+    result = open_in_chromium(html, artifacts_dir / "report-period.png")
+    assert [e for e in result["logs"] if e["level"] == "SEVERE"] == []
+    assert result["charts"] >= 3 and result["rendered"] >= result["charts"]
     db.dispose()

@@ -22,7 +22,9 @@ def _row(frame, **where):
 
 def test_planted_doubling_is_a_lift_near_two_and_a_flat_competitor_is_flat(db_url: str) -> None:
     # Acme: 10 -> 20 -> 10 of 500 photos a day; Globex: 15 a day throughout (SQLite and PostgreSQL).
-    db = seed(db_url, lambda d: 500, lambda d: {"Acme": 20 if window_of(d) == "during" else 10, "Globex": 15})
+    # Three reposts a day also show Acme; they are left out by default (counts and denominator).
+    db = seed(db_url, lambda d: 500, lambda d: {"Acme": 20 if window_of(d) == "during" else 10, "Globex": 15},
+              reposts=3)
     report = build_campaign_report(db, Campaign())
     acme = _row(report.lifts, brand="Acme", window="during")
     assert acme["lift"] == pytest.approx(2.0, rel=0.05)
@@ -66,13 +68,18 @@ def test_a_feed_that_doubles_for_everyone_is_not_a_lift(sqlite_url: str) -> None
 
 
 def test_reposts_are_excluded_by_default_and_counted_on_request(sqlite_url: str) -> None:
-    db = seed(sqlite_url, lambda d: 200, lambda d: {"Acme": 10, "Globex": 10}, reposts=5)
+    low_precision = {"per_brand": {"Acme": {"precision": 0.4, "recall": 0.95, "f1": 0.56, "ap": 0.5, "support": 150}}}
+    db = seed(sqlite_url, lambda d: 200, lambda d: {"Acme": 10, "Globex": 10}, reposts=5, metrics=low_precision)
     excluded = build_campaign_report(db, Campaign())
     included = build_campaign_report(db, Campaign(), include_reposts=True)
     a = _row(excluded.totals, brand="Acme", window="during")
     b = _row(included.totals, brand="Acme", window="during")
     assert (a["photos"], a["images"]) == (10 * 14, 200 * 14)
     assert (b["photos"], b["images"]) == (15 * 14, 205 * 14)
+    # A model that cries wolf (precision 0.4): the corrected estimate is well below what it detected.
+    adjusted = _row(excluded.adjusted, brand="Acme", window="during")
+    assert adjusted["adjusted_high"] < adjusted["photos"]
+    assert "no evaluation metrics" in _row(excluded.adjusted, brand="Globex", window="during")["note"]
     db.dispose()
 
 
