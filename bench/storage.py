@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from sqlalchemy import String, create_engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -68,7 +69,7 @@ def insert(db: Database, args: argparse.Namespace, label: str) -> dict[str, Any]
                                         {b: 0.5 for b in BRANDS})
     images = detections = batches = reposts = 0
     started = time.perf_counter()
-    with Progress(transient=True) as progress:
+    with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{label}: inserting", total=args.detections)
         for index, batch in enumerate(make_batches(args.detections, args.batch_images, args.seed)):
             result = repo.save_batch(db, sources[index % len(sources)], model, batch,
@@ -172,7 +173,8 @@ def main() -> None:
 
     report: dict[str, Any] = {"detections": args.detections, "batch_images": args.batch_images,
                               "phash_distance": args.phash_distance, "days": DAYS, "brands": len(BRANDS),
-                              "sources": len(SOURCES), "places": len(PLACES)}
+                              "sources": len(SOURCES), "places": len(PLACES),
+                              "loadavg_at_start": [round(x, 1) for x in os.getloadavg()]}
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as scratch:
             path = args.sqlite or Path(scratch) / "bench.db"
@@ -193,6 +195,7 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+    report["loadavg_at_end"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(report, indent=2, default=str))
 
 

@@ -171,6 +171,8 @@ def brand_counts_by_place(db: Any, model_version_id: int, windows: Sequence[Any]
                           include_reposts: bool = False) -> list[dict[str, Any]]:
     """For the given brands, per window and place: photos and the reach they add up to (sources that give it)."""
     start, end = _span(windows)
+    if _engine(db).dialect.name == "sqlite":
+        return _rows(db, _sqlite_place_counts(model_version_id, windows, list(brands), include_reposts))
     window = window_of(D.posted_at, windows).label("window")
     statement = (select(window, I.place.label("place"), D.brand.label("brand"), func.count().label("photos"),
                         func.sum(I.reach).label("reach"), func.count(I.reach).label("reach_known"))
@@ -179,6 +181,27 @@ def brand_counts_by_place(db: Any, model_version_id: int, windows: Sequence[Any]
                         D.posted_at >= start, D.posted_at < end, *_accepted(include_reposts))
                  .group_by(window, I.place, D.brand))
     return _rows(db, statement)
+
+
+def _sqlite_place_counts(model_version_id: int, windows: Sequence[Any], brands: list[str], include_reposts: bool):
+    """The place query for SQLite, driven from the photos (read in order) into the detections' (image_id, brand)
+    key, which covers what it needs; left to itself the planner walks the detections and fetches every photo."""
+    stamp = UTCDateTime()
+    cases = " ".join(f"WHEN +i.posted_at >= :s{k} AND +i.posted_at < :e{k} THEN :n{k}" for k in range(len(windows)))
+    reposts = "" if include_reposts else "AND i.repost_of_id IS NULL "
+    statement = text(
+        f'SELECT CASE {cases} END AS "window", i.place AS place, d.brand AS brand, count(*) AS photos, '
+        "sum(i.reach) AS reach, count(i.reach) AS reach_known "
+        "FROM images AS i CROSS JOIN detections AS d "
+        f"WHERE +i.posted_at >= :start AND +i.posted_at < :end AND i.status = 'accepted' {reposts}"
+        "AND d.image_id = i.id AND d.brand IN :brands AND +d.model_version_id = :version "
+        'GROUP BY "window", i.place, d.brand')
+    params = [bindparam("start", _span(windows)[0], type_=stamp), bindparam("end", _span(windows)[1], type_=stamp),
+              bindparam("brands", brands, expanding=True), bindparam("version", model_version_id, type_=Integer())]
+    for k, w in enumerate(windows):
+        params += [bindparam(f"s{k}", w.start, type_=stamp), bindparam(f"e{k}", w.end, type_=stamp),
+                   bindparam(f"n{k}", w.name, type_=String())]
+    return statement.bindparams(*params)
 
 
 def rejections(db: Any, windows: Sequence[Any]) -> list[dict[str, Any]]:

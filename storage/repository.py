@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from itertools import combinations
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.engine import Database
@@ -20,7 +20,7 @@ from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source,
 PHASH_BITS = 64
 BAND_BITS = 16
 BANDS = PHASH_BITS // BAND_BITS
-_MAX_NEIGHBOURS = 1000  # band values per hash beyond which a full scan is cheaper than IN lists
+_MAX_NEIGHBOURS = 1000  # probes per band beyond which comparing with every stored hash is cheaper
 _CHUNK = 500  # values per IN list, well under every driver's bound-parameter limit
 _ERROR_CHARS = 2000
 
@@ -141,38 +141,60 @@ def _popcount16(x: str) -> str:
     return f"(({x3} + ({x3} >> 8)) & 31)"
 
 
-_DISTANCE_SQL = " + ".join(_popcount16(_xor(f"i.phash_b{k}", f"q.h{k}")) for k in range(BANDS))
-_VALUES_ROWS = 20_000  # rows of the query table per statement
+_XOR_SQL = ", ".join(f"{_xor(f'i.phash_b{k}', f'q.h{k}')} AS x{k}" for k in range(BANDS))
+_DISTANCE_SQL = " + ".join(_popcount16(f"c.x{k}") for k in range(BANDS))
+_PROBE_COLUMNS = ("pos", "band", "v", "h0", "h1", "h2", "h3")
+_PROBE_ROWS = 20_000  # probe rows per statement
+# The probes travel as one parameter (a JSON text on SQLite, arrays on PostgreSQL), so the
+# statement text stays the same and is prepared once; q is the outer loop of the join.
+_PROBES_FROM = {
+    "sqlite": "SELECT " + ", ".join(f"json_extract(value, '$[{n}]') AS {c}" for n, c in enumerate(_PROBE_COLUMNS))
+              + " FROM json_each(:probes)",
+    "postgresql": "SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS integer[])" for c in _PROBE_COLUMNS)
+                  + ") AS p(" + ", ".join(_PROBE_COLUMNS) + ")",
+}
+
+
+@lru_cache(maxsize=8)
+def _near_sql(dialect: str, by_band: bool) -> Any:
+    """The statement returning (probe position, image id) for stored photos within :distance."""
+    head = f"WITH q AS MATERIALIZED ({_PROBES_FROM[dialect]}) "
+    if by_band:
+        pairs = " UNION ALL ".join(f"SELECT q.pos, i.id, {_XOR_SQL} FROM q CROSS JOIN images i "
+                                   f"WHERE q.band = {band} AND i.phash_b{band} = q.v" for band in range(BANDS))
+    else:  # so far apart that probing would read everything anyway
+        pairs = f"SELECT q.pos, i.id, {_XOR_SQL} FROM q CROSS JOIN images i WHERE i.phash_b0 IS NOT NULL"
+    return text(f"{head}SELECT DISTINCT c.pos, c.id FROM ({pairs}) AS c WHERE {_DISTANCE_SQL} <= :distance")
+
+
+def _probe_params(dialect: str, rows: list[tuple[int, ...]]) -> dict[str, Any]:
+    if dialect == "sqlite":
+        return {"probes": json.dumps(rows)}
+    return {column: [row[n] for row in rows] for n, column in enumerate(_PROBE_COLUMNS)}
 
 
 def _stored_originals(session: Session, records: Sequence[ImageRecord], distance: int) -> dict[str, int]:
     """For accepted records near a stored accepted photo: sha256 -> id of the earliest one's original.
 
     Multi-index hashing: two hashes within `distance` differ in at most distance // 4 bits of
-    some 16-bit band, so each record probes its bands' near values through the band indexes and
+    some 16-bit band, so each record probes its bands' near values through the band indexes, and
     the exact Hamming distance is computed in SQL from the same index entries; only matches
-    come back. Integers are inlined (they are computed here, never user text).
+    come back.
     """
     probes = [(pos, _split(_phash_int(r.phash))) for pos, r in enumerate(records)
               if r.phash and r.status == "accepted"]
     if not probes:
         return {}
-    masks = _flip_masks(distance // BANDS) if _use_bands(distance) else ()
-    step = max(1, _VALUES_ROWS // (BANDS * len(masks) if masks else 1))
+    dialect = session.get_bind().dialect.name
+    by_band = _use_bands(distance)
+    masks = _flip_masks(distance // BANDS) if by_band else (0,)
+    rows = [(pos, band, part ^ mask, *h) for pos, h in probes
+            for band, part in (enumerate(h) if by_band else [(0, 0)]) for mask in masks]
     earliest: dict[int, int] = {}
-    for start in range(0, len(probes), step):
-        chunk = probes[start:start + step]
-        if masks:
-            values = ",".join(f"({pos},{band},{part ^ mask},{h[0]},{h[1]},{h[2]},{h[3]})"
-                              for pos, h in chunk for band, part in enumerate(h) for mask in masks)
-            sql = (f"WITH q(pos, band, v, h0, h1, h2, h3) AS (VALUES {values}) " + " UNION ".join(
-                f"SELECT q.pos, i.id FROM q JOIN images i ON i.phash_b{band} = q.v "
-                f"WHERE q.band = {band} AND {_DISTANCE_SQL} <= {distance}" for band in range(BANDS)))
-        else:  # so far apart that probing would read everything anyway
-            values = ",".join(f"({pos},{h[0]},{h[1]},{h[2]},{h[3]})" for pos, h in chunk)
-            sql = (f"WITH q(pos, h0, h1, h2, h3) AS (VALUES {values}) SELECT q.pos, i.id FROM q "
-                   f"JOIN images i ON i.phash_b0 IS NOT NULL WHERE {_DISTANCE_SQL} <= {distance}")
-        for pos, image_id in session.connection().exec_driver_sql(sql):
+    statement = _near_sql(dialect, by_band)
+    for start in range(0, len(rows), _PROBE_ROWS):
+        params = {**_probe_params(dialect, rows[start:start + _PROBE_ROWS]), "distance": distance}
+        for pos, image_id in session.execute(statement, params):
             if pos not in earliest or image_id < earliest[pos]:
                 earliest[pos] = image_id
     originals: dict[int, Optional[int]] = {}
@@ -210,7 +232,7 @@ def save_batch(db: Database, source_id: int, model_version_id: Optional[int],
 def save_batch_in(session: Session, source_id: int, model_version_id: Optional[int],
                   images: Iterable[ImageRecord], failures: Iterable[FetchFailureRecord] = (),
                   cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6) -> BatchResult:
-    """`save_batch` inside a transaction the caller owns (the benchmark's bulk path uses it too)."""
+    """`save_batch` inside a transaction the caller owns."""
     now = utcnow()
     result = BatchResult()
     records: list[ImageRecord] = []
@@ -237,8 +259,8 @@ def save_batch_in(session: Session, source_id: int, model_version_id: Optional[i
     reposts_later = [{"b_id": stored[sha]["id"], "b_orig": stored[orig]["id"]}
                      for sha, orig in in_batch_original.items() if sha in inserted]
     if reposts_later:
-        session.execute(update(table).where(table.c.id == _bind("b_id"))
-                        .values(repost_of_id=_bind("b_orig")), reposts_later)
+        session.execute(update(table).where(table.c.id == bindparam("b_id"))
+                        .values(repost_of_id=bindparam("b_orig")), reposts_later)
 
     for record in records:
         if record.sha256 not in inserted:
@@ -265,12 +287,6 @@ def save_batch_in(session: Session, source_id: int, model_version_id: Optional[i
             raise StorageError(f"source cursor {cursor!r} cannot be stored as JSON: {exc}") from None
         session.execute(update(Source).where(Source.id == source_id).values(cursor=cursor))
     return result
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
 
 
 def _assign_reposts(session: Session, records: Sequence[ImageRecord], rows: dict[str, dict[str, Any]],

@@ -18,13 +18,9 @@ SIZE = 75
 
 
 @pytest.fixture(scope="module")
-def model():
-    """A tiny InceptionV3 (no weights, 75 px) whose head standardises real features of drawn photos."""
-    from classifier import LogoClassifier
-
-    clf = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=SIZE)
-    clf.set_feature_statistics(clf.features([draw_photo((b,), i) for i, b in enumerate(BRANDS * 4)]))
-    return clf
+def model(trained):
+    """The session's tiny trained InceptionV3 (no weights, 75 px); tests must not change it."""
+    return trained[0]
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +96,14 @@ def test_tiling_takes_the_max_over_tiles_and_reports_the_tile(model, photos):
 def test_bundle_round_trip_gives_identical_predictions(model, photos, tmp_path):
     from classifier import LogoClassifier
 
-    model.thresholds = {"Acme": 0.3, "Bolt": 0.6, "Corona": 0.45}
-    model.metrics = {"macro_average_precision": 0.5, "per_brand": {b: {"ap": 0.5} for b in BRANDS}}
     model.save(tmp_path / "bundle")
     loaded = LogoClassifier.load(tmp_path / "bundle")
     np.testing.assert_array_equal(loaded.predict(photos), model.predict(photos))
     assert (loaded.classes, loaded.thresholds, loaded.backbone, loaded.input_size) == (
         model.classes, model.thresholds, "inception_v3", SIZE)
-    assert loaded.metrics == model.metrics
+    assert len(set(loaded.thresholds.values())) > 1
+    assert loaded.metrics == model.metrics and "per_brand" in loaded.metrics
+    assert loaded.info["training"]["data_fingerprint"] == model.info["training"]["data_fingerprint"]
     assert loaded.checksum == model.checksum and len(loaded.checksum) == 64
     assert loaded.bundle_path == (tmp_path / "bundle").resolve()
 

@@ -33,19 +33,6 @@ def test_training_calibrates_thresholds_and_records_metrics(trained):
     assert model.info["training"]["data_fingerprint"] == dataset.fingerprint()
 
 
-def test_saved_and_reloaded_model_predicts_identically(trained, drawn_sets, tmp_path):
-    from classifier import LogoClassifier
-    from classifier.images import read_rgb
-
-    model, _, _ = trained
-    photos = [read_rgb(p) for p in sorted(drawn_sets[1].rglob("*.jpg"))[:12]]
-    model.save(tmp_path / "bundle")
-    loaded = LogoClassifier.load(tmp_path / "bundle")
-    np.testing.assert_array_equal(loaded.predict(photos), model.predict(photos))
-    assert loaded.thresholds == model.thresholds and loaded.metrics == model.metrics
-    assert loaded.info["training"]["data_fingerprint"] == model.info["training"]["data_fingerprint"]
-
-
 def test_feature_cache_is_reused_and_keyed_by_settings(trained):
     from classifier.augment import augment_params
     from classifier.features import FeatureCache, Item
@@ -76,7 +63,7 @@ def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
     from classifier.train import train
     from drawn_photos import write_folder_dataset
 
-    dataset = load_dataset(write_folder_dataset(tmp_path / "data", per_brand=5, negatives=5), progress=False)
+    dataset = load_dataset(write_folder_dataset(tmp_path / "data", per_brand=3, negatives=3), progress=False)
     start = tmp_path / "start.weights.h5"  # both runs begin from the same backbone weights
     keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3)).save_weights(start)
     tuned = train(dataset, backbone="inception_v3", weights=str(start), input_size=75, epochs=3, views=1,
