@@ -122,7 +122,7 @@ def run_report(url: str, out: str) -> None:
         "report_cpu_s": round(_cpu() - cpu_imported, 2), "import_cpu_s": round(cpu_imported - cpu_start, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "files": len(paths), "html_mb": round((Path(out) / "report.html").stat().st_size / 2**20, 2),
-        "acme_lift": round(float(acme["lift"]), 3), "headline": report.headline}))
+        "acme_lift": round(float(acme["lift"]), 3)}))
 
 
 def main() -> None:
@@ -159,7 +159,7 @@ def main() -> None:
         summary["rows_ratio"] = round(large["detections"] / small["detections"], 1)
         summary["rss_ratio"] = round(large["peak_rss_mb"] / small["peak_rss_mb"], 2)
         summary["time_ratio"] = round(large["report_s"] / small["report_s"], 2)
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

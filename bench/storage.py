@@ -78,6 +78,10 @@ def insert(db: Database, args: argparse.Namespace, label: str) -> dict[str, Any]
             images, detections, batches = images + result.new, detections + added, batches + 1
             reposts += result.reposts
             progress.advance(task, added)
+            if detections // 100_000 > (detections - added) // 100_000:  # a trace if it is cut short
+                elapsed = time.perf_counter() - started
+                print(json.dumps({"progress": label, "detections": detections, "seconds": round(elapsed, 1),
+                                  "detections_per_s": round(detections / elapsed)}), file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
     return {"images": images, "detections": detections, "reposts_found": reposts, "batches": batches,
             "seconds": round(seconds, 2), "detections_per_s": round(detections / seconds),

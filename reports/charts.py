@@ -92,4 +92,6 @@ def series_chart(series, brands: list[str], by: str, campaign_window: Any = None
 
 def _time_axis(by: str) -> dict[str, Any]:
     """Weekly buckets get one tick per week, labelled with the Monday that starts it."""
-    return {"dtick": 7 * 86_400_000, "tickformat": "wk of %b %d"} if by == "week" else {}
+    if by != "week":
+        return {}
+    return {"dtick": 7 * 86_400_000, "tick0": "2000-01-03", "tickformat": "%b %d", "title": "week starting"}

@@ -75,6 +75,7 @@ class PhotoSpec:
     stream: int
     index: int
     sidecar: Optional[dict] = None
+    closeup: bool = False  # the logo fills most of the frame (part of the training set)
 
 
 @dataclass
@@ -146,7 +147,8 @@ def _mean_planted(brand: Brand, window: str) -> float:
     return float(np.mean([sum(share * planted_rate(brand, d, name) for name, share in shares) for d in days]))
 
 
-def _training_plan(prefix: str, stream: int, per_brand: int, none: int, pair_fraction: float) -> list[PhotoSpec]:
+def _training_plan(prefix: str, stream: int, per_brand: int, none: int, pair_fraction: float,
+                   closeups: bool) -> list[PhotoSpec]:
     names = [b.name for b in BRANDS]
     pairs = list(combinations(names, 2))
     n_pairs = round(per_brand * pair_fraction * len(names) / 2)
@@ -154,8 +156,9 @@ def _training_plan(prefix: str, stream: int, per_brand: int, none: int, pair_fra
     specs: list[PhotoSpec] = []
     index = 0
     for name in names:
-        for _ in range(singles):
-            specs.append(PhotoSpec((f"{prefix}/{name}/{prefix}-{index:05d}.jpg",), (name,), stream, index))
+        for k in range(singles):  # a third are close-ups, as people collect them when labelling
+            specs.append(PhotoSpec((f"{prefix}/{name}/{prefix}-{index:05d}.jpg",), (name,), stream, index,
+                                   closeup=closeups and k % 3 == 0))
             index += 1
     for k in range(n_pairs):  # one photo, two logos: the same bytes in both brands' folders
         a, b = pairs[k % len(pairs)]
@@ -210,7 +213,8 @@ def _feed_plan(seed: int, scale: Scale) -> list[PhotoSpec]:
 def _render(root: str, seed: int, spec: PhotoSpec) -> list[int]:
     """Draw one photo and write it (and its sidecar) to every path; returns the logo sizes."""
     rng = np.random.default_rng([seed, spec.stream, spec.index])
-    image, placed = make_photo(rng, list(spec.brands))
+    sizes = {"min_size": 150, "max_size": 230} if spec.closeup else {}
+    image, placed = make_photo(rng, list(spec.brands), **sizes)
     data = jpeg_bytes(image, rng)
     for rel in spec.paths:
         path = Path(root) / rel
@@ -258,8 +262,8 @@ def resolve_scale(scale: "str | Scale") -> Scale:
 def plan_world(seed: int, scale: "str | Scale") -> list[PhotoSpec]:
     """Every photo of the world, decided up front from the seed (drawing comes later)."""
     s = resolve_scale(scale)
-    return (_training_plan("train", 1, s.train_per_brand, s.train_none, s.pair_fraction)
-            + _training_plan("holdout", 2, s.holdout_per_brand, s.holdout_none, s.pair_fraction)
+    return (_training_plan("train", 1, s.train_per_brand, s.train_none, s.pair_fraction, closeups=True)
+            + _training_plan("holdout", 2, s.holdout_per_brand, s.holdout_none, s.pair_fraction, closeups=False)
             + _feed_plan(seed, s))
 
 
