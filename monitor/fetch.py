@@ -57,7 +57,8 @@ class Fetcher:
         retry = Retry(total=retries, connect=retries, read=retries, status=retries, redirect=0,
                       backoff_factor=backoff_factor, backoff_max=30,
                       status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
-                      raise_on_status=False, raise_on_redirect=False)
+                      raise_on_status=False, raise_on_redirect=False,
+                      respect_retry_after_header=False)  # a Retry-After of hours must not stall a poll
         self.session = requests.Session()
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)

@@ -8,9 +8,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Optional
 
-from monitor.errors import FetchError, ImageRejected, MonitorError, SourceError
+from monitor.errors import FetchError, ImageRejected, MonitorError
 from monitor.images import CheckedImage, check_image, sha256_hex, thumbnail_jpeg
 from monitor.sources.base import ImageRef
 
@@ -131,7 +131,8 @@ class Ingestor:
     """Runs sources through the pipeline with one loaded model and one database."""
 
     def __init__(self, settings, db, model: LoadedModel, stop: Optional[threading.Event] = None,
-                 workers: int = 4):
+                 workers: int = 4, on_batch: Optional[Callable[[SourceSummary, int], None]] = None):
+        self.on_batch = on_batch  # called after each commit with the source's totals and the batch size
         self.settings = settings
         self.db = db
         self.model = model
@@ -312,6 +313,8 @@ class Ingestor:
         summary.add(result)
         summary.duplicates += sum(1 for i in items if i.known)
         summary.batches += 1
+        if self.on_batch is not None:
+            self.on_batch(summary, len(items))
         committed = getattr(source, "committed", None)
         if committed is not None:
             committed([i.ref for i in items])
@@ -345,7 +348,8 @@ def _utc(moment: Optional[datetime]) -> Optional[datetime]:
 
 
 def ingest_once(settings, source_names: Optional[Iterable[str]] = None, stop: Optional[threading.Event] = None,
-                db=None, model: Optional[LoadedModel] = None) -> list[SourceSummary]:
+                db=None, model: Optional[LoadedModel] = None,
+                on_batch: Optional[Callable[[SourceSummary, int], None]] = None) -> list[SourceSummary]:
     """One pass over the enabled sources (or the named ones); returns a summary per source."""
     from storage.engine import open_database
 
@@ -355,7 +359,7 @@ def ingest_once(settings, source_names: Optional[Iterable[str]] = None, stop: Op
     db = db or open_database(settings.database.url)
     try:
         model = model or load_model(settings, db)
-        ingestor = Ingestor(settings, db, model, stop)
+        ingestor = Ingestor(settings, db, model, stop, on_batch=on_batch)
         try:
             summaries = []
             for source_settings in chosen:
@@ -368,13 +372,3 @@ def ingest_once(settings, source_names: Optional[Iterable[str]] = None, stop: Op
     finally:
         if own_db:
             db.dispose()
-
-
-def iter_summary_rows(summaries: list[SourceSummary]) -> Iterator[tuple[str, ...]]:
-    """Rows for the summary table: source, new, duplicates, reposts, rejected, failures, detections."""
-    for s in summaries:
-        rejected = ", ".join(f"{k}: {v}" for k, v in sorted(s.rejected.items())) or "0"
-        failures = ", ".join(f"{k}: {v}" for k, v in sorted(s.failures.items())) or "0"
-        detections = ", ".join(f"{k}: {v}" for k, v in sorted(s.detections.items())) or "0"
-        yield (s.name, str(s.new), str(s.duplicates), str(s.reposts), rejected, failures, detections,
-               s.error or "ok")

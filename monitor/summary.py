@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from rich.console import Console
 from rich.table import Table
@@ -16,8 +17,7 @@ def _counts(values: dict[str, int]) -> str:
 def summary_table(summaries: list) -> Table:
     """One row per source of an ingest pass, and a total row."""
     table = Table(title="Ingest summary")
-    for header in ("source", "new", "duplicates", "reposts", "rejected (by reason)",
-                   "fetch failures", "detections (by brand)", "poll"):
+    for header in ("source", "new", "dupes", "reposts", "rejected", "fetch failures", "detections", "poll"):
         table.add_column(header, overflow="fold")
     totals: dict[str, Any] = {"new": 0, "duplicates": 0, "reposts": 0, "rejected": {}, "failures": {},
                               "detections": {}}
@@ -80,3 +80,21 @@ def print_status(settings, console: Optional[Console] = None) -> None:
     finally:
         db.dispose()
     (console or Console()).print(status_table(rows, settings.sources))
+
+
+@contextmanager
+def photo_progress(console: Optional[Console] = None) -> Iterator[Callable[[Any, int], None]]:
+    """A live count of photos processed per source (the total is unknown while sources stream)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} photos"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console or Console(stderr=True), transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_batch(summary: Any, size: int) -> None:
+            if summary.name not in tasks:
+                tasks[summary.name] = progress.add_task(f"ingesting {summary.name}", total=None)
+            progress.advance(tasks[summary.name], size)
+
+        yield on_batch

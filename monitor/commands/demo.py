@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
 
         Example: monitor demo --out demo-output --seed 0 --scale full
         """
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides the progress
         from monitor.demo.run import run_demo
 
         run_demo(out, seed=seed, scale=scale)

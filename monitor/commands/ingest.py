@@ -29,12 +29,14 @@ def register(app: typer.Typer) -> None:
         import threading
 
         from monitor.pipeline import ingest_once
-        from monitor.summary import print_summary
+        from monitor.summary import photo_progress, print_summary
 
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        print_summary(ingest_once(ctx.obj.settings, source, stop=stop))
+        with photo_progress() as on_batch:
+            summaries = ingest_once(ctx.obj.settings, source, stop=stop, on_batch=on_batch)
+        print_summary(summaries)
 
     @app.command("run")
     def run(ctx: typer.Context) -> None:

@@ -16,12 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from monitor.demo.logos import BRANDS, brand_by_role
-from monitor.demo.world import SCALES, Scale, World, generate_world, planned_photo_count
+from monitor.demo.world import Scale, World, generate_world, planned_photo_count, resolve_scale
 
 SOURCE_NAME = "demo-feed"
 WHY_BACKBONE = ("MobileNet v1 (alpha 0.25) with weights 'none', trained from scratch on the drawn logos: "
-                "it needs no internet and no weights file, and is small enough to train in about a minute "
-                "on 2 CPU cores. On real photos use InceptionV3 with ImageNet weights (the default).")
+                "it needs no internet and no weights file, and is small enough to train in a minute or two "
+                "on 2 CPU cores. On real photos use InceptionV3 with ImageNet weights (the default), "
+                "which `monitor train` fine-tunes a head on.")
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,14 @@ class TrainingPlan:
 
     backbone: str = "mobilenet_v1_025"
     weights: str = "none"
-    input_size: int = 96
-    epochs: int = 30
-    batch_size: int = 32
+    input_size: int = 64
+    epochs: int = 15
+    batch_size: int = 64
     views: int = 2
+    learning_rate: float = 3e-3
 
 
-PLANS = {"small": TrainingPlan(input_size=64, epochs=25, views=2), "full": TrainingPlan()}
+PLANS = {"small": TrainingPlan(epochs=15), "full": TrainingPlan()}
 
 
 @dataclass
@@ -118,27 +120,47 @@ def write_config(world: World, plan: TrainingPlan) -> Path:
     return path
 
 
-def train_model(settings: Any, world: World, plan: TrainingPlan, console: Console) -> Any:
-    """Train the demo's classifier on world.train_dir and save the bundle where the config points."""
+def _datasets(world: World) -> tuple[Any, Any, Any]:
+    """Training photos, and the held-out photos split in two: one half sets thresholds, one half scores."""
     from classifier.dataset import load_dataset
-    from classifier.train import train
 
-    console.print(f"backbone: [bold]{plan.backbone}[/bold], weights: [bold]{plan.weights}[/bold], "
-                  f"input {plan.input_size} px, {plan.epochs} epochs")
+    train_set = load_dataset(world.train_dir, progress=False)
+    calibration, test = load_dataset(world.holdout_dir, progress=False).split(0.5, world.seed)
+    return train_set, calibration, test
+
+
+def train_model(settings: Any, world: World, plan: TrainingPlan, console: Console) -> Any:
+    """Train the demo's classifier on the world's labelled photos; save the bundle where the config points."""
+    from monitor.demo.training import train_from_scratch
+
+    console.print(f"backbone: [bold]{plan.backbone}[/bold], weights: [bold]{plan.weights}[/bold] "
+                  f"(whole network trained from random weights), input {plan.input_size} px, "
+                  f"{plan.epochs} epochs x {plan.views} views")
     console.print(f"[dim]why: {WHY_BACKBONE}[/dim]")
-    dataset = load_dataset(world.train_dir, seed=world.seed)
-    model = train(dataset, settings.classifier, out=settings.classifier.model, cache_dir=settings.paths.cache)
+    train_set, calibration, _ = _datasets(world)
+    with _progress(console) as progress:
+        photos = progress.add_task("preparing views", total=len(train_set) + len(calibration))
+        epochs = progress.add_task("training", total=plan.epochs)
+        model = train_from_scratch(
+            train_set, backbone=plan.backbone, input_size=plan.input_size, epochs=plan.epochs, views=plan.views,
+            batch_size=plan.batch_size, learning_rate=plan.learning_rate, seed=world.seed, valid_set=calibration,
+            on_photo=lambda: progress.advance(photos),
+            on_epoch=lambda epoch, logs: progress.update(
+                epochs, advance=1, description=f"training (loss {logs.get('loss', float('nan')):.3f})"))
+    model.save(settings.classifier.model)
+    console.print(f"thresholds calibrated on {len(calibration)} held-out photos: "
+                  + ", ".join(f"{b} {t:.2f}" for b, t in model.thresholds.items()))
+    console.print(f"model bundle: {settings.classifier.model}")
     return model
 
 
 def evaluate_model(model: Any, world: World, console: Console) -> dict[str, Any]:
-    """Score the model on the held-out drawn photos and print the key numbers."""
-    from classifier.dataset import load_dataset
+    """Score the model on the other half of the held-out drawn photos and print the key numbers."""
     from classifier.evaluate import evaluate
 
-    dataset = load_dataset(world.holdout_dir, seed=world.seed, validation_fraction=0.0)
-    metrics = evaluate(model, dataset)
-    console.print(f"held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
+    _, _, test = _datasets(world)
+    metrics = evaluate(model, test)
+    console.print(f"{len(test)} held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
                   f"brand top-1 {metrics['brand_top1_accuracy']:.3f}, "
                   f"no-logo photos given a brand {metrics['nologo_false_positive_rate']:.1%}")
     return metrics
@@ -221,6 +243,7 @@ def run_demo(out: Path, seed: int = 0, scale: "str | Scale" = "full", console: O
     """Generate the world, write the config, train, evaluate, upgrade the database, ingest, report."""
     from monitor.config import load_settings
 
+    resolve_scale(scale)  # an unknown scale fails before anything is written
     console = console or Console()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ normal bundle that `LogoClassifier.load` and the ingest pipeline read like any o
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -43,9 +42,10 @@ def _views(dataset: Any, classes: list[str], size: int, views: int, seed: int,
 
 def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: int, views: int = 4,
                        batch_size: int = 32, learning_rate: float = 2e-3, validation: float = 0.2,
-                       seed: int = 0, on_photo: Optional[Callable[[], None]] = None,
+                       seed: int = 0, valid_set: Any = None, on_photo: Optional[Callable[[], None]] = None,
                        on_epoch: Optional[Callable[[int, dict], None]] = None) -> Any:
-    """A LogoClassifier whose backbone and head were trained together on `dataset` (weights none)."""
+    """A LogoClassifier whose backbone and head were trained together on `dataset` (weights none);
+    thresholds are calibrated on `valid_set` (default: a seeded split of `dataset`)."""
     import keras
 
     from classifier.evaluate import evaluate
@@ -53,7 +53,10 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
     from classifier.thresholds import calibrate
 
     keras.utils.set_random_seed(seed)
-    train_set, valid_set = dataset.split(validation, seed)
+    if valid_set is None:
+        train_set, valid_set = dataset.split(validation, seed)
+    else:
+        train_set = dataset
     classes = list(dataset.classes)
     model = LogoClassifier.create(classes, backbone=backbone, weights="none", input_size=input_size)
     x_train, y_train = _views(train_set, classes, input_size, views, seed, on_photo)
@@ -93,6 +96,3 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
     return model
 
 
-def save(model: Any, bundle_dir: Path) -> Path:
-    """Write the bundle where the config's classifier.model points."""
-    return model.save(bundle_dir)

@@ -64,11 +64,11 @@ def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
     from drawn_photos import write_folder_dataset
 
     dataset = load_dataset(write_folder_dataset(tmp_path / "data", per_brand=3, negatives=3), progress=False)
-    start = tmp_path / "start.weights.h5"  # both runs begin from the same backbone weights
-    keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3)).save_weights(start)
-    tuned = train(dataset, backbone="inception_v3", weights=str(start), input_size=75, epochs=3, views=1,
+    start = tmp_path / "start.weights.h5"  # the backbone weights fine-tuning starts from
+    keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(start)
+    tuned = train(dataset, backbone="mobilenet_v2", weights=str(start), input_size=32, epochs=3, views=1,
                   cache_dir=tmp_path / "cache", seed=0, progress=False, fine_tune=2, fine_tune_epochs=1)
-    initial = keras.applications.InceptionV3(include_top=False, weights=str(start), input_shape=(75, 75, 3))
+    initial = keras.applications.MobileNetV2(include_top=False, weights=str(start), input_shape=(32, 32, 3))
 
     def convs(base):
         return [layer.get_weights()[0] for layer in base.layers
