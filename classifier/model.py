@@ -162,6 +162,9 @@ class LogoClassifier:
         import tensorflow as tf
 
         views = self._resize_graph(boxes)
+        if boxes is None:  # one view per photo: no need to unbatch
+            return (data.map(lambda image: views(image)[0], num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                    .batch(batch_size).prefetch(2))
         return (data.map(views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .unbatch().batch(batch_size).prefetch(2))
 
@@ -175,7 +178,10 @@ class LogoClassifier:
         import tensorflow as tf
 
         def decode(path):
-            return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+            data = tf.io.read_file(path)
+            return tf.cond(tf.io.is_jpeg(data),
+                           lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_FAST"),
+                           lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
 
         data = tf.data.Dataset.from_tensor_slices([str(p) for p in paths]).map(
             decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

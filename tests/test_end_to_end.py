@@ -17,9 +17,9 @@ from monitor.demo.run import TrainingPlan, run_demo
 from monitor.demo.world import Scale
 
 # Enough photos that a network trained from random weights learns the logos, few enough for ~2 minutes.
-E2E_SCALE = Scale(train_per_brand=90, train_none=90, holdout_per_brand=10, holdout_none=24, daily_min=18,
-                  daily_max=26)
-E2E_PLAN = TrainingPlan(input_size=48, epochs=12, views=2)
+E2E_SCALE = Scale(train_per_brand=140, train_none=140, holdout_per_brand=16, holdout_none=30, daily_min=16,
+                  daily_max=24)
+E2E_PLAN = TrainingPlan(input_size=64, epochs=14, views=2)
 
 
 @pytest.fixture(scope="module")

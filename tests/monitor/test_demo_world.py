@@ -142,6 +142,9 @@ def test_logos_are_drawn_at_varied_scales(small_world) -> None:
     sizes = np.array([int(size) for row in _truth(small_world.root, "train")
                       for size in row["logo_sizes"].split(";") if size])
     assert len(sizes) > 150
-    assert sizes.min() < 50 and sizes.max() > 110
-    low, high = np.percentile(sizes, [25, 75])
-    assert high / low > 1.5
+    assert sizes.min() < 85 and sizes.max() > 180  # wide shots and close-ups
+    low, high = np.percentile(sizes, [10, 90])
+    assert high / low > 1.8
+    feed = np.array([int(size) for row in _truth(small_world.root, "feed")
+                     for size in row["logo_sizes"].split(";") if size])
+    assert feed.max() <= 170 and feed.min() < 85
