@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from monitor.demo.logos import MASTER, lockup, symbol
-from monitor.demo.scenes import HEIGHT, WIDTH, random_colour, add_distractors, scene, soften
+from monitor.demo.scenes import HEIGHT, WIDTH, add_distractors, random_colour, scene, soften
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def _noise(rng: np.random.Generator, height: int, width: int, cells: int, amplit
 
 def _landscape(rng: np.random.Generator) -> np.ndarray:
     horizon = int(rng.uniform(0.3, 0.7) * HEIGHT)
-    sky = _gradient(random_colour(rng, (0.2, 0.6), (0.6, 1.0)), random_colour(rng, (0.0, 0.3), (0.7, 1.0)), horizon, WIDTH)
+    sky = _gradient(random_colour(rng, (0.2, 0.6), (0.6, 1.0)), random_colour(rng, (0.0, 0.3), (0.7, 1.0)),
+                    horizon, WIDTH)
     ground = _gradient(random_colour(rng, (0.2, 0.8), (0.3, 0.8)), random_colour(rng, (0.2, 0.8), (0.15, 0.6)),
                        HEIGHT - horizon, WIDTH)
     image = np.concatenate([sky, ground], axis=0)
@@ -60,7 +61,8 @@ def _landscape(rng: np.random.Generator) -> np.ndarray:
 
 
 def _street(rng: np.random.Generator) -> np.ndarray:
-    image = _gradient(random_colour(rng, (0.1, 0.5), (0.6, 1.0)), random_colour(rng, (0.0, 0.2), (0.5, 0.9)), HEIGHT, WIDTH)
+    image = _gradient(random_colour(rng, (0.1, 0.5), (0.6, 1.0)), random_colour(rng, (0.0, 0.2), (0.5, 0.9)),
+                      HEIGHT, WIDTH)
     canvas = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     x = int(rng.integers(-30, 10))
@@ -100,7 +102,8 @@ def _stripes(rng: np.random.Generator) -> np.ndarray:
 
 
 def _interior(rng: np.random.Generator) -> np.ndarray:
-    wall = _gradient(random_colour(rng, (0.0, 0.4), (0.5, 0.95)), random_colour(rng, (0.0, 0.4), (0.3, 0.8)), HEIGHT, WIDTH)
+    wall = _gradient(random_colour(rng, (0.0, 0.4), (0.5, 0.95)), random_colour(rng, (0.0, 0.4), (0.3, 0.8)),
+                     HEIGHT, WIDTH)
     floor = int(rng.uniform(0.55, 0.85) * HEIGHT)
     wall[floor:] = random_colour(rng, (0.1, 0.6), (0.2, 0.7))
     canvas = Image.fromarray(np.clip(wall, 0, 255).astype(np.uint8))

@@ -312,8 +312,8 @@ def generate_world(out: Path, seed: int = 0, scale: "str | Scale" = "full", work
         return counts
 
     world = World(
-        root=out, seed=seed, scale=scale if isinstance(scale, str) else "custom", train_dir=out / "train", holdout_dir=out / "holdout",
-        feed_dir=out / "feed", campaign=campaign_window(),
+        root=out, seed=seed, scale=scale if isinstance(scale, str) else "custom", train_dir=out / "train",
+        holdout_dir=out / "holdout", feed_dir=out / "feed", campaign=campaign_window(),
         counts={"train": folder_counts(1), "holdout": folder_counts(2), "feed_photos": len(feed),
                 "two_logo_photos": sum(len(s.brands) == 2 for s in specs)},
         planted={b.name: {"role": b.role, **{w: round(_mean_planted(b, w), 4)
