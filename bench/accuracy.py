@@ -1,6 +1,6 @@
 """Accuracy on real photos: MobileNet v1 0.25 (shared ImageNet weights) on FlickrLogos-27 + no-logo scenes.
 
-Usage: python bench/accuracy.py [--shared ../shared] [--input-size 320] [--views 4]
+Usage: python bench/accuracy.py [--shared ../shared] [--input-size 320] [--views 4] [--no-tiling]
 Prints JSON: held-out macro AP, brand top-1, no-logo false-positive rate at the stored thresholds,
 micro precision/recall, with and without tiling; plus the false-positive rate on logo-free crops of
 held-out logo photos (ordinary Flickr backgrounds, not only scenes).
@@ -40,13 +40,14 @@ def main() -> None:
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--target-precision", type=float, default=None)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "bench-accuracy-cache")
-    parser.add_argument("--dropout", type=float, default=0.3)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--patience", type=int, default=8)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--context-crops", type=int, default=2)
-    parser.add_argument("--hard-negatives", type=int, default=1)
-    parser.add_argument("--tiling", action="store_true", help="calibrate thresholds on tiled (2x2) scores")
+    parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--patience", type=int, default=15)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--context-crops", type=int, default=3)
+    parser.add_argument("--hard-negatives", type=int, default=2)
+    parser.add_argument("--tiling", action=argparse.BooleanOptionalAction, default=True,
+                        help="calibrate thresholds on tiled (2x2) scores (default) or on whole-photo scores")
     parser.add_argument("--out", type=Path, default=None, help="also save the trained bundle here")
     args = parser.parse_args()
 
@@ -77,7 +78,7 @@ def main() -> None:
     tiling = TilingSettings(enabled=True, grid=2, overlap=0.25)
     tiled = evaluate(model, test_set, tiling=tiling)
     crops = _background_crops(test_set, args.seed)
-    crop_scores = model.predict(crops)
+    crop_scores = model.scores(crops, tiling=tiling if args.tiling else None)
     import numpy as np
 
     background = metrics_from_scores(np.zeros_like(crop_scores), crop_scores, model.classes, model.thresholds)

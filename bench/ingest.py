@@ -55,11 +55,10 @@ def make_photos(folder: Path, count: int, start: int = 0) -> Path:
     return folder
 
 
-def first_photos(workdir: Path, count: int, rounds: int = 4) -> list[Path]:
-    """`count` photos under photos/first, split into `rounds` folders."""
+def first_photos(folder: Path, count: int, rounds: int = 4) -> list[Path]:
+    """`count` photos under `folder`, split into `rounds` subfolders."""
     per_round = count // rounds
-    return [make_photos(workdir / "photos" / "first" / f"r{k}", per_round, start=k * per_round)
-            for k in range(rounds)]
+    return [make_photos(folder / f"r{k}", per_round, start=k * per_round) for k in range(rounds)]
 
 
 def _settings(workdir: Path, folder: Path, db_name: str, bundle: Path, batch_size: int = 32,
@@ -106,7 +105,7 @@ def throughput(workdir: Path, photos: int, rounds: int = 4) -> dict:
     from storage.engine import open_database
     from storage.migrate import upgrade
 
-    folders = first_photos(workdir, photos, rounds)
+    folders = first_photos(workdir / f"photos-throughput-{photos}", photos, rounds)
     per_round = photos // rounds
     bundle = _bundle(workdir, "inception_v3", 299)
     classifier = LogoClassifier.load(bundle)
@@ -181,8 +180,8 @@ def child_memory(workdir: Path, folder: Path, db_name: str) -> dict:
 
 def memory(workdir: Path, small: int, large: int) -> dict:
     """Peak RSS of fresh processes over `small` and `large` photos, and the re-poll of the large folder."""
-    photos = workdir / "photos"
-    first_photos(workdir, small)  # the throughput run's photos are the first of these
+    photos = workdir / f"photos-memory-{large}"
+    first_photos(photos / "first", small)
     make_photos(photos / "rest", large - small, start=small)
     runs = {}
     for label, folder in (("small", photos / "first"), ("large", photos)):

@@ -102,8 +102,8 @@ def _plan(db: Database, statement: str, parameters: Any) -> list[str]:
         return [row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()]
 
 
-def _timed(db: Database, run: Callable[[], Any], repeats: int = 3) -> tuple[list[float], Any, tuple[str, Any]]:
-    """Run a query `repeats` times; the seconds of each, its result and the SQL it sent."""
+def _timed(db: Database, run: Callable[[], Any], repeats: int = 3) -> tuple[list[float], Any, list[tuple[str, Any]]]:
+    """Run a query `repeats` times; the seconds of each, its result and the statements the last run sent."""
     sent: list[tuple[str, Any]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -113,12 +113,17 @@ def _timed(db: Database, run: Callable[[], Any], repeats: int = 3) -> tuple[list
     try:
         times, result = [], None
         for _ in range(repeats):
+            sent.clear()
             started = time.perf_counter()
             result = run()
             times.append(round(time.perf_counter() - started, 3))
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
-    return times, result, sent[-1]
+    return times, result, sent
+
+
+def _plans(db: Database, sent: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return [{"sql": " ".join(sql.split())[:160], "plan": _plan(db, sql, params)} for sql, params in sent]
 
 
 def aggregate(db: Database, model: int) -> dict[str, Any]:
@@ -133,20 +138,20 @@ def aggregate(db: Database, model: int) -> dict[str, Any]:
         with db.session() as session:
             return session.execute(plain).all()
 
-    times, rows, (sql, params) = _timed(db, run_plain)
+    times, rows, sent = _timed(db, run_plain)
     out: dict[str, Any] = {"window_days": DAYS, "plain": {
         "sql": "detections only: day, brand, count(*) GROUP BY day, brand", "seconds": min(times),
         "seconds_each": times, "groups": len(rows), "photos": sum(r.photos for r in rows),
-        "plan": _plan(db, sql, params)}}
+        "plan": _plan(db, *sent[-1])}}
     try:
         from storage.queries import brand_counts_by_day
     except ImportError:
         out["report"] = "storage.queries.brand_counts_by_day is not available"
         return out
-    times, rows, (sql, params) = _timed(db, lambda: brand_counts_by_day(db, model, start, end))
+    times, rows, sent = _timed(db, lambda: brand_counts_by_day(db, model, start, end))
     out["report"] = {"function": "storage.queries.brand_counts_by_day (joins images: reach, status, reposts)",
                      "seconds": min(times), "seconds_each": times, "groups": len(rows),
-                     "photos": sum(r["photos"] for r in rows), "plan": _plan(db, sql, params)}
+                     "photos": sum(r["photos"] for r in rows), "statements": _plans(db, sent)}
     return out
 
 

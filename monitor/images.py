@@ -28,10 +28,11 @@ class CheckedImage:
     phash: str
     width: int  # after EXIF orientation, full resolution
     height: int
-    image: Image.Image  # RGB, possibly reduced to `work_side` for the classifier
+    image: Image.Image  # RGB for the classifier: reduced near `work_side`, or work_side x work_side when `square`
     posted_at: Optional[datetime] = None  # from EXIF DateTimeOriginal
     latitude: Optional[float] = None  # from EXIF GPS
     longitude: Optional[float] = None
+    thumbnail: Optional[Image.Image] = None  # aspect kept, longest side `thumbnail_size`, when asked
 
 
 def sha256_hex(data: bytes) -> str:
@@ -40,8 +41,13 @@ def sha256_hex(data: bytes) -> str:
 
 
 def check_image(data: bytes, max_pixels: int = 60_000_000, min_side: int = 32,
-                work_side: Optional[int] = None, sha256: Optional[str] = None) -> CheckedImage:
-    """Decode and validate `data`; raise ImageRejected(reason) for empty, not_an_image, truncated, too_large, too_small."""
+                work_side: Optional[int] = None, sha256: Optional[str] = None, square: bool = False,
+                thumbnail_size: Optional[int] = None) -> CheckedImage:
+    """Decode and validate `data`; raise ImageRejected(reason) for empty, not_an_image, truncated, too_large, too_small.
+
+    `square` resizes the classifier's copy to work_side x work_side here (area averaging, as the
+    classifier would), so that work runs in the decode threads instead of before inference.
+    """
     if not data:
         raise ImageRejected("empty", "the file has no bytes")
     digest = sha256 or sha256_hex(data)
@@ -83,11 +89,18 @@ def check_image(data: bytes, max_pixels: int = 60_000_000, min_side: int = 32,
     oriented = _orientation_swaps(exif)
     full_w, full_h = (height, width) if oriented else (width, height)
     rgb = to_rgb(image)
-    if work_side and max(rgb.size) > work_side * 2:
+    if work_side and not square and max(rgb.size) > work_side * 2:
         rgb.thumbnail((work_side * 2, work_side * 2), Image.Resampling.BILINEAR)
+    thumb = None
+    if thumbnail_size:
+        thumb = rgb.copy()
+        thumb.thumbnail((thumbnail_size, thumbnail_size), Image.Resampling.LANCZOS, reducing_gap=2.0)
     posted_at, latitude, longitude = _exif_time_and_place(exif)
-    return CheckedImage(sha256=digest, phash=str(imagehash.phash(rgb)), width=full_w, height=full_h,
-                        image=rgb, posted_at=posted_at, latitude=latitude, longitude=longitude)
+    phash = str(imagehash.phash(rgb))
+    if work_side and square:
+        rgb = rgb.resize((work_side, work_side), Image.Resampling.BOX)
+    return CheckedImage(sha256=digest, phash=phash, width=full_w, height=full_h, image=rgb,
+                        posted_at=posted_at, latitude=latitude, longitude=longitude, thumbnail=thumb)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

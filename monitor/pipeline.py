@@ -71,15 +71,18 @@ class LoadedModel:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
+    def tiled(self) -> bool:
+        return self.tiling is not None and bool(self.tiling.enabled)
+
+    @property
     def work_side(self) -> int:
-        grid = self.tiling.grid if self.tiling is not None and self.tiling.enabled else 1
-        return int(self.classifier.input_size) * grid
+        return int(self.classifier.input_size) * (self.tiling.grid if self.tiled else 1)
 
     def detect(self, images: list[Any]) -> list[list[Any]]:
         """Detections per image; one inference at a time per process."""
         with self.lock:
             return self.classifier.detect(images, thresholds=self.thresholds or None,
-                                          tiling=self.tiling if self.tiling.enabled else None,
+                                          tiling=self.tiling if self.tiled else None,
                                           batch_size=self.batch_size)
 
 
@@ -272,8 +275,9 @@ class Ingestor:
     def _check(self, item: _Item) -> None:
         ingest = self.settings.ingest
         try:
-            item.checked = check_image(item.data, ingest.max_pixels, ingest.min_side,
-                                       self.model.work_side, sha256=item.sha256)
+            item.checked = check_image(item.data, ingest.max_pixels, ingest.min_side, self.model.work_side,
+                                       sha256=item.sha256, square=not self.model.tiled,
+                                       thumbnail_size=ingest.thumbnail_size)
         except ImageRejected as exc:
             item.rejected = exc
         except Exception as exc:  # Pillow raises many kinds on hostile files
@@ -332,7 +336,7 @@ class Ingestor:
             lat, lon = (checked.latitude, checked.longitude) if checked.latitude is not None else (lat, lon)
         thumb, tw, th = (None, None, None)
         if detections:
-            thumb, tw, th = thumbnail_jpeg(checked.image, self.settings.ingest.thumbnail_size)
+            thumb, tw, th = thumbnail_jpeg(checked.thumbnail or checked.image, self.settings.ingest.thumbnail_size)
         return record_type(
             sha256=checked.sha256, uri=ref.uri, external_id=ref.external_id, posted_at=posted,
             time_source=time_source, phash=checked.phash, latitude=lat, longitude=lon, place=ref.place,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -131,6 +132,9 @@ class Image(Base):
         Index("ix_images_phash_band1", "phash_b1", "phash_b0", "phash_b2", "phash_b3"),
         Index("ix_images_phash_band2", "phash_b2", "phash_b0", "phash_b1", "phash_b3"),
         Index("ix_images_phash_band3", "phash_b3", "phash_b0", "phash_b1", "phash_b2"),
+        # Reports ask "any reposts in this window?": a small index holding reposts only answers it.
+        Index("ix_images_reposts_posted", "posted_at", "repost_of_id",
+              sqlite_where=text("repost_of_id IS NOT NULL"), postgresql_where=text("repost_of_id IS NOT NULL")),
     )
 
 

@@ -79,3 +79,11 @@ def test_thumbnail_longest_side():
     checked = check_image(CORPUS["noise.jpg"][0], **LIMITS)
     data, width, height = thumbnail_jpeg(checked.image, 100)
     assert data[:2] == b"\xff\xd8" and max(width, height) == 100 and (width, height) == (100, 75)
+
+
+def test_square_classifier_copy_and_aspect_kept_thumbnail():
+    from ingest_helpers import jpeg
+
+    checked = check_image(jpeg((640, 480), seed=2), work_side=64, square=True, thumbnail_size=100)
+    assert checked.image.size == (64, 64) and checked.thumbnail.size == (100, 75)
+    assert checked.phash == check_image(jpeg((640, 480), seed=2)).phash  # hashed before squashing

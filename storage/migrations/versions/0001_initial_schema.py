@@ -115,6 +115,9 @@ def upgrade() -> None:
     op.create_index('ix_images_phash_band1', 'images', ['phash_b1', 'phash_b0', 'phash_b2', 'phash_b3'], unique=False)
     op.create_index('ix_images_phash_band2', 'images', ['phash_b2', 'phash_b0', 'phash_b1', 'phash_b3'], unique=False)
     op.create_index('ix_images_phash_band3', 'images', ['phash_b3', 'phash_b0', 'phash_b1', 'phash_b2'], unique=False)
+    op.create_index('ix_images_reposts_posted', 'images', ['posted_at', 'repost_of_id'], unique=False,
+                    sqlite_where=sa.text('repost_of_id IS NOT NULL'),
+                    postgresql_where=sa.text('repost_of_id IS NOT NULL'))
     op.create_index(op.f('ix_images_source_id'), 'images', ['source_id'], unique=False)
 
     op.create_table('detections',
@@ -167,6 +170,7 @@ def downgrade() -> None:
     op.drop_index('ix_images_phash_band1', table_name='images')
     op.drop_index('ix_images_phash_band2', table_name='images')
     op.drop_index('ix_images_phash_band3', table_name='images')
+    op.drop_index('ix_images_reposts_posted', table_name='images')
     op.drop_index(op.f('ix_images_repost_of_id'), table_name='images')
     op.drop_index('ix_images_posted_at_status', table_name='images')
     op.drop_index(op.f('ix_images_phash'), table_name='images')
