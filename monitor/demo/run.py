@@ -131,7 +131,7 @@ def _datasets(world: World) -> tuple[Any, Any, Any]:
 
 def train_model(settings: Any, world: World, plan: TrainingPlan, console: Console) -> Any:
     """Train the demo's classifier on the world's labelled photos; save the bundle where the config points."""
-    from monitor.demo.training import train_from_scratch
+    from classifier.scratch import train_from_scratch
 
     console.print(f"backbone: [bold]{plan.backbone}[/bold], weights: [bold]{plan.weights}[/bold] "
                   f"(whole network trained from random weights), input {plan.input_size} px, "

@@ -1,11 +1,10 @@
-"""Train the demo's small backbone end to end from random weights (no download, no weights file).
+"""Train a small backbone and its head together from random weights (no download, no weights file).
 
 `classifier.train.train` trains a head on a frozen backbone's cached features: the right recipe for
-ImageNet weights, but a frozen backbone with random weights gives features that carry no logo
-information (held-out macro AP at chance on the demo's photos). So the demo, which must run offline
-with `weights: none`, trains the whole small network on augmented views of the drawn photos, then
-calibrates thresholds and measures it with the classifier package's own functions and saves a
-normal bundle that `LogoClassifier.load` and the ingest pipeline read like any other.
+ImageNet weights, but a frozen backbone with random weights gives features that carry little logo
+information (held-out macro AP near chance on the demo's drawn photos). Offline, with `weights: none`,
+this trains the whole small network on augmented views instead, then calibrates thresholds and
+measures it like any other model; the result saves as a normal bundle.
 """
 
 from __future__ import annotations
@@ -89,7 +88,7 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
         model.thresholds = calibrate(y_val, scores, classes)
         model.metrics = evaluate(model, valid_set, scores=scores)
     model.info = {"training": {
-        "recipe": "demo: whole network trained from random weights (monitor.demo.training)",
+        "recipe": "whole network trained from random weights (classifier.scratch)",
         "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
         "validation_photos": len(valid_set), "views": views, "epochs_run": len(history.history.get("loss", [])),
         "seed": seed}}
