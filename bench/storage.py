@@ -149,7 +149,7 @@ def aggregate(db: Database, model: int) -> dict[str, Any]:
         out["report"] = "storage.queries.brand_counts_by_day is not available"
         return out
     times, rows, sent = _timed(db, lambda: brand_counts_by_day(db, model, start, end))
-    out["report"] = {"function": "storage.queries.brand_counts_by_day (joins images: reach, status, reposts)",
+    out["report"] = {"function": "storage.queries.brand_counts_by_day",
                      "seconds": min(times), "seconds_each": times, "groups": len(rows),
                      "photos": sum(r["photos"] for r in rows), "statements": _plans(db, sent)}
     return out

@@ -84,17 +84,25 @@ def print_status(settings, console: Optional[Console] = None) -> None:
 
 @contextmanager
 def photo_progress(console: Optional[Console] = None) -> Iterator[Callable[[Any, int], None]]:
-    """A live count of photos processed per source (the total is unknown while sources stream)."""
+    """A live count of photos processed per source (the total is unknown while sources stream).
+
+    The display starts with the first committed batch, so errors before it print cleanly.
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} photos"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console or Console(stderr=True), transient=True) as progress:
-        tasks: dict[str, Any] = {}
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} photos"),
+                        TimeElapsedColumn(), console=console or Console(stderr=True), transient=True)
+    tasks: dict[str, Any] = {}
 
-        def on_batch(summary: Any, size: int) -> None:
-            if summary.name not in tasks:
-                tasks[summary.name] = progress.add_task(f"ingesting {summary.name}", total=None)
-            progress.advance(tasks[summary.name], size)
+    def on_batch(summary: Any, size: int) -> None:
+        if not tasks:
+            progress.start()
+        if summary.name not in tasks:
+            tasks[summary.name] = progress.add_task(f"ingesting {summary.name}", total=None)
+        progress.advance(tasks[summary.name], size)
 
+    try:
         yield on_batch
+    finally:
+        if tasks:
+            progress.stop()
