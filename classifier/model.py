@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
+from PIL import Image as PILImage
 
 from classifier.backbones import backbone_spec, build_backbone, weights_identity
 from classifier.errors import ClassifierError
@@ -150,13 +153,45 @@ class LogoClassifier:
 
         return views
 
-    def _dataset(self, images: Iterable[np.ndarray], batch_size: int, boxes=None):
-        import tensorflow as tf
+    def _dataset(self, images: Iterable[Any], batch_size: int, boxes=None) -> Iterator[np.ndarray]:
+        """float32 (B, S, S, 3) batches of whole photos (or their tiles), prepared one batch ahead in a thread.
 
-        data = tf.data.Dataset.from_generator(
-            lambda: (to_rgb_array(im) for im in images),
-            output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
-        return self._views_pipeline(data, batch_size, boxes)
+        Plain numpy/Pillow on purpose: a `tf.data.Dataset.from_generator` built per call keeps every photo it
+        was given alive (RSS grew ~1.5 MB per batch in the daemon), so in-memory photos never enter tf.data.
+        """
+        size = self.input_size
+        boxes = boxes or [(0.0, 0.0, 1.0, 1.0)]
+
+        def views(image: Any) -> list[np.ndarray]:
+            pixels = to_rgb_array(image)
+            height, width = pixels.shape[:2]
+            out = []
+            for x1, y1, x2, y2 in boxes:
+                top, left = int(math.floor(y1 * height)), int(math.floor(x1 * width))
+                bottom = max(int(math.ceil(y2 * height)), top + 1)
+                right = max(int(math.ceil(x2 * width)), left + 1)
+                crop = pixels[top:bottom, left:right]
+                if crop.shape[:2] != (size, size):
+                    crop = np.asarray(PILImage.fromarray(crop).resize((size, size), PILImage.Resampling.BOX))
+                out.append(crop)
+            return out
+
+        def batches() -> Iterator[np.ndarray]:
+            pending: list[np.ndarray] = []
+            for image in images:
+                pending.extend(views(image))
+                while len(pending) >= batch_size:
+                    yield np.stack(pending[:batch_size]).astype(np.float32)
+                    pending = pending[batch_size:]
+            if pending:
+                yield np.stack(pending).astype(np.float32)
+
+        source = batches()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier-views") as pool:
+            future = pool.submit(next, source, None)
+            while (batch := future.result()) is not None:
+                future = pool.submit(next, source, None)
+                yield batch
 
     def _views_pipeline(self, data, batch_size: int, boxes=None):
         import tensorflow as tf
