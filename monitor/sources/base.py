@@ -35,3 +35,22 @@ class Source(Protocol):
     def poll(self, cursor: Optional[dict[str, Any]]) -> Iterable[ImageRef]:
         """Refs newer than `cursor`, oldest first."""
         ...
+
+
+def as_float(value: Any) -> Optional[float]:
+    """A metadata value as a number, or None when it is empty or not numeric."""
+    try:
+        return None if value in (None, "") or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_int(value: Any) -> Optional[int]:
+    """A metadata value as a whole number (e.g. reach), or None."""
+    number = as_float(value)
+    return int(number) if number is not None else None
+
+
+def as_text(value: Any) -> Optional[str]:
+    """A metadata value as text, or None when empty."""
+    return None if value in (None, "") else str(value)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Iterable, Iterator, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.errors import FetchError, SourceError
-from monitor.sources.base import ImageRef
+from monitor.sources.base import ImageRef, as_float, as_int, as_text
 from monitor.sources.registry import register
 from monitor.sources.timeline import parse_time
 
@@ -183,25 +183,10 @@ class FolderSource:
 def _ref(path: Path, relative: str, meta: dict[str, Any], cursor: dict[str, Any]) -> ImageRef:
     return ImageRef(
         uri=str(path), external_id=relative, posted_at=parse_time(meta.get("posted_at")),
-        latitude=_number(meta.get("latitude")), longitude=_number(meta.get("longitude")),
-        place=_text(meta.get("place")), caption=_text(meta.get("caption")),
-        author=_text(meta.get("author")), reach=_integer(meta.get("reach")), cursor=cursor)
+        latitude=as_float(meta.get("latitude")), longitude=as_float(meta.get("longitude")),
+        place=as_text(meta.get("place")), caption=as_text(meta.get("caption")),
+        author=as_text(meta.get("author")), reach=as_int(meta.get("reach")), cursor=cursor)
 
-
-def _number(value: Any) -> Optional[float]:
-    try:
-        return None if value in (None, "") else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _integer(value: Any) -> Optional[int]:
-    number = _number(value)
-    return int(number) if number is not None else None
-
-
-def _text(value: Any) -> Optional[str]:
-    return None if value in (None, "") else str(value)
 
 
 def _safe(name: str) -> str:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.errors import FetchError, SourceError
 from monitor.fetch import JSON_TYPES, Fetcher
-from monitor.sources.base import ImageRef
+from monitor.sources.base import ImageRef, as_float, as_int, as_text
 from monitor.sources.registry import register
 from monitor.sources.timeline import Entry, Timeline, dotted, parse_time
 
@@ -132,24 +132,8 @@ class JsonSource:
         item, url = entry.payload
         fields = self.options.fields
         return ImageRef(uri=url, external_id=entry.id, posted_at=entry.time,
-                        latitude=_number(dotted(item, fields.latitude)),
-                        longitude=_number(dotted(item, fields.longitude)),
-                        place=_text(dotted(item, fields.place)), caption=_text(dotted(item, fields.caption)),
-                        author=_text(dotted(item, fields.author)), reach=_integer(dotted(item, fields.reach)),
+                        latitude=as_float(dotted(item, fields.latitude)),
+                        longitude=as_float(dotted(item, fields.longitude)),
+                        place=as_text(dotted(item, fields.place)), caption=as_text(dotted(item, fields.caption)),
+                        author=as_text(dotted(item, fields.author)), reach=as_int(dotted(item, fields.reach)),
                         cursor=cursor)
-
-
-def _number(value: Any) -> Optional[float]:
-    try:
-        return None if value in (None, "") or isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _integer(value: Any) -> Optional[int]:
-    number = _number(value)
-    return int(number) if number is not None else None
-
-
-def _text(value: Any) -> Optional[str]:
-    return None if value in (None, "") else str(value)
