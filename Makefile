@@ -32,7 +32,8 @@ demo: setup
 
 ## test: set up, then run the test suite (PostgreSQL cases run when MONITOR_TEST_DATABASE_URL is set)
 test: setup browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; exit $$status
 
 ## test-slow: the real-data checks that read ../shared (minutes)
 test-slow: setup
