@@ -37,6 +37,12 @@ def _number(value: Any, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _p_value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def _percent(value: Any) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
 
@@ -62,7 +68,7 @@ def _thumbnail(row: Any) -> str | None:
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True,
                       default_for_string=True), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(number=_number, percent=_percent, ratio=_ratio, when=_when)
+    env.filters.update(number=_number, p_value=_p_value, percent=_percent, ratio=_ratio, when=_when)
     return env
 
 
