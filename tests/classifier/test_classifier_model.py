@@ -61,7 +61,8 @@ def test_detect_uses_thresholds_and_overrides(model, photos):
     scores = model.predict(photos)
     ordered = np.sort(scores[:, 0])
     cut = float(ordered[1] + ordered[2]) / 2  # between two photos' scores: no ties with the threshold
-    found = model.detect(photos, thresholds={"Acme": cut, "Bolt": 1.0, "Corona": 1.0})
+    never = 1.0 + 1e-6  # above any probability, even a sigmoid saturated to exactly 1.0 in float32
+    found = model.detect(photos, thresholds={"Acme": cut, "Bolt": never, "Corona": never})
     for row, detections in zip(scores, found):
         assert [d.brand for d in detections] == (["Acme"] if row[0] >= cut else [])
         assert all(d.box is None for d in detections)
