@@ -35,7 +35,7 @@ test: setup browser
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; exit $$status
 
-## test-slow: the real-data checks that read ../shared (minutes)
+## test-slow: the real-data checks that read ../shared (skipped by default)
 test-slow: setup
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
