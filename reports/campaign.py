@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import pandas as pd
 
 from reports import metrics
 from reports.headline import campaign_headline
-from reports.loading import DataQuality, choose_model_version, preload, load_examples, load_exposure, load_quality
-from reports.windows import Window, campaign_windows
+from reports.exposure_report import ExposureReport
+from reports.loading import choose_model_version, preload, load_examples, load_exposure, load_quality
+from reports.windows import campaign_windows
 
 
-@dataclass
-class CampaignReport:
-    """Everything the renderers write for one campaign."""
+@dataclass(kw_only=True)
+class CampaignReport(ExposureReport):
+    """Everything the renderers write for one campaign; `brands` lists the campaign brand first."""
 
     campaign: Any
-    windows: tuple[Window, ...]
-    by: str
-    include_reposts: bool
-    model_version: dict[str, Any]
-    brands: list[str]  # campaign brand first, then competitors
-    tracked: list[str]  # brands in share of voice
-    totals: pd.DataFrame
     lifts: pd.DataFrame
     relative: pd.DataFrame
-    share_by_window: pd.DataFrame
-    share_by_period: pd.DataFrame
-    series: pd.DataFrame
-    places: pd.DataFrame
-    sources: pd.DataFrame
-    adjusted: pd.DataFrame
-    examples: pd.DataFrame
-    quality: DataQuality
-    headline: str
-    warnings: list[str]
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     kind: str = "campaign"
 
     @property

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, Optional, Sequence
 
 import pandas as pd
 
 from reports import metrics
-from reports.loading import DataQuality, choose_model_version, load_examples, load_exposure, load_quality
+from reports.exposure_report import ExposureReport
+from reports.loading import choose_model_version, load_examples, load_exposure, load_quality
 from reports.windows import Window, period_window
 
 
-@dataclass
-class PeriodReport:
+@dataclass(kw_only=True)
+class PeriodReport(ExposureReport):
     """Everything the renderers write for a date range."""
-
-    windows: tuple[Window, ...]
-    by: str
-    include_reposts: bool
-    model_version: dict[str, Any]
-    brands: list[str]
-    tracked: list[str]
-    totals: pd.DataFrame
-    share_by_window: pd.DataFrame
-    share_by_period: pd.DataFrame
-    series: pd.DataFrame
-    places: pd.DataFrame
-    sources: pd.DataFrame
-    adjusted: pd.DataFrame
-    examples: pd.DataFrame
-    quality: DataQuality
-    headline: str
-    warnings: list[str]
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    kind: str = "period"
 
     @property
     def title(self) -> str:

@@ -1,0 +1,37 @@
+"""What every report holds, campaign or plain period: the tables the renderers write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from reports.loading import DataQuality
+from reports.windows import Window
+
+
+@dataclass(kw_only=True)
+class ExposureReport:
+    """Exposure per brand in one or more windows, with breakdowns, corrections and data quality."""
+
+    windows: tuple[Window, ...]
+    by: str
+    include_reposts: bool
+    model_version: dict[str, Any]
+    brands: list[str]
+    tracked: list[str]  # brands in share of voice
+    totals: pd.DataFrame
+    share_by_window: pd.DataFrame
+    share_by_period: pd.DataFrame
+    series: pd.DataFrame
+    places: pd.DataFrame
+    sources: pd.DataFrame
+    adjusted: pd.DataFrame
+    examples: pd.DataFrame
+    quality: DataQuality
+    headline: str
+    warnings: list[str]
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    kind: str = "period"
