@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class FolderOptions(BaseModel):
     patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_PATTERNS))
     recursive: bool = True
     metadata_csv: Optional[Path] = None
+    # Files (or their sidecars) changed less than this many seconds ago wait for the next poll, so a
+    # photo still being copied, or whose sidecar is written after it, is read once it is complete.
+    settle_seconds: float = Field(default=0.0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,15 @@ class FolderSource:
         ref_cursor = {"state": token}
         csv_rows = self._csv_metadata()
         found = sorted(self._scan(), key=lambda item: (item[1].mtime_ns, item[0]))
+        settled_before = time.time_ns() - int(self.options.settle_seconds * 1e9)
         self._pending = {}
         for relative, stat in found:
             if known.get(relative) == (stat.size, stat.mtime_ns):
                 continue
             path = self.root / relative
+            if self.options.settle_seconds and not self._settled(path, stat, settled_before):
+                log.debug("source %s: %s changed too recently; left for the next poll", self.settings.name, relative)
+                continue
             meta = csv_rows.get(relative) or csv_rows.get(Path(relative).name) or self._sidecar(path)
             self._pending[relative] = (token, stat)
             yield _ref(path, relative, meta, ref_cursor)
@@ -113,6 +121,16 @@ class FolderSource:
             log.warning("source %s: cannot update %s: %s", self.settings.name, self.state_path, exc)
 
     # -- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _settled(path: Path, stat: _Stat, before_ns: int) -> bool:
+        """Whether the photo and its sidecar (if any) were last changed before `before_ns`."""
+        if stat.mtime_ns > before_ns:
+            return False
+        try:
+            return path.with_name(path.name + ".json").stat().st_mtime_ns <= before_ns
+        except OSError:
+            return True
+
     def _scan(self) -> Iterator[tuple[str, _Stat]]:
         stack = [self.root]
         while stack:

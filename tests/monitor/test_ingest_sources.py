@@ -89,6 +89,27 @@ def test_folder_skips_unchanged_files_once_committed_and_sees_changes(tmp_path):
     assert len(list(again.poll(None))) == 6
 
 
+def test_folder_settle_time_waits_for_a_late_sidecar(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    old, fresh = inbox / "old.jpg", inbox / "fresh.jpg"
+    old.write_bytes(jpeg(seed=1))
+    fresh.write_bytes(jpeg(seed=2))
+    past = (datetime.now().timestamp() - 60) * 1e9
+    os.utime(old, ns=(int(past), int(past)))
+    src = source("folder", tmp_path, path=str(inbox), settle_seconds=30)
+    first = poll_all(src)
+    assert [r.external_id for r in first] == ["old.jpg"]  # fresh.jpg may still be being written
+    # Its sidecar arrives later; once both have settled the photo is read with the metadata.
+    sidecar = inbox / "fresh.jpg.json"
+    sidecar.write_text(json.dumps({"place": "Oslo"}))
+    assert poll_all(src, first[-1].cursor) == []  # the sidecar itself is too fresh now
+    for path in (fresh, sidecar):
+        os.utime(path, ns=(int(past), int(past)))
+    later = poll_all(src, first[-1].cursor)
+    assert [(r.external_id, r.place) for r in later] == [("fresh.jpg", "Oslo")]
+
+
 def test_folder_cursor_stays_small(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
