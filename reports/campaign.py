@@ -30,13 +30,13 @@ class CampaignReport(ExposureReport):
 
 def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_version: Optional[int] = None,
                           include_reposts: bool = False, tracked: Sequence[str] = (), examples: int = 3,
-                          seed: int = 0) -> CampaignReport:
+                          seed: int = 0, raw: bool = False) -> CampaignReport:
     """Query the database and compute every table of the campaign report (SQL aggregates, then pandas)."""
     windows = campaign_windows(campaign)
     preload("statsmodels.stats.rates", "scipy.stats")
     version = choose_model_version(db, model_version)
     brands = list(dict.fromkeys([campaign.brand, *campaign.competitors]))
-    exposure = load_exposure(db, version["id"], windows, brands, include_reposts)
+    exposure = load_exposure(db, version["id"], windows, brands, include_reposts, raw=raw)
     counts, images = exposure.counts, exposure.images
     totals = metrics.window_totals(counts, images, windows, brands, exposure.reach)
     detected = [b for b in totals["brand"].unique() if b not in brands]
@@ -53,7 +53,7 @@ def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_vers
     per_brand = (version.get("metrics") or {}).get("per_brand") or {}
     adjusted = metrics.adjusted_counts(totals[totals["brand"].isin(brands)], per_brand, seed=seed)
     example_rows = load_examples(db, version["id"], brands, windows, examples, include_reposts)
-    quality = load_quality(db, windows, version, int(counts["photos"].sum()))
+    quality = load_quality(db, windows, version, int(counts["photos"].sum()), raw)
     warnings = metrics.small_count_warnings(totals, brands) + quality.notes
     headline = campaign_headline(campaign.brand, list(campaign.competitors), lifts, relative)
     return CampaignReport(campaign=campaign, windows=windows, by=by, include_reposts=include_reposts,

@@ -15,6 +15,7 @@ from reports.metrics import breakdown, daily_frame, label_windows
 from storage import queries
 
 NO_PLACE, NO_SOURCE = "(no place)", "(no source)"
+COORDINATE_DECIMALS = 6  # about 0.1 m; sums added in a different order differ only far below this
 
 
 def preload(*modules: str) -> threading.Thread:
@@ -48,23 +49,25 @@ class Exposure:
 
 
 def load_exposure(db: Any, version_id: int, windows: Sequence[Any], brands: Sequence[str],
-                  include_reposts: bool, top: int = 0) -> Exposure:
+                  include_reposts: bool, top: int = 0, raw: bool = False) -> Exposure:
     """Run the aggregate queries and shape them into per-day and per-window frames.
 
     Breakdowns cover `brands` plus, when `top` > 0, the most detected brands up to `top` in all.
+    The counts come from the rollups, or from the raw tables when `raw` (same numbers, slower).
     """
     start, end = min(w.start for w in windows), max(w.end for w in windows)
     # The big scans are independent: run them on separate connections at once.
     with ThreadPoolExecutor(max_workers=3) as pool:
-        counted = pool.submit(queries.brand_counts_by_day, db, version_id, start, end, include_reposts)
-        ingested = pool.submit(queries.images_by_day, db, start, end, include_reposts)
+        counted = pool.submit(queries.brand_counts_by_day, db, version_id, start, end, include_reposts, raw)
+        ingested = pool.submit(queries.images_by_day, db, start, end, include_reposts, raw)
         placed = None if top else pool.submit(queries.brand_counts_by_place, db, version_id, windows,
-                                              list(brands), include_reposts)
+                                              list(brands), include_reposts, raw)
         by_source = daily_frame(counted.result(), ["day", "brand", "source", "photos"])
         if top:
             ranked = by_source.groupby("brand")["photos"].sum().sort_values(ascending=False, kind="stable")
             brands = list(dict.fromkeys([*brands, *ranked.index]))[:max(top, len(brands))]
-            placed = pool.submit(queries.brand_counts_by_place, db, version_id, windows, list(brands), include_reposts)
+            placed = pool.submit(queries.brand_counts_by_place, db, version_id, windows, list(brands),
+                                 include_reposts, raw)
         seen = daily_frame(ingested.result(), ["day", "source", "place", "images", "reach", "reach_known",
                                                "latitude_sum", "longitude_sum", "located"])
         placed = pd.DataFrame(placed.result(), columns=["window", "place", "brand", "photos", "reach", "reach_known"])
@@ -84,8 +87,8 @@ def load_exposure(db: Any, version_id: int, windows: Sequence[Any], brands: Sequ
     place_images = labelled.groupby(["window", "place"], as_index=False)[
         ["images", "latitude_sum", "longitude_sum", "located"]].sum()
     located = place_images["located"].where(place_images["located"] > 0)
-    place_images["latitude"] = place_images["latitude_sum"] / located
-    place_images["longitude"] = place_images["longitude_sum"] / located
+    place_images["latitude"] = (place_images["latitude_sum"] / located).round(COORDINATE_DECIMALS)
+    place_images["longitude"] = (place_images["longitude_sum"] / located).round(COORDINATE_DECIMALS)
     source_images = labelled.groupby(["window", "source"], as_index=False)["images"].sum()
     source_counts = label_windows(by_source, windows).groupby(["window", "source", "brand"], as_index=False)["photos"].sum()
 
@@ -107,13 +110,15 @@ class DataQuality:
     notes: list[str]
 
 
-def load_quality(db: Any, windows: Sequence[Any], version: dict[str, Any], detections: int) -> DataQuality:
+def load_quality(db: Any, windows: Sequence[Any], version: dict[str, Any], detections: int,
+                 raw: bool = False) -> DataQuality:
     """Rejections per window and reason, fetch failures, failing sources and model versions in the span."""
     start, end = min(w.start for w in windows), max(w.end for w in windows)
-    rejections = pd.DataFrame(queries.rejections(db, windows), columns=["window", "reason", "photos"])
+    rejections = pd.DataFrame(queries.rejections(db, windows, raw), columns=["window", "reason", "photos"])
     rejections["reason"] = rejections["reason"].fillna("(no reason recorded)")
     order = {w.name: i for i, w in enumerate(windows)}
-    rejections = rejections.sort_values(["window", "photos"], key=lambda c: c.map(order) if c.name == "window" else -c)
+    by = {"window": lambda c: c.map(order), "photos": lambda c: -c, "reason": lambda c: c}
+    rejections = rejections.sort_values(["window", "photos", "reason"], key=lambda c: by[c.name](c), kind="stable")
     failures = pd.DataFrame(queries.source_failures(db, start, end),
                             columns=["source", "reason", "failures", "attempts", "last_at"])
     failing = pd.DataFrame(queries.failing_sources(db, start, end),
@@ -123,7 +128,7 @@ def load_quality(db: Any, windows: Sequence[Any], version: dict[str, Any], detec
                             columns=["id", "checksum", "backbone", "input_size", "bundle_path", "thresholds",
                                      "created_at"])
     versions["used_in_report"] = versions["id"] == version["id"]
-    versions["detections"] = [detections if used else queries.detections_in_span(db, int(i), start, end)
+    versions["detections"] = [detections if used else queries.detections_in_span(db, int(i), start, end, raw)
                               for i, used in zip(versions["id"], versions["used_in_report"])]
     notes = []
     others = versions[~versions["used_in_report"]]

@@ -187,7 +187,9 @@ def breakdown(counts: pd.DataFrame, images: pd.DataFrame, key: str, brands: Sequ
     table = counts.merge(images[["window", key, "images", *extra]], on=["window", key], how="left")
     table["images"] = table["images"].fillna(0).astype(int)
     table["rate_per_1000"] = np.where(table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan)
-    return table.sort_values(["window", "brand", "photos"], ascending=[True, True, False]).reset_index(drop=True)
+    # Ties in photos fall back to the key, so the rows' order never depends on the order SQL returned them in.
+    return (table.sort_values(["window", "brand", "photos", key], ascending=[True, True, False, True], kind="stable")
+            .reset_index(drop=True))
 
 
 def _beta_params(rate: float, trials: float) -> tuple[float, float]:

@@ -43,8 +43,10 @@ def write_report(report: Any, out_dir: Path, formats: Iterable[str] = FORMATS) -
 def make_report(url: str, out_dir: Path | None, formats: Iterable[str] = FORMATS, *, campaign: str | None = None,
                 first: Any = None, last: Any = None, configured: Iterable[Any] = (), tracked: Iterable[str] = (),
                 reports_dir: Path = Path("reports"), by: str = "day", model_version: int | None = None,
-                include_reposts: bool = False) -> tuple[Any, list[Path]]:
-    """Open the database, build the campaign (by name) or period (first..last) report and write it."""
+                include_reposts: bool = False, raw: bool = False) -> tuple[Any, list[Path]]:
+    """Open the database, build the campaign (by name) or period (first..last) report and write it.
+
+    `raw` counts from the raw tables instead of the rollups (same numbers; for checks and benchmarks)."""
     from storage.campaigns import get_campaign
     from storage.engine import open_database
 
@@ -54,7 +56,7 @@ def make_report(url: str, out_dir: Path | None, formats: Iterable[str] = FORMATS
         raise ReportError("give either --campaign NAME or both --from DATE and --to DATE")
     formats = parse_formats(formats)
     options = {"by": by, "model_version": model_version, "include_reposts": include_reposts,
-               "tracked": list(tracked)}
+               "tracked": list(tracked), "raw": raw}
     db = open_database(url)
     try:
         if campaign is not None:

@@ -38,18 +38,18 @@ def _headline(totals: pd.DataFrame, window: Window) -> str:
 
 def build_period_report(db: Any, first: date, last: date, *, by: str = "day", model_version: Optional[int] = None,
                         include_reposts: bool = False, tracked: Sequence[str] = (), examples: int = 3,
-                        seed: int = 0) -> PeriodReport:
+                        seed: int = 0, raw: bool = False) -> PeriodReport:
     """Query the database and compute the exposure tables for the inclusive dates first..last."""
     window = period_window(first, last)
     windows = (window,)
     version = choose_model_version(db, model_version)
-    exposure = load_exposure(db, version["id"], windows, list(tracked), include_reposts, top=12)
+    exposure = load_exposure(db, version["id"], windows, list(tracked), include_reposts, top=12, raw=raw)
     counts, images, brands = exposure.counts, exposure.images, exposure.brands
     totals = metrics.window_totals(counts, images, windows, list(tracked), exposure.reach)
     share_tracked = list(tracked) if len(tracked) >= 2 else brands
     series = metrics.time_series(counts, images, by, window.first_day, window.last_day, brands)
     per_brand = (version.get("metrics") or {}).get("per_brand") or {}
-    quality = load_quality(db, windows, version, int(counts["photos"].sum()))
+    quality = load_quality(db, windows, version, int(counts["photos"].sum()), raw)
     warnings = metrics.small_count_warnings(totals, list(tracked)) + quality.notes
     return PeriodReport(
         windows=windows, by=by, include_reposts=include_reposts, model_version=version, brands=brands,

@@ -1,19 +1,27 @@
-"""Reads for reports: every aggregation runs in SQL (GROUP BY), so memory does not grow with rows."""
+"""Reads for reports: every aggregation runs in SQL (GROUP BY), so memory does not grow with rows.
+
+The counts come from the rollups (storage.rollups) by default; `raw=True` aggregates the raw
+detections and images instead, with the same results (a test compares the two).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import (Integer, String, and_, bindparam, case, func, literal, literal_column, select, text,
-                        type_coerce)
+from sqlalchemy import (BigInteger, Integer, String, and_, bindparam, case, cast, func, literal, literal_column,
+                        select, text, type_coerce)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.errors import StorageError
-from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source, Thumbnail, UTCDateTime
+from storage.rollups import utc_day
+from storage.schema import (NO_PLACE, NO_REASON, Detection, DetectionRollup, FetchFailure, Image, ImageRollup,
+                            ModelVersion, Source, Thumbnail, UTCDateTime)
 
 D = Detection.__table__.c
+R = DetectionRollup.__table__.c
+G = ImageRollup.__table__.c
 I = Image.__table__.c
 S = Source.__table__.c
 T = Thumbnail.__table__.c
@@ -82,20 +90,63 @@ def model_versions_used(db: Any, start: datetime, end: datetime) -> list[dict[st
     return _rows(db, statement)
 
 
-def detections_in_span(db: Any, model_version_id: int, start: datetime, end: datetime) -> int:
+def _days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The whole UTC days [first, stop) that [start, end) covers; a rollup cannot split a day."""
+    for moment in (start, end):
+        if (moment.astimezone(timezone.utc) if moment.tzinfo else moment).time() != time(0):
+            raise StorageError(f"rollups count whole UTC days: {moment.isoformat()} is not midnight UTC")
+    return utc_day(start), utc_day(end)
+
+
+def _total(column: Any, name: str) -> Any:
+    """sum() as an integer on PostgreSQL too (where sum(bigint) is numeric), as count() is on the raw path."""
+    return cast(func.sum(column), BigInteger).label(name)
+
+
+def _known_sum(column: Any, known: Any, name: str) -> Any:
+    """sum() that is NULL when no row had a value, as SQL's sum over the raw NULLs is."""
+    return case((func.sum(known) > 0, func.sum(column)), else_=None).label(name)
+
+
+def _day_window(column: Any, windows: Sequence[Any]) -> Any:
+    """window_of for a DATE column: windows are whole UTC days."""
+    return case(*[(and_(column >= utc_day(w.start), column < utc_day(w.end)), literal(w.name)) for w in windows],
+                else_=literal(None, String))
+
+
+def _iso_days(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        row["day"] = row["day"].isoformat()
+    return rows
+
+
+def detections_in_span(db: Any, model_version_id: int, start: datetime, end: datetime, raw: bool = False) -> int:
     """How many detections one model version made on photos posted in [start, end)."""
-    statement = select(func.count().label("n")).where(
-        D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
+    if raw:
+        statement = select(func.count().label("n")).where(
+            D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
+    else:
+        first, stop = _days(start, end)
+        statement = select(cast(func.coalesce(func.sum(R.photos), 0), BigInteger).label("n")).where(
+            R.model_version_id == model_version_id, R.day >= first, R.day < stop)
     return int(_rows(db, statement)[0]["n"])
 
 
 def brand_counts_by_day(db: Any, model_version_id: int, start: datetime, end: datetime,
-                        include_reposts: bool = False) -> list[dict[str, Any]]:
+                        include_reposts: bool = False, raw: bool = False) -> list[dict[str, Any]]:
     """Photos showing each brand per UTC day and source: day, brand, source, photos.
 
-    Scans detections alone (they carry posted_at and source_id; the pipeline classifies accepted
+    Raw: scans detections alone (they carry posted_at and source_id; the pipeline classifies accepted
     photos only), then, when the span holds reposts, subtracts the detections on them.
     """
+    if not raw:
+        first, stop = _days(start, end)
+        counted = (select(R.day.label("day"), R.brand.label("brand"), R.source_id.label("source_id"),
+                          _total(R.photos, "photos"))
+                   .where(R.model_version_id == model_version_id, R.day >= first, R.day < stop,
+                          *_no_reposts(R, include_reposts))
+                   .group_by(R.day, R.brand, R.source_id))
+        return _iso_days(_with_source_names(db, counted.subquery()))
     dialect = _engine(db).dialect.name
     day = day_of(D.posted_at, dialect).label("day")
     counted = (select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
@@ -145,32 +196,59 @@ def _has_reposts(db: Any, start: datetime, end: datetime) -> bool:
     return bool(_rows(db, statement))
 
 
+def _no_reposts(rollup: Any, include_reposts: bool) -> list[Any]:
+    return [] if include_reposts else [rollup.repost.is_(False)]
+
+
 def _with_source_names(db: Any, aggregated) -> list[dict[str, Any]]:
     statement = (select(aggregated.c.day, aggregated.c.brand, S.name.label("source"), aggregated.c.photos)
                  .select_from(aggregated.outerjoin(Source.__table__, S.id == aggregated.c.source_id)))
     return _rows(db, statement)
 
 
-def images_by_day(db: Any, start: datetime, end: datetime, include_reposts: bool = False) -> list[dict[str, Any]]:
+def images_by_day(db: Any, start: datetime, end: datetime, include_reposts: bool = False,
+                  raw: bool = False) -> list[dict[str, Any]]:
     """Accepted photos (the denominator) per UTC day, source and place, with reach and coordinate sums."""
-    day = day_of(I.posted_at, _engine(db).dialect.name).label("day")
-    aggregated = (select(day, I.source_id.label("source_id"), I.place.label("place"), func.count().label("images"),
-                         func.sum(I.reach).label("reach"), func.count(I.reach).label("reach_known"),
-                         func.sum(I.latitude).label("latitude_sum"), func.sum(I.longitude).label("longitude_sum"),
-                         func.count(I.latitude).label("located"))
-                  .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
-                  .group_by(day, I.source_id, I.place)).subquery()
+    if raw:
+        day = day_of(I.posted_at, _engine(db).dialect.name).label("day")
+        aggregated = (select(day, I.source_id.label("source_id"), I.place.label("place"),
+                             func.count().label("images"), func.sum(I.reach).label("reach"),
+                             func.count(I.reach).label("reach_known"),
+                             func.sum(I.latitude).label("latitude_sum"), func.sum(I.longitude).label("longitude_sum"),
+                             func.count(I.latitude).label("located"))
+                      .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
+                      .group_by(day, I.source_id, I.place)).subquery()
+    else:
+        first, stop = _days(start, end)
+        aggregated = (select(G.day.label("day"), G.source_id.label("source_id"),
+                             func.nullif(G.place, NO_PLACE).label("place"), _total(G.images, "images"),
+                             _known_sum(G.reach, G.reach_known, "reach"), _total(G.reach_known, "reach_known"),
+                             _known_sum(G.latitude_sum, G.located, "latitude_sum"),
+                             _known_sum(G.longitude_sum, G.located, "longitude_sum"), _total(G.located, "located"))
+                      .where(G.day >= first, G.day < stop, G.status == "accepted", *_no_reposts(G, include_reposts))
+                      .group_by(G.day, G.source_id, G.place)).subquery()
     a = aggregated.c
     statement = (select(a.day, S.name.label("source"), a.place, a.images, a.reach, a.reach_known,
                         a.latitude_sum, a.longitude_sum, a.located)
                  .select_from(aggregated.outerjoin(Source.__table__, S.id == a.source_id)))
-    return _rows(db, statement)
+    rows = _rows(db, statement)
+    return rows if raw else _iso_days(rows)
 
 
 def brand_counts_by_place(db: Any, model_version_id: int, windows: Sequence[Any], brands: Sequence[str],
-                          include_reposts: bool = False) -> list[dict[str, Any]]:
+                          include_reposts: bool = False, raw: bool = False) -> list[dict[str, Any]]:
     """For the given brands, per window and place: photos and the reach they add up to (sources that give it)."""
     start, end = _span(windows)
+    if not raw:
+        first, stop = _days(start, end)
+        window = _day_window(R.day, windows).label("window")
+        statement = (select(window, func.nullif(R.place, NO_PLACE).label("place"), R.brand.label("brand"),
+                            _total(R.photos, "photos"), _known_sum(R.reach, R.reach_known, "reach"),
+                            _total(R.reach_known, "reach_known"))
+                     .where(R.model_version_id == model_version_id, R.brand.in_(list(brands)),
+                            R.day >= first, R.day < stop, *_no_reposts(R, include_reposts))
+                     .group_by(window, R.place, R.brand))
+        return _rows(db, statement)
     if _engine(db).dialect.name == "sqlite":
         return _rows(db, _sqlite_place_counts(model_version_id, windows, list(brands), include_reposts))
     window = window_of(D.posted_at, windows).label("window")
@@ -204,9 +282,16 @@ def _sqlite_place_counts(model_version_id: int, windows: Sequence[Any], brands: 
     return statement.bindparams(*params)
 
 
-def rejections(db: Any, windows: Sequence[Any]) -> list[dict[str, Any]]:
+def rejections(db: Any, windows: Sequence[Any], raw: bool = False) -> list[dict[str, Any]]:
     """Rejected photos per window and reason: window, reason, photos."""
     start, end = _span(windows)
+    if not raw:
+        first, stop = _days(start, end)
+        window = _day_window(G.day, windows).label("window")
+        statement = (select(window, func.nullif(G.reject_reason, NO_REASON).label("reason"), _total(G.images, "photos"))
+                     .where(G.day >= first, G.day < stop, G.status == "rejected")
+                     .group_by(window, G.reject_reason))
+        return _rows(db, statement)
     window = window_of(I.posted_at, windows).label("window")
     statement = (select(window, I.reject_reason.label("reason"), func.count().label("photos"))
                  .where(I.posted_at >= start, I.posted_at < end, I.status == "rejected")

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from storage.engine import Database
 from storage.errors import StorageError
-from storage.records import BatchResult, FetchFailureRecord, ImageRecord
+from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
+from storage.rollups import add_detections, add_images
+from storage.rollups import dialect_insert as _insert
 from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source, Thumbnail, utcnow
 
 PHASH_BITS = 64
@@ -23,15 +25,6 @@ BANDS = PHASH_BITS // BAND_BITS
 _MAX_NEIGHBOURS = 1000  # probes per band beyond which comparing with every stored hash is cheaper
 _CHUNK = 500  # values per IN list, well under every driver's bound-parameter limit
 _ERROR_CHARS = 2000
-
-
-def _insert(session: Session, table: Any) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -211,9 +204,9 @@ def _image_row(record: ImageRecord, source_id: int, now: datetime) -> dict[str, 
         "external_id": record.external_id, "posted_at": posted_at,
         "time_source": record.time_source if record.posted_at else "ingested",
         "ingested_at": now, "latitude": record.latitude, "longitude": record.longitude,
-        "place": record.place, "caption": record.caption, "author": record.author,
+        "place": record.place or None, "caption": record.caption, "author": record.author,
         "reach": record.reach, "width": record.width, "height": record.height,
-        "status": record.status, "reject_reason": record.reject_reason,
+        "status": record.status, "reject_reason": record.reject_reason or None,
         "reject_detail": record.reject_detail, "repost_of_id": None,
         "phash_b0": bands[0], "phash_b1": bands[1], "phash_b2": bands[2], "phash_b3": bands[3],
     }
@@ -261,6 +254,10 @@ def save_batch_in(session: Session, source_id: int, model_version_id: Optional[i
     if reposts_later:
         session.execute(update(table).where(table.c.id == bindparam("b_id"))
                         .values(repost_of_id=bindparam("b_orig")), reposts_later)
+    for sha, orig in in_batch_original.items():
+        if sha in inserted:
+            rows[sha]["repost_of_id"] = stored[sha]["repost_of_id"] = stored[orig]["id"]
+    add_images(session, [rows[sha] for sha in sorted(inserted)])
 
     for record in records:
         if record.sha256 not in inserted:
@@ -270,7 +267,7 @@ def save_batch_in(session: Session, source_id: int, model_version_id: Optional[i
         if record.status != "accepted":
             reason = record.reject_reason or "unknown"
             result.rejected[reason] = result.rejected.get(reason, 0) + 1
-        elif rows[record.sha256]["repost_of_id"] is not None or record.sha256 in in_batch_original:
+        elif rows[record.sha256]["repost_of_id"] is not None:
             result.reposts += 1
 
     result.detections = _save_detections(session, records, stored, model_version_id)
@@ -310,42 +307,66 @@ def _assign_reposts(session: Session, records: Sequence[ImageRecord], rows: dict
     return in_batch
 
 
+# What detections copy from their photo, and what the rollups count them by.
+_IMAGE_FACTS = (Image.id, Image.posted_at, Image.source_id, Image.status, Image.place, Image.reach,
+                Image.repost_of_id)
+
+
 def _stored_images(session: Session, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """id, posted_at, source_id and status of stored images by sha256."""
+    """id, posted_at, source_id, status, place, reach and repost_of_id of stored images by sha256."""
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(hashes):
-        query = select(Image.sha256, Image.id, Image.posted_at, Image.source_id, Image.status).where(
-            Image.sha256.in_(chunk))
-        for row in session.execute(query):
+        for row in session.execute(select(Image.sha256, *_IMAGE_FACTS).where(Image.sha256.in_(chunk))):
             found[row.sha256] = row._asdict()
     return found
 
 
 def _save_detections(session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]],
                      model_version_id: Optional[int]) -> dict[str, int]:
-    rows = []
-    for record in records:
-        image = stored[record.sha256]
-        if image["status"] != "accepted":
-            continue
-        for detection in record.detections:
-            box = detection.box or (None, None, None, None)
-            rows.append({
-                "image_id": image["id"], "brand": detection.brand,
-                "confidence": float(detection.confidence), "model_version_id": model_version_id,
-                "posted_at": image["posted_at"], "source_id": image["source_id"],
-                "box_x1": box[0], "box_y1": box[1], "box_x2": box[2], "box_y2": box[3],
-                "created_at": utcnow(),
-            })
-    if not rows:
+    found = [(stored[r.sha256], detection) for r in records if stored[r.sha256]["status"] == "accepted"
+             for detection in r.detections]
+    return _insert_detections(session, model_version_id, found)
+
+
+def save_detections_in(session: Session, model_version_id: int,
+                       found: dict[int, list[DetectionRecord]]) -> dict[str, int]:
+    """Store a model version's detections of stored accepted photos (image id -> detections) once per
+    (image, brand, model), with the photo's time and source; ids of missing or rejected photos are
+    skipped. Returns the detections inserted, by brand."""
+    images: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(found)):
+        query = select(*_IMAGE_FACTS).where(Image.id.in_(chunk))
+        images.update((row.id, row._asdict()) for row in session.execute(query))
+    pairs = [(images[image_id], detection) for image_id in sorted(found)
+             if image_id in images and images[image_id]["status"] == "accepted" for detection in found[image_id]]
+    return _insert_detections(session, model_version_id, pairs)
+
+
+def _insert_detections(session: Session, model_version_id: Optional[int],
+                       found: Sequence[tuple[dict[str, Any], DetectionRecord]]) -> dict[str, int]:
+    """Insert (stored photo, detection) pairs not stored yet; count the new ones into the rollup, by brand."""
+    if not found:
         return {}
     if model_version_id is None:
         raise StorageError("detections need a model version: register the model bundle first")
+    rows = []
+    for image, detection in found:
+        box = detection.box or (None, None, None, None)
+        rows.append({
+            "image_id": image["id"], "brand": detection.brand,
+            "confidence": float(detection.confidence), "model_version_id": model_version_id,
+            "posted_at": image["posted_at"], "source_id": image["source_id"],
+            "box_x1": box[0], "box_y1": box[1], "box_x2": box[2], "box_y2": box[3],
+            "created_at": utcnow(),
+        })
     rows.sort(key=lambda row: (row["image_id"], row["brand"]))
     table = Detection.__table__
     statement = _insert(session, table).on_conflict_do_nothing(
-        index_elements=["image_id", "brand", "model_version_id"]).returning(table.c.brand)
-    return dict(sorted(Counter(session.execute(statement, rows).scalars()).items()))
+        index_elements=["image_id", "brand", "model_version_id"]).returning(table.c.image_id, table.c.brand)
+    inserted = session.execute(statement, rows).all()
+    images = {image["id"]: image for image, _ in found}
+    add_detections(session, model_version_id, [(images[image_id], brand) for image_id, brand in inserted])
+    return dict(sorted(Counter(brand for _, brand in inserted).items()))
 
 
 def _save_thumbnails(session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Optional
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -196,6 +197,46 @@ class Detection(Base):
     )
 
 
+# Rollups: key columns are NOT NULL (NULLs are distinct in unique keys), with sentinels the
+# queries turn back into NULL: source_id 0, place '' and reject_reason ''.
+NO_SOURCE_ID, NO_PLACE, NO_REASON = 0, "", ""
+
+
+class DetectionRollup(Base):
+    """Detections per model version x UTC day x brand x source x place x repost, kept as batches are stored."""
+
+    __tablename__ = "detection_rollups"
+
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place: Mapped[str] = mapped_column(String(300), primary_key=True)
+    repost: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    photos: Mapped[int] = mapped_column(BigInteger)
+    reach: Mapped[int] = mapped_column(BigInteger)  # sum over the photos whose source gave one
+    reach_known: Mapped[int] = mapped_column(BigInteger)
+
+
+class ImageRollup(Base):
+    """Photos per UTC day x source x place x status x reject reason x repost, kept as batches are stored."""
+
+    __tablename__ = "image_rollups"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place: Mapped[str] = mapped_column(String(300), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reject_reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repost: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    images: Mapped[int] = mapped_column(BigInteger)
+    reach: Mapped[int] = mapped_column(BigInteger)
+    reach_known: Mapped[int] = mapped_column(BigInteger)
+    latitude_sum: Mapped[float] = mapped_column(Float)
+    longitude_sum: Mapped[float] = mapped_column(Float)
+    located: Mapped[int] = mapped_column(BigInteger)
+
+
 class Campaign(Base):
     """A marketing campaign: a brand, a date window and the competitors to compare against."""
 
@@ -230,3 +271,53 @@ class FetchFailure(Base):
         Index("ix_fetch_failures_source_last", "source_id", "last_at"),
         UniqueConstraint("source_id", "uri", name="uq_fetch_failure_source_uri"),
     )
+
+
+# -- distributed executor: the outbox of batches, worker heartbeats, the broker's health -----------
+class Batch(Base):
+    """A batch of work written by the scheduler (the outbox) and done by a worker exactly once."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sources.id"))  # None: reclassify across sources
+    kind: Mapped[str] = mapped_column(String(16))  # ingest | reclassify
+    refs: Mapped[list[Any]] = mapped_column(JSON)  # what to fetch, as the monitor encodes it
+    model_path: Mapped[Optional[str]] = mapped_column(Text)  # reclassify: the bundle to score with
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[Optional[datetime]]  # last sent to the broker; None: not yet
+    started_at: Mapped[Optional[datetime]]
+    done_at: Mapped[Optional[datetime]]
+    worker: Mapped[Optional[str]] = mapped_column(String(200))
+    result: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)  # counts, once done
+
+    __table_args__ = (Index("ix_batches_state_published", "state", "published_at"),)
+
+
+class Worker(Base):
+    """A Celery worker's last heartbeat."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(Text)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    tasks_done: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BrokerStatus(Base):
+    """Whether the scheduler could reach the broker, and since when it could not (one row)."""
+
+    __tablename__ = "broker_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    reachable: Mapped[bool] = mapped_column(default=True)
+    down_since: Mapped[Optional[datetime]]
+    last_checked: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)

@@ -29,6 +29,32 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(f"{_redact(target)}: upgraded from revision {before or 'none (empty)'} to {revision}")
 
+    @group.command("rebuild-rollups")
+    def rebuild_rollups(ctx: typer.Context,
+                        url: Optional[str] = typer.Option(None, help="Database URL (default: from the config)."),
+                        check: bool = typer.Option(False, "--check",
+                                                   help="Only count rollup rows that differ from the raw rows.")
+                        ) -> None:
+        """Recompute the rollup tables reports read from the raw detections and images (one transaction).
+
+        Example: monitor db rebuild-rollups --check
+        """
+        from storage.engine import open_database
+        from storage.rollups import rebuild_rollups as rebuild
+        from storage.rollups import rollup_drift
+
+        target = url or ctx.obj.settings.database.url
+        db = open_database(target)
+        try:
+            with db.session(write=True) as session:
+                counts = (rollup_drift if check else rebuild)(session.connection())
+        finally:
+            db.dispose()
+        what = "rollup rows differing from the raw tables" if check else "rollup rows written"
+        typer.echo(f"{_redact(target)}: {what}: " + ", ".join(f"{table} {n}" for table, n in counts.items()))
+        if check and any(counts.values()):
+            raise typer.Exit(1)
+
     app.add_typer(group, name="db")
 
 

@@ -25,7 +25,9 @@ def register(app: typer.Typer) -> None:
                model_version: Optional[int] = typer.Option(None, "--model-version",
                                                            help="Model version id (default: the newest with detections)."),
                exclude_reposts: bool = typer.Option(True, "--exclude-reposts/--include-reposts",
-                                                    help="Leave reposts out of counts and denominators.")) -> None:
+                                                    help="Leave reposts out of counts and denominators."),
+               from_raw: bool = typer.Option(False, "--from-raw", hidden=True,
+                                             help="Count from the raw tables, not the rollups (for checks).")) -> None:
         """Write an exposure report: lift before/during/after a campaign vs competitors, or a date range.
 
         Example: monitor report --campaign spring-launch --format csv,html --by week
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
             settings.database.url, out, formats, campaign=campaign,
             first=start.date() if start else None, last=end.date() if end else None,
             configured=settings.campaigns, tracked=settings.brands.tracked, reports_dir=settings.paths.reports,
-            by=by, model_version=model_version, include_reposts=not exclude_reposts)
+            by=by, model_version=model_version, include_reposts=not exclude_reposts, raw=from_raw)
         typer.echo(result.headline)
         for warning in result.warnings:
             typer.echo(f"note: {warning}")

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from storage.engine import Database
 from storage.migrate import upgrade
+from storage.rollups import rebuild_rollups
 from storage.schema import Detection, FetchFailure, Image, ModelVersion, Source, Thumbnail
 
 START = date(2026, 3, 2)  # campaign start (a Monday)
@@ -111,4 +112,5 @@ def seed(url: str, images_per_day: Callable[[date], int], brands_per_day: Callab
         conn.execute(insert(FetchFailure.__table__), [
             {"source_id": 2, "uri": "https://example.test/broken.jpg", "reason": "timeout", "attempts": 3,
              "first_at": datetime(2026, 3, 4, tzinfo=timezone.utc), "last_at": datetime(2026, 3, 4, 1, tzinfo=timezone.utc)}])
+        rebuild_rollups(conn)  # rows went in raw, around save_batch: count them into the rollups reports read
     return db

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from report_seed import END, START, Campaign, seed, window_of
 from reports import build_campaign_report, build_period_report
 from reports.errors import ReportError
+from storage.rollups import rebuild_rollups
 from storage.schema import Detection, ModelVersion
 
 
@@ -93,6 +94,7 @@ def test_model_version_defaults_to_the_newest_with_detections_and_can_be_named(s
         conn.execute(insert(Detection.__table__), [{
             "image_id": 1 + 101 * 20, "brand": "Acme", "confidence": 0.9, "model_version_id": 2,
             "posted_at": datetime(2026, 3, 7, 0, 0, 7, tzinfo=timezone.utc), "source_id": 1}])
+        rebuild_rollups(conn)
     newest = build_campaign_report(db, Campaign(competitors=()))
     assert newest.model_version["id"] == 2
     assert _row(newest.totals, brand="Acme", window="during")["photos"] == 1
