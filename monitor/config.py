@@ -7,7 +7,7 @@ import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -161,6 +161,30 @@ class IngestSettings(_Strict):
     user_agent: str = "brand-exposure-monitor/0.1"
 
 
+class ExecutorSettings(_Strict):
+    """Where batches run: in this process (local) or on Celery workers through a broker."""
+
+    kind: Literal["local", "celery"] = "local"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    fetch_queue: str = Field(default="monitor.fetch", min_length=1)
+    classify_queue: str = Field(default="monitor.classify", min_length=1)
+    redeliver_after: float = 300.0
+    visibility_timeout: float = 3600.0
+    heartbeat_interval: float = 15.0
+
+    @field_validator("redeliver_after", "visibility_timeout", "heartbeat_interval", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
+            raise ValueError("must be a redis://... or amqp://... URL")
+        return value
+
+
 class PathSettings(_Strict):
     """Folders the program reads and writes, relative to the config file."""
 
@@ -179,6 +203,7 @@ class Settings(_Strict):
     sources: list[SourceSettings] = Field(default_factory=list)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     config_path: Optional[Path] = Field(default=None, exclude=True)
 

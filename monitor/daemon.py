@@ -1,4 +1,7 @@
-"""`monitor run`: one APScheduler job per enabled source; failures back off and never stop the rest."""
+"""`monitor run`: one APScheduler job per enabled source; failures back off and never stop the rest.
+
+With the celery executor the jobs fill the outbox for workers, and one more job reconciles it with the broker.
+"""
 
 from __future__ import annotations
 
@@ -20,23 +23,44 @@ def _jitter(interval: float) -> float:
 class Daemon:
     """Polls every enabled source on its own interval until `stop` is set (SIGTERM/SIGINT set it)."""
 
-    def __init__(self, settings, stop: Optional[threading.Event] = None):
-        from monitor.pipeline import Ingestor, load_model
+    def __init__(self, settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None):
         from storage.engine import open_database
 
         self.settings = settings
+        self.executor = executor or settings.executor.kind
         self.sources = [s for s in settings.sources if s.enabled]
         if not self.sources:
             raise ConfigError(f"{settings.config_path or 'config'}: no enabled sources to watch; add one under `sources:`")
         self.stop = stop or threading.Event()
         self.db = open_database(settings.database.url)
+        self.model = None
+        self.publisher = None
         try:
-            self.model = load_model(settings, self.db)
+            self.runner = self._celery_runner() if self.executor == "celery" else self._local_runner()
         except Exception:
             self.db.dispose()
             raise
-        self.ingestor = Ingestor(settings, self.db, self.model, self.stop)
         self.retry_at: dict[str, datetime] = {}
+
+    def _local_runner(self):
+        from monitor.pipeline import Ingestor, load_model
+
+        self.model = load_model(self.settings, self.db)
+        return Ingestor(self.settings, self.db, self.model, self.stop)
+
+    def _celery_runner(self):
+        from monitor.distributed.app import make_app
+        from monitor.distributed.scheduler import Enqueuer, Publisher
+
+        self.publisher = Publisher(self.settings, self.db, make_app(self.settings))
+        return Enqueuer(self.settings, self.db, self.publisher, self.stop)
+
+    def reconcile(self) -> None:
+        """Check the broker and resend pending batches (celery executor); never raises."""
+        try:
+            self.publisher.reconcile()
+        except Exception as exc:  # e.g. the database is unreachable: try again next time
+            log.error("reconcile failed: %s", exc)
 
     def poll(self, source_settings) -> None:
         """One scheduled poll of one source, skipped while it is backing off after failures."""
@@ -47,7 +71,7 @@ class Daemon:
             log.debug("poll %s skipped: backing off until %s", source_settings.name, waiting.isoformat())
             return
         try:
-            summary = self.ingestor.run_source(source_settings)
+            summary = self.runner.run_source(source_settings)
         except Exception as exc:  # e.g. the database is unreachable: log it, try again next interval
             log.error("poll %s failed before it could be recorded: %s", source_settings.name, exc)
             return
@@ -71,17 +95,26 @@ class Daemon:
             scheduler.add_job(self.poll, IntervalTrigger(seconds=source.interval, jitter=_jitter(source.interval),
                                                          timezone=timezone.utc),
                               args=[source], id=source.name, name=f"poll {source.name}", next_run_time=now)
+        if self.publisher is not None:
+            every = self.settings.executor.heartbeat_interval
+            scheduler.add_job(self.reconcile, IntervalTrigger(seconds=every, timezone=timezone.utc),
+                              id="monitor:reconcile", name="check the broker and resend pending batches",
+                              next_run_time=now)
         scheduler.start()
-        log.info("daemon started: %d source(s) [%s], model %s (%s)", len(self.sources),
-                 ", ".join(f"{s.name} every {s.interval:g}s" for s in self.sources),
-                 self.settings.classifier.model, ", ".join(self.model.classifier.classes))
+        sources = ", ".join(f"{s.name} every {s.interval:g}s" for s in self.sources)
+        if self.model is not None:
+            log.info("daemon started: %d source(s) [%s], model %s (%s)", len(self.sources), sources,
+                     self.settings.classifier.model, ", ".join(self.model.classifier.classes))
+        else:
+            log.info("scheduler started: %d source(s) [%s], batches to workers on queue %s",
+                     len(self.sources), sources, self.settings.executor.fetch_queue)
         try:
             while not self.stop.wait(1.0):
                 pass
         finally:
             log.info("stopping: finishing the current batch")
             scheduler.shutdown(wait=True)
-            self.ingestor.close()
+            self.runner.close()
             self.db.dispose()
             log.info("daemon stopped")
 
@@ -90,6 +123,7 @@ class Daemon:
         self.stop.set()
 
 
-def run_daemon(settings, stop: Optional[threading.Event] = None) -> None:
-    """Run the daemon until SIGTERM/SIGINT (or `stop`); refuses to start without a usable model."""
-    Daemon(settings, stop).run(install_signals=stop is None)
+def run_daemon(settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None) -> None:
+    """Run the daemon until SIGTERM/SIGINT (or `stop`); the local executor refuses to start without a usable
+    model, the celery one only schedules (workers classify)."""
+    Daemon(settings, stop, executor).run(install_signals=stop is None)

@@ -45,6 +45,7 @@ class SourceSummary:
     detections: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # fetch failures by reason
     batches: int = 0
+    queued: int = 0  # photos written to the outbox for workers (celery executor)
     error: Optional[str] = None  # the poll itself failed
     next_try_at: Optional[datetime] = None  # after a failure: when to poll again (backoff)
 
@@ -120,7 +121,9 @@ def load_classifier(path, config_path=None) -> Any:
 
 
 @dataclass
-class _Item:
+class Item:
+    """One ref on its way through a batch: bytes, then a check result, then detections."""
+
     ref: ImageRef
     sha256: Optional[str] = None
     data: Optional[bytes] = None
@@ -128,6 +131,236 @@ class _Item:
     rejected: Optional[ImageRejected] = None
     checked: Optional[CheckedImage] = None
     known: bool = False
+
+
+# -- the steps of a batch, shared by the local loop and the Celery tasks ---------------------------
+def read_item(source, ref: ImageRef) -> Item:
+    """The ref's bytes and sha256 (refs with data need no reading), or the fetch failure."""
+    item = Item(ref)
+    try:
+        if ref.data is not None:
+            data = ref.data
+        elif hasattr(source, "read"):
+            data = source.read(ref)
+        else:
+            raise FetchError(f"{ref.uri}: the source cannot read its photos", "unreadable")
+    except FetchError as exc:
+        item.failure = exc
+        return item
+    except Exception as exc:  # a broken source must not take the batch down
+        item.failure = FetchError(f"{ref.uri}: {type(exc).__name__}: {exc}", "error")
+        return item
+    item.data, item.sha256 = data, sha256_hex(data)
+    return item
+
+
+def read_items(source, refs: list[ImageRef], pool: Optional[ThreadPoolExecutor] = None) -> list[Item]:
+    """Read every ref of a batch (in the pool's threads when given)."""
+    reader = pool.map if pool is not None else map
+    return list(reader(lambda ref: read_item(source, ref), refs))
+
+
+def drop_known(db, items: list[Item]) -> None:
+    """Mark items whose bytes are stored already, or repeated in the batch, as known; drop their bytes."""
+    from storage.repository import known_sha256
+
+    known = known_sha256(db, [i.sha256 for i in items if i.sha256])
+    seen: set[str] = set()
+    for item in items:
+        if item.sha256 and (item.sha256 in known or item.sha256 in seen):
+            item.known, item.data = True, None
+        elif item.sha256:
+            seen.add(item.sha256)
+
+
+def check_item(item: Item, ingest, model: "LoadedModel") -> None:
+    """Decode and validate the item's bytes at the model's working size (sets checked or rejected)."""
+    try:
+        item.checked = check_image(item.data, ingest.max_pixels, ingest.min_side, model.work_side,
+                                   sha256=item.sha256, square=not model.tiled,
+                                   thumbnail_size=ingest.thumbnail_size)
+    except ImageRejected as exc:
+        item.rejected = exc
+    except Exception as exc:  # Pillow raises many kinds on hostile files
+        item.rejected = ImageRejected("not_an_image", f"{type(exc).__name__}: {exc}")
+    item.data = None
+
+
+def check_items(items: list[Item], ingest, model: "LoadedModel", pool: Optional[ThreadPoolExecutor] = None) -> None:
+    """Check every item that still has bytes."""
+    pending = [i for i in items if i.data is not None]
+    list((pool.map if pool is not None else map)(lambda item: check_item(item, ingest, model), pending))
+
+
+def classify_items(model: "LoadedModel", items: list[Item]) -> list[list[Any]]:
+    """Detection records of each accepted item, in the order of the accepted items."""
+    from storage.records import DetectionRecord
+
+    accepted = [i for i in items if i.checked is not None]
+    found = model.detect([i.checked.image for i in accepted]) if accepted else []
+    return [[DetectionRecord(d.brand, float(d.confidence), tuple(d.box) if d.box else None) for d in detections]
+            for detections in found]
+
+
+def build_records(items: list[Item], found: list[list[Any]], ingest, source_name: str) -> tuple[list, list]:
+    """Image records (accepted with their detections, then rejected) and fetch-failure records of a batch."""
+    from storage.records import FetchFailureRecord, ImageRecord
+
+    accepted = [i for i in items if i.checked is not None]
+    records = [_accepted(item, detections, ingest.thumbnail_size) for item, detections in zip(accepted, found)]
+    failures = []
+    for item in items:
+        if item.rejected is not None:
+            log.warning("rejected photo from %s: %s (%s: %s)", source_name, item.ref.uri, item.rejected.reason,
+                        item.rejected.detail)
+            records.append(ImageRecord(
+                sha256=item.sha256, uri=item.ref.uri, external_id=item.ref.external_id,
+                posted_at=_utc(item.ref.posted_at), time_source="source" if item.ref.posted_at else "ingested",
+                latitude=item.ref.latitude, longitude=item.ref.longitude, place=item.ref.place,
+                caption=item.ref.caption, author=item.ref.author, reach=item.ref.reach,
+                status="rejected", reject_reason=item.rejected.reason,
+                reject_detail=item.rejected.detail[:1000]))
+        elif item.failure is not None:
+            log.warning("fetch failed for %s: %s (%s)", source_name, item.ref.uri, item.failure.reason)
+            failures.append(FetchFailureRecord(item.ref.uri, item.failure.reason, str(item.failure)[:1000]))
+    return records, failures
+
+
+def batch_counts(summary: SourceSummary, items: list[Item], result: Any, failures: list) -> None:
+    """Fold one stored batch into a source's summary."""
+    summary.add(result)
+    for failure in failures:
+        summary.failures[failure.reason] = summary.failures.get(failure.reason, 0) + 1
+    summary.duplicates += sum(1 for i in items if i.known)
+    summary.batches += 1
+
+
+def _accepted(item: Item, detections: list, thumbnail_size: int) -> Any:
+    from storage.records import ImageRecord
+
+    ref, checked = item.ref, item.checked
+    posted, time_source = _utc(ref.posted_at), "source"
+    if posted is None and checked.posted_at is not None:
+        posted, time_source = checked.posted_at, "exif"
+    if posted is None:
+        time_source = "ingested"
+    lat, lon = ref.latitude, ref.longitude
+    if lat is None or lon is None:
+        lat, lon = (checked.latitude, checked.longitude) if checked.latitude is not None else (lat, lon)
+    thumb, tw, th = (None, None, None)
+    if detections:
+        thumb, tw, th = thumbnail_jpeg(checked.thumbnail or checked.image, thumbnail_size)
+    return ImageRecord(
+        sha256=checked.sha256, uri=ref.uri, external_id=ref.external_id, posted_at=posted,
+        time_source=time_source, phash=checked.phash, latitude=lat, longitude=lon, place=ref.place,
+        caption=ref.caption, author=ref.author, reach=ref.reach, width=checked.width,
+        height=checked.height, thumbnail_jpeg=thumb, thumbnail_width=tw, thumbnail_height=th,
+        detections=detections)
+
+
+def source_context(settings) -> dict[str, Any]:
+    """What source constructors get besides their options."""
+    base = settings.config_path.parent if settings.config_path else None
+    return {"ingest": settings.ingest, "cache_dir": settings.paths.cache,
+            "base_dir": base, "max_bytes": settings.ingest.max_bytes}
+
+
+def close_source(source) -> None:
+    """Release what a source holds (its HTTP session)."""
+    fetcher = getattr(source, "fetcher", None)
+    if fetcher is not None:
+        fetcher.close()
+
+
+class PlainReader:
+    """Reads a photo by its uri alone (a local file, or HTTP under default limits): for sources the config lacks."""
+
+    def __init__(self, ingest):
+        from monitor.fetch import Fetcher
+
+        self.max_bytes = ingest.max_bytes
+        self.fetcher = Fetcher.from_settings(ingest)
+
+    def read(self, ref: ImageRef) -> bytes:
+        """The bytes at the ref's uri."""
+        if ref.uri.startswith(("http://", "https://")):
+            return self.fetcher.get(ref.uri).data
+        try:
+            with open(ref.uri, "rb") as handle:
+                data = handle.read(self.max_bytes + 1)
+        except OSError as exc:
+            raise FetchError(f"{ref.uri}: cannot read ({exc.strerror or exc})", "read_error") from None
+        if len(data) > self.max_bytes:
+            raise FetchError(f"{ref.uri}: over the limit of {self.max_bytes} bytes", "too_large")
+        return data
+
+
+class Readers:
+    """Each source's reader by name, built once from the config; a PlainReader for names the config lacks."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.built: dict[Optional[str], Any] = {}
+        self.lock = threading.Lock()
+
+    def get(self, name: Optional[str]) -> Any:
+        """The source named `name` (or a PlainReader)."""
+        from monitor.errors import ConfigError
+        from monitor.sources.registry import build_source
+
+        with self.lock:
+            if name not in self.built:
+                try:
+                    self.built[name] = build_source(self.settings.source(name or ""), **source_context(self.settings))
+                except ConfigError:
+                    self.built[name] = PlainReader(self.settings.ingest)
+            return self.built[name]
+
+    def close(self) -> None:
+        """Close every reader's HTTP session."""
+        for source in self.built.values():
+            close_source(source)
+        self.built.clear()
+
+
+def poll_source(db, source_settings, context: dict[str, Any],
+                drain: Callable[[Any, int, Any, SourceSummary], None]) -> SourceSummary:
+    """One pass over a source through `drain(source, source_id, cursor, summary)`; a failing poll is
+    recorded with its backoff and returned, never raised."""
+    from monitor.sources.registry import build_source
+    from storage.repository import ensure_source, get_cursor, record_poll
+
+    summary = SourceSummary(source_settings.name)
+    source_id = ensure_source(db, source_settings.name, source_settings.kind)
+    source = None
+    try:
+        source = build_source(source_settings, **context)
+        drain(source, source_id, get_cursor(db, source_id), summary)
+    except MonitorError as exc:
+        summary.error = str(exc)
+    except Exception as exc:  # a bug or an outage in one source must not stop the others
+        log.exception("poll %s crashed", source_settings.name)
+        summary.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        close_source(source)
+    if summary.error:
+        failures = _failures(db, source_id) + 1
+        next_try = utcnow() + timedelta(seconds=backoff(source_settings.interval, failures))
+        summary.next_try_at = next_try
+        record_poll(db, source_id, ok=False, error=summary.error, next_try_at=next_try)
+        log.warning("poll %s failed (%d in a row, next try %s): %s", source_settings.name, failures,
+                    next_try.isoformat(timespec="seconds"), summary.error)
+        return summary
+    record_poll(db, source_id, ok=True, next_try_at=utcnow() + timedelta(seconds=source_settings.interval))
+    return summary
+
+
+def _failures(db, source_id: int) -> int:
+    from sqlalchemy import select
+    from storage.schema import Source
+
+    with db.session() as session:
+        return int(session.scalar(select(Source.consecutive_failures).where(Source.id == source_id)) or 0)
 
 
 class Ingestor:
@@ -148,51 +381,16 @@ class Ingestor:
 
     def context(self) -> dict[str, Any]:
         """What source constructors get besides their options."""
-        base = self.settings.config_path.parent if self.settings.config_path else None
-        return {"ingest": self.settings.ingest, "cache_dir": self.settings.paths.cache,
-                "base_dir": base, "max_bytes": self.settings.ingest.max_bytes}
+        return source_context(self.settings)
 
     def run_source(self, source_settings) -> SourceSummary:
         """One pass over a source; a failing poll is recorded with its backoff and returned, never raised."""
-        from monitor.sources.registry import build_source
-        from storage.repository import ensure_source, get_cursor, record_poll
-
-        summary = SourceSummary(source_settings.name)
-        source_id = ensure_source(self.db, source_settings.name, source_settings.kind)
-        source = None
-        try:
-            source = build_source(source_settings, **self.context())
-            self._drain(source, source_id, get_cursor(self.db, source_id), summary)
-        except MonitorError as exc:
-            summary.error = str(exc)
-        except Exception as exc:  # a bug or an outage in one source must not stop the others
-            log.exception("poll %s crashed", source_settings.name)
-            summary.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            fetcher = getattr(source, "fetcher", None)
-            if fetcher is not None:
-                fetcher.close()
-        if summary.error:
-            failures = self._failures(source_id) + 1
-            next_try = utcnow() + timedelta(seconds=backoff(source_settings.interval, failures))
-            summary.next_try_at = next_try
-            record_poll(self.db, source_id, ok=False, error=summary.error, next_try_at=next_try)
-            log.warning("poll %s failed (%d in a row, next try %s): %s", source_settings.name, failures,
-                        next_try.isoformat(timespec="seconds"), summary.error)
-            return summary
-        record_poll(self.db, source_id, ok=True,
-                    next_try_at=utcnow() + timedelta(seconds=source_settings.interval))
-        log.info("poll %s: %d new, %d duplicates, %d reposts, %d rejected, %d fetch failures, detections %s",
-                 summary.name, summary.new, summary.duplicates, summary.reposts, sum(summary.rejected.values()),
-                 sum(summary.failures.values()), summary.detections or "{}")
+        summary = poll_source(self.db, source_settings, self.context(), self._drain)
+        if not summary.error:
+            log.info("poll %s: %d new, %d duplicates, %d reposts, %d rejected, %d fetch failures, detections %s",
+                     summary.name, summary.new, summary.duplicates, summary.reposts, sum(summary.rejected.values()),
+                     sum(summary.failures.values()), summary.detections or "{}")
         return summary
-
-    def _failures(self, source_id: int) -> int:
-        from sqlalchemy import select
-        from storage.schema import Source
-
-        with self.db.session() as session:
-            return int(session.scalar(select(Source.consecutive_failures).where(Source.id == source_id)) or 0)
 
     # -- the batch loop ------------------------------------------------------------------------
     def _drain(self, source, source_id: int, cursor, summary: SourceSummary) -> None:
@@ -240,109 +438,27 @@ class Ingestor:
         finally:
             out.put(_DONE)
 
-    def _prepare(self, source, refs: list[ImageRef]) -> list[_Item]:
-        from storage.repository import known_sha256
-
-        items = list(self.pool.map(lambda ref: self._read(source, ref), refs))
-        known = known_sha256(self.db, [i.sha256 for i in items if i.sha256])
-        seen: set[str] = set()
-        for item in items:
-            if item.sha256 and (item.sha256 in known or item.sha256 in seen):
-                item.known, item.data = True, None
-            elif item.sha256:
-                seen.add(item.sha256)
-        list(self.pool.map(self._check, [i for i in items if i.data is not None]))
+    def _prepare(self, source, refs: list[ImageRef]) -> list[Item]:
+        items = read_items(source, refs, self.pool)
+        drop_known(self.db, items)
+        check_items(items, self.settings.ingest, self.model, self.pool)
         return items
 
-    def _read(self, source, ref: ImageRef) -> _Item:
-        item = _Item(ref)
-        try:
-            if ref.data is not None:
-                data = ref.data
-            elif hasattr(source, "read"):
-                data = source.read(ref)
-            else:
-                raise FetchError(f"{ref.uri}: the source cannot read its photos", "unreadable")
-        except FetchError as exc:
-            item.failure = exc
-            return item
-        except Exception as exc:  # a broken source must not take the batch down
-            item.failure = FetchError(f"{ref.uri}: {type(exc).__name__}: {exc}", "error")
-            return item
-        item.data, item.sha256 = data, sha256_hex(data)
-        return item
-
-    def _check(self, item: _Item) -> None:
-        ingest = self.settings.ingest
-        try:
-            item.checked = check_image(item.data, ingest.max_pixels, ingest.min_side, self.model.work_side,
-                                       sha256=item.sha256, square=not self.model.tiled,
-                                       thumbnail_size=ingest.thumbnail_size)
-        except ImageRejected as exc:
-            item.rejected = exc
-        except Exception as exc:  # Pillow raises many kinds on hostile files
-            item.rejected = ImageRejected("not_an_image", f"{type(exc).__name__}: {exc}")
-        item.data = None
-
-    def _store(self, source, source_id: int, items: list[_Item], summary: SourceSummary) -> None:
-        from storage.records import DetectionRecord, FetchFailureRecord, ImageRecord
+    def _store(self, source, source_id: int, items: list[Item], summary: SourceSummary) -> None:
         from storage.repository import save_batch
 
-        name = summary.name
-        accepted = [i for i in items if i.checked is not None]
-        found = self.model.detect([i.checked.image for i in accepted]) if accepted else []
-        records, failures = [], []
-        for item, detections in zip(accepted, found):
-            records.append(self._accepted(item, [DetectionRecord(d.brand, float(d.confidence),
-                                                                 tuple(d.box) if d.box else None)
-                                                 for d in detections], ImageRecord))
-        for item in items:
-            if item.rejected is not None:
-                log.warning("rejected photo from %s: %s (%s: %s)", name, item.ref.uri, item.rejected.reason,
-                            item.rejected.detail)
-                records.append(ImageRecord(
-                    sha256=item.sha256, uri=item.ref.uri, external_id=item.ref.external_id,
-                    posted_at=_utc(item.ref.posted_at), time_source="source" if item.ref.posted_at else "ingested",
-                    latitude=item.ref.latitude, longitude=item.ref.longitude, place=item.ref.place,
-                    caption=item.ref.caption, author=item.ref.author, reach=item.ref.reach,
-                    status="rejected", reject_reason=item.rejected.reason,
-                    reject_detail=item.rejected.detail[:1000]))
-            elif item.failure is not None:
-                log.warning("fetch failed for %s: %s (%s)", name, item.ref.uri, item.failure.reason)
-                failures.append(FetchFailureRecord(item.ref.uri, item.failure.reason, str(item.failure)[:1000]))
-                summary.failures[item.failure.reason] = summary.failures.get(item.failure.reason, 0) + 1
+        found = classify_items(self.model, items)
+        records, failures = build_records(items, found, self.settings.ingest, summary.name)
         cursor = next((i.ref.cursor for i in reversed(items) if i.ref.cursor is not None), None)
         result = save_batch(self.db, source_id, self.model.version_id, records, failures, cursor,
                             self.settings.ingest.phash_distance)
-        summary.add(result)
-        summary.duplicates += sum(1 for i in items if i.known)
-        summary.batches += 1
+        batch_counts(summary, items, result, failures)
         if self.on_batch is not None:
             self.on_batch(summary, len(items))
         committed = getattr(source, "committed", None)
         if committed is not None:
             committed([i.ref for i in items])
-        log.debug("batch of %d from %s committed: %s", len(items), name, result)
-
-    def _accepted(self, item: _Item, detections: list, record_type) -> Any:
-        ref, checked = item.ref, item.checked
-        posted, time_source = _utc(ref.posted_at), "source"
-        if posted is None and checked.posted_at is not None:
-            posted, time_source = checked.posted_at, "exif"
-        if posted is None:
-            time_source = "ingested"
-        lat, lon = ref.latitude, ref.longitude
-        if lat is None or lon is None:
-            lat, lon = (checked.latitude, checked.longitude) if checked.latitude is not None else (lat, lon)
-        thumb, tw, th = (None, None, None)
-        if detections:
-            thumb, tw, th = thumbnail_jpeg(checked.thumbnail or checked.image, self.settings.ingest.thumbnail_size)
-        return record_type(
-            sha256=checked.sha256, uri=ref.uri, external_id=ref.external_id, posted_at=posted,
-            time_source=time_source, phash=checked.phash, latitude=lat, longitude=lon, place=ref.place,
-            caption=ref.caption, author=ref.author, reach=ref.reach, width=checked.width,
-            height=checked.height, thumbnail_jpeg=thumb, thumbnail_width=tw, thumbnail_height=th,
-            detections=detections)
+        log.debug("batch of %d from %s committed: %s", len(items), summary.name, result)
 
 
 def _utc(moment: Optional[datetime]) -> Optional[datetime]:

@@ -1,4 +1,5 @@
-"""Rich tables for `monitor ingest` (what one pass stored) and `monitor status` (each source's health)."""
+"""Rich tables for `monitor ingest` (what one pass stored) and `monitor status` (each source's health,
+and the broker, queues and workers of the celery executor)."""
 
 from __future__ import annotations
 
@@ -69,17 +70,68 @@ def status_table(rows: list[dict[str, Any]], configured: list) -> Table:
     return table
 
 
+def _age(moment: Optional[datetime], now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, int((now - moment).total_seconds()))
+    return f"{seconds}s ago" if seconds < 120 else (f"{seconds // 60}m ago" if seconds < 7200
+                                                    else f"{seconds // 3600}h ago")
+
+
+def cluster_tables(status: Any, now: Optional[datetime] = None) -> list[Table]:
+    """The broker with its queue depths and the outbox, and the workers with their last heartbeat."""
+    from datetime import timezone
+
+    now = now or datetime.now(timezone.utc)
+    broker = Table(title="Broker and queues")
+    for header in ("what", "state"):
+        broker.add_column(header, overflow="fold")
+    record = status.broker_record or {}
+    if status.broker_error is None:
+        broker.add_row(f"broker {status.broker_url}", "reachable")
+    else:
+        since = record.get("down_since") if not record.get("reachable", True) else None
+        since_text = f" since {_when(since)} ({_age(since, now)})" if since else ""
+        broker.add_row(f"broker {status.broker_url}", f"[red]unreachable{since_text}: {status.broker_error}[/red]")
+    if record and not record.get("reachable", True) and status.broker_error is None:
+        broker.add_row("scheduler's view", f"[red]outage since {_when(record.get('down_since'))}, "
+                                           f"not yet seen to end[/red]")
+    for name, depth in status.queues.items():
+        unknown = "unknown" if status.broker_error else "not declared yet"
+        broker.add_row(f"queue {name}", unknown if depth is None else f"{depth} waiting")
+    backlog = status.backlog or {}
+    oldest = backlog.get("oldest")
+    broker.add_row("outbox", f"{backlog.get('pending', 0)} pending batch(es)"
+                             + (f", oldest written {_when(oldest)} ({_age(oldest, now)})" if oldest else ""))
+    workers = Table(title="Workers")
+    for header in ("worker", "pid", "queues", "concurrency", "started", "last heartbeat", "tasks done"):
+        workers.add_column(header, overflow="fold")
+    for row in status.workers:
+        workers.add_row(row["name"], str(row["pid"]), row["queues"], str(row["concurrency"]),
+                        _when(row["started_at"]), f"{_when(row['last_seen'])} ({_age(row['last_seen'], now)})",
+                        str(row["tasks_done"]))
+    return [broker, workers]
+
+
 def print_status(settings, console: Optional[Console] = None) -> None:
-    """Print the status table of every source."""
+    """Print the status table of every source (and, with the celery executor, the broker, queues and workers)."""
     from storage.engine import open_database
     from storage.repository import source_status
 
+    console = console or Console()
     db = open_database(settings.database.url)
     try:
         rows = source_status(db)
+        cluster = None
+        if settings.executor.kind == "celery":
+            from monitor.distributed.status import cluster_status
+
+            cluster = cluster_status(settings, db)
     finally:
         db.dispose()
-    (console or Console()).print(status_table(rows, settings.sources))
+    console.print(status_table(rows, settings.sources))
+    for table in cluster_tables(cluster) if cluster is not None else []:
+        console.print(table)
 
 
 @contextmanager
@@ -105,4 +157,36 @@ def photo_progress(console: Optional[Console] = None) -> Iterator[Callable[[Any,
         yield on_batch
     finally:
         if tasks:
+            progress.stop()
+
+
+def print_reclassify(summary: Any, console: Optional[Console] = None) -> None:
+    """Print what a reclassify run stored and skipped."""
+    table = Table(title=f"Reclassified with model version {summary.model_version_id}")
+    for header in ("photos", "re-scored", "bytes changed", "unreadable", "rejected", "new detections"):
+        table.add_column(header, overflow="fold")
+    table.add_row(str(summary.images), str(summary.rescored), str(summary.changed), str(summary.unreadable),
+                  str(summary.rejected), _counts(summary.detections))
+    (console or Console()).print(table)
+
+
+@contextmanager
+def reclassify_progress(console: Optional[Console] = None) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over the stored photos being re-scored (on_progress(advance, total))."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console or Console(stderr=True), transient=True)
+    task: list[Any] = []
+
+    def on_progress(advance: int, total: int) -> None:
+        if not task:
+            progress.start()
+            task.append(progress.add_task("reclassify", total=total))
+        progress.advance(task[0], advance)
+
+    try:
+        yield on_progress
+    finally:
+        if task:
             progress.stop()

@@ -12,7 +12,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ingest")
     def ingest(ctx: typer.Context,
-               once: bool = typer.Option(False, "--once", help="One pass over the sources, then exit "
+               once: bool = typer.Option(False, "--once", help="One pass over the sources in this process, then exit "
                                          "(without it, keep polling like `monitor run`)."),
                source: Optional[list[str]] = typer.Option(None, "--source", "-s",
                                                           help="Only this source (repeatable).")) -> None:
@@ -39,18 +39,29 @@ def register(app: typer.Typer) -> None:
         print_summary(summaries)
 
     @app.command("run")
-    def run(ctx: typer.Context) -> None:
+    def run(ctx: typer.Context,
+            executor: Optional[str] = typer.Option(
+                None, "--executor", "-e", help="local: classify in this process; celery: only schedule, "
+                "workers (`monitor worker`) classify (default: executor.kind in the config).",
+                show_default=False)) -> None:
         """Watch every enabled source on its interval until SIGTERM or Ctrl-C (the daemon).
 
-        Example: monitor --config config.yaml run
+        Example: monitor --config config.yaml run --executor celery
         """
         from monitor.daemon import run_daemon
+        from monitor.errors import ConfigError
 
-        run_daemon(ctx.obj.settings)
+        if executor not in (None, "local", "celery"):
+            raise ConfigError(f"--executor {executor!r}: choose local or celery")
+        settings = ctx.obj.settings
+        if executor:
+            settings = settings.model_copy(update={"executor": settings.executor.model_copy(update={"kind": executor})})
+        run_daemon(settings)
 
     @app.command("status")
     def status(ctx: typer.Context) -> None:
-        """Show every source's last poll, last success, last error, failures in a row and totals.
+        """Show every source's last poll, last success, last error, failures in a row and totals
+        (with the celery executor also the broker, queue depths, the outbox backlog and worker heartbeats).
 
         Example: monitor --config config.yaml status
         """

@@ -54,7 +54,7 @@ def test_config_check_reports_a_bad_file_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == ("Error: config.yaml: databse: unknown key; did you mean 'database'? "
-                           "(valid keys: brands, campaigns, classifier, database, ingest, paths, sources)\n")
+                           "(valid keys: brands, campaigns, classifier, database, executor, ingest, paths, sources)\n")
 
 
 def test_missing_config_file_is_one_line(tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ BAD = {
     "unknown_top_level_key": (
         "databse:\n  url: sqlite:///x.db\n",
         "databse: unknown key; did you mean 'database'? "
-        "(valid keys: brands, campaigns, classifier, database, ingest, paths, sources)"),
+        "(valid keys: brands, campaigns, classifier, database, executor, ingest, paths, sources)"),
     "unknown_nested_key": (
         "database:\n  urll: sqlite:///x.db\n",
         "database.urll: unknown key; did you mean 'url'? (valid keys: echo, url)"),

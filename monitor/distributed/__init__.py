@@ -1,0 +1,1 @@
+"""The Celery executor: the scheduler writes batches to an outbox and publishes them; workers fetch and classify."""

@@ -1,0 +1,168 @@
+"""The scheduler's side: polls write batches to the outbox (with the cursor, in one transaction), then publish.
+
+A publish that fails never stops polling: the outage is recorded, and the reconciler sends every
+pending batch once the broker answers again (and any batch pending too long after it was sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Iterable, Optional
+
+from monitor.pipeline import SourceSummary, poll_source, source_context
+from monitor.sources.base import ImageRef
+
+log = logging.getLogger("monitor.scheduler")
+KEEP_DONE_S = 86_400.0  # done batches are kept a day for `monitor status` and debugging
+
+
+class Publisher:
+    """Sends batch ids to the fetch queue; remembers whether the broker is down."""
+
+    def __init__(self, settings, db, app):
+        from storage.batches import broker_status
+
+        self.settings = settings
+        self.db = db
+        self.app = app
+        self.lock = threading.Lock()
+        status = broker_status(db)
+        self.down = bool(status and not status["reachable"])
+
+    def publish(self, batch_ids: Iterable[int]) -> bool:
+        """Send the batches (skipped while the broker is down); False when they were not all sent."""
+        from storage.batches import mark_published
+
+        ids = list(batch_ids)
+        if not ids:
+            return True
+        with self.lock:
+            if self.down:
+                return False
+            fetch = self.app.tasks["monitor.fetch"]
+            sent: list[int] = []
+            try:
+                with self.app.producer_or_acquire() as producer:
+                    for batch_id in ids:
+                        fetch.apply_async(args=[batch_id], producer=producer, retry=False,
+                                          queue=self.settings.executor.fetch_queue)
+                        sent.append(batch_id)
+            except Exception as exc:  # every transport raises its own kinds
+                self._outage(f"{type(exc).__name__}: {exc}".splitlines()[0])
+                return False
+            finally:
+                if sent:
+                    mark_published(self.db, sent)
+            return True
+
+    def reconcile(self, only: Optional[set[int]] = None) -> int:
+        """Check the broker; send batches never sent or pending too long (all pending ones after an outage).
+
+        `only`: just these batches (a reclassify run watching its own), and done ones are kept."""
+        from monitor.distributed.app import check_broker
+        from storage.batches import due_batches, prune_done, record_broker
+
+        executor = self.settings.executor
+        error = check_broker(self.app)
+        with self.lock:
+            if error:
+                self._outage(error)
+                return 0
+            recovered = record_broker(self.db, executor.broker_url, True)
+            was_down, self.down = self.down, False
+        if recovered or was_down:
+            log.info("broker %s is reachable again: sending every pending batch", _redacted(executor.broker_url))
+        ids = due_batches(self.db, executor.redeliver_after, everything=recovered or was_down)
+        if only is not None:
+            ids = [i for i in ids if i in only]
+        if ids and self.publish(ids):
+            log.info("sent %d pending batch(es) again", len(ids))
+        if only is None:
+            prune_done(self.db, KEEP_DONE_S)
+        return len(ids)
+
+    def _outage(self, error: str) -> None:
+        from storage.batches import record_broker
+
+        if not self.down:
+            log.error("broker %s unreachable (%s): batches stay in the outbox until it is back",
+                      _redacted(self.settings.executor.broker_url), error)
+        self.down = True
+        try:
+            record_broker(self.db, self.settings.executor.broker_url, False, error)
+        except Exception as exc:  # the database may be down as well; polling goes on
+            log.error("cannot record the broker outage: %s", exc)
+
+
+class Enqueuer:
+    """Polls sources into the outbox: each batch of refs and the cursor after it in one transaction."""
+
+    def __init__(self, settings, db, publisher: Publisher, stop: Optional[threading.Event] = None):
+        self.settings = settings
+        self.db = db
+        self.publisher = publisher
+        self.stop = stop or threading.Event()
+
+    def run_source(self, source_settings) -> SourceSummary:
+        """One pass over a source; a failing poll is recorded with its backoff and returned, never raised."""
+        summary = poll_source(self.db, source_settings, source_context(self.settings), self._drain)
+        if not summary.error:
+            log.info("poll %s: %d photo(s) queued in %d batch(es)", summary.name, summary.queued, summary.batches)
+        return summary
+
+    def close(self) -> None:
+        """Nothing to release (the app's connections close with the process)."""
+
+    def _drain(self, source, source_id: int, cursor, summary: SourceSummary) -> None:
+        size = self.settings.ingest.batch_size
+        batch: list[ImageRef] = []
+        for ref in source.poll(cursor):
+            batch.append(ref)
+            if len(batch) >= size:
+                self._enqueue(source, source_id, batch, summary)
+                batch = []
+                if self.stop.is_set():
+                    return
+        if batch:
+            self._enqueue(source, source_id, batch, summary)
+
+    def _enqueue(self, source, source_id: int, refs: list[ImageRef], summary: SourceSummary) -> None:
+        from monitor.distributed.payload import encode_ref
+        from storage.batches import enqueue_batch
+
+        cursor = next((r.cursor for r in reversed(refs) if r.cursor is not None), None)
+        batch_id = enqueue_batch(self.db, source_id, "ingest", [encode_ref(r) for r in refs], cursor)
+        committed = getattr(source, "committed", None)
+        if committed is not None:
+            committed(refs)
+        summary.batches += 1
+        summary.queued += len(refs)
+        self.publisher.publish([batch_id])
+
+
+def enqueue_reclassify(settings, db, publisher: Publisher, model_path: str, since=None) -> list[int]:
+    """Write reclassify batches of stored accepted photos to the outbox and publish them; returns their ids."""
+    from storage.batches import accepted_images, enqueue_batch
+
+    ids: list[int] = []
+    after = 0
+    while True:
+        rows = accepted_images(db, since, after, settings.ingest.batch_size)
+        if not rows:
+            break
+        after = rows[-1]["id"]
+        ids.append(enqueue_batch(db, None, "reclassify", rows, model_path=model_path))
+    publisher.publish(ids)
+    return ids
+
+
+def _redacted(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(url)
+
+
+def describe(app: Any) -> str:
+    """The broker URL without its password."""
+    return _redacted(app.conf.broker_url)

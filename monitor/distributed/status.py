@@ -1,0 +1,37 @@
+"""What `monitor status` adds with the celery executor: queue depths, workers, the outbox and the broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class ClusterStatus:
+    """A snapshot of the distributed executor."""
+
+    broker_url: str
+    broker_error: Optional[str]  # None: it answered just now
+    broker_record: Optional[dict[str, Any]]  # what the scheduler last recorded
+    queues: dict[str, Optional[int]] = field(default_factory=dict)
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    backlog: dict[str, Any] = field(default_factory=dict)
+
+
+def cluster_status(settings, db) -> ClusterStatus:
+    """Ask the broker and the database; an unreachable broker is reported, not raised."""
+    from monitor.distributed.app import check_broker, make_app, queue_depths
+    from monitor.distributed.scheduler import describe
+    from storage.batches import broker_status, list_workers, outbox_backlog
+
+    app = make_app(settings)
+    error = check_broker(app)
+    executor = settings.executor
+    names = [executor.fetch_queue, executor.classify_queue]
+    depths: dict[str, Optional[int]] = dict.fromkeys(names)
+    if error is None:
+        try:
+            depths = queue_depths(app, names)
+        except Exception as exc:  # went away between the two calls
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return ClusterStatus(describe(app), error, broker_status(db), depths, list_workers(db), outbox_backlog(db))

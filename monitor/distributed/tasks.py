@@ -1,0 +1,197 @@
+"""The two Celery tasks: fetch (I/O: read bytes, drop known ones) and classify (decode, classify, store once)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional
+
+from monitor.distributed.app import CLASSIFY_TASK, FETCH_TASK
+
+log = logging.getLogger("monitor.worker")
+MAX_RETRIES = 30
+RETRY_BACKOFF_MAX_S = 300
+
+
+class WorkerState:
+    """What one worker process keeps between tasks: its database, source readers and loaded models.
+
+    Built in the parent and inherited by forked children; everything is made on first use in the
+    process that uses it (nothing crosses a fork, TensorFlow loads in the child).
+    """
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._pid: Optional[int] = None
+        self._db = None
+        self._readers = None
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._models: dict[Optional[str], Any] = {}
+        self._lock = threading.Lock()
+
+    def _fresh(self) -> None:
+        if self._pid != os.getpid():
+            self._pid, self._db, self._readers, self._pool, self._models = os.getpid(), None, None, None, {}
+
+    @property
+    def db(self):
+        """This process's Database."""
+        from storage.engine import Database
+
+        with self._lock:
+            self._fresh()
+            if self._db is None:
+                self._db = Database(self.settings.database.url)
+            return self._db
+
+    @property
+    def readers(self):
+        """This process's source readers, by source name."""
+        from monitor.pipeline import Readers
+
+        with self._lock:
+            self._fresh()
+            if self._readers is None:
+                self._readers = Readers(self.settings)
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fetch")
+            return self._readers
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """Threads that read a batch's photos in parallel."""
+        self.readers
+        return self._pool
+
+    def model(self, path: Optional[str] = None):
+        """The configured model (or the bundle at `path`), loaded once per process and registered."""
+        from pathlib import Path
+
+        from monitor.pipeline import load_classifier, load_model
+
+        db = self.db
+        with self._lock:
+            if path not in self._models:
+                classifier = load_classifier(Path(path), self.settings.config_path) if path else None
+                self._models[path] = load_model(self.settings, db, classifier)
+            return self._models[path]
+
+
+def _transient() -> tuple[type[BaseException], ...]:
+    """Errors worth retrying with backoff: the database or the broker being away for a while."""
+    from kombu.exceptions import OperationalError
+
+    from storage.errors import StorageError
+
+    return (StorageError, OperationalError, ConnectionError, TimeoutError)
+
+
+def register_tasks(app) -> None:
+    """Add the fetch and classify tasks to the app."""
+    # shared=False: each app gets its own tasks (Celery would otherwise hand a second app the first one's).
+    options = dict(bind=True, shared=False, acks_late=True, reject_on_worker_lost=True, autoretry_for=_transient(),
+                   retry_backoff=2, retry_backoff_max=RETRY_BACKOFF_MAX_S, retry_jitter=True,
+                   max_retries=MAX_RETRIES)
+
+    @app.task(name=FETCH_TASK, **options)
+    def fetch(task, batch_id: int) -> None:
+        """Read a batch's photos, drop bytes already stored, hand the rest to a classify task."""
+        state: WorkerState = task.app.monitor_state
+        batch = _pending(state.db, batch_id)
+        if batch is None:
+            return
+        from storage.batches import mark_started
+
+        mark_started(state.db, batch_id, task.request.hostname or "worker")
+        if batch["kind"] == "reclassify":
+            payload = _fetch_for_rescore(state, batch)
+        else:
+            payload = _fetch_for_ingest(state, batch)
+        task.app.tasks[CLASSIFY_TASK].apply_async(args=[batch_id, payload],
+                                                  queue=task.app.monitor_settings.executor.classify_queue)
+
+    @app.task(name=CLASSIFY_TASK, **options)
+    def classify(task, batch_id: int, payload: dict[str, Any]) -> None:
+        """Decode, classify and store a batch, and mark it done in the same transaction (once)."""
+        state: WorkerState = task.app.monitor_state
+        batch = _pending(state.db, batch_id)
+        if batch is None:
+            return
+        worker = task.request.hostname or "worker"
+        if batch["kind"] == "reclassify":
+            _classify_for_rescore(state, batch, payload, worker)
+        else:
+            _classify_for_ingest(state, batch, payload, worker)
+
+
+def _pending(db, batch_id: int) -> Optional[dict[str, Any]]:
+    from storage.batches import get_batch
+
+    batch = get_batch(db, batch_id)
+    if batch is None:
+        log.warning("batch %s is gone; nothing to do", batch_id)
+        return None
+    if batch["state"] == "done":
+        log.info("batch %s is done already (a redelivered task); skipped", batch_id)
+        return None
+    return batch
+
+
+def _fetch_for_ingest(state: WorkerState, batch: dict[str, Any]) -> dict[str, Any]:
+    from monitor.distributed.payload import decode_ref, encode_items
+    from monitor.pipeline import drop_known, read_items
+
+    source = state.readers.get(batch["source_name"])
+    items = read_items(source, [decode_ref(r) for r in batch["refs"]], state.pool)
+    drop_known(state.db, items)
+    return {"items": encode_items(items)}
+
+
+def _classify_for_ingest(state: WorkerState, batch: dict[str, Any], payload: dict[str, Any], worker: str) -> None:
+    from monitor.distributed.payload import decode_items
+    from monitor.pipeline import build_records, check_items, classify_items
+    from storage.batches import claim_for_done_in, mark_done_in
+    from storage.repository import save_batch_in
+
+    settings = state.settings
+    model = state.model()
+    items = decode_items(payload["items"])
+    check_items(items, settings.ingest, model)
+    found = classify_items(model, items)
+    records, failures = build_records(items, found, settings.ingest, batch["source_name"] or "?")
+    with state.db.session(write=True) as session:
+        if not claim_for_done_in(session, batch["id"]):
+            return
+        result = save_batch_in(session, batch["source_id"], model.version_id, records, failures, None,
+                               settings.ingest.phash_distance)
+        counts = {"new": result.new, "duplicates": result.duplicates + sum(1 for i in items if i.known),
+                  "reposts": result.reposts, "rejected": result.rejected, "detections": result.detections,
+                  "failures": result.failures}
+        mark_done_in(session, batch["id"], worker, counts)
+    log.info("batch %s from %s stored: %s", batch["id"], batch["source_name"], counts)
+
+
+def _fetch_for_rescore(state: WorkerState, batch: dict[str, Any]) -> dict[str, Any]:
+    from monitor.distributed.payload import encode_items
+    from monitor.reclassify import read_for_rescore
+
+    items, counts = read_for_rescore(state.readers, batch["refs"])
+    return {"items": encode_items(items), "counts": dict(counts)}
+
+
+def _classify_for_rescore(state: WorkerState, batch: dict[str, Any], payload: dict[str, Any], worker: str) -> None:
+    from collections import Counter
+
+    from monitor.distributed.payload import decode_items
+    from monitor.reclassify import rescore, store_rescored
+    from storage.batches import claim_for_done_in, mark_done_in
+
+    model = state.model(batch["model_path"])
+    found, scored = rescore(model, state.settings.ingest, decode_items(payload["items"]))
+    with state.db.session(write=True) as session:
+        if not claim_for_done_in(session, batch["id"]):
+            return
+        counts = store_rescored(session, model.version_id, found, Counter(payload.get("counts") or {}) + scored)
+        mark_done_in(session, batch["id"], worker, counts)
+    log.info("reclassify batch %s stored: %s", batch["id"], counts)

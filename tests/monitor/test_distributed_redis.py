@@ -1,0 +1,106 @@
+"""The celery executor on Redis and PostgreSQL: a scheduler and two real worker processes.
+
+The module shares one database, one pair of queues and two workers; each test feeds its own source.
+"""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from distributed_helpers import (REDIS, exactly_once, ingest_until_stored, private_pg_database, rows, rss_source,
+                                 run_monitor_checked, scalar, serve_feed, start, start_worker, stop, delete_queues,
+                                 tail, wait_for, write_config)
+from ingest_helpers import BRANDS, FeedServer
+
+FEED, KILLED = 240, 96
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, bundle_dir):
+    """PostgreSQL, Redis queues of this module's own, a feed server and two workers (concurrency 1 each)."""
+    from storage.migrate import upgrade
+
+    tmp = tmp_path_factory.mktemp("redis-cluster")
+    server = FeedServer()
+    server.thread.start()
+    serve_feed(server, "/feed", FEED, seed=0)
+    serve_feed(server, "/kill", KILLED, seed=10_000, first_day="2026-04-01")
+    tag = uuid.uuid4().hex[:8]
+    with private_pg_database() as url:
+        upgrade(url)
+        config = write_config(tmp / "config.yaml", url, bundle_dir, REDIS,
+                              [rss_source("feed", server.url("/feed.xml")),
+                               rss_source("kill", server.url("/kill.xml"))], tag)
+        state = {"url": url, "config": config, "tmp": tmp,
+                 "workers": [start_worker(config, f"w{i}@{tag}", tmp) for i in (1, 2)]}
+        try:
+            yield state
+        finally:
+            for proc in state["workers"]:
+                stop(proc)
+            server.httpd.shutdown()
+            server.httpd.server_close()
+            delete_queues(REDIS, [f"test.fetch.{tag}", f"test.classify.{tag}"])
+
+
+def test_a_feed_through_two_workers_is_stored_exactly_once(cluster):
+    url = cluster["url"]
+    ingest_until_stored(cluster["config"], url, "feed", FEED, cluster["tmp"], tuple(cluster["workers"]))
+    exactly_once(url, "feed", FEED)
+    batches = scalar(url, "SELECT count(*) FROM batches b JOIN sources s ON s.id = b.source_id WHERE s.name = 'feed'")
+    assert batches == FEED // 16
+    assert scalar(url, "SELECT sum(tasks_done) FROM workers") == batches  # each batch marked done once
+    assert scalar(url, "SELECT cursor IS NOT NULL FROM sources WHERE name = 'feed'")
+    status = run_monitor_checked(cluster["config"], "status")
+    assert "reachable" in status and "0 pending batch(es)" in status
+    assert "test.fetch." in status and status.count("0 waiting") == 2
+    for proc in cluster["workers"]:
+        assert proc.args[-1].split("@")[0] in status
+
+
+def test_a_worker_killed_mid_task_loses_nothing_and_duplicates_nothing(cluster):
+    url, config, tmp = cluster["url"], cluster["config"], cluster["tmp"]
+    victim = cluster["workers"][0]
+    name = victim.args[-1]
+    scheduler = start(config, "ingest", "--source", "kill", log_dir=tmp, label="scheduler-kill")
+    try:
+        wait_for(lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending' AND worker = :w", w=name),
+                 f"{name} to take a batch", (scheduler, *cluster["workers"]), every=0.01)
+        stop(victim, signal.SIGKILL)
+        assert victim.returncode == -signal.SIGKILL
+        wait_for(lambda: scalar(url, "SELECT count(*) FROM images i JOIN sources s ON s.id = i.source_id "
+                                     "WHERE s.name = 'kill'") >= KILLED
+                 and scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'") == 0,
+                 "every photo after redelivery", (scheduler, cluster["workers"][1]))
+    finally:
+        assert stop(scheduler) == 0, tail(scheduler)
+        cluster["workers"][0] = start_worker(config, name, tmp)  # back for the next test
+    exactly_once(url, "kill", KILLED)
+    print("batches taken more than once after the kill:",
+          scalar(url, "SELECT count(*) FROM batches WHERE attempts > 1"))
+
+
+def test_reclassify_with_a_second_model_adds_its_detections_once(cluster, tmp_path):
+    from classifier import LogoClassifier
+    from monitor.config import load_settings
+    from monitor.reclassify import reclassify
+
+    url, config = cluster["url"], cluster["config"]
+    since = "2026-04-01"  # the second feed's photos; the first feed's are older
+    accepted = scalar(url, "SELECT count(*) FROM images WHERE status = 'accepted' AND posted_at >= :d", d=since)
+    assert accepted == KILLED
+    second = tmp_path / "model-v2"
+    LogoClassifier.create(BRANDS, backbone="mobilenet_v1_025", weights="none", input_size=48).save(second)
+    out = run_monitor_checked(config, "reclassify", "--model", str(second), "--since", since)
+    assert f"{accepted}" in out
+    version = scalar(url, "SELECT max(id) FROM model_versions")
+    counted = rows(url, "SELECT count(*), count(DISTINCT image_id) FROM detections WHERE model_version_id = :v",
+                   v=version)[0]
+    assert counted == (2 * accepted, accepted)
+    again = reclassify(load_settings(config), second, datetime.fromisoformat(since).replace(tzinfo=timezone.utc))
+    assert (again.model_version_id, again.rescored, again.detections) == (version, accepted, {})
+    assert scalar(url, "SELECT count(*) FROM detections WHERE model_version_id = :v", v=version) == 2 * accepted
