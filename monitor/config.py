@@ -171,6 +171,7 @@ class ExecutorSettings(_Strict):
     redeliver_after: float = 300.0
     visibility_timeout: float = 3600.0
     heartbeat_interval: float = 15.0
+    max_attempts: int = Field(default=5, ge=1)
 
     @field_validator("redeliver_after", "visibility_timeout", "heartbeat_interval", mode="before")
     @classmethod

@@ -103,6 +103,10 @@ def cluster_tables(status: Any, now: Optional[datetime] = None) -> list[Table]:
     oldest = backlog.get("oldest")
     broker.add_row("outbox", f"{backlog.get('pending', 0)} pending batch(es)"
                              + (f", oldest written {_when(oldest)} ({_age(oldest, now)})" if oldest else ""))
+    if backlog.get("failed"):
+        last = backlog.get("last_failure") or {}
+        broker.add_row("failed batches", f"[red]{backlog['failed']} given up after repeated errors; last: batch "
+                                         f"{last.get('id')}: {last.get('error') or 'no error recorded'}[/red]")
     workers = Table(title="Workers")
     for header in ("worker", "pid", "queues", "concurrency", "started", "last heartbeat", "tasks done"):
         workers.add_column(header, overflow="fold")

@@ -79,14 +79,38 @@ def mark_published(db: Database, batch_ids: Sequence[int]) -> None:
             session.execute(update(Batch).where(Batch.id.in_(chunk)).values(published_at=now))
 
 
-def due_batches(db: Database, redeliver_after: float, everything: bool = False, limit: int = 10_000) -> list[int]:
-    """Pending batches to send (again): never sent, or sent over `redeliver_after` s ago; all when `everything`."""
+def due_batches(db: Database, redeliver_after: float, everything: bool = False, limit: int = 10_000,
+                started_only: bool = False) -> list[int]:
+    """Pending batches to send (again): never sent, or sent over `redeliver_after` s ago; all when `everything`.
+
+    `started_only`: of those sent before, only the ones a worker took and did not finish (the others are
+    presumably still waiting in a queue that is not empty)."""
     query = select(Batch.id).where(Batch.state == "pending").order_by(Batch.id).limit(limit)
     if not everything:
         cutoff = utcnow() - timedelta(seconds=redeliver_after)
-        query = query.where((Batch.published_at.is_(None)) | (Batch.published_at < cutoff))
+        late = Batch.published_at < cutoff
+        if started_only:
+            late = late & Batch.started_at.is_not(None)
+        query = query.where((Batch.published_at.is_(None)) | late)
     with db.session() as session:
         return list(session.scalars(query))
+
+
+def record_batch_error(db: Database, batch_id: int, error: str) -> None:
+    """Keep the last error a worker met on a pending batch (shown by `monitor status`)."""
+    with db.session(write=True) as session:
+        session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "pending").values(
+            result={"error": error[:_ERROR_CHARS]}))
+
+
+def fail_exhausted(db: Database, max_attempts: int) -> list[dict[str, Any]]:
+    """Mark pending batches that workers took `max_attempts` times without finishing as failed; returns them."""
+    with db.session(write=True) as session:
+        rows = session.execute(select(Batch.id, Batch.result).where(
+            Batch.state == "pending", Batch.attempts >= max_attempts)).all()
+        for chunk in _chunks([row.id for row in rows]):
+            session.execute(update(Batch).where(Batch.id.in_(chunk)).values(state="failed", done_at=utcnow()))
+    return [{"id": row.id, "error": (row.result or {}).get("error")} for row in rows]
 
 
 def batch_states(db: Database, batch_ids: Iterable[int]) -> dict[str, int]:
@@ -110,11 +134,15 @@ def batch_results(db: Database, batch_ids: Iterable[int]) -> list[dict[str, Any]
 
 
 def outbox_backlog(db: Database) -> dict[str, Any]:
-    """Pending batches: how many, and when the oldest was written."""
+    """Pending batches (how many, when the oldest was written) and failed ones (how many, the last error)."""
     with db.session() as session:
         count, oldest = session.execute(select(func.count(), func.min(Batch.created_at))
                                         .where(Batch.state == "pending")).one()
-    return {"pending": int(count), "oldest": oldest}
+        failed = int(session.scalar(select(func.count()).where(Batch.state == "failed")))
+        last = session.execute(select(Batch.id, Batch.result).where(Batch.state == "failed")
+                               .order_by(Batch.id.desc()).limit(1)).first()
+    return {"pending": int(count), "oldest": oldest, "failed": failed,
+            "last_failure": ({"id": last.id, "error": (last.result or {}).get("error")} if last else None)}
 
 
 def prune_done(db: Database, older_than: float) -> int:

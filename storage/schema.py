@@ -284,7 +284,7 @@ class Batch(Base):
     kind: Mapped[str] = mapped_column(String(16))  # ingest | reclassify
     refs: Mapped[list[Any]] = mapped_column(JSON)  # what to fetch, as the monitor encodes it
     model_path: Mapped[Optional[str]] = mapped_column(Text)  # reclassify: the bundle to score with
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[Optional[datetime]]  # last sent to the broker; None: not yet

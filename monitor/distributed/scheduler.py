@@ -61,7 +61,7 @@ class Publisher:
 
         `only`: just these batches (a reclassify run watching its own), and done ones are kept."""
         from monitor.distributed.app import check_broker
-        from storage.batches import due_batches, prune_done, record_broker
+        from storage.batches import due_batches, fail_exhausted, prune_done, record_broker
 
         executor = self.settings.executor
         error = check_broker(self.app)
@@ -71,9 +71,14 @@ class Publisher:
                 return 0
             recovered = record_broker(self.db, executor.broker_url, True)
             was_down, self.down = self.down, False
-        if recovered or was_down:
+        for failed in fail_exhausted(self.db, executor.max_attempts):
+            log.error("batch %s failed %d times and is given up (see `monitor status`): %s", failed["id"],
+                      executor.max_attempts, failed["error"] or "no error recorded")
+        everything = recovered or was_down
+        if everything:
             log.info("broker %s is reachable again: sending every pending batch", _redacted(executor.broker_url))
-        ids = due_batches(self.db, executor.redeliver_after, everything=recovered or was_down)
+        ids = due_batches(self.db, executor.redeliver_after, everything=everything,
+                          started_only=not everything and self._fetch_queue_busy())
         if only is not None:
             ids = [i for i in ids if i in only]
         if ids and self.publish(ids):
@@ -81,6 +86,16 @@ class Publisher:
         if only is None:
             prune_done(self.db, KEEP_DONE_S)
         return len(ids)
+
+    def _fetch_queue_busy(self) -> bool:
+        """Whether fetch tasks still wait in the queue (a batch sent but not yet taken is then likely among them)."""
+        from monitor.distributed.app import queue_depths
+
+        queue = self.settings.executor.fetch_queue
+        try:
+            return bool(queue_depths(self.app, [queue]).get(queue))
+        except Exception:  # unknown: resend as if the queue were empty (storage dedupes)
+            return False
 
     def _outage(self, error: str) -> None:
         from storage.batches import record_broker

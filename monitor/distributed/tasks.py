@@ -6,7 +6,8 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 from monitor.distributed.app import CLASSIFY_TASK, FETCH_TASK
 
@@ -104,12 +105,13 @@ def register_tasks(app) -> None:
         from storage.batches import mark_started
 
         mark_started(state.db, batch_id, task.request.hostname or "worker")
-        if batch["kind"] == "reclassify":
-            payload = _fetch_for_rescore(state, batch)
-        else:
-            payload = _fetch_for_ingest(state, batch)
-        task.app.tasks[CLASSIFY_TASK].apply_async(args=[batch_id, payload],
-                                                  queue=task.app.monitor_settings.executor.classify_queue)
+        with _noted(state, batch_id, "fetch"):
+            if batch["kind"] == "reclassify":
+                payload = _fetch_for_rescore(state, batch)
+            else:
+                payload = _fetch_for_ingest(state, batch)
+            task.app.tasks[CLASSIFY_TASK].apply_async(args=[batch_id, payload],
+                                                      queue=task.app.monitor_settings.executor.classify_queue)
 
     @app.task(name=CLASSIFY_TASK, **options)
     def classify(task, batch_id: int, payload: dict[str, Any]) -> None:
@@ -119,10 +121,26 @@ def register_tasks(app) -> None:
         if batch is None:
             return
         worker = task.request.hostname or "worker"
-        if batch["kind"] == "reclassify":
-            _classify_for_rescore(state, batch, payload, worker)
-        else:
-            _classify_for_ingest(state, batch, payload, worker)
+        with _noted(state, batch_id, "classify"):
+            if batch["kind"] == "reclassify":
+                _classify_for_rescore(state, batch, payload, worker)
+            else:
+                _classify_for_ingest(state, batch, payload, worker)
+
+
+@contextmanager
+def _noted(state: WorkerState, batch_id: int, step: str) -> Iterator[None]:
+    """Record an error on the batch (for `monitor status`) and let it propagate to Celery's retry/failure."""
+    try:
+        yield
+    except Exception as exc:
+        from storage.batches import record_batch_error
+
+        try:
+            record_batch_error(state.db, batch_id, f"{step}: {type(exc).__name__}: {exc}")
+        except Exception as unrecorded:  # the database itself may be what failed
+            log.error("cannot record the error of batch %s: %s", batch_id, unrecorded)
+        raise
 
 
 def _pending(db, batch_id: int) -> Optional[dict[str, Any]]:

@@ -104,3 +104,32 @@ def test_reclassify_with_a_second_model_adds_its_detections_once(cluster, tmp_pa
     again = reclassify(load_settings(config), second, datetime.fromisoformat(since).replace(tzinfo=timezone.utc))
     assert (again.model_version_id, again.rescored, again.detections) == (version, accepted, {})
     assert scalar(url, "SELECT count(*) FROM detections WHERE model_version_id = :v", v=version) == 2 * accepted
+
+
+def test_a_batch_that_keeps_failing_is_given_up_and_shown_in_status(cluster, tmp_path):
+    import yaml
+
+    from storage.batches import enqueue_batch
+    from storage.engine import Database
+
+    url = cluster["url"]
+    db = Database(url)
+    try:
+        poison = enqueue_batch(db, None, "ingest", ["not a ref: no worker can decode this"])
+    finally:
+        db.dispose()
+    data = yaml.safe_load(cluster["config"].read_text())
+    data["executor"]["max_attempts"] = 2
+    config = tmp_path / "give-up.yaml"
+    config.write_text(yaml.safe_dump(data))
+    scheduler = start(config, "ingest", "--source", "feed", log_dir=tmp_path, label="scheduler-give-up")
+    try:
+        wait_for(lambda: scalar(url, "SELECT state FROM batches WHERE id = :b", b=poison) == "failed",
+                 "the poison batch to be given up", (scheduler, *cluster["workers"]))
+    finally:
+        assert stop(scheduler) == 0, tail(scheduler)
+    assert scalar(url, "SELECT attempts FROM batches WHERE id = :b", b=poison) == 2
+    assert "given up" in tail(scheduler)
+    status = run_monitor_checked(config, "status")
+    flat = " ".join(status.split())
+    assert "1 given up" in flat and f"batch {poison}" in flat and "fetch:" in flat, status
