@@ -1,9 +1,11 @@
 """Accuracy on real photos: MobileNet v1 0.25 (shared ImageNet weights) on FlickrLogos-27 + no-logo scenes.
 
-Usage: python bench/accuracy.py [--shared ../shared] [--input-size 320] [--views 4] [--no-tiling]
+Usage: python bench/accuracy.py [--shared ../shared] [--input-size 320] [--views 4] [--grid 3] [--seed 0]
+                                [--select [--select-seed N]] [--dump scores.npz] (--help lists the recipe's knobs)
 Prints JSON: held-out macro AP, brand top-1, no-logo false-positive rate at the stored thresholds,
 micro precision/recall, with and without tiling; plus the false-positive rate on logo-free crops of
-held-out logo photos (ordinary Flickr backgrounds, not only scenes).
+held-out logo photos (ordinary Flickr backgrounds, not only scenes). Choose settings with --select
+(evaluates on a split of the training photos), then report the held-out numbers once.
 """
 
 from __future__ import annotations
@@ -16,18 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _background_crops(test, seed: int):
-    """Logo-free crops of held-out logo photos, as photos of their own."""
-    from classifier.features import training_items
-    from classifier.images import read_rgb
-
-    items = [i for i in training_items(test, context_crops=0, hard_negatives=1, seed=seed) if i.crop is not None]
-    return [read_rgb(i.example.path)[i.crop[1]:i.crop[3], i.crop[0]:i.crop[2]] for i in items]
 
 
 def main() -> None:
@@ -44,11 +39,26 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--patience", type=int, default=15)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--ensemble", type=int, default=5, help="heads trained on their own seeds, scores averaged")
     parser.add_argument("--context-crops", type=int, default=3)
     parser.add_argument("--hard-negatives", type=int, default=2)
+    parser.add_argument("--pooling", default="avg_max", help="avg | avg_max (global average and max pooling)")
+    parser.add_argument("--mid-level", action=argparse.BooleanOptionalAction, default=True,
+                        help="also pool the backbone's intermediate block")
+    parser.add_argument("--tile-crops", action=argparse.BooleanOptionalAction, default=False,
+                        help="also train on the predict-time tiles of the boxed photos, labelled from the boxes")
+    parser.add_argument("--calibration-crops", type=int, default=2,
+                        help="logo-free crops per boxed validation photo added to threshold calibration")
+    parser.add_argument("--threshold-shrink", type=float, default=0.0,
+                        help="pull each brand's threshold toward the pooled one (weight in photos)")
+    parser.add_argument("--select", action="store_true",
+                        help="choosing settings: evaluate on a split of the TRAINING photos, not the held-out split")
+    parser.add_argument("--select-seed", type=int, default=0, help="seed of that selection split")
     parser.add_argument("--tiling", action=argparse.BooleanOptionalAction, default=True,
-                        help="calibrate thresholds on tiled (2x2) scores (default) or on whole-photo scores")
+                        help="calibrate thresholds on tiled scores (default) or on whole-photo scores")
+    parser.add_argument("--grid", type=int, default=3, help="tiles per side (the whole photo is always scored too)")
     parser.add_argument("--out", type=Path, default=None, help="also save the trained bundle here")
+    parser.add_argument("--dump", type=Path, default=None, help="also save validation and test scores here (.npz)")
     args = parser.parse_args()
 
     data = args.shared / "data" / "flickrlogos27-train"
@@ -61,38 +71,53 @@ def main() -> None:
 
     from classifier.dataset import load_dataset
     from classifier.evaluate import evaluate, metrics_from_scores
+    from classifier.features import background_crops
+    from classifier.images import read_rgb
     from classifier.train import train
     from monitor.config import TilingSettings
 
     started = time.time()
     dataset = load_dataset(data, negatives=[scenes], boxes_csv=data / "boxes.csv", progress=False)
     train_set, test_set = dataset.split(args.test_fraction, seed=1000 + args.seed)
+    if args.select:  # the held-out photos stay unseen while settings are chosen
+        train_set, test_set = train_set.split(args.test_fraction, seed=2000 + args.select_seed)
     model = train(train_set, backbone="mobilenet_v1_025", weights=str(weights), input_size=args.input_size,
                   epochs=args.epochs, views=args.views, seed=args.seed, cache_dir=args.cache,
                   target_precision=args.target_precision, dropout=args.dropout, hidden=args.hidden,
                   patience=args.patience, learning_rate=args.learning_rate, context_crops=args.context_crops,
-                  hard_negatives=args.hard_negatives, progress=False,
-                  tiling=TilingSettings(enabled=True, grid=2, overlap=0.25) if args.tiling else None)
+                  hard_negatives=args.hard_negatives, pooling=args.pooling, mid_level=args.mid_level,
+                  ensemble=args.ensemble, tile_crops=args.tile_crops,
+                  calibration_crops=args.calibration_crops, threshold_shrink=args.threshold_shrink,
+                  tiling=TilingSettings(enabled=True, grid=args.grid, overlap=0.25) if args.tiling else None,
+                  progress=False)
     trained = time.time()
     plain = evaluate(model, test_set)
-    tiling = TilingSettings(enabled=True, grid=2, overlap=0.25)
-    tiled = evaluate(model, test_set, tiling=tiling)
-    crops = _background_crops(test_set, args.seed)
+    tiling = TilingSettings(enabled=True, grid=args.grid, overlap=0.25)
+    tiled_scores = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling)
+    tiled = evaluate(model, test_set, tiling=tiling, scores=tiled_scores)
+    crops = [item.pixels() for item in background_crops(test_set, 1, args.seed)]
     crop_scores = model.scores(crops, tiling=tiling if args.tiling else None)
-    import numpy as np
-
+    if args.dump:  # scores for trying threshold rules without retraining
+        valid_set = train_set.split(0.2, args.seed)[1]  # the validation split train() made
+        valid_crops = [item.pixels() for item in background_crops(valid_set, 2, args.seed)]
+        np.savez(args.dump, valid_labels=valid_set.labels(model.classes), test_labels=test_set.labels(model.classes),
+                 valid_scores=model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling),
+                 valid_crop_scores=model.scores(valid_crops, tiling=tiling), test_scores=tiled_scores,
+                 test_crop_scores=crop_scores)
     background = metrics_from_scores(np.zeros_like(crop_scores), crop_scores, model.classes, model.thresholds)
     if args.out:
         model.save(args.out)
+    grid = f"{args.grid}x{args.grid}"
     keys = ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate",
             "micro_precision", "micro_recall", "photos", "nologo_photos")
     print(json.dumps({
         "backbone": "mobilenet_v1_025", "input_size": args.input_size, "views": args.views,
-        "options": {k: v for k, v in vars(args).items() if k not in ("shared", "cache", "out")},
-        "thresholds_calibrated_on": "tiled 2x2 scores" if args.tiling else "whole-photo scores",
+        "options": {k: v for k, v in vars(args).items() if k not in ("shared", "cache", "out", "dump")},
+        "thresholds_calibrated_on": f"tiled {grid} scores" if args.tiling else "whole-photo scores",
+        "evaluated_on": "selection split of the training photos" if args.select else "held-out photos",
         "train_photos": len(train_set), "heldout_photos": len(test_set),
         "heldout": {k: plain[k] for k in keys},
-        "heldout_tiled_2x2": {k: tiled[k] for k in keys},
+        f"heldout_tiled_{grid}": {k: tiled[k] for k in keys},
         "heldout_background_crops_fp_rate": background["nologo_false_positive_rate"],
         "background_crops": len(crops),
         "validation_during_training": {k: model.metrics.get(k) for k in keys},

@@ -16,14 +16,15 @@ class BackboneSpec:
     name: str
     default_size: int
     scales_inside: bool  # True when the Keras model rescales 0..255 pixels itself (EfficientNet)
+    mid_layer: str  # an intermediate block (stride 16) whose mid-level patterns can also be pooled
     min_size: int = 32
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "inception_v3": BackboneSpec("inception_v3", 299, False, min_size=75),
-    "mobilenet_v2": BackboneSpec("mobilenet_v2", 224, False),
-    "efficientnet_b0": BackboneSpec("efficientnet_b0", 224, True),
-    "mobilenet_v1_025": BackboneSpec("mobilenet_v1_025", 224, False),
+    "inception_v3": BackboneSpec("inception_v3", 299, False, "mixed7", min_size=75),
+    "mobilenet_v2": BackboneSpec("mobilenet_v2", 224, False, "block_13_expand_relu"),
+    "efficientnet_b0": BackboneSpec("efficientnet_b0", 224, True, "block5c_add"),
+    "mobilenet_v1_025": BackboneSpec("mobilenet_v1_025", 224, False, "conv_pw_11_relu"),
 }
 
 

@@ -67,7 +67,7 @@ def save_bundle(model: Any, bundle_dir: Path) -> Path:
         "backbone": model.backbone,
         "input_size": model.input_size,
         "weights_identity": model.weights_id,
-        "head": {"dropout": model.dropout, "hidden": model.hidden},
+        "head": {"dropout": model.dropout, "hidden": model.hidden, "ensemble": model.ensemble, **model.feature_layout},
         "weights_file": WEIGHTS,
         "weights_sha256": file_sha256(weights),
         "metrics": model.metrics,
@@ -150,7 +150,8 @@ def load_bundle(cls: Any, bundle_dir: Path) -> Any:
     try:
         model = cls(manifest["classes"], manifest["backbone"], int(manifest["input_size"]),
                     manifest.get("weights_identity", "unknown"), float(head.get("dropout", 0.2)),
-                    int(head.get("hidden", 256)), _base_weights=None)
+                    int(head.get("hidden", 256)), str(head.get("pooling", "avg")),  # older bundles: average only
+                    bool(head.get("mid_level", False)), int(head.get("ensemble", 1)), _base_weights=None)
     except (ClassifierError, ValueError, TypeError) as exc:
         raise BundleError(f"model bundle {bundle_dir}: cannot build the model it describes: {exc}") from None
     try:

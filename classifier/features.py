@@ -7,13 +7,13 @@ import json
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from classifier.augment import AugmentParams, augmented_view, build_augmenter, shrink
 from classifier.dataset import Box, Dataset, Example
-from classifier.images import read_rgb
+from classifier.images import read_rgb, tile_pixels
 
 CACHE_VERSION = 1
 
@@ -54,15 +54,41 @@ def _overlaps(crop: tuple[int, int, int, int], box: Box, margin: float = 0.1) ->
     return not (crop[2] <= box.x1 - mx or crop[0] >= box.x2 + mx or crop[3] <= box.y1 - my or crop[1] >= box.y2 + my)
 
 
+def _share_inside(crop: tuple[int, int, int, int], box: Box) -> float:
+    """The fraction of the box's area that lies inside the crop."""
+    width = min(crop[2], box.x2) - max(crop[0], box.x1)
+    height = min(crop[3], box.y2) - max(crop[1], box.y1)
+    area = max(box.x2 - box.x1, 1e-9) * max(box.y2 - box.y1, 1e-9)
+    return max(width, 0.0) * max(height, 0.0) / area
+
+
+def tile_items(example: Example, tiles: Sequence[tuple[float, float, float, float]],
+               majority: float = 0.5) -> list[Item]:
+    """The tiles predict-time tiling looks at, labelled from the boxes: a brand whose box lies mostly
+    inside; no brand when no box touches the tile; a tile holding only part of a box is left out."""
+    out = []
+    for tile in tiles:
+        crop = tile_pixels(tile, example.width, example.height)
+        brands = frozenset(b.brand for b in example.boxes if _share_inside(crop, b) >= majority)
+        unsure = {b.brand for b in example.boxes if _overlaps(crop, b)} - brands
+        if not unsure:
+            out.append(Item(example, brands, crop))
+    return out
+
+
 def training_items(dataset: Dataset, context_crops: int = 2, hard_negatives: int = 1,
-                   crop_scale: float = 2.0, seed: int = 0) -> list[Item]:
-    """Whole photos, plus context crops around logo boxes and logo-free crops of logo photos."""
+                   crop_scale: float = 2.0, seed: int = 0,
+                   tiles: Sequence[tuple[float, float, float, float]] = ()) -> list[Item]:
+    """Whole photos, plus context crops around logo boxes, logo-free crops of logo photos and
+    (when `tiles` gives fractional boxes) the labelled tiles of boxed photos."""
     rng = random.Random(seed)
     items = []
     for example in dataset.examples:
         items.append(Item(example, example.brands))
         if not example.boxes:
             continue
+        if tiles and {b.brand for b in example.boxes} >= example.brands:
+            items.extend(tile_items(example, tiles))
         w, h = example.width, example.height
         boxes = sorted(example.boxes, key=lambda b: -(b.x2 - b.x1) * (b.y2 - b.y1))[:context_crops]
         for box in boxes:
@@ -83,13 +109,19 @@ def training_items(dataset: Dataset, context_crops: int = 2, hard_negatives: int
     return items
 
 
+def background_crops(dataset: Dataset, per_photo: int = 1, seed: int = 0) -> list[Item]:
+    """Logo-free crops of the boxed photos: ordinary backgrounds, as no-logo photos of their own."""
+    items = training_items(dataset, context_crops=0, hard_negatives=per_photo, seed=seed)
+    return [item for item in items if item.crop is not None and not item.brands]
+
+
 class FeatureCache:
     """Backbone features per (item, view) on disk, keyed by everything that shapes them."""
 
     def __init__(self, root: Path, model, params: AugmentParams):
         identity = {"version": CACHE_VERSION, "backbone": model.backbone, "weights": model.weights_id,
-                    "input_size": model.input_size, "augmentation": {k: v for k, v in asdict(params).items()
-                                                                     if k != "views"}}
+                    "input_size": model.input_size, "features": model.feature_layout,
+                    "augmentation": {k: v for k, v in asdict(params).items() if k != "views"}}
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
         self.folder = Path(root) / self.key
         self.folder.mkdir(parents=True, exist_ok=True)

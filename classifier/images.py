@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,11 @@ def tile_boxes(grid: int, overlap: float) -> list[tuple[float, float, float, flo
             x1, y1 = col * step, row * step
             boxes.append((round(x1, 6), round(y1, 6), round(min(1.0, x1 + size), 6), round(min(1.0, y1 + size), 6)))
     return boxes
+
+
+def tile_pixels(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
+    """A fractional (x1, y1, x2, y2) box in whole pixels of a width x height photo, at least one pixel."""
+    left, top = int(math.floor(box[0] * width)), int(math.floor(box[1] * height))
+    right = max(int(math.ceil(box[2] * width)), left + 1)
+    bottom = max(int(math.ceil(box[3] * height)), top + 1)
+    return left, top, right, bottom

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,10 @@ from PIL import Image as PILImage
 
 from classifier.backbones import backbone_spec, build_backbone, weights_identity
 from classifier.errors import ClassifierError
-from classifier.images import tile_boxes, to_rgb_array
+from classifier.images import tile_boxes, tile_pixels, to_rgb_array
 
 OUTPUT_LAYER = "brand_scores"
+POOLINGS = ("avg", "avg_max")
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,11 @@ class Detection:
     box: Optional[tuple[float, float, float, float]] = None
 
 
-def build_head(feature_dim: int, classes: int, dropout: float, hidden: int, l2: float = 1e-4):
-    """Standardise, dropout, dense ReLU, dropout, dense sigmoid: one independent score per brand."""
+def build_head(feature_dim: int, classes: int, dropout: float, hidden: int, l2: float = 1e-4, members: int = 1):
+    """Standardise, dropout, dense ReLU, dropout, dense sigmoid: one independent score per brand.
+
+    With members > 1, that many such heads share the standardisation and their scores are averaged
+    (each member is trained on its own, see `head_members`): steadier scores from a few photos per brand."""
     import keras
     from keras import layers
 
@@ -36,24 +39,52 @@ def build_head(feature_dim: int, classes: int, dropout: float, hidden: int, l2: 
     # Frozen standardisation of the features; train.py sets its statistics from the training cache.
     norm = layers.BatchNormalization(center=False, scale=False, epsilon=1e-12, name="feature_norm")
     norm.trainable = False
-    return keras.Sequential([
-        keras.Input((feature_dim,), name="features"),
-        norm,
-        layers.Dropout(dropout, name="head_dropout_in"),
-        layers.Dense(hidden, activation="relu", kernel_regularizer=reg, name="head_hidden"),
-        layers.Dropout(dropout, name="head_dropout"),
-        layers.Dense(classes, activation="sigmoid", kernel_regularizer=reg, name=OUTPUT_LAYER),
-    ], name="head")
+
+    def member(suffix: str) -> list:
+        return [layers.Dropout(dropout, name=f"head_dropout_in{suffix}"),
+                layers.Dense(hidden, activation="relu", kernel_regularizer=reg, name=f"head_hidden{suffix}"),
+                layers.Dropout(dropout, name=f"head_dropout{suffix}"),
+                layers.Dense(classes, activation="sigmoid", kernel_regularizer=reg, name=f"{OUTPUT_LAYER}{suffix}")]
+
+    features = keras.Input((feature_dim,), name="features")
+    if members == 1:  # the layout every bundle had before ensembles: keep it so those still load
+        return keras.Sequential([features, norm, *member("")], name="head")
+    normalised, outputs = norm(features), []
+    for index in range(members):
+        x = normalised
+        for layer in member(f"_{index}"):
+            x = layer(x)
+        outputs.append(x)
+    return keras.Model(features, layers.Average(name=OUTPUT_LAYER)(outputs), name="head")
+
+
+def _poolers(pooling: str, maps: int) -> list:
+    """Pooling layers per feature map (the last map's average pooling is named 'pooling'), then a Concatenate."""
+    from keras import layers
+
+    out = []
+    for index in range(maps):
+        suffix = "" if index == maps - 1 else f"_{index}"
+        pools = [layers.GlobalAveragePooling2D(name=f"pooling{suffix}")]
+        if pooling == "avg_max":
+            pools.append(layers.GlobalMaxPooling2D(name=f"max_pooling{suffix}"))
+        out.append(pools)
+    return out + [layers.Concatenate(name="pooled")]
 
 
 class LogoClassifier:
     """Multi-label logo classifier: preprocessing and backbone inside the Keras model."""
 
     def __init__(self, classes: Sequence[str], backbone: str, input_size: int, weights_id: str,
-                 dropout: float = 0.2, hidden: int = 256, _base_weights: Any = None):
+                 dropout: float = 0.2, hidden: int = 256, pooling: str = "avg", mid_level: bool = False,
+                 ensemble: int = 1, _base_weights: Any = None):
         import keras
         from keras import layers
 
+        if pooling not in POOLINGS:
+            raise ClassifierError(f"unknown pooling {pooling!r} (choose one of: {', '.join(POOLINGS)})")
+        if int(ensemble) < 1:
+            raise ClassifierError(f"an ensemble needs at least one head, got {ensemble}")
         if not classes:
             raise ClassifierError("a classifier needs at least one brand")
         if len(set(classes)) != len(classes):
@@ -65,6 +96,9 @@ class LogoClassifier:
         self.weights_id = weights_id
         self.dropout = float(dropout)
         self.hidden = int(hidden)
+        self.pooling = pooling
+        self.mid_level = bool(mid_level)
+        self.ensemble = int(ensemble)
         self.thresholds: dict[str, float] = {c: 0.5 for c in self.classes}
         self.metrics: dict[str, Any] = {}
         self.info: dict[str, Any] = {}
@@ -73,23 +107,54 @@ class LogoClassifier:
 
         base = build_backbone(spec.name, _base_weights, self.input_size)
         self.base = base
+        # With mid_level, one functional model over the same (shared) layers also returns the mid block.
+        self._maps = keras.Model(base.inputs, [base.get_layer(spec.mid_layer).output, base.output],
+                                 name=f"{base.name}_tapped") if self.mid_level else base
+        self._poolers = _poolers(self.pooling, 2 if self.mid_level else 1)
         pixels = keras.Input((self.input_size, self.input_size, 3), name="pixels")
         x = pixels if spec.scales_inside else layers.Rescaling(1 / 127.5, offset=-1.0, name="scale_pixels")(pixels)
-        x = base(x, training=False)
-        features = layers.GlobalAveragePooling2D(name="pooling")(x)
-        self.head = build_head(int(features.shape[-1]), len(self.classes), self.dropout, self.hidden)
+        features = self.pooled_features(x, training=False)
+        self.head = build_head(int(features.shape[-1]), len(self.classes), self.dropout, self.hidden,
+                               members=self.ensemble)
         self.feature_model = keras.Model(pixels, features, name="features")
         self.model = keras.Model(pixels, self.head(features), name="logo_classifier")
         self._fns: dict[str, Any] = {}
 
+    def pooled_features(self, pixels, training: bool = False):
+        """The backbone's feature map(s) on scaled pixels, pooled and concatenated: the head's input."""
+        maps = self._maps(pixels, training=training)
+        maps = list(maps) if isinstance(maps, (list, tuple)) else [maps]
+        parts = [pool(fmap) for fmap, pools in zip(maps, self._poolers[:-1]) for pool in pools]
+        return parts[0] if len(parts) == 1 else self._poolers[-1](parts)
+
+    @property
+    def head_members(self) -> list:
+        """The head's members as models of their own (sharing its layers): each one is trained separately."""
+        import keras
+
+        if self.ensemble == 1:
+            return [self.head]
+        return [keras.Model(self.head.inputs, self.head.get_layer(f"{OUTPUT_LAYER}_{index}").output)
+                for index in range(self.ensemble)]
+
+    @property
+    def feature_layout(self) -> dict[str, Any]:
+        """What the pooled features are made of (part of the feature cache key and of the bundle)."""
+        return {"pooling": self.pooling, "mid_level": self.mid_level}
+
     # -- construction and bundles ------------------------------------------------------------
     @classmethod
     def create(cls, classes: Sequence[str], backbone: str = "inception_v3", weights: Any = "imagenet",
-               input_size: Optional[int] = None, dropout: float = 0.2, hidden: int = 256) -> "LogoClassifier":
-        """An untrained head on a backbone (weights 'imagenet', 'none' or a file); thresholds 0.5."""
+               input_size: Optional[int] = None, dropout: float = 0.2, hidden: int = 256,
+               pooling: str = "avg", mid_level: bool = False, ensemble: int = 1) -> "LogoClassifier":
+        """An untrained head on a backbone (weights 'imagenet', 'none' or a file); thresholds 0.5.
+
+        pooling 'avg_max' also keeps the strongest response of each channel (a small logo survives it);
+        mid_level also pools an intermediate block (logos are mid-level patterns); ensemble averages
+        that many heads."""
         spec = backbone_spec(backbone)
         return cls(classes, spec.name, int(input_size or spec.default_size), weights_identity(weights),
-                   dropout, hidden, _base_weights=weights)
+                   dropout, hidden, pooling, mid_level, ensemble, _base_weights=weights)
 
     @classmethod
     def load(cls, bundle_dir: str | Path) -> "LogoClassifier":
@@ -166,10 +231,8 @@ class LogoClassifier:
             pixels = to_rgb_array(image)
             height, width = pixels.shape[:2]
             out = []
-            for x1, y1, x2, y2 in boxes:
-                top, left = int(math.floor(y1 * height)), int(math.floor(x1 * width))
-                bottom = max(int(math.ceil(y2 * height)), top + 1)
-                right = max(int(math.ceil(x2 * width)), left + 1)
+            for box in boxes:
+                left, top, right, bottom = tile_pixels(box, width, height)
                 crop = pixels[top:bottom, left:right]
                 if crop.shape[:2] != (size, size):
                     crop = np.asarray(PILImage.fromarray(crop).resize((size, size), PILImage.Resampling.BOX))

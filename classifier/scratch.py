@@ -70,7 +70,7 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
             layer.momentum = 0.9
     pixels = keras.Input((input_size, input_size, 3))
     x = model.model.get_layer("scale_pixels")(pixels)
-    features = model.feature_model.get_layer("pooling")(base(x, training=True))
+    features = model.pooled_features(x, training=True)
     trainer = keras.Model(pixels, model.head(features, training=True))
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy())
     callbacks: list[Any] = [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)]

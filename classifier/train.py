@@ -13,7 +13,8 @@ import numpy as np
 from classifier.augment import augment_params
 from classifier.dataset import Dataset
 from classifier.errors import DatasetError
-from classifier.features import FeatureCache, Item, training_items
+from classifier.features import FeatureCache, Item, background_crops, training_items
+from classifier.images import tile_boxes
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,25 @@ def _progress_callback(total_epochs: int, label: str, enabled: bool):
 
 def _fit_head(model, x_train, y_train, x_val, y_val, epochs: int, learning_rate: float,
               batch_size: int, patience: int, seed: int, progress: bool):
+    """Train each head member on its own seed (early stopping on validation); their histories."""
     import keras
 
-    keras.utils.set_random_seed(seed)
     model.set_feature_statistics(x_train)
-    model.head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy())
-    callbacks = [_progress_callback(epochs, "Training the head", progress)]
+    members = model.head_members
     validation = (x_val, y_val) if len(x_val) else None
-    if validation is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                       restore_best_weights=True))
-    history = model.head.fit(x_train, y_train, validation_data=validation, epochs=epochs,
+    histories = []
+    for index, member in enumerate(members):
+        keras.utils.set_random_seed(seed + index)
+        member.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy())
+        label = "Training the head" + (f" ({index + 1}/{len(members)})" if len(members) > 1 else "")
+        callbacks = [_progress_callback(epochs, label, progress)]
+        if validation is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                           restore_best_weights=True))
+        history = member.fit(x_train, y_train, validation_data=validation, epochs=epochs,
                              batch_size=batch_size, shuffle=True, verbose=0, callbacks=callbacks)
-    return {k: [float(v) for v in values] for k, values in history.history.items()}
+        histories.append({k: [float(v) for v in values] for k, values in history.history.items()})
+    return histories
 
 
 def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, layers: int, epochs: int,
@@ -93,6 +100,8 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
     val_images = tf.data.Dataset.from_generator(
         lambda: (read_rgb(e.path) for e in valid.examples), output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
     val_labels = tf.data.Dataset.from_tensor_slices(valid.labels(model.classes))
+    # A generator's length is unknown to Keras, which then warns "input ran out of data" after each validation pass.
+    val_images = val_images.apply(tf.data.experimental.assert_cardinality(len(valid)))
     val = tf.data.Dataset.zip(val_images.map(lambda im: resize(im)[0]), val_labels).batch(batch_size)
     model.model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=keras.losses.BinaryCrossentropy())
     callbacks = [_progress_callback(epochs, f"Fine-tuning the top {layers} layers", progress)]
@@ -110,10 +119,16 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
           cache_dir: Optional[str | Path] = None, fine_tune: int = 0, fine_tune_epochs: int = 5,
           target_precision: Optional[float] = None, tiling: Any = None,
           context_crops: int = 2, hard_negatives: int = 1, dropout: float = 0.3, hidden: int = 256,
+          pooling: str = "avg_max", mid_level: bool = True, ensemble: int = 5, tile_crops: bool = False,
+          calibration_crops: int = 2, threshold_shrink: float = 0.0,
           learning_rate: float = 1e-3, batch_size: int = 32, patience: int = 8,
           valid_set: Optional[Dataset] = None, progress: bool = True):
     """Train a LogoClassifier on `dataset` (split seeded unless `valid_set` is given) and return it,
-    with thresholds calibrated and metrics measured on the validation photos."""
+    with thresholds calibrated and metrics measured on the validation photos (tiled when `tiling`
+    is enabled; `tile_crops` then also trains on those tiles of the boxed photos). `calibration_crops`
+    logo-free crops per boxed validation photo join the calibration as no-logo photos, so thresholds
+    see ordinary backgrounds and not only the negatives folders; `threshold_shrink` pulls each brand's
+    threshold toward the pooled one (see classifier.thresholds.calibrate)."""
     from classifier.evaluate import evaluate
     from classifier.model import LogoClassifier
     from classifier.thresholds import calibrate
@@ -127,9 +142,12 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
         train_set = dataset
     classes = list(dataset.classes)
     model = LogoClassifier.create(classes, backbone=backbone, weights=weights, input_size=input_size,
-                                  dropout=dropout, hidden=hidden)
+                                  dropout=dropout, hidden=hidden, pooling=pooling, mid_level=mid_level,
+                                  ensemble=ensemble)
     cache = FeatureCache(Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params)
-    items = training_items(train_set, context_crops, hard_negatives, seed=seed)
+    tiled = tiling is not None and getattr(tiling, "enabled", False)
+    tiles = tile_boxes(tiling.grid, tiling.overlap)[1:] if tile_crops and tiled else []
+    items = training_items(train_set, context_crops, hard_negatives, seed=seed, tiles=tiles)
     item_labels = _labels(items, classes)
     train_features = cache.features(items, params.views, batch_size, progress)  # (N, K, D)
     x_train = train_features.reshape(-1, train_features.shape[-1])
@@ -137,8 +155,8 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
     valid_items = [Item(e, e.brands) for e in valid_set.examples]
     x_val = cache.features(valid_items, 1, batch_size, progress)[:, 0] if valid_items else np.zeros((0, x_train.shape[1]))
     y_val = valid_set.labels(classes)
-    history = _fit_head(model, x_train, y_train, x_val, y_val, epochs, learning_rate, batch_size, patience,
-                        seed, progress)
+    histories = _fit_head(model, x_train, y_train, x_val, y_val, epochs, learning_rate, batch_size, patience,
+                          seed, progress)
     if fine_tune:
         _fine_tune(model, items, item_labels, valid_set, fine_tune, fine_tune_epochs, params, batch_size,
                    seed, progress)
@@ -147,18 +165,26 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
             "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
             "validation_photos": len(valid_set), "items": len(items), "views": params.views,
             "augmentation": asdict(params),
-            "epochs_run": len(history.get("loss", [])), "fine_tune_layers": fine_tune,
+            "epochs_run": max(len(h.get("loss", [])) for h in histories), "fine_tune_layers": fine_tune,
+            "ensemble": model.ensemble,
             "target_precision": target_precision, "seed": seed, "feature_cache": cache.key,
+            "tile_crops": bool(tiles), "features": model.feature_layout, "calibration_crops": calibration_crops,
+            "threshold_shrink": threshold_shrink,
             "tiling": _tiling_dict(tiling),
         },
     }
     if len(valid_set):
-        tiled = tiling is not None and getattr(tiling, "enabled", False)
         if tiled or fine_tune:
             scores = _scores_of(model, valid_set, tiling, batch_size)
         else:
             scores = model.head.predict(x_val, batch_size=256, verbose=0)
-        model.thresholds = calibrate(y_val, scores, classes, target_precision)
+        labels = y_val
+        backgrounds = background_crops(valid_set, calibration_crops, seed) if calibration_crops else []
+        if backgrounds:
+            extra = model.scores((item.pixels() for item in backgrounds), tiling=tiling, batch_size=batch_size)
+            labels, scores = np.concatenate([y_val, np.zeros_like(extra)]), np.concatenate([scores, extra])
+        model.thresholds = calibrate(labels, scores, classes, target_precision, shrink=threshold_shrink)
+        scores = scores[:len(y_val)]
         model.metrics = evaluate(model, valid_set, tiling=tiling, scores=scores)
     return model
 

@@ -96,7 +96,7 @@ def test_split_is_seeded_stratified_and_disjoint(tmp_path):
 
 def test_boxes_give_context_crops_and_logo_free_negatives(tmp_path):
     from classifier.dataset import load_dataset
-    from classifier.features import training_items
+    from classifier.features import background_crops, training_items
 
     (tmp_path / "Acme").mkdir()
     draw_photo((), 1, size=(400, 300)).save(tmp_path / "Acme" / "p.png")
@@ -118,6 +118,25 @@ def test_boxes_give_context_crops_and_logo_free_negatives(tmp_path):
     assert negative.brands == frozenset()
     assert nx2 <= 296 or nx1 >= 344 or ny2 <= 196 or ny1 >= 244
     assert len({whole.key, crop.key, negative.key}) == 3
+    assert background_crops(dataset, 1, seed=0) == [negative]  # what threshold calibration adds as no-logo photos
+
+
+def test_tiles_are_labelled_from_the_boxes_they_hold():
+    from classifier.dataset import Box, Dataset, Example
+    from classifier.features import training_items
+    from classifier.images import tile_boxes
+
+    boxes = [Box("Acme", 10, 10, 60, 60),  # inside the top-left tile only
+             Box("Bolt", 200, 300, 380, 340)]  # mostly in the bottom-right tile, a sliver in the bottom-left one
+    example = Example(Path("p.png"), "a" * 64, frozenset({"Acme", "Bolt"}), 400, 400, boxes=boxes)
+    tiles = tile_boxes(2, 0.25)[1:]  # top-left, top-right, bottom-left, bottom-right
+    items = training_items(Dataset(["Acme", "Bolt"], [example]), context_crops=0, hard_negatives=0, tiles=tiles)
+    assert items[0].crop is None and items[0].brands == {"Acme", "Bolt"}
+    labelled = {item.crop: item.brands for item in items[1:]}
+    assert labelled == {(0, 0, 229, 229): {"Acme"}, (171, 0, 400, 229): frozenset(), (171, 171, 400, 400): {"Bolt"}}
+    unboxed = Example(Path("q.png"), "b" * 64, frozenset({"Acme", "Corona"}), 400, 400, boxes=boxes[:1])
+    only_whole = training_items(Dataset(["Acme", "Corona"], [unboxed]), 0, 0, tiles=tiles)
+    assert len(only_whole) == 1  # Corona has no box: it could be in any tile
 
 
 def test_thresholds_calibrate_for_best_f1_or_target_precision():
@@ -131,6 +150,12 @@ def test_thresholds_calibrate_for_best_f1_or_target_precision():
     assert calibrate_one(np.zeros(3), np.array([0.2, 0.7, 0.1])) == pytest.approx(0.701)
     both = calibrate(np.stack([labels, 1 - labels], 1), np.array([[0.9, 0.1]] * 3 + [[0.1, 0.9]] * 3), ["a", "b"])
     assert both == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
+    # 'a' alone cuts at 0.65, 'b' (one positive) at 0.3; both brands pooled: best F1 at 0.35 (4 of 4, one 0.6 false)
+    pair = (np.stack([labels, [0, 0, 0, 1, 0, 0]], 1),
+            np.stack([[0.9, 0.8, 0.7, 0.6, 0.3, 0.2], [0.1, 0.1, 0.1, 0.4, 0.2, 0.2]], 1))
+    assert calibrate(*pair, ["a", "b"]) == {"a": pytest.approx(0.65), "b": pytest.approx(0.3)}
+    shrunk = calibrate(*pair, ["a", "b"], shrink=1.0)  # weights: positives of the brand : 1 for the pooled cut
+    assert shrunk == {"a": pytest.approx((3 * 0.65 + 0.35) / 4), "b": pytest.approx((0.3 + 0.35) / 2)}
 
 
 def test_metrics_from_constructed_scores():

@@ -109,6 +109,42 @@ def test_bundle_round_trip_gives_identical_predictions(model, photos, tmp_path):
     assert loaded.bundle_path == (tmp_path / "bundle").resolve()
 
 
+@pytest.mark.parametrize("pooling, mid_level, width", [("avg", False, 256), ("avg_max", False, 512),
+                                                        ("avg_max", True, 768)])
+def test_pooled_features_keep_the_strongest_response_and_the_mid_level_block(photos, pooling, mid_level, width):
+    from classifier import LogoClassifier
+
+    model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=64,
+                                  pooling=pooling, mid_level=mid_level)
+    features = model.features(photos)
+    assert model.feature_dim == width and features.shape == (len(photos), width)
+    if pooling == "avg_max":  # [mid avg, mid max,] last avg, last max: each channel's max is at least its mean
+        mean, top = features[:, -512:-256], features[:, -256:]  # random weights: tiny but positive activations
+        assert np.all(top >= mean * (1 - 1e-5)) and np.any(top > mean * 1.5)
+
+
+def test_bundle_round_trip_keeps_the_pooling_and_old_bundles_still_load(photos, tmp_path):
+    from classifier import LogoClassifier
+    from classifier.errors import BundleError
+
+    model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=64,
+                                  pooling="avg_max", mid_level=True, ensemble=2)
+    model.save(tmp_path / "new")
+    loaded = LogoClassifier.load(tmp_path / "new")
+    assert (loaded.pooling, loaded.mid_level, loaded.feature_dim, loaded.ensemble) == ("avg_max", True, 768, 2)
+    np.testing.assert_array_equal(loaded.predict(photos), model.predict(photos))
+    plain = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=64)
+    plain.save(tmp_path / "old")
+    manifest = json.loads((tmp_path / "old" / "bundle.json").read_text())
+    _edit_manifest(tmp_path / "old", head={k: manifest["head"][k] for k in ("dropout", "hidden")})  # as before
+    old = LogoClassifier.load(tmp_path / "old")
+    assert (old.pooling, old.mid_level, old.ensemble) == ("avg", False, 1)
+    np.testing.assert_array_equal(old.predict(photos), plain.predict(photos))
+    _edit_manifest(tmp_path / "old", head={**manifest["head"], "pooling": "median"})
+    with pytest.raises(BundleError, match="unknown pooling 'median'"):
+        LogoClassifier.load(tmp_path / "old")
+
+
 def _edit_manifest(bundle: Path, **changes) -> None:
     manifest = json.loads((bundle / "bundle.json").read_text())
     manifest.update(changes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -54,6 +56,29 @@ def test_feature_cache_is_reused_and_keyed_by_settings(trained):
     assert other.folder != cache.folder
     bigger = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=80)
     assert FeatureCache(cache_root, bigger, params).folder != cache.folder
+    assert (model.pooling, model.mid_level) == ("avg_max", True)  # train()'s defaults
+    averaged = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=75,
+                                     pooling="avg", mid_level=True)
+    assert FeatureCache(cache_root, averaged, params).folder != cache.folder
+
+
+def test_ensemble_members_train_on_their_own_seeds_and_the_head_averages_them():
+    from classifier.model import LogoClassifier
+    from classifier.train import _fit_head
+
+    model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32,
+                                  hidden=16, ensemble=3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, model.feature_dim)).astype(np.float32)
+    y = (x[:, :3] > 0).astype(np.float32)  # brand i present when feature i is positive
+    histories = _fit_head(model, x[:400], y[:400], x[400:], y[400:], epochs=20, learning_rate=1e-2, batch_size=64,
+                          patience=20, seed=0, progress=False)
+    assert len(histories) == 3 and all(len(h["loss"]) == 20 for h in histories)
+    members = np.stack([member.predict(x, verbose=0) for member in model.head_members])
+    np.testing.assert_allclose(model.head.predict(x, verbose=0), members.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(members[0], members[1], atol=1e-3)  # seeds differ, so do the members
+    held_out = model.head.predict(x[400:], verbose=0)
+    assert ((held_out > 0.5) == (y[400:] > 0)).mean() > 0.65  # it learns (chance is 0.5)
 
 
 def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
@@ -66,8 +91,11 @@ def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
     dataset = load_dataset(write_folder_dataset(tmp_path / "data", per_brand=3, negatives=3), progress=False)
     start = tmp_path / "start.weights.h5"  # the backbone weights fine-tuning starts from
     keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(start)
-    tuned = train(dataset, backbone="mobilenet_v2", weights=str(start), input_size=32, epochs=3, views=1,
-                  cache_dir=tmp_path / "cache", seed=0, progress=False, fine_tune=2, fine_tune_epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tuned = train(dataset, backbone="mobilenet_v2", weights=str(start), input_size=32, epochs=3, views=1,
+                      cache_dir=tmp_path / "cache", seed=0, progress=False, fine_tune=2, fine_tune_epochs=2)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]  # every epoch gets its batches
     initial = keras.applications.MobileNetV2(include_top=False, weights=str(start), input_shape=(32, 32, 3))
 
     def convs(base):
