@@ -106,7 +106,7 @@ class TilingSettings(_Strict):
     """Multi-scale tiling: the whole photo plus overlapping crops, max over crops."""
 
     enabled: bool = False
-    grid: int = Field(default=2, ge=2, le=4)
+    grid: int = Field(default=3, ge=2, le=4)
     overlap: float = Field(default=0.25, ge=0.0, lt=0.9)
 
 
