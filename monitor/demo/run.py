@@ -32,7 +32,7 @@ class TrainingPlan:
     backbone: str = "mobilenet_v1_025"
     weights: str = "none"
     input_size: int = 64
-    epochs: int = 15
+    epochs: int = 25
     batch_size: int = 64
     views: int = 2
     learning_rate: float = 3e-3
