@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=256)
     parser.add_argument("--naive-photos", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--head", choices=["trained", "plain"], default="trained",
+                        help="trained: the head `monitor train` ships (avg+max pooling, mid-level block, 5 heads); "
+                             "plain: average pooling, one head")
     args = parser.parse_args()
 
     import numpy as np
@@ -58,7 +61,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_photos(Path(tmp), args.photos)
-        model = LogoClassifier.create(["a", "b", "c"], backbone="inception_v3", weights="none", input_size=299)
+        head = (dict(pooling="avg_max", mid_level=True, ensemble=5) if args.head == "trained"
+                else dict(pooling="avg", mid_level=False, ensemble=1))
+        model = LogoClassifier.create(["a", "b", "c"], backbone="inception_v3", weights="none", input_size=299,
+                                      **head)
         batch = args.batch_size
 
         model.predict_files(paths[:batch], batch_size=batch)  # trace once
@@ -88,7 +94,7 @@ def main() -> None:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
-        "photos": len(paths), "input_size": 299, "batch_size": batch, "backbone": "inception_v3 (weights none)",
+        "photos": len(paths), "input_size": 299, "batch_size": batch, "backbone": "inception_v3 (weights none)", "head": head,
         "pipeline_images_per_s": round(pipeline, 2), "backbone_images_per_s": round(backbone, 2),
         "naive_images_per_s": round(naive, 2),
         "pipeline_vs_backbone": round(pipeline / backbone, 3), "pipeline_vs_naive": round(pipeline / naive, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,7 +284,11 @@ class LogoClassifier:
 
         data = tf.data.Dataset.from_tensor_slices([str(p) for p in paths]).map(
             decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return self._run(self._views_pipeline(data, batch_size)).astype(np.float32)
+        # With autotuning on, finishing the iterator sometimes stalls for 5 s (seen in bench/throughput.py,
+        # one process in two): the parallel maps here are small and fixed, so it has nothing to tune.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return self._run(self._views_pipeline(data, batch_size).with_options(options)).astype(np.float32)
 
     def features(self, images: Iterable[Any], batch_size: int = 32) -> np.ndarray:
         """Pooled backbone features (N, D) of whole photos; `images` may be a lazy iterator."""
