@@ -20,41 +20,21 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from statistics import median
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from storage.scratch import scratch_database  # noqa: E402
 
 BRANDS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Cyberdyne", "Soylent"]
 PLACES = ["Paris", "Lyon", "Berlin", "Madrid", "Rome", "London", "New York", "Tokyo"]  # and none, 1 in 9
 FIRST_DAY, DAYS = date(2026, 1, 1), 90
 CAMPAIGN = {"name": "bench", "brand": "Acme", "start": date(2026, 1, 31), "end": date(2026, 3, 1),
             "competitors": ("Globex", "Initech")}  # 30 days with 30 before and 29 after in the data
-
-
-@contextmanager
-def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
-    """A fresh database on the server of `server_url`, dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def _sql_text_array(values: list[str]) -> str:

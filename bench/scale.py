@@ -62,11 +62,10 @@ def make_photos(folder: Path, count: int, seed: int) -> Path:
 @contextmanager
 def scratch_database(base: str) -> Iterator[str]:
     """A fresh PostgreSQL database at head, dropped afterwards."""
-    import report_scale
-
     from storage.migrate import upgrade
+    from storage.scratch import scratch_database as fresh_database
 
-    with report_scale.scratch_database(base, "bench_scale") as url:
+    with fresh_database(base, "bench_scale") as url:
         upgrade(url)
         yield url
 

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -59,21 +58,10 @@ def private_pg_database() -> Iterator[str]:
     base = os.environ.get("MONITOR_TEST_DATABASE_URL")
     if not base:
         pytest.skip("the Celery executor tests need MONITOR_TEST_DATABASE_URL (PostgreSQL)")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from storage.scratch import scratch_database
 
-    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with scratch_database(base, "monitor_test") as url:
+        yield url
 
 
 def serve_feed(server: FeedServer, path: str, count: int, seed: int, first_day: str = "2026-03-01") -> list[bytes]:
