@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,26 +197,12 @@ class LogoClassifier:
         width = len(self.classes) if name == "scores" else self.feature_dim
         return np.concatenate(out, axis=0) if out else np.zeros((0, width), np.float32)
 
-    def _resize_graph(self, boxes: Optional[list[tuple[float, float, float, float]]] = None):
-        """A graph function: one uint8 photo -> (T, S, S, 3) float32 views (whole photo or tiles)."""
+    def _resize_graph(self):
+        """A graph function: one uint8 photo of any size -> (S, S, 3) float32, area-resized."""
         import tensorflow as tf
 
         size = self.input_size
-        boxes = boxes or [(0.0, 0.0, 1.0, 1.0)]
-
-        def views(image):
-            shape = tf.cast(tf.shape(image)[:2], tf.float32)
-            out = []
-            for x1, y1, x2, y2 in boxes:
-                top = tf.cast(tf.floor(y1 * shape[0]), tf.int32)
-                left = tf.cast(tf.floor(x1 * shape[1]), tf.int32)
-                bottom = tf.maximum(tf.cast(tf.math.ceil(y2 * shape[0]), tf.int32), top + 1)
-                right = tf.maximum(tf.cast(tf.math.ceil(x2 * shape[1]), tf.int32), left + 1)
-                crop = image[top:bottom, left:right, :]
-                out.append(tf.image.resize(tf.cast(crop, tf.float32), [size, size], method="area"))
-            return tf.stack(out)
-
-        return views
+        return lambda image: tf.image.resize(tf.cast(image, tf.float32), [size, size], method="area")
 
     def _dataset(self, images: Iterable[Any], batch_size: int, boxes=None) -> Iterator[np.ndarray]:
         """float32 (B, S, S, 3) batches of whole photos (or their tiles), prepared one batch ahead in a thread.
@@ -257,15 +242,12 @@ class LogoClassifier:
                 future = pool.submit(next, source, None)
                 yield batch
 
-    def _views_pipeline(self, data, batch_size: int, boxes=None):
+    def _views_pipeline(self, data, batch_size: int):
+        """Decoded photos (a tf.data set) -> batches of resized whole photos."""
         import tensorflow as tf
 
-        views = self._resize_graph(boxes)
-        if boxes is None:  # one view per photo: no need to unbatch
-            return (data.map(lambda image: views(image)[0], num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                    .batch(batch_size).prefetch(2))
-        return (data.map(views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                .unbatch().batch(batch_size).prefetch(2))
+        return (data.map(self._resize_graph(), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .batch(batch_size).prefetch(2))
 
     # -- prediction ----------------------------------------------------------------------------
     def predict(self, images: Iterable[Any], batch_size: int = 32) -> np.ndarray:

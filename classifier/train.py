@@ -102,7 +102,7 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
     val_labels = tf.data.Dataset.from_tensor_slices(valid.labels(model.classes))
     # A generator's length is unknown to Keras, which then warns "input ran out of data" after each validation pass.
     val_images = val_images.apply(tf.data.experimental.assert_cardinality(len(valid)))
-    val = tf.data.Dataset.zip(val_images.map(lambda im: resize(im)[0]), val_labels).batch(batch_size)
+    val = tf.data.Dataset.zip(val_images.map(resize), val_labels).batch(batch_size)
     model.model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=keras.losses.BinaryCrossentropy())
     callbacks = [_progress_callback(epochs, f"Fine-tuning the top {layers} layers", progress)]
     if len(valid):
