@@ -57,6 +57,9 @@ def main() -> None:
     parser.add_argument("--tiling", action=argparse.BooleanOptionalAction, default=True,
                         help="calibrate thresholds on tiled scores (default) or on whole-photo scores")
     parser.add_argument("--grid", type=int, default=3, help="tiles per side (the whole photo is always scored too)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                        help="backbone arithmetic for features and prediction (auto keeps float32 here: bfloat16 "
+                             "moves MobileNet v1's features too far)")
     parser.add_argument("--out", type=Path, default=None, help="also save the trained bundle here")
     parser.add_argument("--dump", type=Path, default=None, help="also save validation and test scores here (.npz)")
     args = parser.parse_args()
@@ -89,7 +92,7 @@ def main() -> None:
                   ensemble=args.ensemble, tile_crops=args.tile_crops,
                   calibration_crops=args.calibration_crops, threshold_shrink=args.threshold_shrink,
                   tiling=TilingSettings(enabled=True, grid=args.grid, overlap=0.25) if args.tiling else None,
-                  progress=False)
+                  precision=args.precision, progress=False)
     trained = time.time()
     plain = evaluate(model, test_set)
     tiling = TilingSettings(enabled=True, grid=args.grid, overlap=0.25)
@@ -112,6 +115,7 @@ def main() -> None:
             "micro_precision", "micro_recall", "photos", "nologo_photos")
     print(json.dumps({
         "backbone": "mobilenet_v1_025", "input_size": args.input_size, "views": args.views,
+        "precision": model.compute_precision, "bfloat16_error": model.inference_backbone.bfloat16_error,
         "options": {k: v for k, v in vars(args).items() if k not in ("shared", "cache", "out", "dump")},
         "thresholds_calibrated_on": f"tiled {grid} scores" if args.tiling else "whole-photo scores",
         "evaluated_on": "selection split of the training photos" if args.select else "held-out photos",

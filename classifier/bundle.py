@@ -129,7 +129,7 @@ def _output_width(weights: Path) -> int | None:
         return None if bias is None else int(bias.shape[0])
 
 
-def load_bundle(cls: Any, bundle_dir: Path) -> Any:
+def load_bundle(cls: Any, bundle_dir: Path, precision: str = "auto") -> Any:
     """Read and check a bundle, then build the model and load its weights."""
     manifest = read_manifest(bundle_dir)
     weights = bundle_dir / str(manifest["weights_file"])
@@ -151,13 +151,15 @@ def load_bundle(cls: Any, bundle_dir: Path) -> Any:
         model = cls(manifest["classes"], manifest["backbone"], int(manifest["input_size"]),
                     manifest.get("weights_identity", "unknown"), float(head.get("dropout", 0.2)),
                     int(head.get("hidden", 256)), str(head.get("pooling", "avg")),  # older bundles: average only
-                    bool(head.get("mid_level", False)), int(head.get("ensemble", 1)), _base_weights=None)
+                    bool(head.get("mid_level", False)), int(head.get("ensemble", 1)), precision,
+                    _base_weights=None)
     except (ClassifierError, ValueError, TypeError) as exc:
         raise BundleError(f"model bundle {bundle_dir}: cannot build the model it describes: {exc}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras warns per layer before raising; the error says it all
             model.model.load_weights(str(weights))
+        model.invalidate_compiled()
     except Exception as exc:  # Keras raises ValueError/KeyError on layout mismatches
         raise BundleError(f"model bundle {bundle_dir}: the weights do not fit backbone {manifest['backbone']!r} "
                           f"at {manifest['input_size']} px with {len(manifest['classes'])} brands "

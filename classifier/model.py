@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from classifier.backbones import backbone_spec, build_backbone, weights_identity
 from classifier.errors import ClassifierError
 from classifier.images import tile_boxes, tile_pixels, to_rgb_array
+from classifier.inference import check_precision, inference_backbone
 
 OUTPUT_LAYER = "brand_scores"
 POOLINGS = ("avg", "avg_max")
@@ -77,7 +78,7 @@ class LogoClassifier:
 
     def __init__(self, classes: Sequence[str], backbone: str, input_size: int, weights_id: str,
                  dropout: float = 0.2, hidden: int = 256, pooling: str = "avg", mid_level: bool = False,
-                 ensemble: int = 1, _base_weights: Any = None):
+                 ensemble: int = 1, precision: str = "auto", _base_weights: Any = None):
         import keras
         from keras import layers
 
@@ -99,6 +100,7 @@ class LogoClassifier:
         self.pooling = pooling
         self.mid_level = bool(mid_level)
         self.ensemble = int(ensemble)
+        self.precision = check_precision(precision)  # asked for; compute_precision says what runs
         self.thresholds: dict[str, float] = {c: 0.5 for c in self.classes}
         self.metrics: dict[str, Any] = {}
         self.info: dict[str, Any] = {}
@@ -108,7 +110,7 @@ class LogoClassifier:
         base = build_backbone(spec.name, _base_weights, self.input_size)
         self.base = base
         # With mid_level, one functional model over the same (shared) layers also returns the mid block.
-        self._maps = keras.Model(base.inputs, [base.get_layer(spec.mid_layer).output, base.output],
+        self._maps = keras.Model(base.input, [base.get_layer(spec.mid_layer).output, base.output],
                                  name=f"{base.name}_tapped") if self.mid_level else base
         self._poolers = _poolers(self.pooling, 2 if self.mid_level else 1)
         pixels = keras.Input((self.input_size, self.input_size, 3), name="pixels")
@@ -122,7 +124,10 @@ class LogoClassifier:
 
     def pooled_features(self, pixels, training: bool = False):
         """The backbone's feature map(s) on scaled pixels, pooled and concatenated: the head's input."""
-        maps = self._maps(pixels, training=training)
+        return self._pool(self._maps(pixels, training=training))
+
+    def _pool(self, maps):
+        """Feature map(s) -> pooled and concatenated features."""
         maps = list(maps) if isinstance(maps, (list, tuple)) else [maps]
         parts = [pool(fmap) for fmap, pools in zip(maps, self._poolers[:-1]) for pool in pools]
         return parts[0] if len(parts) == 1 else self._poolers[-1](parts)
@@ -146,22 +151,23 @@ class LogoClassifier:
     @classmethod
     def create(cls, classes: Sequence[str], backbone: str = "inception_v3", weights: Any = "imagenet",
                input_size: Optional[int] = None, dropout: float = 0.2, hidden: int = 256,
-               pooling: str = "avg", mid_level: bool = False, ensemble: int = 1) -> "LogoClassifier":
+               pooling: str = "avg", mid_level: bool = False, ensemble: int = 1,
+               precision: str = "auto") -> "LogoClassifier":
         """An untrained head on a backbone (weights 'imagenet', 'none' or a file); thresholds 0.5.
 
         pooling 'avg_max' also keeps the strongest response of each channel (a small logo survives it);
         mid_level also pools an intermediate block (logos are mid-level patterns); ensemble averages
-        that many heads."""
+        that many heads; precision (auto | float32 | bfloat16) is the backbone's arithmetic when predicting."""
         spec = backbone_spec(backbone)
         return cls(classes, spec.name, int(input_size or spec.default_size), weights_identity(weights),
-                   dropout, hidden, pooling, mid_level, ensemble, _base_weights=weights)
+                   dropout, hidden, pooling, mid_level, ensemble, precision, _base_weights=weights)
 
     @classmethod
-    def load(cls, bundle_dir: str | Path) -> "LogoClassifier":
+    def load(cls, bundle_dir: str | Path, precision: str = "auto") -> "LogoClassifier":
         """Load and check a bundle directory (BundleError explains what is wrong)."""
         from classifier.bundle import load_bundle
 
-        return load_bundle(cls, Path(bundle_dir))
+        return load_bundle(cls, Path(bundle_dir), precision)
 
     def save(self, bundle_dir: str | Path) -> Path:
         """Write the weights and bundle.json into `bundle_dir`; sets checksum and bundle_path."""
@@ -183,14 +189,48 @@ class LogoClassifier:
 
     # -- compiled functions ------------------------------------------------------------------
     def _fn(self, name: str):
-        """A cached tf.function over float32 (N, S, S, 3) batches of 0..255 pixels."""
+        """A cached tf.function over float32 (N, S, S, 3) batches of 0..255 pixels: 'scores' or 'features'.
+
+        The backbone runs as its inference copy (see classifier.inference); pooling and head are the model's own."""
         if name not in self._fns:
             import tensorflow as tf
 
-            target = self.model if name == "scores" else self.feature_model
+            backbone = self.inference_backbone.model
+            scale = None if backbone_spec(self.backbone).scales_inside else self.model.get_layer("scale_pixels")
+            head = self.head if name == "scores" else None
+
+            def run(pixels):
+                maps = backbone(scale(pixels) if scale is not None else pixels, training=False)
+                maps = [tf.cast(m, tf.float32) for m in (maps if isinstance(maps, (list, tuple)) else [maps])]
+                features = self._pool(maps)
+                return head(features, training=False) if head is not None else features
+
             spec = tf.TensorSpec([None, self.input_size, self.input_size, 3], tf.float32)
-            self._fns[name] = tf.function(lambda x: target(x, training=False), input_signature=[spec])
+            self._fns[name] = tf.function(run, input_signature=[spec])
         return self._fns[name]
+
+    @property
+    def inference_backbone(self):
+        """The backbone copy prediction runs (batch norm folded, in the resolved precision), built on first use."""
+        if "backbone" not in self._fns:
+            spec = backbone_spec(self.backbone)
+            self._fns["backbone"] = inference_backbone(self._maps, self.input_size, self.precision,
+                                                       spec.scales_inside)
+        return self._fns["backbone"]
+
+    @property
+    def compute_precision(self) -> str:
+        """What the backbone computes in when predicting and caching features: float32 or bfloat16."""
+        return self.inference_backbone.precision
+
+    def invalidate_compiled(self) -> None:
+        """Forget the compiled functions and the backbone's inference copy: call after changing backbone weights."""
+        self._fns.clear()
+
+    def set_precision(self, precision: str) -> None:
+        """Predict in another precision (auto | float32 | bfloat16) from now on."""
+        self.precision = check_precision(precision)
+        self.invalidate_compiled()
 
     def _run(self, batches, name: str = "scores") -> np.ndarray:
         out = [self._fn(name)(batch).numpy() for batch in batches]

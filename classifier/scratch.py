@@ -81,7 +81,7 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
     for start in range(0, len(x_train), 256):  # settle the moving statistics on the final weights
         base(x_train[start:start + 256].astype(np.float32) / 127.5 - 1.0, training=True)
     base.trainable = False
-    model._fns.clear()
+    model.invalidate_compiled()
 
     scores = model.predict(list(x_val), batch_size=64) if len(x_val) else np.zeros((0, len(classes)))
     if len(x_val):

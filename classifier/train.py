@@ -110,7 +110,7 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
     model.model.fit(data, epochs=epochs, steps_per_epoch=steps, validation_data=val if len(valid) else None,
                     verbose=0, callbacks=callbacks, shuffle=False)
     base.trainable = False
-    model._fns.clear()
+    model.invalidate_compiled()
 
 
 def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "imagenet",
@@ -122,7 +122,7 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
           pooling: str = "avg_max", mid_level: bool = True, ensemble: int = 5, tile_crops: bool = False,
           calibration_crops: int = 2, threshold_shrink: float = 0.0,
           learning_rate: float = 1e-3, batch_size: int = 32, patience: int = 8,
-          valid_set: Optional[Dataset] = None, progress: bool = True):
+          valid_set: Optional[Dataset] = None, precision: str = "auto", progress: bool = True):
     """Train a LogoClassifier on `dataset` (split seeded unless `valid_set` is given) and return it,
     with thresholds calibrated and metrics measured on the validation photos (tiled when `tiling`
     is enabled; `tile_crops` then also trains on those tiles of the boxed photos). `calibration_crops`
@@ -143,7 +143,7 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
     classes = list(dataset.classes)
     model = LogoClassifier.create(classes, backbone=backbone, weights=weights, input_size=input_size,
                                   dropout=dropout, hidden=hidden, pooling=pooling, mid_level=mid_level,
-                                  ensemble=ensemble)
+                                  ensemble=ensemble, precision=precision)
     cache = FeatureCache(Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params)
     tiled = tiling is not None and getattr(tiling, "enabled", False)
     tiles = tile_boxes(tiling.grid, tiling.overlap)[1:] if tile_crops and tiled else []
@@ -166,7 +166,7 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
             "validation_photos": len(valid_set), "items": len(items), "views": params.views,
             "augmentation": asdict(params),
             "epochs_run": max(len(h.get("loss", [])) for h in histories), "fine_tune_layers": fine_tune,
-            "ensemble": model.ensemble,
+            "ensemble": model.ensemble, "feature_precision": model.compute_precision,
             "target_precision": target_precision, "seed": seed, "feature_cache": cache.key,
             "tile_crops": bool(tiles), "features": model.feature_layout, "calibration_crops": calibration_crops,
             "threshold_shrink": threshold_shrink,

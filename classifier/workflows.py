@@ -34,12 +34,12 @@ def train_bundle(data_dir: Optional[Path], out: Path, *, negatives: Sequence[Pat
 
 def evaluate_bundle(model_dir: Path, data_dir: Optional[Path], *, negatives: Sequence[Path] = (),
                     labels: Optional[Path] = None, tiling: Any = None, json_path: Optional[Path] = None,
-                    html_path: Optional[Path] = None, batch_size: int = 32) -> dict[str, Any]:
+                    html_path: Optional[Path] = None, batch_size: int = 32, precision: str = "auto") -> dict[str, Any]:
     """Evaluate a saved bundle on a labelled set; optionally write the JSON and the HTML report."""
     from classifier.evaluate import evaluate, write_html
     from classifier.model import LogoClassifier
 
-    model = LogoClassifier.load(model_dir)
+    model = LogoClassifier.load(model_dir, precision)
     dataset = read_dataset(data_dir, negatives, labels)
     metrics = evaluate(model, dataset, tiling=tiling, batch_size=batch_size, progress=True)
     metrics["model"] = {"bundle": str(model.bundle_path), "checksum": model.checksum, "backbone": model.backbone}
@@ -53,12 +53,13 @@ def evaluate_bundle(model_dir: Path, data_dir: Optional[Path], *, negatives: Seq
 
 
 def predict_paths(model_dir: Path, paths: Iterable[Path], *, tiling: Any = None,
-                  thresholds: Optional[dict[str, float]] = None, batch_size: int = 32) -> list[dict[str, Any]]:
+                  thresholds: Optional[dict[str, float]] = None, batch_size: int = 32,
+                  precision: str = "auto") -> list[dict[str, Any]]:
     """Detections per photo file; unreadable files get an `error` entry instead of stopping the run."""
     from classifier.images import read_rgb
     from classifier.model import LogoClassifier
 
-    model = LogoClassifier.load(model_dir)
+    model = LogoClassifier.load(model_dir, precision)
     known = {b: t for b, t in (thresholds or {}).items() if b in model.classes}
     results: list[dict[str, Any]] = []
     images, slots = [], []

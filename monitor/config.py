@@ -132,6 +132,7 @@ class ClassifierSettings(_Strict):
     weights: str = "imagenet"
     input_size: Optional[int] = Field(default=None, ge=32, le=1024)
     batch_size: int = Field(default=32, ge=1, le=1024)
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
     epochs: int = Field(default=30, ge=1)
     tiling: TilingSettings = Field(default_factory=TilingSettings)
     thresholds: dict[str, float] = Field(default_factory=dict)

@@ -103,8 +103,10 @@ class Daemon:
         scheduler.start()
         sources = ", ".join(f"{s.name} every {s.interval:g}s" for s in self.sources)
         if self.model is not None:
-            log.info("daemon started: %d source(s) [%s], model %s (%s)", len(self.sources), sources,
-                     self.settings.classifier.model, ", ".join(self.model.classifier.classes))
+            classifier = self.model.classifier
+            log.info("daemon started: %d source(s) [%s], model %s (%s; %s, backbone in %s)", len(self.sources),
+                     sources, self.settings.classifier.model, ", ".join(classifier.classes), classifier.backbone,
+                     classifier.compute_precision)
         else:
             log.info("scheduler started: %d source(s) [%s], batches to workers on queue %s",
                      len(self.sources), sources, self.settings.executor.fetch_queue)

@@ -93,7 +93,7 @@ def load_model(settings, db, classifier: Any = None) -> LoadedModel:
 
     path = settings.classifier.model
     if classifier is None:
-        classifier = load_classifier(path, settings.config_path)
+        classifier = load_classifier(path, settings.config_path, settings.classifier.precision)
     unknown = sorted(set(settings.classifier.thresholds) - set(classifier.classes))
     if unknown:
         log.warning("classifier.thresholds names brands the model does not know: %s", ", ".join(unknown))
@@ -105,7 +105,7 @@ def load_model(settings, db, classifier: Any = None) -> LoadedModel:
                        settings.classifier.batch_size)
 
 
-def load_classifier(path, config_path=None) -> Any:
+def load_classifier(path, config_path=None, precision: str = "auto") -> Any:
     """The LogoClassifier bundle at `path`, or ModelUnavailable saying how to train one."""
     how = (f"train one with `monitor --config {config_path or 'config.yaml'} train` "
            f"(it writes the bundle to {path}), or point classifier.model at an existing bundle")
@@ -115,7 +115,7 @@ def load_classifier(path, config_path=None) -> Any:
     from classifier.errors import ClassifierError
 
     try:
-        return LogoClassifier.load(path)
+        return LogoClassifier.load(path, precision)
     except ClassifierError as exc:
         raise ModelUnavailable(f"the model bundle at {path} is not usable ({exc}); {how}") from None
 

@@ -100,7 +100,8 @@ def register(app: typer.Typer) -> None:
             input_size=input_size or settings.input_size, epochs=epochs or settings.epochs,
             augmentation=settings.augmentation, views=views, validation=validation, seed=seed,
             cache_dir=cache or (_settings(ctx).paths.cache / "features"), fine_tune=fine_tune,
-            target_precision=target_precision, batch_size=settings.batch_size)
+            target_precision=target_precision, batch_size=settings.batch_size,
+            precision=settings.precision)
         for path, reason in dataset.unreadable:
             typer.echo(f"skipped {path}: {reason}", err=True)
         metrics = model.metrics
@@ -130,7 +131,7 @@ def register(app: typer.Typer) -> None:
         settings = _settings(ctx).classifier
         metrics = evaluate_bundle(model or settings.model, data_dir, negatives=negatives, labels=labels,
                                   tiling=_tiling(settings, tiling), json_path=json_path, html_path=html_path,
-                                  batch_size=settings.batch_size)
+                                  batch_size=settings.batch_size, precision=settings.precision)
         from rich.console import Console
         from rich.table import Table
 
@@ -161,7 +162,8 @@ def register(app: typer.Typer) -> None:
 
         settings = _settings(ctx).classifier
         results = predict_paths(model or settings.model, images, tiling=_tiling(settings, tiling),
-                                thresholds=settings.thresholds, batch_size=settings.batch_size)
+                                thresholds=settings.thresholds, batch_size=settings.batch_size,
+                                precision=settings.precision)
         if as_json:
             typer.echo(json.dumps(results, indent=2))
             return
