@@ -98,11 +98,31 @@ def load_model(settings, db, classifier: Any = None) -> LoadedModel:
     if unknown:
         log.warning("classifier.thresholds names brands the model does not know: %s", ", ".join(unknown))
     thresholds = {k: v for k, v in settings.classifier.thresholds.items() if k in classifier.classes}
+    mismatch = calibration_mismatch(getattr(classifier, "info", None) or {}, settings.classifier.tiling)
+    if mismatch:
+        log.warning("model %s: %s", path, mismatch)
     version_id = register_model_version(
         db, classifier.checksum, str(classifier.bundle_path or path), classifier.backbone,
         classifier.input_size, classifier.classes, classifier.thresholds, classifier.metrics)
     return LoadedModel(classifier, version_id, thresholds, settings.classifier.tiling,
                        settings.classifier.batch_size)
+
+
+def calibration_mismatch(info: dict, tiling: Any) -> Optional[str]:
+    """Why the bundle's thresholds do not fit how photos will be scored (tiled or not, which grid), or None."""
+    training = info.get("training")
+    if not isinstance(training, dict) or "tiling" not in training:
+        return None  # bundles from before tiling was recorded, or trained elsewhere
+    calibrated = training.get("tiling") or {}
+    scored = bool(tiling is not None and tiling.enabled)
+    if bool(calibrated.get("enabled")) == scored and (not scored or calibrated.get("grid") == tiling.grid):
+        return None
+    was = f"tiled {calibrated.get('grid')}x{calibrated.get('grid')} scores" if calibrated.get("enabled") \
+        else "whole-photo scores"
+    now = f"tiled {tiling.grid}x{tiling.grid}" if scored else "whole photos"
+    more = "false alarms" if scored else "misses"
+    return (f"its thresholds were calibrated on {was}, but classifier.tiling scores {now}: expect more {more}; "
+            f"retrain with the same tiling (monitor train uses classifier.tiling)")
 
 
 def load_classifier(path, config_path=None, precision: str = "auto") -> Any:

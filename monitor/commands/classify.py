@@ -86,6 +86,8 @@ def register(app: typer.Typer) -> None:
         validation: float = typer.Option(0.2, help="Fraction of photos held out for validation."),
         seed: int = typer.Option(0, help="Seed of the split and the training."),
         cache: Optional[Path] = typer.Option(None, help="Feature cache folder (default: paths.cache/features)."),
+        tiling: Optional[bool] = typer.Option(None, "--tiling/--no-tiling",
+                                              help="Calibrate thresholds on tiled scores (default: classifier.tiling)."),
     ) -> None:
         """Train a logo classifier on labelled photos and save a model bundle.
 
@@ -101,7 +103,7 @@ def register(app: typer.Typer) -> None:
             augmentation=settings.augmentation, views=views, validation=validation, seed=seed,
             cache_dir=cache or (_settings(ctx).paths.cache / "features"), fine_tune=fine_tune,
             target_precision=target_precision, batch_size=settings.batch_size,
-            precision=settings.precision)
+            precision=settings.precision, tiling=_tiling(settings, tiling))
         for path, reason in dataset.unreadable:
             typer.echo(f"skipped {path}: {reason}", err=True)
         metrics = model.metrics

@@ -43,13 +43,15 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
     bundle = tmp_path / "bundle"
     result = monitor("train", str(train_dir), "--out", str(bundle), "--backbone", "mobilenet_v1_025",
                      "--weights", "none", "--input-size", "32", "--epochs", "2", "--views", "2",
-                     "--cache", str(tmp_path / "cache"), cwd=tmp_path)
+                     "--cache", str(tmp_path / "cache"), "--tiling", cwd=tmp_path)
     assert f"saved {bundle}" in result.stdout and "validation: macro AP" in result.stdout
     assert "broken.jpg" in result.stderr
     manifest = json.loads((bundle / "bundle.json").read_text())
     assert manifest["classes"] == list(BRANDS) and manifest["backbone"] == "mobilenet_v1_025"
     assert manifest["input_size"] == 32 and manifest["training"]["photos"] == 12
     assert manifest["training"]["views"] == 2 and set(manifest["thresholds"]) == set(BRANDS)
+    assert manifest["training"]["tiling"] == {"enabled": True, "grid": 3, "overlap": 0.25}  # config defaults
+    assert manifest["training"]["feature_precision"] in ("float32", "bfloat16")
     assert any((tmp_path / "cache").rglob("*.npy"))
 
 

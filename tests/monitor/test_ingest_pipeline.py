@@ -196,3 +196,32 @@ def test_stop_request_commits_whole_batches_and_a_rerun_finishes(sqlite_url, set
     assert stored % 4 == 0 and cursor["done"] == stored  # whole batches, cursor with the commit
     run_once(settings, classifier)
     assert rows(sqlite_url, "SELECT count(*), count(DISTINCT sha256) FROM images")[0] == (40, 40)
+
+
+def test_thresholds_calibrated_for_other_scoring_are_a_warning_at_load(tmp_path, sqlite_url, settings_for, caplog):
+    from classifier import LogoClassifier
+    from monitor.config import TilingSettings
+    from monitor.pipeline import calibration_mismatch
+
+    whole = {"training": {"tiling": None}}
+    tiled = {"training": {"tiling": {"enabled": True, "grid": 3, "overlap": 0.25}}}
+    assert calibration_mismatch(whole, TilingSettings(enabled=False)) is None
+    assert calibration_mismatch(tiled, TilingSettings(enabled=True, grid=3)) is None
+    assert calibration_mismatch({}, TilingSettings(enabled=True)) is None  # untrained or older bundles: unknown
+    assert "more misses" in calibration_mismatch(tiled, TilingSettings(enabled=False))
+    assert "tiled 3x3 scores, but classifier.tiling scores tiled 2x2" in calibration_mismatch(
+        tiled, TilingSettings(enabled=True, grid=2))
+
+    model = LogoClassifier.create(["Acme"], backbone="mobilenet_v1_025", weights="none", input_size=32)
+    model.info = whole  # what train() records when it calibrated on whole photos
+    model.save(tmp_path / "whole-photo-model")
+    settings = settings_for(sqlite_url, [{"name": "f", "kind": "fake"}],
+                            classifier={"tiling": {"enabled": True, "grid": 3}})
+    db = open_database(settings.database.url)
+    try:
+        with caplog.at_level("WARNING", logger="monitor.ingest"):
+            load_model(settings, db, model)
+    finally:
+        db.dispose()
+    assert "calibrated on whole-photo scores, but classifier.tiling scores tiled 3x3: expect more false alarms" \
+        in caplog.text
