@@ -120,7 +120,8 @@ def main() -> None:
         "pipeline_images_per_s": round(pipeline, 2), "backbone_images_per_s": round(backbone, 2),
         "backbone_graph_images_per_s": round(backbone_graph, 2),
         "naive_images_per_s": round(naive, 2), "naive_graph_images_per_s": round(naive_graph, 2),
-        "pipeline_vs_backbone": round(pipeline / backbone, 3), "pipeline_vs_backbone_graph": round(pipeline / backbone_graph, 3),
+        "pipeline_vs_backbone": round(pipeline / backbone, 3),
+        "pipeline_vs_backbone_graph": round(pipeline / backbone_graph, 3),
         "pipeline_vs_naive": round(pipeline / naive, 2), "pipeline_vs_naive_graph": round(pipeline / naive_graph, 2),
         "peak_rss_mb": round(peak, 1),
     }, indent=2))

@@ -120,7 +120,8 @@ class FeatureCache:
 
     def __init__(self, root: Path, model, params: AugmentParams):
         identity = {"version": CACHE_VERSION, "backbone": model.backbone, "weights": model.weights_id,
-                    "input_size": model.input_size, "features": model.feature_layout, "precision": model.compute_precision,
+                    "input_size": model.input_size, "features": model.feature_layout,
+                    "precision": model.compute_precision,
                     "augmentation": {k: v for k, v in asdict(params).items() if k != "views"}}
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
         self.folder = Path(root) / self.key

@@ -69,16 +69,16 @@ def _foldable(model) -> dict[str, Any]:
             for tensor in node.input_tensors:
                 source = tensor._keras_history.operation
                 consumers[source.name] = consumers.get(source.name, 0) + 1
-                sources[layer.name] = source
+                sources[layer.name] = source  # only read for batch norms, which have one input
     outputs = {tensor._keras_history.operation.name for tensor in model.outputs}
     out = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
             continue
         conv = sources.get(layer.name)
-        if (isinstance(conv, _conv_types()) and consumers.get(conv.name) == 1 and conv.name not in outputs and len(conv._inbound_nodes) == 1
-                and conv.get_config().get("activation") == "linear" and layer.axis in (-1, 3)
-                and conv.get_config().get("data_format", "channels_last") == "channels_last"):
+        if (isinstance(conv, _conv_types()) and consumers.get(conv.name) == 1 and conv.name not in outputs
+                and len(conv._inbound_nodes) == 1 and conv.get_config().get("activation") == "linear"
+                and layer.axis in (-1, 3) and conv.get_config().get("data_format", "channels_last") == "channels_last"):
             out[conv.name] = layer
     return out
 
