@@ -188,6 +188,6 @@ def inference_backbone(maps_model, input_size: int, precision: str, scales_insid
     error = float(np.median(np.linalg.norm(trial - reference, axis=1) / norms))
     if error <= tolerance:
         return InferenceBackbone(bf16, "bfloat16", folded, error)
-    log.info("bfloat16 moves this backbone's features by %.1f%% (over %.1f%%): predicting in float32",
+    log.debug("bfloat16 moves this backbone's features by %.1f%% (over %.1f%%): predicting in float32",
              100 * error, 100 * tolerance)
     return InferenceBackbone(fp32, "float32", folded, error)

@@ -79,6 +79,9 @@ class LogoClassifier:
     def __init__(self, classes: Sequence[str], backbone: str, input_size: int, weights_id: str,
                  dropout: float = 0.2, hidden: int = 256, pooling: str = "avg", mid_level: bool = False,
                  ensemble: int = 1, precision: str = "auto", _base_weights: Any = None):
+        from classifier.tf_import import import_tensorflow
+
+        import_tensorflow()  # first, so TensorFlow's start-up notices stay off the terminal
         import keras
         from keras import layers
 

@@ -48,6 +48,15 @@ def test_importing_classifier_does_not_load_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_tensorflow_start_up_notices_stay_off_the_terminal_and_other_output_does_not():
+    code = ("import sys; from classifier.tf_import import import_tensorflow; tf = import_tensorflow(); "
+            "import keras; print('after import', file=sys.stderr); print(tf.__version__)")
+    plain = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, check=True)
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert quiet.stdout.strip().startswith("2.") and quiet.stderr.strip() == "after import", quiet.stderr
+    assert "absl::InitializeLog" in plain.stderr or plain.stderr.strip() == "", "TensorFlow prints other notices now"
+
+
 def test_predict_gives_one_probability_per_brand_whatever_the_batch(model, photos):
     scores = model.predict(photos, batch_size=32)
     assert scores.shape == (len(photos), len(BRANDS)) and scores.dtype == np.float32
