@@ -157,9 +157,16 @@ class IngestSettings(_Strict):
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
     retries: int = Field(default=3, ge=0, le=10)
+    refetch_attempts: int = Field(default=5, ge=1, le=50)
+    refetch_after: float = Field(default=600.0, ge=0)
     phash_distance: int = Field(default=6, ge=0, le=64)
     thumbnail_size: int = Field(default=256, ge=32, le=1024)
     user_agent: str = "brand-exposure-monitor/0.1"
+
+    @field_validator("refetch_after", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float:
+        return parse_duration(value)
 
 
 class ExecutorSettings(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import queue
 import threading
@@ -242,8 +243,48 @@ def build_records(items: list[Item], found: list[list[Any]], ingest, source_name
                 reject_detail=item.rejected.detail[:1000]))
         elif item.failure is not None:
             log.warning("fetch failed for %s: %s (%s)", source_name, item.ref.uri, item.failure.reason)
-            failures.append(FetchFailureRecord(item.ref.uri, item.failure.reason, str(item.failure)[:1000]))
+            failures.append(FetchFailureRecord(item.ref.uri, item.failure.reason, str(item.failure)[:1000],
+                                               ref=encode_ref(item.ref, with_data=False)))
     return records, failures
+
+
+# Fetch failures that may pass: worth fetching again on a later poll (see ingest.refetch_*).
+TRANSIENT_FETCH_REASONS = frozenset({
+    "timeout", "connection_error", "retries_exhausted", "request_error", "dns_error", "read_error", "error",
+    "http_408", "http_425", "http_429", "http_500", "http_502", "http_503", "http_504"})
+
+
+def polled_refs(db, source, source_id: int, cursor, ingest) -> Iterable[ImageRef]:
+    """The source's new refs after `cursor`, then its earlier fetch failures that are due another try.
+
+    The retried refs carry no cursor, so storing them never moves the source's cursor."""
+    from storage.repository import due_refetches
+
+    yield from source.poll(cursor)
+    due = due_refetches(db, source_id, TRANSIENT_FETCH_REASONS, ingest.refetch_attempts, ingest.refetch_after)
+    if due:
+        log.info("fetching %d photo(s) again that failed earlier for a passing reason", len(due))
+    for ref in due:
+        yield decode_ref(ref)
+
+
+def encode_ref(ref: ImageRef, with_data: bool = True) -> dict[str, Any]:
+    """A ref as JSON; its cursor stays behind (stored with the batch that carried it)."""
+    out = {name: getattr(ref, name) for name in _REF_FIELDS}
+    out["posted_at"] = ref.posted_at.isoformat() if ref.posted_at else None
+    out["data"] = base64.b64encode(ref.data).decode("ascii") if with_data and ref.data is not None else None
+    return out
+
+
+def decode_ref(data: dict[str, Any]) -> ImageRef:
+    """The ref encode_ref wrote."""
+    posted, raw = data.get("posted_at"), data.get("data")
+    return ImageRef(**{name: data.get(name) for name in _REF_FIELDS},
+                    posted_at=datetime.fromisoformat(posted) if posted else None,
+                    data=base64.b64decode(raw) if raw is not None else None)
+
+
+_REF_FIELDS = ("uri", "external_id", "latitude", "longitude", "place", "caption", "author", "reach")
 
 
 def batch_counts(summary: SourceSummary, items: list[Item], result: Any, failures: list) -> None:
@@ -416,7 +457,7 @@ class Ingestor:
     def _drain(self, source, source_id: int, cursor, summary: SourceSummary) -> None:
         prepared: queue.Queue = queue.Queue(maxsize=1)
         halt = threading.Event()
-        producer = threading.Thread(target=self._produce, args=(source, cursor, prepared, halt),
+        producer = threading.Thread(target=self._produce, args=(source, source_id, cursor, prepared, halt),
                                     name=f"prepare-{summary.name}", daemon=True)
         producer.start()
         try:
@@ -439,12 +480,12 @@ class Ingestor:
                     pass
             producer.join()
 
-    def _produce(self, source, cursor, out: queue.Queue, halt: threading.Event) -> None:
+    def _produce(self, source, source_id: int, cursor, out: queue.Queue, halt: threading.Event) -> None:
         """Read, hash and decode batches ahead of the classifier (runs in its own thread)."""
         size = self.settings.ingest.batch_size
         try:
             batch: list[ImageRef] = []
-            for ref in source.poll(cursor):
+            for ref in polled_refs(self.db, source, source_id, cursor, self.settings.ingest):
                 if self.stop.is_set() or halt.is_set():
                     return
                 batch.append(ref)

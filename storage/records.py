@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class FetchFailureRecord:
     uri: str
     reason: str
     detail: str = ""
+    ref: Optional[dict[str, Any]] = field(default=None, compare=False, hash=False)  # to fetch it again later
 
 
 @dataclass

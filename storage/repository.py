@@ -385,14 +385,38 @@ def _save_failures(session: Session, source_id: int, failures: Iterable[FetchFai
     for failure in failures:
         statement = _insert(session, table).values(
             source_id=source_id, uri=failure.uri, reason=failure.reason, detail=failure.detail,
-            attempts=1, first_at=now, last_at=now)
+            attempts=1, first_at=now, last_at=now, ref=failure.ref)
         statement = statement.on_conflict_do_update(
             index_elements=["source_id", "uri"],
             set_={"attempts": table.c.attempts + 1, "reason": statement.excluded.reason,
-                  "detail": statement.excluded.detail, "last_at": statement.excluded.last_at})
+                  "detail": statement.excluded.detail, "last_at": statement.excluded.last_at,
+                  "ref": func.coalesce(statement.excluded.ref, table.c.ref)})
         session.execute(statement)
         count += 1
     return count
+
+
+def due_refetches(db: Database, source_id: int, reasons: Iterable[str], attempts: int, after: float,
+                  now: Optional[datetime] = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Stored refs of this source's fetch failures worth another try: a reason in `reasons`, fewer than
+    `attempts` tries so far, and `after` seconds (doubled per earlier retry) since the last one; oldest first."""
+    now = now or utcnow()
+    reasons = sorted(set(reasons))
+    if attempts <= 1 or not reasons:
+        return []
+    with db.session() as session:
+        rows = session.execute(
+            select(FetchFailure.ref, FetchFailure.attempts, FetchFailure.last_at)
+            .where(FetchFailure.source_id == source_id, FetchFailure.ref.is_not(None),
+                   FetchFailure.reason.in_(reasons), FetchFailure.attempts < attempts)
+            .order_by(FetchFailure.last_at, FetchFailure.id).limit(limit)).all()
+    due = []
+    for ref, tried, last_at in rows:
+        if last_at.tzinfo is None:
+            last_at = last_at.replace(tzinfo=now.tzinfo)
+        if (now - last_at).total_seconds() >= after * 2 ** max(tried - 1, 0) and isinstance(ref, dict):
+            due.append(ref)
+    return due
 
 
 def record_poll(db: Database, source_id: int, ok: bool, error: Optional[str] = None,

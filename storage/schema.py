@@ -266,6 +266,7 @@ class FetchFailure(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ref: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)  # what the source said: to fetch again
 
     __table_args__ = (
         Index("ix_fetch_failures_source_last", "source_id", "last_at"),

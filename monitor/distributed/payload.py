@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any, Optional
 
 from monitor.errors import FetchError
-from monitor.pipeline import Item
-from monitor.sources.base import ImageRef
-
-_REF_FIELDS = ("uri", "external_id", "latitude", "longitude", "place", "caption", "author", "reach")
+from monitor.pipeline import Item, decode_ref, encode_ref
 
 
 def _b64(data: Optional[bytes]) -> Optional[str]:
@@ -19,21 +15,6 @@ def _b64(data: Optional[bytes]) -> Optional[str]:
 
 def _unb64(text: Optional[str]) -> Optional[bytes]:
     return None if text is None else base64.b64decode(text)
-
-
-def encode_ref(ref: ImageRef, with_data: bool = True) -> dict[str, Any]:
-    """A ref as JSON; its cursor stays behind (the scheduler has stored it already)."""
-    out = {name: getattr(ref, name) for name in _REF_FIELDS}
-    out["posted_at"] = ref.posted_at.isoformat() if ref.posted_at else None
-    out["data"] = _b64(ref.data) if with_data else None
-    return out
-
-
-def decode_ref(data: dict[str, Any]) -> ImageRef:
-    """The ref encode_ref wrote."""
-    posted = data.get("posted_at")
-    return ImageRef(**{name: data.get(name) for name in _REF_FIELDS},
-                    posted_at=datetime.fromisoformat(posted) if posted else None, data=_unb64(data.get("data")))
 
 
 def encode_items(items: list[Item]) -> list[dict[str, Any]]:

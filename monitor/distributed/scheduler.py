@@ -10,7 +10,7 @@ import logging
 import threading
 from typing import Any, Iterable, Optional
 
-from monitor.pipeline import SourceSummary, poll_source, source_context
+from monitor.pipeline import SourceSummary, poll_source, polled_refs, source_context
 from monitor.sources.base import ImageRef
 
 log = logging.getLogger("monitor.scheduler")
@@ -132,7 +132,7 @@ class Enqueuer:
     def _drain(self, source, source_id: int, cursor, summary: SourceSummary) -> None:
         size = self.settings.ingest.batch_size
         batch: list[ImageRef] = []
-        for ref in source.poll(cursor):
+        for ref in polled_refs(self.db, source, source_id, cursor, self.settings.ingest):
             batch.append(ref)
             if len(batch) >= size:
                 self._enqueue(source, source_id, batch, summary)

@@ -34,8 +34,9 @@ def cluster(tmp_path_factory, bundle_dir):
         upgrade(url)
         config = write_config(tmp / "config.yaml", url, bundle_dir, REDIS,
                               [rss_source("feed", server.url("/feed.xml")),
-                               rss_source("kill", server.url("/kill.xml"))], tag)
-        state = {"url": url, "config": config, "tmp": tmp,
+                               rss_source("kill", server.url("/kill.xml")),
+                               rss_source("flaky", server.url("/flaky.xml"))], tag)
+        state = {"url": url, "config": config, "tmp": tmp, "server": server,
                  "workers": [start_worker(config, f"w{i}@{tag}", tmp) for i in (1, 2)]}
         try:
             yield state
@@ -133,3 +134,30 @@ def test_a_batch_that_keeps_failing_is_given_up_and_shown_in_status(cluster, tmp
     status = run_monitor_checked(config, "status")
     flat = " ".join(status.split())
     assert "1 given up" in flat and f"batch {poison}" in flat and "fetch:" in flat, status
+
+
+def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_through_the_workers(cluster, tmp_path):
+    import yaml
+
+    from ingest_helpers import Reply
+
+    url, server = cluster["url"], cluster["server"]
+    photos = serve_feed(server, "/flaky", 4, seed=20_000, first_day="2026-05-01")
+    server.routes["/flaky/p1.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
+    data = yaml.safe_load(cluster["config"].read_text())  # the workers' config names the source too
+    data["ingest"].update(refetch_attempts=10, refetch_after=0.2)
+    config = tmp_path / "flaky.yaml"
+    config.write_text(yaml.safe_dump(data))
+    scheduler = start(config, "ingest", "--source", "flaky", log_dir=tmp_path, label="scheduler-flaky")
+    procs = (scheduler, *cluster["workers"])
+    failed = "SELECT count(*) FROM fetch_failures f JOIN sources s ON s.id = f.source_id WHERE s.name = 'flaky'"
+    try:
+        wait_for(lambda: scalar(url, failed) == 1, "the failing photo recorded", procs)
+        server.routes["/flaky/p1.jpg"] = Reply(body=photos[1], content_type="image/jpeg")  # the server is back
+        wait_for(lambda: scalar(url, failed) == 0, "the photo fetched again", procs)
+    finally:
+        assert stop(scheduler) == 0, tail(scheduler)
+    exactly_once(url, "flaky", 4)
+    assert rows(url, "SELECT time_source, posted_at FROM images WHERE uri = :u", u=server.url("/flaky/p1.jpg")) == [
+        ("source", datetime(2026, 5, 1, 0, 1, tzinfo=timezone.utc))]
+    assert server.hits["/flaky/p1.jpg"] >= 2 and server.hits["/flaky/p0.jpg"] == 1

@@ -149,6 +149,50 @@ def test_feeds_over_http_with_failing_photos(server, sqlite_url, settings_for, c
     assert server.hits["/img/ok.jpg"] == hits["/img/ok.jpg"]
 
 
+def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_polls(server, db_url, settings_for,
+                                                                                   classifier):
+    from monitor.pipeline import TRANSIENT_FETCH_REASONS
+
+    base = server.url("")
+    server.routes["/img/flaky.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
+    server.routes["/img/down.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
+    server.routes["/img/gone.jpg"] = Reply(status=404, body=b"no", content_type="text/plain")
+    items = "".join(
+        f'<item><guid>{name}</guid><pubDate>Mon, 02 Jan 2023 1{i}:00:00 GMT</pubDate><georss:point>1{i} 2{i}'
+        f'</georss:point><enclosure url="{base}/img/{name}.jpg" type="image/jpeg"/></item>'
+        for i, name in enumerate(["flaky", "down", "gone"]))
+    server.routes["/feed"] = Reply(body=f'<?xml version="1.0"?><rss version="2.0" xmlns:georss='
+                                        f'"http://www.georss.org/georss"><channel><title>t</title>{items}'
+                                        f'</channel></rss>'.encode(), content_type="application/rss+xml")
+    settings = settings_for(db_url, [{"name": "feed", "kind": "rss", "url": server.url("/feed"),
+                                      "allow_private": True}],
+                            ingest={"refetch_attempts": 3, "refetch_after": 0.01}, classifier={"thresholds": ALWAYS})
+
+    def failures() -> dict[str, tuple[str, int]]:
+        return {uri.rsplit("/", 1)[1]: (reason, attempts)
+                for uri, reason, attempts in rows(db_url, "SELECT uri, reason, attempts FROM fetch_failures")}
+
+    assert run_once(settings, classifier)[0].new == 0
+    first = failures()
+    assert first["gone.jpg"] == ("http_404", 1) and first["flaky.jpg"][1] == first["down.jpg"][1] == 1
+    assert first["flaky.jpg"][0] in TRANSIENT_FETCH_REASONS and "http_404" not in TRANSIENT_FETCH_REASONS
+
+    server.routes["/img/flaky.jpg"] = Reply(body=jpeg(seed=4), content_type="image/jpeg")  # the server is back
+    second = run_once(settings, classifier)[0]
+    assert second.new == 1 and second.detections == {"acme": 1, "globex": 1}
+    stored = rows(db_url, "SELECT external_id, latitude, longitude, time_source FROM images WHERE uri = :u",
+                  u=f"{base}/img/flaky.jpg")
+    assert stored == [(f"flaky|{base}/img/flaky.jpg", 10.0, 20.0, "source")]  # the feed's data survived
+    assert set(failures()) == {"down.jpg", "gone.jpg"} and failures()["down.jpg"][1] == 2
+
+    run_once(settings, classifier)  # the third and last try of down.jpg
+    hits = dict(server.hits)
+    assert run_once(settings, classifier)[0].new == 0
+    assert failures()["down.jpg"][1] == 3 and server.hits["/img/down.jpg"] == hits["/img/down.jpg"]
+    assert server.hits["/img/gone.jpg"] == 1 and server.hits["/img/flaky.jpg"] == 2
+    assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 1
+
+
 def test_failing_source_backs_off_and_never_stops_the_others(sqlite_url, settings_for, classifier):
     settings = settings_for(sqlite_url, [
         {"name": "down", "kind": "fake", "fail": "upstream is down", "interval": 60},
