@@ -512,7 +512,7 @@ class Ingestor:
         records, failures = build_records(items, found, self.settings.ingest, summary.name)
         cursor = next((i.ref.cursor for i in reversed(items) if i.ref.cursor is not None), None)
         result = save_batch(self.db, source_id, self.model.version_id, records, failures, cursor,
-                            self.settings.ingest.phash_distance)
+                            self.settings.ingest.phash_distance, fetched=[i.ref.uri for i in items if i.known])
         batch_counts(summary, items, result, failures)
         if self.on_batch is not None:
             self.on_batch(summary, len(items))

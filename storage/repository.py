@@ -214,23 +214,30 @@ def _image_row(record: ImageRecord, source_id: int, now: datetime) -> dict[str, 
 
 def save_batch(db: Database, source_id: int, model_version_id: Optional[int],
                images: Iterable[ImageRecord], failures: Iterable[FetchFailureRecord] = (),
-               cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6) -> BatchResult:
+               cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6,
+               fetched: Iterable[str] = ()) -> BatchResult:
     """Store a batch in one transaction: images once per sha256, near-copies as reposts,
     detections once per (image, brand, model), thumbnails, fetch failures, and the source's
-    cursor (left as it is when `cursor` is None). Nothing is stored if any part fails."""
+    cursor (left as it is when `cursor` is None). Earlier fetch failures of the images' uris and of
+    `fetched` (uris read this time whose bytes were stored already) are cleared. Nothing is stored
+    if any part fails."""
     with db.session(write=True) as session:
-        return save_batch_in(session, source_id, model_version_id, images, failures, cursor, phash_distance)
+        return save_batch_in(session, source_id, model_version_id, images, failures, cursor, phash_distance,
+                             fetched)
 
 
 def save_batch_in(session: Session, source_id: int, model_version_id: Optional[int],
                   images: Iterable[ImageRecord], failures: Iterable[FetchFailureRecord] = (),
-                  cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6) -> BatchResult:
+                  cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6,
+                  fetched: Iterable[str] = ()) -> BatchResult:
     """`save_batch` inside a transaction the caller owns."""
     now = utcnow()
     result = BatchResult()
     records: list[ImageRecord] = []
     seen: set[str] = set()
+    uris = set(fetched)  # whose earlier fetch failures are resolved now
     for record in images:
+        uris.add(record.uri)
         if record.sha256 in seen:
             result.duplicates += 1
             continue
@@ -273,8 +280,7 @@ def save_batch_in(session: Session, source_id: int, model_version_id: Optional[i
     result.detections = _save_detections(session, records, stored, model_version_id)
     _save_thumbnails(session, records, stored)
     result.failures = _save_failures(session, source_id, failures, now)
-    uris = sorted({r.uri for r in records})
-    for chunk in _chunks(uris):
+    for chunk in _chunks(sorted(uris)):
         session.execute(FetchFailure.__table__.delete().where(
             FetchFailure.source_id == source_id, FetchFailure.uri.in_(chunk)))
     if cursor is not None:

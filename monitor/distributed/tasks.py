@@ -183,7 +183,7 @@ def _classify_for_ingest(state: WorkerState, batch: dict[str, Any], payload: dic
         if not claim_for_done_in(session, batch["id"]):
             return
         result = save_batch_in(session, batch["source_id"], model.version_id, records, failures, None,
-                               settings.ingest.phash_distance)
+                               settings.ingest.phash_distance, fetched=[i.ref.uri for i in items if i.known])
         counts = {"new": result.new, "duplicates": result.duplicates + sum(1 for i in items if i.known),
                   "reposts": result.reposts, "rejected": result.rejected, "detections": result.detections,
                   "failures": result.failures}

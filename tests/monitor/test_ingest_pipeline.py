@@ -157,10 +157,12 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_poll
     server.routes["/img/flaky.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
     server.routes["/img/down.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
     server.routes["/img/gone.jpg"] = Reply(status=404, body=b"no", content_type="text/plain")
+    server.routes["/img/twin.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
+    server.routes["/img/late.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
     items = "".join(
         f'<item><guid>{name}</guid><pubDate>Mon, 02 Jan 2023 1{i}:00:00 GMT</pubDate><georss:point>1{i} 2{i}'
         f'</georss:point><enclosure url="{base}/img/{name}.jpg" type="image/jpeg"/></item>'
-        for i, name in enumerate(["flaky", "down", "gone"]))
+        for i, name in enumerate(["flaky", "down", "gone", "twin", "late"]))
     server.routes["/feed"] = Reply(body=f'<?xml version="1.0"?><rss version="2.0" xmlns:georss='
                                         f'"http://www.georss.org/georss"><channel><title>t</title>{items}'
                                         f'</channel></rss>'.encode(), content_type="application/rss+xml")
@@ -178,14 +180,17 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_poll
     assert first["flaky.jpg"][0] in TRANSIENT_FETCH_REASONS and "http_404" not in TRANSIENT_FETCH_REASONS
 
     server.routes["/img/flaky.jpg"] = Reply(body=jpeg(seed=4), content_type="image/jpeg")  # the server is back
+    server.routes["/img/twin.jpg"] = Reply(body=jpeg(seed=4), content_type="image/jpeg")  # the same bytes
     second = run_once(settings, classifier)[0]
-    assert second.new == 1 and second.detections == {"acme": 1, "globex": 1}
+    assert second.new == 1 and second.duplicates == 1 and second.detections == {"acme": 1, "globex": 1}
     stored = rows(db_url, "SELECT external_id, latitude, longitude, time_source FROM images WHERE uri = :u",
                   u=f"{base}/img/flaky.jpg")
     assert stored == [(f"flaky|{base}/img/flaky.jpg", 10.0, 20.0, "source")]  # the feed's data survived
-    assert set(failures()) == {"down.jpg", "gone.jpg"} and failures()["down.jpg"][1] == 2
+    assert set(failures()) == {"down.jpg", "gone.jpg", "late.jpg"} and failures()["down.jpg"][1] == 2
 
-    run_once(settings, classifier)  # the third and last try of down.jpg
+    server.routes["/img/late.jpg"] = Reply(body=jpeg(seed=4), content_type="image/jpeg")  # bytes stored already
+    assert run_once(settings, classifier)[0].duplicates == 1  # the third and last try of down.jpg and late.jpg
+    assert set(failures()) == {"down.jpg", "gone.jpg"}
     hits = dict(server.hits)
     assert run_once(settings, classifier)[0].new == 0
     assert failures()["down.jpg"][1] == 3 and server.hits["/img/down.jpg"] == hits["/img/down.jpg"]
