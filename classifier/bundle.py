@@ -159,7 +159,6 @@ def load_bundle(cls: Any, bundle_dir: Path, precision: str = "auto") -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras warns per layer before raising; the error says it all
             model.model.load_weights(str(weights))
-        model.invalidate_compiled()
     except Exception as exc:  # Keras raises ValueError/KeyError on layout mismatches
         raise BundleError(f"model bundle {bundle_dir}: the weights do not fit backbone {manifest['backbone']!r} "
                           f"at {manifest['input_size']} px with {len(manifest['classes'])} brands "

@@ -47,15 +47,9 @@ class InferenceBackbone:
     """The prediction copy of a backbone: `model` maps scaled pixels to float32 feature map(s)."""
 
     model: Any
-    precision: str  # float32 | bfloat16: what it computes in
     folded: int  # batch normalisations folded into a convolution
+    precision: str  # float32 | bfloat16: what it computes in
     bfloat16_error: float | None  # median relative error of bfloat16 pooled features on the probe, when measured
-
-
-def _conv_types():
-    import keras
-
-    return (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
 
 def _foldable(model) -> dict[str, Any]:
@@ -76,7 +70,7 @@ def _foldable(model) -> dict[str, Any]:
         if not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
             continue
         conv = sources.get(layer.name)
-        if (isinstance(conv, _conv_types()) and consumers.get(conv.name) == 1 and conv.name not in outputs
+        if (isinstance(conv, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and consumers.get(conv.name) == 1 and conv.name not in outputs
                 and len(conv._inbound_nodes) == 1 and conv.get_config().get("activation") == "linear"
                 and layer.axis in (-1, 3) and conv.get_config().get("data_format", "channels_last") == "channels_last"):
             out[conv.name] = layer
@@ -174,12 +168,12 @@ def inference_backbone(maps_model, input_size: int, precision: str, scales_insid
     auto: bfloat16 where the CPU has it natively and the probe's pooled features stay within
     `tolerance` (median relative error) of float32; float32 otherwise."""
     check_precision(precision)
-    fp32, folded = fold_batch_norm(maps_model, "float32")
-    if precision == "float32" or (precision == "auto" and not cpu_has_bfloat16()):
-        return InferenceBackbone(fp32, "float32", folded, None)
-    bf16, _ = fold_batch_norm(maps_model, "mixed_bfloat16")
     if precision == "bfloat16":
-        return InferenceBackbone(bf16, "bfloat16", folded, None)
+        return InferenceBackbone(*fold_batch_norm(maps_model, "mixed_bfloat16"), "bfloat16", None)
+    fp32, folded = fold_batch_norm(maps_model, "float32")
+    if precision == "float32" or not cpu_has_bfloat16():
+        return InferenceBackbone(fp32, folded, "float32", None)
+    bf16, _ = fold_batch_norm(maps_model, "mixed_bfloat16")
     pixels = probe_pixels(input_size)
     if scales_inside:
         pixels = (pixels + 1.0) * 127.5
@@ -187,7 +181,7 @@ def inference_backbone(maps_model, input_size: int, precision: str, scales_insid
     norms = np.maximum(np.linalg.norm(reference, axis=1), 1e-12)
     error = float(np.median(np.linalg.norm(trial - reference, axis=1) / norms))
     if error <= tolerance:
-        return InferenceBackbone(bf16, "bfloat16", folded, error)
+        return InferenceBackbone(bf16, folded, "bfloat16", error)
     log.debug("bfloat16 moves this backbone's features by %.1f%% (over %.1f%%): predicting in float32",
-             100 * error, 100 * tolerance)
-    return InferenceBackbone(fp32, "float32", folded, error)
+              100 * error, 100 * tolerance)
+    return InferenceBackbone(fp32, folded, "float32", error)

@@ -94,12 +94,12 @@ def load_model(settings, db, classifier: Any = None) -> LoadedModel:
 
     path = settings.classifier.model
     if classifier is None:
-        classifier = load_classifier(path, settings.config_path, settings.classifier.precision)
+        classifier = load_classifier(path, settings)
     unknown = sorted(set(settings.classifier.thresholds) - set(classifier.classes))
     if unknown:
         log.warning("classifier.thresholds names brands the model does not know: %s", ", ".join(unknown))
     thresholds = {k: v for k, v in settings.classifier.thresholds.items() if k in classifier.classes}
-    mismatch = calibration_mismatch(getattr(classifier, "info", None) or {}, settings.classifier.tiling)
+    mismatch = calibration_mismatch(classifier.info, settings.classifier.tiling)
     if mismatch:
         log.warning("model %s: %s", path, mismatch)
     version_id = register_model_version(
@@ -126,9 +126,10 @@ def calibration_mismatch(info: dict, tiling: Any) -> Optional[str]:
             f"retrain with the same tiling (monitor train uses classifier.tiling)")
 
 
-def load_classifier(path, config_path=None, precision: str = "auto") -> Any:
-    """The LogoClassifier bundle at `path`, or ModelUnavailable saying how to train one."""
-    how = (f"train one with `monitor --config {config_path or 'config.yaml'} train` "
+def load_classifier(path, settings) -> Any:
+    """The LogoClassifier bundle at `path` in settings.classifier.precision, or ModelUnavailable saying how to
+    train one."""
+    how = (f"train one with `monitor --config {settings.config_path or 'config.yaml'} train` "
            f"(it writes the bundle to {path}), or point classifier.model at an existing bundle")
     if not path.exists():
         raise ModelUnavailable(f"no model bundle at {path}; {how}")
@@ -136,7 +137,7 @@ def load_classifier(path, config_path=None, precision: str = "auto") -> Any:
     from classifier.errors import ClassifierError
 
     try:
-        return LogoClassifier.load(path, precision)
+        return LogoClassifier.load(path, settings.classifier.precision)
     except ClassifierError as exc:
         raise ModelUnavailable(f"the model bundle at {path} is not usable ({exc}); {how}") from None
 
@@ -268,6 +269,9 @@ def polled_refs(db, source, source_id: int, cursor, ingest) -> Iterable[ImageRef
         yield decode_ref(ref)
 
 
+_REF_FIELDS = ("uri", "external_id", "latitude", "longitude", "place", "caption", "author", "reach")
+
+
 def encode_ref(ref: ImageRef, with_data: bool = True) -> dict[str, Any]:
     """A ref as JSON; its cursor stays behind (stored with the batch that carried it)."""
     out = {name: getattr(ref, name) for name in _REF_FIELDS}
@@ -283,8 +287,6 @@ def decode_ref(data: dict[str, Any]) -> ImageRef:
                     posted_at=datetime.fromisoformat(posted) if posted else None,
                     data=base64.b64decode(raw) if raw is not None else None)
 
-
-_REF_FIELDS = ("uri", "external_id", "latitude", "longitude", "place", "caption", "author", "reach")
 
 
 def batch_counts(summary: SourceSummary, items: list[Item], result: Any, failures: list) -> None:

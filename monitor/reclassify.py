@@ -79,7 +79,7 @@ def reclassify(settings, model_dir: Path, since: Optional[datetime] = None, db=N
     db = db or open_database(settings.database.url)
     readers = Readers(settings)
     try:
-        model = load_model(settings, db, load_classifier(Path(model_dir), settings.config_path, settings.classifier.precision))
+        model = load_model(settings, db, load_classifier(Path(model_dir), settings))
         summary = ReclassifySummary(model.version_id)
         total, after = count_accepted_images(db, since), 0
         while True:

@@ -416,13 +416,8 @@ def due_refetches(db: Database, source_id: int, reasons: Iterable[str], attempts
             .where(FetchFailure.source_id == source_id, FetchFailure.ref.is_not(None),
                    FetchFailure.reason.in_(reasons), FetchFailure.attempts < attempts)
             .order_by(FetchFailure.last_at, FetchFailure.id).limit(limit)).all()
-    due = []
-    for ref, tried, last_at in rows:
-        if last_at.tzinfo is None:
-            last_at = last_at.replace(tzinfo=now.tzinfo)
-        if (now - last_at).total_seconds() >= after * 2 ** max(tried - 1, 0) and isinstance(ref, dict):
-            due.append(ref)
-    return due
+    return [ref for ref, tried, last_at in rows
+            if (now - last_at).total_seconds() >= after * 2 ** max(tried - 1, 0)]
 
 
 def record_poll(db: Database, source_id: int, ok: bool, error: Optional[str] = None,

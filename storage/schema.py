@@ -266,7 +266,8 @@ class FetchFailure(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
-    ref: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)  # what the source said: to fetch again
+    # What the source said of the photo, to fetch it again; None is SQL NULL (not JSON null), so queries can test it.
+    ref: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     __table_args__ = (
         Index("ix_fetch_failures_source_last", "source_id", "last_at"),

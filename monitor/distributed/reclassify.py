@@ -27,7 +27,7 @@ def reclassify_on_workers(settings, model_dir: Path, since: Optional[datetime] =
     db = open_database(settings.database.url)
     try:
         # Loaded here once to check the bundle and register its version before any worker sees it.
-        version_id = load_model(settings, db, load_classifier(model_dir, settings.config_path, settings.classifier.precision)).version_id
+        version_id = load_model(settings, db, load_classifier(model_dir, settings)).version_id
         publisher = Publisher(settings, db, make_app(settings))
         total = count_accepted_images(db, since)
         ids = enqueue_reclassify(settings, db, publisher, str(model_dir), since)

@@ -74,8 +74,7 @@ class WorkerState:
         db = self.db
         with self._lock:
             if path not in self._models:
-                classifier = load_classifier(Path(path), self.settings.config_path,
-                                                 self.settings.classifier.precision) if path else None
+                classifier = load_classifier(Path(path), self.settings) if path else None
                 self._models[path] = load_model(self.settings, db, classifier)
             return self._models[path]
 

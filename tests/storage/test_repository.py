@@ -284,3 +284,28 @@ def test_reposts_match_a_brute_force_search(db: Database, source: int, model: in
         expected.append(None if first is None else (expected[first] or ids[first]))
     assert sum(e is not None for e in expected) > 20
     assert got == expected
+
+
+def test_due_refetches_picks_transient_failures_with_a_ref_by_attempts_and_backoff(db, source):
+    def ref(n: int) -> dict:
+        return {"uri": f"https://x/{n}.jpg", "external_id": str(n)}
+
+    repo.save_batch(db, source, None, [], [
+        FetchFailureRecord("https://x/1.jpg", "http_503", "busy", ref=ref(1)),
+        FetchFailureRecord("https://x/2.jpg", "http_404", "gone", ref=ref(2)),
+        FetchFailureRecord("https://x/3.jpg", "timeout", "slow"),  # no ref (recorded before refs were kept)
+        FetchFailureRecord("https://x/4.jpg", "timeout", "slow", ref=ref(4))])
+    repo.save_batch(db, source, None, [], [FetchFailureRecord("https://x/4.jpg", "timeout", "again")])  # 2nd try
+    with db.session() as session:
+        kept = dict(session.execute(select(FetchFailure.uri, FetchFailure.ref.is_(None))).all())
+    assert kept == {"https://x/1.jpg": False, "https://x/2.jpg": False, "https://x/3.jpg": True,
+                    "https://x/4.jpg": False}  # a retry without a ref keeps the one stored; None is SQL NULL
+    transient, now = {"http_503", "timeout"}, datetime.now(timezone.utc)
+    due = repo.due_refetches
+    assert due(db, source, transient, 5, 60, now=now) == []  # nothing is a minute old yet
+    assert due(db, source, transient, 5, 60, now=now + timedelta(seconds=90)) == [ref(1)]  # 4 waits 2 minutes
+    assert due(db, source, transient, 5, 60, now=now + timedelta(seconds=150)) == [ref(1), ref(4)]
+    assert due(db, source, transient, 2, 60, now=now + timedelta(seconds=150)) == [ref(1)]  # 4 used its 2 tries
+    assert due(db, source, transient, 1, 0, now=now) == []  # one try in all: never again
+    repo.save_batch(db, source, None, [], fetched=["https://x/1.jpg"])  # its bytes turned up stored already
+    assert due(db, source, transient, 5, 60, now=now + timedelta(seconds=150)) == [ref(4)]
