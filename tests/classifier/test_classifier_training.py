@@ -69,16 +69,17 @@ def test_ensemble_members_train_on_their_own_seeds_and_the_head_averages_them():
     model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32,
                                   hidden=16, ensemble=3)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(500, model.feature_dim)).astype(np.float32)
+    # enough examples for the rule to beat the noise of the other features (400 was marginal: ~0.7 held out)
+    x = rng.normal(size=(2300, model.feature_dim)).astype(np.float32)
     y = (x[:, :3] > 0).astype(np.float32)  # brand i present when feature i is positive
-    histories = _fit_head(model, x[:400], y[:400], x[400:], y[400:], epochs=20, learning_rate=1e-2, batch_size=64,
-                          patience=20, seed=0, progress=False)
+    histories = _fit_head(model, x[:2000], y[:2000], x[2000:], y[2000:], epochs=20, learning_rate=1e-2,
+                          batch_size=250, patience=20, seed=0, progress=False)
     assert len(histories) == 3 and all(len(h["loss"]) == 20 for h in histories)
     members = np.stack([member.predict(x, verbose=0) for member in model.head_members])
     np.testing.assert_allclose(model.head.predict(x, verbose=0), members.mean(axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(members[0], members[1], atol=1e-3)  # seeds differ, so do the members
-    held_out = model.head.predict(x[400:], verbose=0)
-    assert ((held_out > 0.5) == (y[400:] > 0)).mean() > 0.65  # it learns (chance is 0.5)
+    held_out = model.head.predict(x[2000:], verbose=0)
+    assert ((held_out > 0.5) == (y[2000:] > 0)).mean() > 0.8  # it learns (chance is 0.5)
 
 
 def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
