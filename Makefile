@@ -3,7 +3,8 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-PYTEST_ARGS ?=
+# Two test processes, one test file each at a time (module fixtures such as the demo run stay shared).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: setup demo test test-slow browser clean
 
