@@ -46,17 +46,18 @@ def test_scheduler_survives_a_broker_outage_reports_it_and_catches_up(tmp_path, 
     from storage.migrate import upgrade
 
     port = free_port()
-    broker = redis_server(port, tmp_path)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    with private_pg_database() as url:
+    with private_pg_database() as url:  # skips without PostgreSQL: before a broker is started, so none is left behind
         upgrade(url)
-        config = write_config(tmp_path / "config.yaml", url, bundle_dir, f"redis://127.0.0.1:{port}/0",
-                              [{"name": "inbox", "kind": "folder", "path": str(inbox), "interval": 1}],
-                              uuid.uuid4().hex[:8])
-        worker = start_worker(config, "w1@outage", tmp_path)
-        scheduler = start(config, "run", "--executor", "celery", log_dir=tmp_path, label="scheduler")
+        broker = redis_server(port, tmp_path)
+        worker = scheduler = None
         try:
+            config = write_config(tmp_path / "config.yaml", url, bundle_dir, f"redis://127.0.0.1:{port}/0",
+                                  [{"name": "inbox", "kind": "folder", "path": str(inbox), "interval": 1}],
+                                  uuid.uuid4().hex[:8])
+            worker = start_worker(config, "w1@outage", tmp_path)
+            scheduler = start(config, "run", "--executor", "celery", log_dir=tmp_path, label="scheduler")
             drop(inbox, 0, EACH)
             wait_for(lambda: stored(url) == EACH, "the first photos", (scheduler, worker))
 
@@ -75,10 +76,12 @@ def test_scheduler_survives_a_broker_outage_reports_it_and_catches_up(tmp_path, 
             wait_for(lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'") == 0,
                      "every batch done", (scheduler, worker))
             assert "reachable" in run_monitor_checked(config, "status")
-        finally:
-            assert stop(scheduler) == 0, tail(scheduler)
-            stop(worker)
-            stop(broker)
+        finally:  # every process is stopped, whatever failed
+            code = stop(scheduler) if scheduler else 0
+            for proc in (worker, broker):
+                if proc:
+                    stop(proc)
+            assert code == 0, tail(scheduler)
         exactly_once(url, "inbox", 2 * EACH)
         assert scalar(url, "SELECT reachable FROM broker_status") is True
         log = tail(scheduler, 200_000)
