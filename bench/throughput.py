@@ -115,7 +115,8 @@ def main() -> None:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
-        "photos": len(paths), "input_size": 299, "batch_size": batch, "backbone": "inception_v3 (weights none)", "head": head,
+        "photos": len(paths), "input_size": 299, "batch_size": batch, "backbone": "inception_v3 (weights none)",
+        "head": head,
         "precision": model.compute_precision, "first_batch_s": round(first_batch_s, 2),
         "pipeline_images_per_s": round(pipeline, 2), "backbone_images_per_s": round(backbone, 2),
         "backbone_graph_images_per_s": round(backbone_graph, 2),

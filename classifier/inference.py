@@ -70,7 +70,8 @@ def _foldable(model) -> dict[str, Any]:
         if not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
             continue
         conv = sources.get(layer.name)
-        if (isinstance(conv, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and consumers.get(conv.name) == 1 and conv.name not in outputs
+        if (isinstance(conv, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+                and consumers.get(conv.name) == 1 and conv.name not in outputs
                 and len(conv._inbound_nodes) == 1 and conv.get_config().get("activation") == "linear"
                 and layer.axis in (-1, 3) and conv.get_config().get("data_format", "channels_last") == "channels_last"):
             out[conv.name] = layer

@@ -146,7 +146,8 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_through_the_w
     server.routes["/flaky/p1.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
     data = yaml.safe_load(cluster["config"].read_text())  # the workers' config names the source too
     data["ingest"].update(refetch_attempts=10, refetch_after=0.2)
-    data["executor"]["redeliver_after"] = 120  # a slow machine must not resend the batch (its photos would be read twice)
+    # A slow machine must not resend the batch: its photos would be read twice (redelivery, not a refetch).
+    data["executor"]["redeliver_after"] = 120
     config = tmp_path / "flaky.yaml"
     config.write_text(yaml.safe_dump(data))
     scheduler = start(config, "ingest", "--source", "flaky", log_dir=tmp_path, label="scheduler-flaky")
@@ -165,4 +166,5 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_through_the_w
     carried = [[ref["uri"] for ref in refs] for (refs,) in rows(
         url, "SELECT b.refs FROM batches b JOIN sources s ON s.id = b.source_id WHERE s.name = 'flaky' ORDER BY b.id")]
     assert carried[0] == [server.url(f"/flaky/p{i}.jpg") for i in range(4)]
-    assert len(carried) >= 2 and all(later == [server.url("/flaky/p1.jpg")] for later in carried[1:])  # only the failed one
+    # every later batch carried the failed photo alone
+    assert len(carried) >= 2 and all(later == [server.url("/flaky/p1.jpg")] for later in carried[1:])
