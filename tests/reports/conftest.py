@@ -1,4 +1,4 @@
-"""Fixtures for report tests: seeded databases with planted effects (helpers in report_seed.py)."""
+"""Fixtures for report tests: seeded databases with planted effects (helpers in tests/support/report_seed.py)."""
 
 from __future__ import annotations
 
