@@ -15,3 +15,12 @@ class BundleError(ClassifierError):
 
 class WeightsUnavailable(ClassifierError):
     """Backbone weights cannot be loaded (offline without a local weights file)."""
+
+
+class PhotoRejected(ClassifierError):
+    """A photo cannot be decoded or is outside the limits; `reason` is a short machine-readable code."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

@@ -1,23 +1,22 @@
-"""Decode and check photos: pixel limit, EXIF orientation/time/GPS, sha256, perceptual hash, thumbnail."""
+"""Check photos for the daemon: decoding (classifier.images), EXIF time/GPS, sha256, perceptual hash, thumbnail."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Optional, Sequence
 
 import imagehash
-import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image
 
+from classifier.errors import PhotoRejected
+from classifier.images import FAMILIES, DecodeLimits, decode
 from monitor.errors import ImageRejected
 
 _EXIF_DATETIME_ORIGINAL = 36867
 _EXIF_OFFSET_TIME_ORIGINAL = 36881
-_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 @dataclass
@@ -42,8 +41,10 @@ def sha256_hex(data: bytes) -> str:
 
 def check_image(data: bytes, max_pixels: int = 60_000_000, min_side: int = 32,
                 work_side: Optional[int] = None, sha256: Optional[str] = None, square: bool = False,
-                thumbnail_size: Optional[int] = None) -> CheckedImage:
-    """Decode and validate `data`; raise ImageRejected(reason) for empty, not_an_image, truncated, too_large, too_small.
+                thumbnail_size: Optional[int] = None, formats: Sequence[str] = tuple(FAMILIES),
+                max_decode_mb: int = 256) -> CheckedImage:
+    """Decode (classifier.images.decode, the one decoder) and validate `data`; raise ImageRejected(reason) for
+    empty, not_an_image, format_not_allowed, truncated, too_large, too_small.
 
     `square` resizes the classifier's copy to work_side x work_side here (area averaging, as the
     classifier would), so that work runs in the decode threads instead of before inference.
@@ -51,74 +52,25 @@ def check_image(data: bytes, max_pixels: int = 60_000_000, min_side: int = 32,
     if not data:
         raise ImageRejected("empty", "the file has no bytes")
     digest = sha256 or sha256_hex(data)
+    limits = DecodeLimits(max_pixels=max_pixels, min_side=min_side, max_bytes=int(max_decode_mb) * 2**20,
+                          formats=tuple(formats))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("too_large", str(exc)) from None
-    except Image.DecompressionBombWarning as exc:
-        raise ImageRejected("too_large", str(exc)) from None
-    except UnidentifiedImageError:
-        raise ImageRejected("not_an_image", "not a format Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected("not_an_image", str(exc)) from None
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageRejected("too_large", f"{width}x{height} pixels is over the limit of {max_pixels}")
-    if min(width, height) < min_side:
-        raise ImageRejected("too_small", f"{width}x{height} pixels; the shorter side must be at least {min_side}")
-    exif = _exif(image)
-    if work_side and image.format == "JPEG":
-        # Decode at a reduced DCT scale when the photo is far bigger than the classifier needs.
-        image.draft("RGB", (work_side, work_side))
-    try:
-        image.load()
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("too_large", str(exc)) from None
-    except OSError as exc:
-        text = str(exc)
-        reason = "truncated" if "truncated" in text or "broken data stream" in text else "not_an_image"
-        raise ImageRejected(reason, text) from None
-    except (SyntaxError, ValueError, EOFError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("truncated", str(exc) or type(exc).__name__) from None
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # a malformed orientation tag must not reject an otherwise fine photo
-        pass
-    oriented = _orientation_swaps(exif)
-    full_w, full_h = (height, width) if oriented else (width, height)
-    rgb = to_rgb(image)
+        photo = decode(data, limits, draft=work_side)
+    except PhotoRejected as exc:
+        raise ImageRejected(exc.reason, exc.detail) from None
+    rgb = photo.image
     if work_side and not square and max(rgb.size) > work_side * 2:
         rgb.thumbnail((work_side * 2, work_side * 2), Image.Resampling.BILINEAR)
     thumb = None
     if thumbnail_size:
         thumb = rgb.copy()
         thumb.thumbnail((thumbnail_size, thumbnail_size), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    posted_at, latitude, longitude = _exif_time_and_place(exif)
+    posted_at, latitude, longitude = _exif_time_and_place(photo.exif)
     phash = str(imagehash.phash(rgb))
     if work_side and square:
         rgb = rgb.resize((work_side, work_side), Image.Resampling.BOX)
-    return CheckedImage(sha256=digest, phash=phash, width=full_w, height=full_h, image=rgb,
+    return CheckedImage(sha256=digest, phash=phash, width=photo.width, height=photo.height, image=rgb,
                         posted_at=posted_at, latitude=latitude, longitude=longitude, thumbnail=thumb)
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """An 8-bit RGB copy: alpha composited on white, 16-bit scaled down, CMYK and palettes converted."""
-    mode = image.mode
-    if mode in _SIXTEEN_BIT or mode == "I":
-        values = np.asarray(image, dtype=np.float64)
-        scale = 257.0 if mode in _SIXTEEN_BIT or values.max(initial=0) > 255 else 1.0
-        image = Image.fromarray(np.clip(values / scale, 0, 255).astype(np.uint8), "L")
-    elif mode == "F":
-        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L")
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB") if image.mode != "RGB" else image
 
 
 def thumbnail_jpeg(image: Image.Image, size: int = 256, quality: int = 80) -> tuple[bytes, int, int]:
@@ -128,20 +80,6 @@ def thumbnail_jpeg(image: Image.Image, size: int = 256, quality: int = 80) -> tu
     buffer = io.BytesIO()
     thumb.save(buffer, "JPEG", quality=quality, optimize=True)
     return buffer.getvalue(), thumb.width, thumb.height
-
-
-def _exif(image: Image.Image) -> Optional[Image.Exif]:
-    try:
-        return image.getexif()
-    except Exception:  # corrupt EXIF blocks are common; the pixels may still be fine
-        return None
-
-
-def _orientation_swaps(exif: Optional[Image.Exif]) -> bool:
-    try:
-        return exif is not None and exif.get(0x0112) in (5, 6, 7, 8)
-    except Exception:
-        return False
 
 
 def _exif_time_and_place(exif: Optional[Image.Exif]) -> tuple[Optional[datetime], Optional[float], Optional[float]]:
@@ -172,7 +110,10 @@ def _exif_time(details: dict) -> Optional[datetime]:
             tz = timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
         except ValueError:
             pass
-    return moment.replace(tzinfo=tz).astimezone(timezone.utc)
+    try:
+        return moment.replace(tzinfo=tz).astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 moved past the calendar's end by the offset: drop the date only
+        return None
 
 
 def _exif_gps(gps: dict) -> tuple[Optional[float], Optional[float]]:
@@ -181,8 +122,8 @@ def _exif_gps(gps: dict) -> tuple[Optional[float], Optional[float]]:
         lon = _degrees(gps[4], gps.get(3, "E"), "W")
     except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
         return None, None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None, None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None, None  # exactly 0,0 is what cameras and apps write for "no fix" (issue 15)
     return lat, lon
 
 
