@@ -31,7 +31,7 @@ browser:
 demo: setup
 	$(BIN)/monitor demo --out demo-output
 
-## test: set up, then run the test suite (PostgreSQL cases run when MONITOR_TEST_DATABASE_URL is set)
+## test: set up, then run the test suite (PostgreSQL, Redis, RabbitMQ cases run when their local ports answer)
 test: setup browser
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; exit $$status

@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite files, a real PostgreSQL database per test, quiet TF/Keras."""
+"""Shared fixtures: SQLite files, a PostgreSQL database per test, quiet TF/Keras; which test servers were skipped."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from services import SERVICES, pg_base_url, probe, skipped_groups
+
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_HOME", str(Path(__file__).parent / ".keras-home"))
 
-PG_ENV = "MONITOR_TEST_DATABASE_URL"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -29,13 +30,10 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pg_url() -> str:
-    """A fresh PostgreSQL database on the server named by $MONITOR_TEST_DATABASE_URL, dropped afterwards."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    """A fresh database on $MONITOR_TEST_DATABASE_URL or the local default server, dropped afterwards."""
     from storage.scratch import scratch_database
 
-    with scratch_database(base, "monitor_test") as url:
+    with scratch_database(pg_base_url(), "monitor_test") as url:
         yield url
 
 
@@ -58,3 +56,16 @@ def artifacts_dir() -> Path:
     """Where tests leave files for people to look at (screenshots, reports)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say at the end, per test server, whether its tests ran or why they were skipped."""
+    skipped = skipped_groups(terminalreporter.stats.get("skipped", []))
+    terminalreporter.section("test servers")
+    for name in SERVICES:
+        if name in skipped:
+            count, why = skipped[name]
+            terminalreporter.write_line(f"{name}: SKIPPED {count} test(s): {why}", yellow=True, bold=True)
+        else:
+            why = probe(name)
+            terminalreporter.write_line(f"{name}: {why or 'answers'}")

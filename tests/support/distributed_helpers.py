@@ -17,11 +17,10 @@ import pytest
 import yaml
 
 from ingest_helpers import ROOT, FeedServer, Reply, jpeg, monitor_cmd, rows, subprocess_env
+from services import RABBITMQ, REDIS, pg_base_url, require_broker  # noqa: F401 (the broker URLs tests import here)
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}  # every photo gets both brands: counts are exact
 WAIT = 240  # generous upper bound for a loaded 2-core machine; not a timing assertion
-REDIS = "redis://127.0.0.1:6379/0"
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def wait_for(condition, what: str, procs: tuple = (), timeout: float = WAIT, every: float = 0.1):
@@ -54,13 +53,10 @@ def scalar(url: str, sql: str, **params: Any) -> Any:
 
 @contextmanager
 def private_pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for a whole module, dropped afterwards."""
-    base = os.environ.get("MONITOR_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("the Celery executor tests need MONITOR_TEST_DATABASE_URL (PostgreSQL)")
+    """A fresh PostgreSQL database for a whole module, dropped afterwards; skips when no server answers."""
     from storage.scratch import scratch_database
 
-    with scratch_database(base, "monitor_test") as url:
+    with scratch_database(pg_base_url(), "monitor_test") as url:
         yield url
 
 
@@ -82,7 +78,8 @@ def serve_feed(server: FeedServer, path: str, count: int, seed: int, first_day: 
 
 def write_config(path: Path, url: str, bundle: Path, broker: str, sources: list[dict[str, Any]],
                  tag: str, **executor: Any) -> Path:
-    """A config for the celery executor with queues of its own (tagged), fast redelivery and heartbeats."""
+    """A celery config with queues of its own (tagged), fast redelivery, heartbeats; skips if the broker is absent."""
+    require_broker(broker)
     data = {
         "database": {"url": url},
         "classifier": {"model": str(bundle), "thresholds": ALWAYS},
