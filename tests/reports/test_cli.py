@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from monitor.cli import app
+from cli import run_cli
 from report_seed import seed, window_of
-from reports.errors import ReportError
-from storage.errors import StorageError
 
 
 @pytest.fixture
@@ -31,7 +28,7 @@ def config(tmp_path: Path, sqlite_url: str) -> Path:
 
 
 def _run(config: Path, *args: str):
-    return CliRunner().invoke(app, ["--config", str(config), *args], catch_exceptions=True)
+    return run_cli("--config", config, *args)
 
 
 def test_campaign_add_and_list_merge_config_and_database(config: Path) -> None:
@@ -46,7 +43,7 @@ def test_campaign_add_and_list_merge_config_and_database(config: Path) -> None:
     assert any(l.startswith("spring\tAcme vs Globex\t2026-03-02 to 2026-03-15\t[config (overrides db)]") for l in lines)
     assert any(l.startswith("summer\tAcme vs Globex\t2026-03-09 to 2026-03-12\t[db]") for l in lines)
     bad = _run(config, "campaign", "add", "x", "--brand", "Acme", "--start", "2026-03-09", "--end", "2026-03-01")
-    assert isinstance(bad.exception, StorageError) and "end 2026-03-01 is before start 2026-03-09" in str(bad.exception)
+    assert bad.exit_code == 1 and "end 2026-03-01 is before start 2026-03-09" in bad.stderr
 
 
 def test_report_for_a_database_campaign_writes_csv_and_html(config: Path, tmp_path: Path) -> None:
@@ -68,9 +65,8 @@ def test_period_report_with_options(config: Path, tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_one_line_and_tensorflow_stays_unloaded(config: Path, tmp_path: Path) -> None:
-    missing = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(config), "report",
-                              "--campaign", "nope"], capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1
+    missing = _run(config, "report", "--campaign", "nope")
+    assert missing.exit_code == 1
     assert missing.stderr.strip().splitlines()[-1] == (
         "Error: no campaign named 'nope' (known: spring); add one with `monitor campaign add`")
     code = ("import sys\nfrom monitor.cli import app\n"
@@ -80,5 +76,5 @@ def test_cli_errors_are_one_line_and_tensorflow_stays_unloaded(config: Path, tmp
     assert ran.returncode == 0, ran.stderr
     assert "tensorflow loaded: False" in ran.stdout
     both = _run(config, "report")
-    assert isinstance(both.exception, ReportError)
-    assert "give either --campaign NAME or both --from DATE and --to DATE" in str(both.exception)
+    assert both.exit_code == 1
+    assert "give either --campaign NAME or both --from DATE and --to DATE" in both.stderr
