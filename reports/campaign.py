@@ -7,7 +7,9 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from reports import metrics
+from reports import estimates, metrics
+from reports.correction import correct, count_table
+from reports.error_rates import read_error_rates
 from reports.headline import campaign_headline
 from reports.exposure_report import ExposureReport
 from reports.loading import choose_model_version, preload, load_examples, load_exposure, load_quality
@@ -43,21 +45,29 @@ def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_vers
     tracked = list(dict.fromkeys([*brands, *tracked]))
     if len(tracked) < 2:  # a share of one brand says nothing: compare with everything detected
         tracked = [*tracked, *detected]
-    lifts = metrics.lift_table(totals)
-    relative = metrics.relative_lift(lifts, campaign.brand, list(campaign.competitors))
-    share_by_window = metrics.share_of_voice(totals, "window", tracked)
+    # Conclusions come from counts corrected for the model's errors; the raw figures stay beside them.
+    correction = correct(totals, read_error_rates(version.get("metrics")), tracked, [w.name for w in windows],
+                         seed=seed)
+    lifts = metrics.lift_table(totals).merge(estimates.corrected_lifts(correction), on=["brand", "window"],
+                                             how="left")
+    relative = metrics.relative_lift(lifts, campaign.brand, list(campaign.competitors)).merge(
+        estimates.corrected_relative(correction, campaign.brand, list(campaign.competitors)),
+        on=["brand", "competitor", "window"], how="left")
+    share_by_window = metrics.share_of_voice(totals, "window", tracked).merge(
+        estimates.corrected_share(correction, tracked), on=["window", "brand"], how="left")
     series = metrics.time_series(counts, images, by, windows[0].first_day, windows[-1].last_day,
                                  list(dict.fromkeys([*brands, *tracked])))
     share_by_period = metrics.share_of_voice(series, "period", tracked)
     places, sources = exposure.places, exposure.sources
-    per_brand = (version.get("metrics") or {}).get("per_brand") or {}
-    adjusted = metrics.adjusted_counts(totals[totals["brand"].isin(brands)], per_brand, seed=seed)
-    example_rows = load_examples(db, version["id"], brands, windows, examples, include_reposts)
+    adjusted = count_table(correction)
+    reliability = estimates.reliability(correction)
+    example_rows = load_examples(db, version["id"], brands, windows, examples, include_reposts, seed)
     quality = load_quality(db, windows, version, int(counts["photos"].sum()), raw)
-    warnings = metrics.small_count_warnings(totals, brands) + quality.notes
+    warnings = (metrics.small_count_warnings(totals, brands) + estimates.reliability_warnings(reliability, brands)
+                + quality.notes)
     headline = campaign_headline(campaign.brand, list(campaign.competitors), lifts, relative)
     return CampaignReport(campaign=campaign, windows=windows, by=by, include_reposts=include_reposts,
                           model_version=version, brands=brands, tracked=tracked, totals=totals, lifts=lifts,
                           relative=relative, share_by_window=share_by_window, share_by_period=share_by_period,
                           series=series, places=places, sources=sources, adjusted=adjusted, examples=example_rows,
-                          quality=quality, headline=headline, warnings=warnings)
+                          reliability=reliability, quality=quality, headline=headline, warnings=warnings)

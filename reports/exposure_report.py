@@ -28,7 +28,8 @@ class ExposureReport:
     series: pd.DataFrame
     places: pd.DataFrame
     sources: pd.DataFrame
-    adjusted: pd.DataFrame
+    adjusted: pd.DataFrame  # corrected counts per window and brand (reports.correction.count_table)
+    reliability: pd.DataFrame  # per brand: share of detections right on this feed, false-alarm rate
     examples: pd.DataFrame
     quality: DataQuality
     headline: str

@@ -3,61 +3,105 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import pandas as pd
+
+FLAT_BAND = (0.8, 1.25)  # "stayed flat" only when the whole 95% interval lies inside this band
 
 
 def times(value: float) -> str:
     """A ratio as '2.1x' (two significant digits below 1)."""
-    if value is None or not math.isfinite(value):
+    if value is None or not isinstance(value, (int, float)) or math.isnan(value):
         return "n/a"
+    if math.isinf(value):
+        return "∞"
     return f"{value:.1f}x" if value >= 0.995 else f"{value:.2f}x"
 
 
 def interval(low: float, high: float) -> str:
     """'95% CI 1.6-2.8x', or a note when no interval exists."""
-    if not (math.isfinite(low) and math.isfinite(high)):
+    if not (math.isfinite(low) and not math.isnan(high)):
         return "no interval: a window has zero photos"
     return f"95% CI {times(low).rstrip('x')}-{times(high)}"
 
 
-def _includes_one(row: pd.Series) -> bool:
-    return not (math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"])) or row["ci_low"] <= 1 <= row["ci_high"]
+def figures(row: Any, relative: bool = False) -> tuple[float, float, float, bool]:
+    """(lift, low, high, corrected): the corrected figures where the report has them, else the raw ones."""
+    key = "corrected_relative_lift" if relative else "corrected_lift"
+    value = row.get(key) if hasattr(row, "get") else None
+    if value is not None and not pd.isna(value):
+        return float(value), float(row["corrected_ci_low"]), float(row["corrected_ci_high"]), True
+    raw = row["relative_lift" if relative else "lift"]
+    return float(raw), float(row["ci_low"]), float(row["ci_high"]), False
+
+
+def verdict_of(low: float, high: float) -> str:
+    """rise, drop, flat (the whole interval near 1), uncertain (it spans 1 and is wide) or none."""
+    if math.isnan(low) or math.isnan(high):
+        return "none"
+    if low > 1:
+        return "rise"
+    if high < 1:
+        return "drop"
+    return "flat" if FLAT_BAND[0] <= low and high <= FLAT_BAND[1] else "uncertain"
+
+
+def _too_few(row: Any) -> bool:
+    return str(row["warning"]).startswith("too few")
+
+
+def _raw_note(corrected: bool) -> str:
+    return "" if corrected else ", raw counts: not corrected for the classifier's mistakes"
 
 
 def own_sentence(row: Optional[pd.Series], brand: str) -> str:
     """How the campaign brand's rate moved during the campaign."""
     if row is None:
         return f"{brand} was not seen in any photo before or during the campaign."
-    if row["warning"].startswith("too few"):
+    if _too_few(row):
         return (f"Too few photos to conclude about {brand}: {row['baseline_photos']} before and "
                 f"{row['photos']} during the campaign.")
-    ci = interval(row["ci_low"], row["ci_high"])
-    if _includes_one(row):
+    lift, low, high, corrected = figures(row)
+    kind = verdict_of(low, high)
+    ci = interval(low, high) + _raw_note(corrected)
+    if kind == "uncertain":
+        return f"{brand}'s change during the campaign is too uncertain to tell ({times(low)}–{times(high)})."
+    if kind in ("flat", "none"):
         return (f"{brand}'s rate per 1,000 photos did not change clearly during the campaign "
-                f"({times(row['lift'])} the rate before, {ci}).")
-    return (f"{brand} appeared in {times(row['lift'])} as many photos per 1,000 during the campaign "
+                f"({times(lift)} the rate before, {ci}).")
+    if kind == "drop":
+        return f"{brand} fell to {times(lift)} its rate per 1,000 photos before the campaign ({ci})."
+    return (f"{brand} appeared in {times(lift)} as many photos per 1,000 during the campaign "
             f"as before ({ci}).")
 
 
 def competitor_phrase(row: Optional[pd.Series], brand: str) -> str:
-    """'Globex stayed flat' / 'Globex rose 1.4x (95% CI ...)'."""
-    if row is None or row["warning"].startswith("too few"):
+    """'Globex stayed flat (...)' / 'Globex rose 1.4x (95% CI ...)' / 'Globex: too uncertain to tell (...)'."""
+    if row is None or _too_few(row):
         return f"too few photos of {brand} to tell"
-    if _includes_one(row):
-        return f"{brand} stayed flat"
-    verb = "rose" if row["lift"] > 1 else "fell to"
-    return f"{brand} {verb} {times(row['lift'])} ({interval(row['ci_low'], row['ci_high'])})"
+    lift, low, high, corrected = figures(row)
+    kind = verdict_of(low, high)
+    ci = interval(low, high) + _raw_note(corrected)
+    if kind == "uncertain":
+        return f"{brand}: too uncertain to tell ({times(low)}–{times(high)})"
+    if kind in ("flat", "none"):
+        return f"{brand} stayed flat ({times(lift)}, {ci})"
+    verb = "rose" if kind == "rise" else "fell to"
+    return f"{brand} {verb} {times(lift)} ({ci})"
 
 
 def relative_sentence(row: pd.Series) -> str:
     """Our lift against one competitor's."""
-    if not math.isfinite(row["relative_lift"]):
+    value, low, high, corrected = figures(row, relative=True)
+    if not math.isfinite(value):
         return f"Against {row['competitor']}: too few photos to compare."
-    clear = "" if row["ci_low"] > 1 or row["ci_high"] < 1 else " (not a clear difference)"
-    return (f"Against {row['competitor']}, {row['brand']}'s lift was {times(row['relative_lift'])} theirs "
-            f"({interval(row['ci_low'], row['ci_high'])}){clear}.")
+    if verdict_of(low, high) == "uncertain":
+        return (f"Against {row['competitor']}, {row['brand']}'s lift relative to theirs is too uncertain to tell "
+                f"({times(low)}–{times(high)}).")
+    clear = "" if low > 1 or high < 1 else " (not a clear difference)"
+    return (f"Against {row['competitor']}, {row['brand']}'s lift was {times(value)} theirs "
+            f"({interval(low, high)}{_raw_note(corrected)}){clear}.")
 
 
 def campaign_headline(brand: str, competitors: list[str], lifts: pd.DataFrame, relative: pd.DataFrame) -> str:

@@ -139,8 +139,10 @@ def load_quality(db: Any, windows: Sequence[Any], version: dict[str, Any], detec
 
 
 def load_examples(db: Any, version_id: int, brands: Sequence[str], windows: Sequence[Any], limit: int,
-                  include_reposts: bool) -> pd.DataFrame:
-    """The most confident photos per brand and window, thumbnails as JPEG bytes."""
-    return pd.DataFrame(queries.top_examples(db, version_id, brands, windows, limit, include_reposts),
+                  include_reposts: bool, seed: int = 0) -> pd.DataFrame:
+    """A seeded random sample of detected photos per brand and window (highest reach first), thumbnails as JPEG."""
+    from storage.samples import sample_examples
+
+    return pd.DataFrame(sample_examples(db, version_id, brands, windows, limit, include_reposts, seed),
                         columns=["window", "brand", "image_id", "confidence", "posted_at", "uri", "caption",
-                                 "place", "source", "jpeg", "width", "height"])
+                                 "place", "reach", "source", "jpeg", "width", "height"])

@@ -192,49 +192,6 @@ def breakdown(counts: pd.DataFrame, images: pd.DataFrame, key: str, brands: Sequ
             .reset_index(drop=True))
 
 
-def _beta_params(rate: float, trials: float) -> tuple[float, float]:
-    successes = rate * trials
-    return successes + 1.0, trials - successes + 1.0
-
-
-def adjusted_counts(totals: pd.DataFrame, per_brand: Mapping[str, Mapping[str, Any]],
-                    seed: int = 0, draws: int = 4000) -> pd.DataFrame:
-    """Counts corrected for classifier errors (observed x precision / recall) with 95% bootstrap intervals.
-
-    Each draw takes the true rate from a Gamma(observed + 0.5) posterior (Poisson noise), precision
-    from Beta(TP + 1, FP + 1) and recall from Beta(TP + 1, FN + 1), where TP = recall x support,
-    FN = support - TP and FP = TP (1 - precision) / precision, as the evaluation set implies.
-    """
-    rng = np.random.default_rng(seed)
-    records = []
-    for row in totals.itertuples(index=False):
-        metrics = per_brand.get(row.brand) or {}
-        precision, recall, support = (metrics.get(k) for k in ("precision", "recall", "support"))
-        record = {"window": row.window, "brand": row.brand, "photos": int(row.photos), "images": int(row.images),
-                  "precision": precision, "recall": recall, "support": support, "adjusted": np.nan,
-                  "adjusted_low": np.nan, "adjusted_high": np.nan, "adjusted_rate_per_1000": np.nan, "note": ""}
-        if not metrics or precision is None or recall is None or not support:
-            record["note"] = "no evaluation metrics for this brand in the model version"
-        elif recall <= 0 or precision <= 0:
-            record["note"] = "precision or recall is zero in the evaluation: cannot correct"
-        else:
-            tp = recall * support
-            fp = tp * (1 - precision) / precision
-            p = rng.beta(tp + 1, fp + 1, draws)
-            r = rng.beta(*_beta_params(recall, support), draws)
-            lam = rng.gamma(row.photos + 0.5, 1.0, draws)
-            simulated = lam * p / r
-            record.update(adjusted=row.photos * precision / recall,
-                          adjusted_low=float(np.quantile(simulated, 0.025)),
-                          adjusted_high=float(np.quantile(simulated, 0.975)))
-            if row.images:
-                record["adjusted_rate_per_1000"] = 1000 * record["adjusted"] / row.images
-        records.append(record)
-    return pd.DataFrame.from_records(records, columns=[
-        "window", "brand", "photos", "images", "precision", "recall", "support", "adjusted", "adjusted_low",
-        "adjusted_high", "adjusted_rate_per_1000", "note"])
-
-
 def small_count_warnings(totals: pd.DataFrame, brands: Sequence[str]) -> list[str]:
     """Plain sentences for tracked brands with too few photos in a window to conclude anything."""
     messages = []

@@ -8,7 +8,9 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from reports import metrics
+from reports import estimates, metrics
+from reports.correction import correct, count_table
+from reports.error_rates import read_error_rates
 from reports.exposure_report import ExposureReport
 from reports.loading import choose_model_version, load_examples, load_exposure, load_quality
 from reports.windows import Window, period_window
@@ -48,15 +50,19 @@ def build_period_report(db: Any, first: date, last: date, *, by: str = "day", mo
     totals = metrics.window_totals(counts, images, windows, list(tracked), exposure.reach)
     share_tracked = list(tracked) if len(tracked) >= 2 else brands
     series = metrics.time_series(counts, images, by, window.first_day, window.last_day, brands)
-    per_brand = (version.get("metrics") or {}).get("per_brand") or {}
+    correction = correct(totals, read_error_rates(version.get("metrics")), list(totals["brand"].unique()),
+                         [window.name], seed=seed)
+    reliability = estimates.reliability(correction)
     quality = load_quality(db, windows, version, int(counts["photos"].sum()), raw)
-    warnings = metrics.small_count_warnings(totals, list(tracked)) + quality.notes
+    warnings = (metrics.small_count_warnings(totals, list(tracked))
+                + estimates.reliability_warnings(reliability, brands) + quality.notes)
     return PeriodReport(
         windows=windows, by=by, include_reposts=include_reposts, model_version=version, brands=brands,
         tracked=share_tracked, totals=totals,
-        share_by_window=metrics.share_of_voice(totals, "window", share_tracked),
+        share_by_window=metrics.share_of_voice(totals, "window", share_tracked).merge(
+            estimates.corrected_share(correction, share_tracked), on=["window", "brand"], how="left"),
         share_by_period=metrics.share_of_voice(series, "period", share_tracked), series=series,
         places=exposure.places, sources=exposure.sources,
-        adjusted=metrics.adjusted_counts(totals, per_brand, seed=seed),
-        examples=load_examples(db, version["id"], brands[:10], windows, examples, include_reposts),
+        adjusted=count_table(correction), reliability=reliability,
+        examples=load_examples(db, version["id"], brands[:10], windows, examples, include_reposts, seed),
         quality=quality, headline=_headline(totals, window), warnings=warnings)

@@ -14,6 +14,10 @@ from markupsafe import Markup
 
 from reports import charts
 from reports.errors import ReportError
+from reports.correction import DRAWS, MIN_SEPARATION
+from reports.error_rates import is_calibrated, read_error_rates
+from reports.estimates import FALSE_ALARM_WARNING
+from reports.headline import FLAT_BAND, figures, times, verdict_of
 from reports.metrics import MAX_CI_RATIO, MIN_PHOTOS
 from reports.windows import Window
 
@@ -73,19 +77,57 @@ def _environment() -> Environment:
 
 
 def verdict(row: Any) -> str:
-    """A plain word for one lift row: clear rise, clear drop, no clear change, or too few photos."""
+    """A plain word for one lift row (corrected figures where the report has them)."""
     if row is None:
         return ""
     if str(row["warning"]).startswith("too few"):
         return "too few photos to tell"
-    low, high = row["ci_low"], row["ci_high"]
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "no interval"
-    if low > 1:
-        return "clear rise"
-    if high < 1:
-        return "clear drop"
-    return "no clear change"
+    _, low, high, corrected = figures(row)
+    words = {"rise": "clear rise", "drop": "clear drop", "flat": "flat", "none": "no interval",
+             "uncertain": f"too uncertain to tell ({times(low)}–{times(high)})"}
+    return words[verdict_of(low, high)] + ("" if corrected else " (raw)")
+
+
+def confidence_text(value: Any, calibrated: bool) -> str:
+    """'about 85% likely' for a calibrated probability; otherwise the bare score, said to be no probability."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if calibrated:
+        return f"about {5 * round(20 * float(value)):.0f}% likely"
+    return f"model score {float(value):.2f} (not a calibrated probability)"
+
+
+def _display_lifts(lifts: pd.DataFrame) -> pd.DataFrame:
+    """Lifts with the corrected figures in the lift columns where they exist (for the chart)."""
+    shown = lifts.copy()
+    if "corrected_lift" in shown:
+        have = shown["corrected_lift"].notna()
+        for raw, fixed in (("lift", "corrected_lift"), ("ci_low", "corrected_ci_low"),
+                           ("ci_high", "corrected_ci_high")):
+            shown.loc[have, raw] = shown.loc[have, fixed]
+    return shown
+
+
+def _display_share(share: pd.DataFrame) -> pd.DataFrame:
+    shown = share.copy()
+    if "corrected_share" in shown and shown["corrected_share"].notna().any():
+        shown["share"] = shown["corrected_share"]
+    return shown
+
+
+def _key_rows(report: Any) -> list[dict[str, Any]]:
+    """Per brand: corrected (and raw) photos and rate per window, the corrected lift and verdict, reliability."""
+    lifts = getattr(report, "lifts", None)
+    during = lifts[lifts["window"] == "during"].set_index("brand") if lifts is not None else pd.DataFrame()
+    reliability = report.reliability.set_index("brand")
+    rows = []
+    for brand in report.brands[:12]:
+        cells = {r["window"]: r for r in report.adjusted[report.adjusted["brand"] == brand].to_dict("records")}
+        lift = during.loc[brand] if brand in during.index else None
+        shown = figures(lift) if lift is not None else None
+        rows.append({"brand": brand, "cells": cells, "lift": shown, "verdict": verdict(lift),
+                     "reliability": reliability.loc[brand].to_dict() if brand in reliability.index else {}})
+    return rows
 
 
 def _pivot(frame: pd.DataFrame, keys: list[str], windows: list[str], limit_keys: list[Any] | None = None,
@@ -106,24 +148,26 @@ def _pivot(frame: pd.DataFrame, keys: list[str], windows: list[str], limit_keys:
 
 
 def _figures(report: Any) -> list[dict[str, Any]]:
-    figures = []
+    shown = []
     windows: tuple[Window, ...] = report.windows
     if report.kind == "campaign":
-        figures.append(("lift", charts.lift_chart(report.lifts, report.brands)))
-    figures.append(("series", charts.series_chart(
+        shown.append(("lift", charts.lift_chart(_display_lifts(report.lifts), report.brands)))
+    shown.append(("series", charts.series_chart(
         report.series, report.brands[:8], report.by,
         next((w for w in windows if w.name == "during"), None))))
-    figures.append(("share", charts.share_chart(report.share_by_window, report.tracked[:8], [w.name for w in windows])))
-    figures.append(("share_period", charts.share_period_chart(report.share_by_period, report.tracked[:8], report.by)))
-    return [{"id": f"chart-{name}", "name": name, "json": script_json(fig)} for name, fig in figures]
+    shown.append(("share", charts.share_chart(_display_share(report.share_by_window), report.tracked[:8],
+                                                [w.name for w in windows])))
+    shown.append(("share_period", charts.share_period_chart(report.share_by_period, report.tracked[:8], report.by)))
+    return [{"id": f"chart-{name}", "name": name, "json": script_json(fig)} for name, fig in shown]
 
 
 def _examples(report: Any) -> list[dict[str, Any]]:
     """Example photos, grouped per brand in window order."""
     names = [w.name for w in report.windows]
+    calibrated = is_calibrated(report.model_version.get("metrics"))
     examples = report.examples.assign(_w=report.examples["window"].map(names.index)).sort_values(
-        ["_w", "confidence"], ascending=[True, False], kind="stable")
-    items = [{"window": row.window, "brand": row.brand, "confidence": row.confidence,
+        "_w", kind="stable")  # within a window: the sample's order (highest reach first)
+    items = [{"window": row.window, "brand": row.brand, "confidence": confidence_text(row.confidence, calibrated),
              "posted_at": row.posted_at.strftime("%Y-%m-%d %H:%M UTC") if hasattr(row.posted_at, "strftime") else "",
              "uri": row.uri, "caption": row.caption, "place": row.place, "source": row.source,
              "src": _thumbnail(row)} for row in examples.itertuples(index=False)]
@@ -138,22 +182,18 @@ def render_html(report: Any) -> str:
     names = [w.name for w in report.windows]
     places = (report.places.groupby(["place"], as_index=False)["images"].max()
               .sort_values("images", ascending=False).head(15)["place"].tolist())
-    lifts = getattr(report, "lifts", None)
-    during = lifts[lifts["window"] == "during"].set_index("brand") if lifts is not None else pd.DataFrame()
-    key_rows = []
-    for brand in report.brands[:12]:
-        cells = {r["window"]: r for r in report.totals[report.totals["brand"] == brand].to_dict("records")}
-        lift = during.loc[brand] if brand in during.index else None
-        key_rows.append({"brand": brand, "cells": cells, "lift": lift, "verdict": verdict(lift)})
+    key_rows = _key_rows(report)
     adjusted = {(r["brand"], r["window"]): r for r in report.adjusted.to_dict("records")}
     context = {
         "report": report, "campaign": getattr(report, "campaign", None), "windows": report.windows,
         "figures": _figures(report), "plotly_js": Markup(get_plotlyjs()), "examples": _examples(report),
         "window_names": names, "key_rows": key_rows, "adjusted": adjusted,
         "place_rows": _pivot(report.places, ["place", "brand"], names, places, report.brands),
-        "source_rows": _pivot(report.sources, ["source", "brand"], names, None, report.brands), "min_photos": MIN_PHOTOS, "max_ci_ratio": MAX_CI_RATIO,
+        "source_rows": _pivot(report.sources, ["source", "brand"], names, None, report.brands),
+        "min_photos": MIN_PHOTOS, "max_ci_ratio": MAX_CI_RATIO, "flat_band": FLAT_BAND, "draws": DRAWS,
+        "min_separation": MIN_SEPARATION, "false_alarm_warning": FALSE_ALARM_WARNING,
+        "error_rates": read_error_rates(report.model_version.get("metrics")),
         "version": report.model_version, "quality": report.quality,
-        "per_brand": (report.model_version.get("metrics") or {}).get("per_brand") or {},
     }
     return _environment().get_template("report.html.j2").render(**context)
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import insert
 
+from planted_world import error_rates_metrics
 from report_seed import END, START, Campaign, seed, window_of
 from reports import build_campaign_report, build_period_report
 from reports.errors import ReportError
@@ -42,7 +43,9 @@ def test_planted_doubling_is_a_lift_near_two_and_a_flat_competitor_is_flat(db_ur
     assert _row(report.totals, brand="Acme", window="before")["images"] == 500 * 14
     sov = _row(report.share_by_window, brand="Acme", window="during")["share"]
     assert sov == pytest.approx(20 / 35)
-    assert report.warnings == []
+    # The seeded model version predates measured error rates: figures stay raw, and the report says so.
+    assert report.warnings == ["The model version has no measured error rates: every figure is raw (not corrected)."]
+    assert acme["corrected_lift"] != acme["corrected_lift"]  # NaN
     assert set(report.places["place"]) == {"Paris", "New York"} and set(report.sources["source"]) == {"feed-a", "feed-b"}
     assert set(report.quality.rejections["reason"]) == {"too_small"}
     assert report.quality.rejections["photos"].sum() == 42  # one a day over 42 days
@@ -69,18 +72,21 @@ def test_a_feed_that_doubles_for_everyone_is_not_a_lift(sqlite_url: str) -> None
 
 
 def test_reposts_are_excluded_by_default_and_counted_on_request(sqlite_url: str) -> None:
-    low_precision = {"per_brand": {"Acme": {"precision": 0.4, "recall": 0.95, "f1": 0.56, "ap": 0.5, "support": 150}}}
-    db = seed(sqlite_url, lambda d: 200, lambda d: {"Acme": 10, "Globex": 10}, reposts=5, metrics=low_precision)
+    cries_wolf = error_rates_metrics({"Acme": (190, 200, 30, 1000)})  # flags 3% of photos without Acme
+    db = seed(sqlite_url, lambda d: 200, lambda d: {"Acme": 10, "Globex": 10}, reposts=5, metrics=cries_wolf)
     excluded = build_campaign_report(db, Campaign())
     included = build_campaign_report(db, Campaign(), include_reposts=True)
     a = _row(excluded.totals, brand="Acme", window="during")
     b = _row(included.totals, brand="Acme", window="during")
     assert (a["photos"], a["images"]) == (10 * 14, 200 * 14)
     assert (b["photos"], b["images"]) == (15 * 14, 205 * 14)
-    # A model that cries wolf (precision 0.4): the corrected estimate is well below what it detected.
+    # A model that cries wolf (6 false alarms a day expected among 200 photos): the corrected estimate is
+    # well below what it detected, and the report warns that false alarms are much of the count.
     adjusted = _row(excluded.adjusted, brand="Acme", window="during")
     assert adjusted["adjusted_high"] < adjusted["photos"]
-    assert "no evaluation metrics" in _row(excluded.adjusted, brand="Globex", window="during")["note"]
+    assert "no measured error rates for this brand" in _row(excluded.adjusted, brand="Globex", window="during")["note"]
+    # expected false alarms: 3% of the (200 - 4.3) photos a day without Acme, of 10 counted: 59%
+    assert any(w.startswith("About 59% of the photos counted for Acme") for w in excluded.warnings), excluded.warnings
     db.dispose()
 
 

@@ -1,4 +1,4 @@
-"""Statistics on frames: Poisson lift, relative lift, error-corrected counts, small-count warnings."""
+"""Statistics on frames: raw Poisson lift, relative lift, small-count warnings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from reports.metrics import MIN_PHOTOS, adjusted_counts, lift_table, poisson_lift, relative_lift, small_count_warnings
+from reports.metrics import MIN_PHOTOS, lift_table, poisson_lift, relative_lift, small_count_warnings
 
 
 def _totals(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
@@ -42,32 +42,6 @@ def test_relative_lift_cancels_a_market_wide_rise() -> None:
     flat = relative_lift(lift_table(totals.assign(photos=[100, 200, 100, 200]), compare=("during",)),
                          "Acme", ["Globex"]).iloc[0]
     assert flat["relative_lift"] == pytest.approx(1.0) and flat["ci_low"] < 1 < flat["ci_high"]
-
-
-def test_low_precision_model_lowers_and_low_recall_raises_the_adjusted_count() -> None:
-    totals = _totals([("during", "Acme", 200, 10000), ("during", "Globex", 200, 10000)])
-    per_brand = {"Acme": {"precision": 0.5, "recall": 0.95, "support": 300},
-                 "Globex": {"precision": 0.95, "recall": 0.5, "support": 300}}
-    adjusted = adjusted_counts(totals, per_brand, seed=1).set_index("brand")
-    assert adjusted.loc["Acme", "adjusted"] < 200 and adjusted.loc["Acme", "adjusted_high"] < 200
-    assert adjusted.loc["Globex", "adjusted"] > 200 and adjusted.loc["Globex", "adjusted_low"] > 200
-    for brand in ("Acme", "Globex"):
-        row = adjusted.loc[brand]
-        assert row["adjusted_low"] < row["adjusted"] < row["adjusted_high"]
-
-
-def test_adjusted_interval_widens_when_precision_and_recall_rest_on_few_examples() -> None:
-    totals = _totals([("during", "Acme", 200, 10000)])
-    wide = adjusted_counts(totals, {"Acme": {"precision": 0.8, "recall": 0.8, "support": 10}}, seed=2).iloc[0]
-    narrow = adjusted_counts(totals, {"Acme": {"precision": 0.8, "recall": 0.8, "support": 5000}}, seed=2).iloc[0]
-    assert wide["adjusted_high"] - wide["adjusted_low"] > 1.5 * (narrow["adjusted_high"] - narrow["adjusted_low"])
-    again = adjusted_counts(totals, {"Acme": {"precision": 0.8, "recall": 0.8, "support": 10}}, seed=2).iloc[0]
-    assert again["adjusted_low"] == wide["adjusted_low"]  # seeded: the same report twice reads the same
-
-
-def test_missing_metrics_are_noted_not_guessed() -> None:
-    row = adjusted_counts(_totals([("during", "Acme", 50, 1000)]), {}).iloc[0]
-    assert math.isnan(row["adjusted"]) and "no evaluation metrics" in row["note"]
 
 
 def test_small_counts_are_flagged_in_plain_words() -> None:

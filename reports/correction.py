@@ -1,0 +1,131 @@
+"""Counts corrected for the classifier's errors (Rogan-Gladen), with seeded simulated intervals.
+
+Observed = recall x true + FPR x (N - true), so true = (observed - FPR x N) / (recall - FPR), where N
+is the photos analysed in the window. False alarms put the same floor FPR x N under every window;
+subtracting it is what keeps lifts from shrinking toward 1 and shares from drifting toward equal.
+Each simulated draw takes one recall and one FPR per brand from their Beta posteriors, shared by
+every window (the same model counted every window, so its error is common to them and partly
+cancels in a lift), and the counting noise of each window: given the truth T, the observed count is
+Binomial(T, recall) + Binomial(N - T, FPR), whose spread the draw adds (normal approximation). The
+intervals are for the photos truly posted in the window, not for a long-run rate behind them.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from reports.error_rates import BrandRates, ErrorRates
+
+DRAWS = 4000
+MIN_SEPARATION = 0.1  # recall - FPR below this: the model barely tells the brand apart, no correction
+LEVEL = 0.95
+
+
+@dataclass
+class Correction:
+    """Point estimates and simulated draws of the true count per brand (rows) and window (columns)."""
+
+    brands: list[str]
+    windows: list[str]
+    observed: np.ndarray  # (B, W) photos the model counted
+    images: np.ndarray  # (W,) photos analysed
+    point: np.ndarray  # (B, W) corrected counts, NaN where no correction
+    draws: np.ndarray  # (D, B, W) simulated true counts, NaN for brands without a correction
+    rates: dict[str, BrandRates] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # brand -> why not corrected
+
+    def corrected(self, brand: str) -> bool:
+        """Whether `brand` has a correction (rates known and usable)."""
+        return brand not in self.notes
+
+
+def quantiles(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The central 95% interval of simulated values (infinite draws allowed, NaN draws ignored)."""
+    tail = (1 - LEVEL) / 2
+    # np.quantile is fast and gives NaN for an all-NaN column (a brand without a correction);
+    # nanquantile (slow) only when some draws of a column are NaN.
+    pick = np.nanquantile if np.isnan(values).any() and not np.isnan(values).all(axis=axis).all() else np.quantile
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = pick(values, [tail, 1 - tail], axis=axis, method="inverted_cdf")
+    return low, high
+
+
+def _stream(seed: int, brand: str) -> np.random.Generator:
+    # One stream per brand: a brand's figures do not change when another brand joins the report.
+    return np.random.default_rng([seed, zlib.crc32(brand.encode("utf-8"))])
+
+
+def _why_not(rates: Optional[BrandRates], have_rates: bool) -> str:
+    if not have_rates:
+        return "the model version has no measured error rates: raw figures shown"
+    if rates is None:
+        return "no measured error rates for this brand in the model version: raw figures shown"
+    if not rates.positives or not rates.negatives:
+        return "error rates were measured without photos showing (or not showing) this brand: raw figures shown"
+    if rates.recall - rates.fpr < MIN_SEPARATION:
+        return (f"the model barely tells this brand apart (recall {rates.recall:.0%} vs false alarms "
+                f"{rates.fpr:.0%}): too unreliable to correct, raw figures shown")
+    return ""
+
+
+def correct(totals: pd.DataFrame, error_rates: Optional[ErrorRates], brands: Sequence[str],
+            windows: Sequence[str], seed: int = 0, draws: int = DRAWS) -> Correction:
+    """Corrected counts and their draws for `brands` x `windows` from window totals (photos, images)."""
+    indexed = totals.set_index(["brand", "window"])
+    observed = np.array([[float(indexed["photos"].get((b, w), 0)) for w in windows] for b in brands]).reshape(
+        len(brands), len(windows))
+    per_window = totals.groupby("window")["images"].max()
+    images = np.array([float(per_window.get(w, 0)) for w in windows])
+    point = np.full(observed.shape, np.nan)
+    simulated = np.full((draws, len(brands), len(windows)), np.nan)
+    known = error_rates.brands if error_rates else {}
+    notes: dict[str, str] = {}
+    for i, brand in enumerate(brands):
+        rates = known.get(brand)
+        why = _why_not(rates, error_rates is not None)
+        if why:
+            notes[brand] = why
+            continue
+        assert rates is not None
+        separation = rates.recall - rates.fpr
+        point[i] = np.clip((observed[i] - rates.fpr * images) / separation, 0, None)
+        rng = _stream(seed, brand)
+        recall = rng.beta(rates.tp + 1, rates.positives - rates.tp + 1, (draws, 1))
+        fpr = rng.beta(rates.fp + 1, rates.negatives - rates.fp + 1, (draws, 1))
+        # A draw where recall barely beats the FPR would divide by ~0: floor the gap (such draws land far out).
+        gap = np.maximum(recall - fpr, 1e-3)
+        truth = np.clip((observed[i] - fpr * images) / gap, 0, images)
+        spread = np.sqrt(truth * recall * (1 - recall) + (images - truth) * fpr * (1 - fpr))
+        noise = rng.standard_normal((draws, len(windows))) * spread
+        simulated[:, i, :] = np.clip((observed[i] - noise - fpr * images) / gap, 0, None)
+    return Correction(list(brands), list(windows), observed, images, point, simulated,
+                      {b: known[b] for b in brands if b in known}, notes)
+
+
+def count_table(c: Correction) -> pd.DataFrame:
+    """Per window and brand: observed and corrected photos with the 95% interval, and the rates used."""
+    low, high = quantiles(c.draws)
+    records = []
+    for i, brand in enumerate(c.brands):
+        rates = c.rates.get(brand)
+        for j, window in enumerate(c.windows):
+            n = c.images[j]
+            records.append({
+                "window": window, "brand": brand, "photos": int(c.observed[i, j]), "images": int(n),
+                "recall": rates.recall if rates else np.nan, "fpr": rates.fpr if rates else np.nan,
+                "false_alarms": rates.fpr * n if rates else np.nan,
+                "adjusted": c.point[i, j], "adjusted_low": low[i, j], "adjusted_high": high[i, j],
+                "adjusted_rate_per_1000": 1000 * c.point[i, j] / n if n else np.nan,
+                "tp": rates.tp if rates else np.nan, "positives": rates.positives if rates else np.nan,
+                "fp": rates.fp if rates else np.nan, "negatives": rates.negatives if rates else np.nan,
+                "note": c.notes.get(brand, "")})
+    return pd.DataFrame.from_records(records, columns=[
+        "window", "brand", "photos", "images", "recall", "fpr", "false_alarms", "adjusted", "adjusted_low",
+        "adjusted_high", "adjusted_rate_per_1000", "tp", "positives", "fp", "negatives", "note"])

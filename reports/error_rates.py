@@ -1,0 +1,82 @@
+"""The model's prevalence-free error rates (recall, false-positive rate), read from a model version's metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+
+@dataclass(frozen=True)
+class BrandRates:
+    """Counts behind one brand's recall and false-positive rate, measured on held-out photos."""
+
+    tp: float  # counts; effective (fractional) counts when the rates come from a weighted audit
+    positives: float
+    fp: float
+    negatives: float
+    fp_nologo: Optional[float] = None
+    negatives_nologo: Optional[float] = None
+    threshold: Optional[float] = None
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.positives if self.positives else math.nan
+
+    @property
+    def fpr(self) -> float:
+        return self.fp / self.negatives if self.negatives else math.nan
+
+    @property
+    def fpr_nologo(self) -> float:
+        return self.fp_nologo / self.negatives_nologo if self.negatives_nologo else math.nan
+
+
+@dataclass(frozen=True)
+class ErrorRates:
+    """Per-brand rates plus how they were measured (the bundle's metrics["error_rates"])."""
+
+    brands: dict[str, BrandRates]
+    method: str
+    detail: str
+    photos: int
+    source: str
+
+
+def _count(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
+
+
+def _brand(entry: Any) -> Optional[BrandRates]:
+    """One brand's rates, or None when its counts are missing or inconsistent (that brand only)."""
+    if not isinstance(entry, Mapping):
+        return None
+    tp, positives, fp, negatives = (_count(entry.get(k)) for k in ("tp", "positives", "fp", "negatives"))
+    if None in (tp, positives, fp, negatives) or tp > positives or fp > negatives:
+        return None
+    fp_nologo, negatives_nologo = _count(entry.get("fp_nologo")), _count(entry.get("negatives_nologo"))
+    if fp_nologo is None or negatives_nologo is None or fp_nologo > negatives_nologo or negatives_nologo > negatives:
+        fp_nologo = negatives_nologo = None
+    threshold = entry.get("threshold")
+    threshold = float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None
+    return BrandRates(tp, positives, fp, negatives, fp_nologo, negatives_nologo, threshold)
+
+
+def read_error_rates(metrics: Any) -> Optional[ErrorRates]:
+    """The cleaned error rates of a model version's metrics JSON; None when the bundle predates them."""
+    block = metrics.get("error_rates") if isinstance(metrics, Mapping) else None
+    if not isinstance(block, Mapping) or not isinstance(block.get("brands"), Mapping):
+        return None
+    brands = {str(name): rates for name, rates in ((n, _brand(e)) for n, e in block["brands"].items())
+              if rates is not None}
+    photos = int(_count(block.get("photos")) or 0)
+    return ErrorRates(brands=brands, method=str(block.get("method") or "unknown")[:40],
+                      detail=str(block.get("detail") or "")[:400], photos=photos,
+                      source=str(block.get("source") or "")[:40])
+
+
+def is_calibrated(metrics: Any) -> bool:
+    """Whether the model's confidences are calibrated probabilities (metrics["calibration"] present)."""
+    return isinstance(metrics, Mapping) and isinstance(metrics.get("calibration"), Mapping)
