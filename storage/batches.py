@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from storage.engine import Database
 from storage.errors import StorageError
-from storage.repository import _chunks, _insert
+from storage.redaction import redact_text, redact_url
 from storage.schema import Batch, BrokerStatus, Image, Source, Worker, utcnow
+from storage.statements import chunks, dialect_insert
 
 _BROKER_ROW = 1
 _ERROR_CHARS = 2000
@@ -75,7 +76,7 @@ def mark_published(db: Database, batch_ids: Sequence[int]) -> None:
     """Note that these batches were just sent to the broker."""
     now = utcnow()
     with db.session(write=True) as session:
-        for chunk in _chunks(sorted(batch_ids)):
+        for chunk in chunks(sorted(batch_ids)):
             session.execute(update(Batch).where(Batch.id.in_(chunk)).values(published_at=now))
 
 
@@ -100,7 +101,7 @@ def record_batch_error(db: Database, batch_id: int, error: str) -> None:
     """Keep the last error a worker met on a pending batch (shown by `monitor status`)."""
     with db.session(write=True) as session:
         session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "pending").values(
-            result={"error": error[:_ERROR_CHARS]}))
+            result={"error": redact_text(error)[:_ERROR_CHARS]}))
 
 
 def fail_exhausted(db: Database, max_attempts: int) -> list[dict[str, Any]]:
@@ -108,7 +109,7 @@ def fail_exhausted(db: Database, max_attempts: int) -> list[dict[str, Any]]:
     with db.session(write=True) as session:
         rows = session.execute(select(Batch.id, Batch.result).where(
             Batch.state == "pending", Batch.attempts >= max_attempts)).all()
-        for chunk in _chunks([row.id for row in rows]):
+        for chunk in chunks([row.id for row in rows]):
             session.execute(update(Batch).where(Batch.id.in_(chunk)).values(state="failed", done_at=utcnow()))
     return [{"id": row.id, "error": (row.result or {}).get("error")} for row in rows]
 
@@ -117,7 +118,7 @@ def batch_states(db: Database, batch_ids: Iterable[int]) -> dict[str, int]:
     """How many of these batches are pending and done."""
     counts = {"pending": 0, "done": 0}
     with db.session() as session:
-        for chunk in _chunks(sorted(set(batch_ids))):
+        for chunk in chunks(sorted(set(batch_ids))):
             for state, n in session.execute(select(Batch.state, func.count()).where(Batch.id.in_(chunk))
                                             .group_by(Batch.state)):
                 counts[state] = counts.get(state, 0) + int(n)
@@ -128,7 +129,7 @@ def batch_results(db: Database, batch_ids: Iterable[int]) -> list[dict[str, Any]
     """The result counts of these batches (done ones only)."""
     found: list[dict[str, Any]] = []
     with db.session() as session:
-        for chunk in _chunks(sorted(set(batch_ids))):
+        for chunk in chunks(sorted(set(batch_ids))):
             found.extend(session.scalars(select(Batch.result).where(Batch.id.in_(chunk), Batch.state == "done")))
     return [r or {} for r in found]
 
@@ -158,7 +159,7 @@ def heartbeat(db: Database, name: str, pid: int, queues: Sequence[str], concurre
     """Create or refresh the worker's row."""
     now = utcnow()
     with db.session(write=True) as session:
-        statement = _insert(session, Worker.__table__).values(
+        statement = dialect_insert(session, Worker.__table__).values(
             name=name, pid=pid, queues=",".join(queues), concurrency=concurrency, started_at=started_at,
             last_seen=now, tasks_done=0)
         session.execute(statement.on_conflict_do_update(index_elements=["name"], set_={
@@ -176,7 +177,7 @@ def list_workers(db: Database) -> list[dict[str, Any]]:
 # -- the broker -------------------------------------------------------------------------------
 def record_broker(db: Database, url: str, reachable: bool, error: Optional[str] = None) -> bool:
     """Store whether the broker answered; returns True when this ends an outage."""
-    now = utcnow()
+    now, url = utcnow(), redact_url(url)
     with db.session(write=True) as session:
         row = session.get(BrokerStatus, _BROKER_ROW, with_for_update=True)
         if row is None:
@@ -189,7 +190,7 @@ def record_broker(db: Database, url: str, reachable: bool, error: Optional[str] 
         else:
             if row.reachable or row.down_since is None:
                 row.down_since = now
-            row.reachable, row.last_error = False, (error or "unreachable")[:_ERROR_CHARS]
+            row.reachable, row.last_error = False, redact_text(error or "unreachable")[:_ERROR_CHARS]
         return recovered
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import DatabaseNotReady, StorageError
+from storage.redaction import redact_text, redact_url
 
 SQLITE_BUSY_TIMEOUT_S = 30
 WRITE_OPTION = "monitor_begin_immediate"
@@ -22,18 +23,10 @@ def normalize_url(url: str | URL) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StorageError(f"invalid database URL {str(url)!r}: {exc}") from None
+        raise StorageError(f"invalid database URL {redact_url(url)!r}: {redact_text(exc)}") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
-
-
-def redact(url: str | URL) -> str:
-    """The URL with any password hidden, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return str(url)
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -79,14 +72,14 @@ def make_engine(url: str | URL, echo: bool = False) -> Engine:
             return engine
         return create_engine(parsed, echo=echo, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError, OSError) as exc:
-        raise StorageError(f"cannot use database {redact(parsed)}: {exc}") from None
+        raise StorageError(f"cannot use database {redact_url(parsed)}: {redact_text(exc)}") from None
 
 
 def describe_error(exc: BaseException) -> str:
     """One line from a driver error: the driver's own message, without SQLAlchemy's boilerplate."""
     original = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(original).splitlines() if line.strip()]
-    return lines[0] if lines else type(original).__name__
+    return redact_text(lines[0]) if lines else type(original).__name__
 
 
 class Database:
@@ -112,7 +105,7 @@ class Database:
             with factory.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StorageError(f"database error on {redact(self.url)}: {describe_error(exc)}") from exc
+            raise StorageError(f"database error on {redact_url(self.url)}: {describe_error(exc)}") from exc
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -125,7 +118,7 @@ class Database:
         self.dispose()
 
     def __repr__(self) -> str:
-        return f"Database({redact(self.url)!r})"
+        return f"Database({redact_url(self.url)!r})"
 
 
 def open_database(url: str | URL, upgrade: bool = False, echo: bool = False) -> Database:
@@ -137,6 +130,6 @@ def open_database(url: str | URL, upgrade: bool = False, echo: bool = False) -> 
     at, head = migrate.current(url), migrate.head()
     if at != head:
         raise DatabaseNotReady(
-            f"database {redact(url)} is at revision {at or 'none (empty)'}, head is {head}: "
+            f"database {redact_url(url)} is at revision {at or 'none (empty)'}, head is {head}: "
             "run `monitor db upgrade`")
     return Database(url, echo=echo)

@@ -14,8 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.engine import WRITE_OPTION, describe_error, make_engine, normalize_url, redact, sqlite_file
+from storage.engine import WRITE_OPTION, describe_error, make_engine, normalize_url, sqlite_file
 from storage.errors import DatabaseNotReady, StorageError
+from storage.redaction import redact_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 7_301_994_211  # any fixed number: serialises concurrent upgrades of one database
@@ -34,7 +35,7 @@ def head() -> str:
 
 
 def _unreachable(url: str | URL, exc: BaseException) -> DatabaseNotReady:
-    return DatabaseNotReady(f"database {redact(url)} is unreachable: {describe_error(exc)}")
+    return DatabaseNotReady(f"database {redact_url(url)} is unreachable: {describe_error(exc)}")
 
 
 def current(url: str | URL) -> Optional[str]:
@@ -59,7 +60,7 @@ def upgrade(url: str | URL, revision: str = "head") -> Optional[str]:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create the folder for {redact(url)}: {exc}") from None
+            raise StorageError(f"cannot create the folder for {redact_url(url)}: {exc}") from None
     engine = make_engine(url)
     config = alembic_config()
     try:
@@ -75,9 +76,9 @@ def upgrade(url: str | URL, revision: str = "head") -> Optional[str]:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
-        raise StorageError(f"migrating {redact(url)} to {revision} failed: {describe_error(exc)}") from exc
+        raise StorageError(f"migrating {redact_url(url)} to {revision} failed: {describe_error(exc)}") from exc
     except CommandError as exc:
-        raise StorageError(f"migrating {redact(url)} to {revision} failed: {exc}") from exc
+        raise StorageError(f"migrating {redact_url(url)} to {revision} failed: {exc}") from exc
     finally:
         engine.dispose()
     return current(url)

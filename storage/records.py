@@ -62,4 +62,5 @@ class BatchResult:
     reposts: int = 0  # new images stored as a near-copy of an earlier accepted one
     rejected: dict[str, int] = field(default_factory=dict)  # new rejected images by reason
     detections: dict[str, int] = field(default_factory=dict)  # detection rows inserted, by brand
-    failures: int = 0  # fetch failures recorded
+    failures: int = 0  # fetch failures recorded (with the photos the database refused)
+    unstored: list[dict[str, str]] = field(default_factory=list)  # refused photos: {uri, reason}

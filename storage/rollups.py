@@ -17,21 +17,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from storage.schema import (NO_PLACE, NO_REASON, NO_SOURCE_ID, Detection, DetectionRollup, Image, ImageRollup)
+from storage.statements import dialect_insert
 
 DETECTION_KEY = ("model_version_id", "day", "brand", "source_id", "place", "repost")
 DETECTION_SUMS = ("photos", "reach", "reach_known")
 IMAGE_KEY = ("day", "source_id", "place", "status", "reject_reason", "repost")
 IMAGE_SUMS = ("images", "reach", "reach_known", "latitude_sum", "longitude_sum", "located")
-
-
-def dialect_insert(session: Session | Connection, table: Any) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT."""
-    bind = session.get_bind() if isinstance(session, Session) else session
-    if bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
 
 
 def utc_day(moment: datetime) -> date:

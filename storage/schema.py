@@ -99,7 +99,8 @@ class Image(Base):
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     phash: Mapped[Optional[str]] = mapped_column(String(32), index=True)
     uri: Mapped[str] = mapped_column(Text)
-    external_id: Mapped[Optional[str]] = mapped_column(String(500))
+    external_id: Mapped[Optional[str]] = mapped_column(Text)  # whole, however long (signed CDN URLs)
+    external_id_sha256: Mapped[Optional[str]] = mapped_column(String(64))  # what the index holds
     posted_at: Mapped[datetime]
     time_source: Mapped[str] = mapped_column(String(16), default="ingested")  # source|exif|ingested
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -128,7 +129,7 @@ class Image(Base):
 
     __table_args__ = (
         Index("ix_images_posted_at_status", "posted_at", "status"),
-        Index("ix_images_source_external", "source_id", "external_id"),
+        Index("ix_images_source_external", "source_id", "external_id_sha256"),
         Index("ix_images_phash_band0", "phash_b0", "phash_b1", "phash_b2", "phash_b3"),
         Index("ix_images_phash_band1", "phash_b1", "phash_b0", "phash_b2", "phash_b3"),
         Index("ix_images_phash_band2", "phash_b2", "phash_b0", "phash_b1", "phash_b3"),
@@ -261,6 +262,7 @@ class FetchFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     uri: Mapped[str] = mapped_column(Text)
+    uri_sha256: Mapped[str] = mapped_column(String(64))  # unique per source: a btree cannot hold a long uri
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[Optional[str]] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
@@ -271,7 +273,7 @@ class FetchFailure(Base):
 
     __table_args__ = (
         Index("ix_fetch_failures_source_last", "source_id", "last_at"),
-        UniqueConstraint("source_id", "uri", name="uq_fetch_failure_source_uri"),
+        UniqueConstraint("source_id", "uri_sha256", name="uq_fetch_failure_source_uri_sha256"),
     )
 
 

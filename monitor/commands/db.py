@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from storage.redaction import redact_url
+
 
 def register(app: typer.Typer) -> None:
     """Add the `db` group."""
@@ -25,9 +27,9 @@ def register(app: typer.Typer) -> None:
         before = current(target)
         revision = run_upgrade(target)
         if before == revision:
-            typer.echo(f"{_redact(target)}: already at revision {revision}, nothing to do")
+            typer.echo(f"{redact_url(target)}: already at revision {revision}, nothing to do")
         else:
-            typer.echo(f"{_redact(target)}: upgraded from revision {before or 'none (empty)'} to {revision}")
+            typer.echo(f"{redact_url(target)}: upgraded from revision {before or 'none (empty)'} to {revision}")
 
     @group.command("rebuild-rollups")
     def rebuild_rollups(ctx: typer.Context,
@@ -51,14 +53,9 @@ def register(app: typer.Typer) -> None:
         finally:
             db.dispose()
         what = "rollup rows differing from the raw tables" if check else "rollup rows written"
-        typer.echo(f"{_redact(target)}: {what}: " + ", ".join(f"{table} {n}" for table, n in counts.items()))
+        typer.echo(f"{redact_url(target)}: {what}: " + ", ".join(f"{table} {n}" for table, n in counts.items()))
         if check and any(counts.values()):
             raise typer.Exit(1)
 
     app.add_typer(group, name="db")
 
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -11,7 +11,8 @@ from sqlalchemy import inspect
 
 from monitor import __version__
 from storage import migrate
-from storage.engine import make_engine, redact
+from storage.engine import make_engine
+from storage.redaction import redact_url as redact
 
 SCRIPT = Path(sys.executable).with_name("monitor")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "monitor"]

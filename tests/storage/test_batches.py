@@ -12,7 +12,7 @@ from storage.batches import (due_batches, enqueue_batch, fail_exhausted, get_bat
                              outbox_backlog, record_batch_error)
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.repository import ensure_source, get_cursor
+from storage.sources import ensure_source, get_cursor
 from storage.schema import Batch, utcnow
 
 

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from storage import migrate
-from storage.engine import Database, make_engine, normalize_url, open_database, redact
+from storage.engine import Database, make_engine, normalize_url, open_database
+from storage.redaction import redact_url as redact
 from storage.errors import DatabaseNotReady, StorageError
 
 

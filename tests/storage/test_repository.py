@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from storage import repository as repo
+from storage import model_versions, sources, writes
 from storage.engine import Database, open_database
 from storage.errors import StorageError
 from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
@@ -44,36 +44,36 @@ def count(db: Database, model, *where) -> int:
 
 @pytest.fixture
 def source(db: Database) -> int:
-    return repo.ensure_source(db, "inbox", "folder")
+    return sources.ensure_source(db, "inbox", "folder")
 
 
 @pytest.fixture
 def model(db: Database) -> int:
-    return repo.register_model_version(db, "c" * 64, "/models/v1", "inception_v3", 299,
+    return model_versions.register_model_version(db, "c" * 64, "/models/v1", "inception_v3", 299,
                                        ["acme", "globex"], {"acme": 0.5, "globex": 0.6}, {"map": 0.8})
 
 
 def test_ensure_source_and_model_version_are_idempotent(db: Database, source: int, model: int) -> None:
-    assert repo.ensure_source(db, "inbox", "folder") == source
-    assert repo.ensure_source(db, "other", "rss") != source
-    assert repo.register_model_version(db, "c" * 64, "/elsewhere", "x", 1, [], {}) == model
+    assert sources.ensure_source(db, "inbox", "folder") == source
+    assert sources.ensure_source(db, "other", "rss") != source
+    assert model_versions.register_model_version(db, "c" * 64, "/elsewhere", "x", 1, [], {}) == model
     assert count(db, Source) == 2
 
 
 def test_same_image_saved_twice_is_one_row(db: Database, source: int, model: int) -> None:
-    first = repo.save_batch(db, source, model, [image(1), image(2)], cursor={"n": 2})
+    first = writes.save_batch(db, source, model, [image(1), image(2)], cursor={"n": 2})
     assert first == BatchResult(new=2, duplicates=0, reposts=0, rejected={},
                                 detections={"acme": 2, "globex": 2}, failures=0)
-    second = repo.save_batch(db, source, model, [image(1), image(1)], cursor={"n": 3})
+    second = writes.save_batch(db, source, model, [image(1), image(1)], cursor={"n": 3})
     assert second == BatchResult(new=0, duplicates=2, reposts=0, rejected={}, detections={}, failures=0)
     assert count(db, Image) == 2
     assert count(db, Detection) == 4
-    assert repo.known_sha256(db, [sha(1), sha(2), sha(3)]) == {sha(1), sha(2)}
-    assert repo.get_cursor(db, source) == {"n": 3}
+    assert writes.known_sha256(db, [sha(1), sha(2), sha(3)]) == {sha(1), sha(2)}
+    assert sources.get_cursor(db, source) == {"n": 3}
 
 
 def test_detections_copy_the_images_time_and_source(db: Database, source: int, model: int) -> None:
-    repo.save_batch(db, source, model, [image(5)])
+    writes.save_batch(db, source, model, [image(5)])
     with db.session() as session:
         rows = session.execute(select(Detection.posted_at, Detection.source_id, Image.posted_at)
                                .join(Image, Image.id == Detection.image_id)).all()
@@ -82,7 +82,7 @@ def test_detections_copy_the_images_time_and_source(db: Database, source: int, m
 
 def test_timestamps_round_trip_as_aware_utc(db: Database, source: int, model: int) -> None:
     posted = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # 04:30 UTC next day
-    repo.save_batch(db, source, model, [image(1, posted_at=posted, time_source="exif")])
+    writes.save_batch(db, source, model, [image(1, posted_at=posted, time_source="exif")])
     with db.session() as session:
         stored = session.scalars(select(Image)).one()
         detection_at = session.scalars(select(Detection.posted_at)).first()
@@ -96,7 +96,7 @@ def test_timestamps_round_trip_as_aware_utc(db: Database, source: int, model: in
 
 
 def test_missing_posted_at_means_when_ingested(db: Database, source: int, model: int) -> None:
-    repo.save_batch(db, source, model, [image(1, posted_at=None, time_source="source")])
+    writes.save_batch(db, source, model, [image(1, posted_at=None, time_source="source")])
     with db.session() as session:
         stored = session.scalars(select(Image)).one()
     assert stored.time_source == "ingested" and stored.posted_at == stored.ingested_at
@@ -106,11 +106,11 @@ def test_near_copies_are_stored_as_reposts_of_the_first(db: Database, source: in
     original = "f0f0f0f0f0f0f0f0"
     three_bits = "f0f0f0f0f0f0f0f7"  # 3 bits away
     far = "0f0f0f0f0f0f0f0f"  # 64 bits away
-    assert repo.save_batch(db, source, model, [image(1, original)], phash_distance=6).reposts == 0
-    result = repo.save_batch(db, source, model, [image(2, three_bits), image(3, far)], phash_distance=6)
+    assert writes.save_batch(db, source, model, [image(1, original)], phash_distance=6).reposts == 0
+    result = writes.save_batch(db, source, model, [image(2, three_bits), image(3, far)], phash_distance=6)
     assert (result.new, result.reposts) == (2, 1)
     # A copy of the repost points at the first photo, not at the repost; so does a copy within the batch.
-    result = repo.save_batch(db, source, model, [image(4, three_bits), image(5, far.replace("0f", "1f", 1))],
+    result = writes.save_batch(db, source, model, [image(4, three_bits), image(5, far.replace("0f", "1f", 1))],
                              phash_distance=6)
     assert (result.new, result.reposts) == (2, 2)
     with db.session() as session:
@@ -125,11 +125,11 @@ def test_near_copies_are_stored_as_reposts_of_the_first(db: Database, source: in
 def test_repost_within_one_batch_and_distance_bound(db: Database, source: int, model: int) -> None:
     base = 0x0123456789ABCDEF
     seven_bits = base ^ 0b1111111  # all seven flips in the lowest band
-    result = repo.save_batch(db, source, model, [image(1, f"{base:016x}"), image(2, f"{seven_bits:016x}")],
+    result = writes.save_batch(db, source, model, [image(1, f"{base:016x}"), image(2, f"{seven_bits:016x}")],
                              phash_distance=6)
     assert result.reposts == 0  # 7 > 6
     spread = base ^ (1 << 0) ^ (1 << 20) ^ (1 << 40) ^ (1 << 60) ^ (1 << 61) ^ (1 << 62)  # 6 bits, all bands
-    result = repo.save_batch(db, source, model, [image(3, f"{spread:016x}"), image(4, f"{spread ^ 1 << 30:016x}")],
+    result = writes.save_batch(db, source, model, [image(3, f"{spread:016x}"), image(4, f"{spread ^ 1 << 30:016x}")],
                              phash_distance=6)
     assert result.reposts == 2  # 3 is 6 bits from 1; 4 is 7 from 1 but 1 from 3, which is 1's repost
     with db.session() as session:
@@ -141,35 +141,39 @@ def test_repost_within_one_batch_and_distance_bound(db: Database, source: int, m
 def test_rejected_images_are_kept_without_detections_and_never_originals(db: Database, source: int,
                                                                           model: int) -> None:
     rejected = image(1, "aaaaaaaaaaaaaaaa", status="rejected", reject_reason="too_small", reject_detail="20x20")
-    result = repo.save_batch(db, source, model, [rejected, image(2, "aaaaaaaaaaaaaaaa")])
+    result = writes.save_batch(db, source, model, [rejected, image(2, "aaaaaaaaaaaaaaaa")])
     assert (result.new, result.reposts, result.rejected, result.detections) == (
         2, 0, {"too_small": 1}, {"acme": 1, "globex": 1})
 
 
-def test_bad_phash_is_a_clear_error(db: Database, source: int, model: int) -> None:
-    with pytest.raises(StorageError, match=r"perceptual hash 'xyz' is not 16 hex digits"):
-        repo.save_batch(db, source, model, [image(1, "xyz")])
-    assert count(db, Image) == 0
+def test_bad_phash_costs_only_its_photo_with_a_clear_reason(db: Database, source: int, model: int) -> None:
+    result = writes.save_batch(db, source, model, [image(1, "xyz"), image(2, "aaaaaaaaaaaaaaaa")])
+    assert (result.new, result.failures) == (1, 1)
+    assert count(db, Image) == 1
+    with db.session() as session:
+        reason, detail = session.execute(select(FetchFailure.reason, FetchFailure.detail)).one()
+    assert reason == writes.UNSTORABLE
+    assert detail == "item '1': perceptual hash 'xyz' is not 16 hex digits (imagehash.phash with hash_size=8)"
 
 
 def test_failed_batch_leaves_no_rows_and_no_cursor_change(db: Database, source: int, model: int) -> None:
-    repo.save_batch(db, source, model, [image(1)], cursor={"n": 1})
+    writes.save_batch(db, source, model, [image(1)], cursor={"n": 1})
     # The detections' model version does not exist: the insert fails after the images went in.
     with pytest.raises(StorageError, match="(?i)foreign key"):
-        repo.save_batch(db, source, model + 99, [image(2), image(3)],
+        writes.save_batch(db, source, model + 99, [image(2), image(3)],
                         failures=[FetchFailureRecord("https://x/1", "timeout")], cursor={"n": 3})
     # The cursor is written last; a cursor that cannot be stored undoes the images before it.
     with pytest.raises(StorageError, match="cannot be stored as JSON"):
-        repo.save_batch(db, source, model, [image(4)], cursor={"when": object()})
+        writes.save_batch(db, source, model, [image(4)], cursor={"when": object()})
     assert count(db, Image) == 1 and count(db, Detection) == 2 and count(db, FetchFailure) == 0
-    assert repo.get_cursor(db, source) == {"n": 1}
+    assert sources.get_cursor(db, source) == {"n": 1}
 
 
 def test_thumbnails_and_fetch_failures(db: Database, source: int, model: int) -> None:
     thumbnailed = image(1, thumbnail_jpeg=b"\xff\xd8jpeg", thumbnail_width=64, thumbnail_height=48)
     failure = FetchFailureRecord("https://example.org/2.jpg", "timeout", "read timed out")
-    assert repo.save_batch(db, source, model, [thumbnailed], failures=[failure]).failures == 1
-    repo.save_batch(db, source, model, [thumbnailed], failures=[FetchFailureRecord(failure.uri, "http_404", "gone")])
+    assert writes.save_batch(db, source, model, [thumbnailed], failures=[failure]).failures == 1
+    writes.save_batch(db, source, model, [thumbnailed], failures=[FetchFailureRecord(failure.uri, "http_404", "gone")])
     with db.session() as session:
         thumb = session.scalars(select(Thumbnail)).one()
         failed = session.scalars(select(FetchFailure)).one()
@@ -177,34 +181,34 @@ def test_thumbnails_and_fetch_failures(db: Database, source: int, model: int) ->
     assert (failed.attempts, failed.reason, failed.detail) == (2, "http_404", "gone")
     assert failed.last_at >= failed.first_at
     # Once the photo is stored, its old failure is gone.
-    repo.save_batch(db, source, model, [image(2)])
+    writes.save_batch(db, source, model, [image(2)])
     assert count(db, FetchFailure) == 0
 
 
 def test_record_poll_counts_failures_and_resets_on_success(db: Database, source: int) -> None:
     retry = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
-    repo.record_poll(db, source, ok=False, error="HTTP 503 from https://feed", next_try_at=retry)
-    repo.record_poll(db, source, ok=False, error="timed out", next_try_at=retry)
-    [status] = repo.source_status(db)
+    sources.record_poll(db, source, ok=False, error="HTTP 503 from https://feed", next_try_at=retry)
+    sources.record_poll(db, source, ok=False, error="timed out", next_try_at=retry)
+    [status] = sources.source_status(db)
     assert (status["consecutive_failures"], status["last_error"], status["next_try_at"]) == (2, "timed out", retry)
     assert status["last_error_at"].utcoffset() == timedelta(0) and status["last_success_at"] is None
-    repo.record_poll(db, source, ok=True)
-    [status] = repo.source_status(db)
+    sources.record_poll(db, source, ok=True)
+    [status] = sources.source_status(db)
     assert status["consecutive_failures"] == 0 and status["next_try_at"] is None
     assert status["last_success_at"] == status["last_polled_at"]
     with pytest.raises(StorageError, match="no source with id 12345"):
-        repo.record_poll(db, 12345, ok=True)
+        sources.record_poll(db, 12345, ok=True)
 
 
 def test_source_status_counts_per_source(db: Database, model: int) -> None:
-    inbox = repo.ensure_source(db, "inbox", "folder")
-    feed = repo.ensure_source(db, "feed", "rss")
-    repo.ensure_source(db, "idle", "api")
-    repo.save_batch(db, inbox, model, [image(1, "1111111111111111"), image(2, "1111111111111113"),
+    inbox = sources.ensure_source(db, "inbox", "folder")
+    feed = sources.ensure_source(db, "feed", "rss")
+    sources.ensure_source(db, "idle", "api")
+    writes.save_batch(db, inbox, model, [image(1, "1111111111111111"), image(2, "1111111111111113"),
                                        image(3, status="rejected", reject_reason="decode", brands=())],
                     failures=[FetchFailureRecord("https://x/9", "timeout")])
-    repo.save_batch(db, feed, model, [image(4, brands=("acme",))])
-    status = {row["name"]: row for row in repo.source_status(db)}
+    writes.save_batch(db, feed, model, [image(4, brands=("acme",))])
+    status = {row["name"]: row for row in sources.source_status(db)}
     assert list(status) == ["feed", "idle", "inbox"]
     pick = ("images_accepted", "images_rejected", "reposts", "detections", "fetch_failures", "kind")
     assert {name: tuple(row[k] for k in pick) for name, row in status.items()} == {
@@ -214,12 +218,12 @@ def test_source_status_counts_per_source(db: Database, model: int) -> None:
 def _save_in_another_process(url: str, barrier, results, rounds: int) -> None:
     db = Database(url)
     try:
-        source = repo.ensure_source(db, "inbox", "folder")
-        model = repo.register_model_version(db, "d" * 64, "/m", "inception_v3", 299, ["acme", "globex"], {})
+        source = sources.ensure_source(db, "inbox", "folder")
+        model = model_versions.register_model_version(db, "d" * 64, "/m", "inception_v3", 299, ["acme", "globex"], {})
         for round_ in range(rounds):
             batch = [image(round_ * 100 + n, brands=("acme", "globex", "initech")) for n in range(20)]
             barrier.wait(timeout=60)
-            results.put(repo.save_batch(db, source, model, batch, cursor={"round": round_}))
+            results.put(writes.save_batch(db, source, model, batch, cursor={"round": round_}))
     except BaseException as exc:  # report it to the parent rather than hang it
         results.put(exc)
         raise
@@ -268,7 +272,7 @@ def test_reposts_match_a_brute_force_search(db: Database, source: int, model: in
     size = 40
     for start in range(0, len(hashes), size):
         batch = [image(n, f"{hashes[n]:016x}", brands=()) for n in range(start, start + size)]
-        repo.save_batch(db, source, model, batch, phash_distance=distance)
+        writes.save_batch(db, source, model, batch, phash_distance=distance)
     with db.session() as session:
         ids = {int(external): image_id for external, image_id in session.execute(select(Image.external_id, Image.id))}
         stored = {int(external): repost_of for external, repost_of in
@@ -290,22 +294,22 @@ def test_due_refetches_picks_transient_failures_with_a_ref_by_attempts_and_backo
     def ref(n: int) -> dict:
         return {"uri": f"https://x/{n}.jpg", "external_id": str(n)}
 
-    repo.save_batch(db, source, None, [], [
+    writes.save_batch(db, source, None, [], [
         FetchFailureRecord("https://x/1.jpg", "http_503", "busy", ref=ref(1)),
         FetchFailureRecord("https://x/2.jpg", "http_404", "gone", ref=ref(2)),
         FetchFailureRecord("https://x/3.jpg", "timeout", "slow"),  # no ref (recorded before refs were kept)
         FetchFailureRecord("https://x/4.jpg", "timeout", "slow", ref=ref(4))])
-    repo.save_batch(db, source, None, [], [FetchFailureRecord("https://x/4.jpg", "timeout", "again")])  # 2nd try
+    writes.save_batch(db, source, None, [], [FetchFailureRecord("https://x/4.jpg", "timeout", "again")])  # 2nd try
     with db.session() as session:
         kept = dict(session.execute(select(FetchFailure.uri, FetchFailure.ref.is_(None))).all())
     assert kept == {"https://x/1.jpg": False, "https://x/2.jpg": False, "https://x/3.jpg": True,
                     "https://x/4.jpg": False}  # a retry without a ref keeps the one stored; None is SQL NULL
     transient, now = {"http_503", "timeout"}, datetime.now(timezone.utc)
-    due = repo.due_refetches
+    due = sources.due_refetches
     assert due(db, source, transient, 5, 60, now=now) == []  # nothing is a minute old yet
     assert due(db, source, transient, 5, 60, now=now + timedelta(seconds=90)) == [ref(1)]  # 4 waits 2 minutes
     assert due(db, source, transient, 5, 60, now=now + timedelta(seconds=150)) == [ref(1), ref(4)]
     assert due(db, source, transient, 2, 60, now=now + timedelta(seconds=150)) == [ref(1)]  # 4 used its 2 tries
     assert due(db, source, transient, 1, 0, now=now) == []  # one try in all: never again
-    repo.save_batch(db, source, None, [], fetched=["https://x/1.jpg"])  # its bytes turned up stored already
+    writes.save_batch(db, source, None, [], fetched=["https://x/1.jpg"])  # its bytes turned up stored already
     assert due(db, source, transient, 5, 60, now=now + timedelta(seconds=150)) == [ref(4)]
