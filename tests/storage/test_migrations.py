@@ -77,3 +77,45 @@ def test_migration_scripts_are_package_data() -> None:
     globs = [p.strip().strip('"') for p in patterns.split(",")]
     for path in shipped:
         assert any(path.match(glob) for glob in globs), f"{path} is not in [tool.setuptools.package-data]"
+
+
+def test_0005_fills_the_hash_columns_of_rows_stored_at_0004(db_url: str) -> None:
+    import hashlib
+
+    from sqlalchemy import text
+
+    assert migrate.upgrade(db_url, "0004") == "0004"
+    engine = make_engine(db_url)
+    now = "2026-03-01 12:00:00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO sources (id, name, kind, consecutive_failures, created_at) "
+                              "VALUES (1, 'feed', 'rss', 0, :now)"), {"now": now})
+            conn.execute(text("INSERT INTO images (id, source_id, sha256, uri, external_id, posted_at, time_source, "
+                              "ingested_at, status) VALUES (1, 1, :sha, 'https://x/1.jpg', 'entry-1', :now, "
+                              "'source', :now, 'accepted')"), {"sha": "a" * 64, "now": now})
+            conn.execute(text("INSERT INTO fetch_failures (source_id, uri, reason, attempts, first_at, last_at) "
+                              "VALUES (1, 'https://x/2.jpg', 'timeout', 1, :now, :now)"), {"now": now})
+        assert migrate.upgrade(db_url) == migrate.head()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT external_id, external_id_sha256 FROM images")).one() == (
+                "entry-1", hashlib.sha256(b"entry-1").hexdigest())
+            assert conn.execute(text("SELECT uri_sha256 FROM fetch_failures")).scalar_one() == (
+                hashlib.sha256(b"https://x/2.jpg").hexdigest())
+    finally:
+        engine.dispose()
+    # What 0004 could not hold on PostgreSQL now goes in whole, and the old failure is found by its hash.
+    from storage import writes
+    from storage.engine import open_database
+    from storage.records import FetchFailureRecord, ImageRecord
+
+    long_id = "https://cdn.example.net/" + "x" * 5000
+    db = open_database(db_url)
+    try:
+        result = writes.save_batch(db, 1, None, [ImageRecord(sha256="b" * 64, uri=long_id, external_id=long_id)],
+                                   failures=[FetchFailureRecord("https://x/2.jpg", "timeout")])
+        assert (result.new, result.failures) == (1, 1)
+        with db.session() as session:
+            assert session.execute(text("SELECT attempts FROM fetch_failures")).scalar_one() == 2
+    finally:
+        db.dispose()
