@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from cli import run_cli
 from monitor.demo.logos import brand_by_role
 from monitor.demo.run import TrainingPlan, run_demo
 from monitor.demo.world import Scale
@@ -68,8 +67,7 @@ def test_the_report_files_exist_and_name_the_campaign(demo) -> None:
 
 
 def test_the_demo_command_rejects_an_unknown_scale() -> None:
-    done = subprocess.run([sys.executable, "-m", "monitor.cli", "demo", "--scale", "huge", "--out", "unused"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
+    done = run_cli("demo", "--scale", "huge", "--out", "unused")
+    assert done.exit_code == 1
     assert "unknown demo scale 'huge'" in done.stderr
     assert not Path("unused").exists()

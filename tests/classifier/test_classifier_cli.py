@@ -1,27 +1,19 @@
-"""`monitor dataset stats / train / evaluate / predict` end to end in subprocesses, on drawn photos."""
+"""`monitor dataset stats / train / evaluate / predict` end to end through the CLI, on drawn photos."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli import run_cli
 from drawn_photos import BRANDS, write_folder_dataset
 
 
-def monitor(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1", "COLUMNS": "200"}
-    env.pop("MONITOR_CONFIG", None)
-    result = subprocess.run([sys.executable, "-m", "monitor.cli", *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"monitor {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
+def monitor(*args: str, cwd: Path, check: bool = True):
+    return run_cli(*args, cwd=cwd, check=check)
 
 
 def test_dataset_stats_reports_counts_duplicates_and_broken_files(tmp_path):
@@ -86,6 +78,6 @@ def test_a_missing_bundle_is_one_clear_error(tmp_path):
     (tmp_path / "x.jpg").write_bytes(b"")
     result = monitor("predict", "--model", str(tmp_path / "nowhere"), str(tmp_path / "x.jpg"), cwd=tmp_path,
                      check=False)
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: model bundle")
     assert "Traceback" not in result.stderr
