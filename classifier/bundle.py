@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.backbones import BACKBONES
+from classifier.calibration import Calibration
 from classifier.errors import BundleError, ClassifierError
 
 FORMAT = 1
@@ -165,8 +166,21 @@ def load_bundle(cls: Any, bundle_dir: Path, precision: str = "auto") -> Any:
                           f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     model.thresholds = {c: float(manifest["thresholds"][c]) for c in model.classes}
     model.metrics = manifest.get("metrics") or {}
+    model.calibration = Calibration.from_dict(model.metrics.get("calibration"))  # None: an older bundle, raw scores
     model.info = {k: v for k, v in manifest.items() if k not in REQUIRED and k not in (
         "classes", "thresholds", "metrics", "head", "weights_identity", "versions", "saved_at")}
     model.checksum = bundle_checksum(bundle_dir)
     model.bundle_path = bundle_dir.resolve()
     return model
+
+
+def update_metrics(bundle_dir: Path, metrics: dict[str, Any]) -> str:
+    """Replace the metrics in a bundle's manifest (the weights stay); returns the bundle's new checksum."""
+    bundle_dir = Path(bundle_dir)
+    manifest = read_manifest(bundle_dir)
+    manifest["metrics"] = metrics
+    path = bundle_dir / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+    return bundle_checksum(bundle_dir)

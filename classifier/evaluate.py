@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from classifier.dataset import Dataset
 from classifier.errors import DatasetError
+from classifier.tiling import Tiling
 
 
 def metrics_from_scores(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str],
@@ -40,6 +40,8 @@ def metrics_from_scores(labels: np.ndarray, scores: np.ndarray, classes: Sequenc
     matrix = confusion_matrix(truth, top, labels=list(range(len(classes)))) if single.any() else \
         np.zeros((len(classes), len(classes)), int)
     return {
+        "reliability": reliability(labels, scores),
+        "decision_confusion": decision_confusion(labels, decided, scores, classes),
         "photos": int(len(labels)),
         "single_brand_photos": int(single.sum()),
         "nologo_photos": int(nologo.sum()),
@@ -70,45 +72,58 @@ def evaluate(model, dataset: Dataset, tiling: Any = None, batch_size: int = 32,
             photos = track(photos, total=len(dataset), description="Scoring photos", transient=True)
         scores = model.scores(photos, tiling=tiling, batch_size=batch_size)
     result = metrics_from_scores(dataset.labels(model.classes), scores, model.classes, model.thresholds)
-    result["tiling"] = bool(tiling is not None and getattr(tiling, "enabled", False))
+    result["tiling"] = Tiling.of(tiling).on
+    result["worst"] = worst_examples(dataset.labels(model.classes), scores, model.classes, model.thresholds,
+                                     [str(e.path) for e in dataset.examples])
     return result
 
 
+def reliability(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
+    """Every (photo, brand) score in equal-width bins: how many, their mean score, how often the brand was there."""
+    labels = np.asarray(labels, dtype=np.float64).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        inside = which == b
+        count = int(inside.sum())
+        out.append({"low": b / bins, "high": (b + 1) / bins, "pairs": count,
+                    "mean_score": float(scores[inside].mean()) if count else None,
+                    "observed": float(labels[inside].mean()) if count else None})
+    return out
+
+
+def decision_confusion(labels: np.ndarray, decided: np.ndarray, scores: np.ndarray,
+                       classes: Sequence[str]) -> dict[str, Any]:
+    """Photos with one brand or none: true brand (or "no logo") against the decision (the highest-scoring brand
+    over its threshold, or "no logo")."""
+    names = list(classes) + ["no logo"]
+    keep = np.asarray(labels).sum(axis=1) <= 1
+    truth = np.where(labels[keep].any(axis=1), labels[keep].argmax(axis=1), len(classes))
+    masked = np.where(decided[keep].astype(bool), scores[keep], -np.inf)
+    guess = np.where(decided[keep].any(axis=1), masked.argmax(axis=1), len(classes))
+    matrix = np.zeros((len(names), len(names)), int)
+    np.add.at(matrix, (truth, guess), 1)
+    return {"labels": names, "matrix": matrix.tolist()}
+
+
+def worst_examples(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], thresholds: dict[str, float],
+                   paths: Sequence[str], count: int = 6) -> dict[str, list[dict[str, Any]]]:
+    """The surest false alarms (brand not there, score over its threshold) and the clearest misses."""
+    labels, scores = np.asarray(labels).astype(bool), np.asarray(scores, dtype=np.float64)
+    cut = np.array([thresholds[c] for c in classes])
+    alarms = [(scores[r, c], r, c) for r, c in zip(*np.nonzero(~labels & (scores >= cut)))]
+    misses = [(scores[r, c], r, c) for r, c in zip(*np.nonzero(labels & (scores < cut)))]
+
+    def rows(found, reverse):
+        return [{"path": paths[r], "brand": classes[c], "score": float(v), "threshold": float(cut[c])}
+                for v, r, c in sorted(found, reverse=reverse)[:count]]
+
+    return {"false_alarms": rows(alarms, True), "misses": rows(misses, False)}
+
+
 def write_html(metrics: dict[str, Any], path: Path, title: str = "Classifier evaluation") -> Path:
-    """A self-contained HTML page (plotly inline): confusion matrix and per-brand bars."""
-    import html
+    """The evaluation page (classifier.evaluate_html)."""
+    from classifier.evaluate_html import write_page
 
-    import plotly.graph_objects as go
-
-    brands = list(metrics["per_brand"])
-    matrix = metrics["confusion"]["matrix"]
-    heat = go.Figure(go.Heatmap(z=matrix, x=brands, y=brands, colorscale="Blues",
-                                hovertemplate="true %{y}<br>top-1 %{x}<br>%{z} photos<extra></extra>"))
-    heat.update_layout(title="Single-brand photos: true brand (rows) vs top-scoring brand (columns)",
-                       xaxis_title="top-scoring brand", yaxis_title="true brand", height=max(400, 22 * len(brands)))
-    bars = go.Figure()
-    for key in ("precision", "recall", "f1", "ap"):
-        bars.add_bar(name=key, x=brands, y=[_num(metrics["per_brand"][b][key]) for b in brands])
-    bars.update_layout(title="Per brand", barmode="group", yaxis_range=[0, 1])
-    summary = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{_fmt(metrics.get(k))}</td></tr>"
-        for k in ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate",
-                  "micro_precision", "micro_recall", "photos"))
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-            f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1><table>{summary}</table>"
-            + heat.to_html(full_html=False, include_plotlyjs=True)
-            + bars.to_html(full_html=False, include_plotlyjs=False) + "</body></html>")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
-
-
-def _num(value: Optional[float]) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    return write_page(metrics, Path(path), title)

@@ -12,7 +12,8 @@ from PIL import Image as PILImage
 
 from classifier.backbones import backbone_spec, build_backbone, weights_identity
 from classifier.errors import ClassifierError
-from classifier.images import tile_boxes, tile_pixels, to_rgb_array
+from classifier.images import DEFAULT_LIMITS, DecodeLimits, read_rgb, to_rgb_array
+from classifier.tiling import Tiling, tile_boxes, tile_pixels
 from classifier.inference import check_precision, inference_backbone
 
 OUTPUT_LAYER = "brand_scores"
@@ -106,6 +107,7 @@ class LogoClassifier:
         self.precision = check_precision(precision)  # asked for; compute_precision says what runs
         self.thresholds: dict[str, float] = {c: 0.5 for c in self.classes}
         self.metrics: dict[str, Any] = {}
+        self.calibration: Any = None  # classifier.calibration.Calibration once trained (None: raw scores)
         self.info: dict[str, Any] = {}
         self.checksum: Optional[str] = None
         self.bundle_path: Optional[Path] = None
@@ -285,52 +287,53 @@ class LogoClassifier:
                 future = pool.submit(next, source, None)
                 yield batch
 
-    def _views_pipeline(self, data, batch_size: int):
-        """Decoded photos (a tf.data set) -> batches of resized whole photos."""
-        import tensorflow as tf
-
-        return (data.map(self._resize_graph(), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                .batch(batch_size).prefetch(2))
-
     # -- prediction ----------------------------------------------------------------------------
-    def predict(self, images: Iterable[Any], batch_size: int = 32) -> np.ndarray:
-        """Probabilities (N, C) for RGB uint8 arrays of any size or PIL images (a list or a lazy iterator)."""
-        return self._run(self._dataset(images, batch_size)).astype(np.float32)
+    def calibrated(self, scores: np.ndarray) -> np.ndarray:
+        """Raw head scores (N, C) as the bundle's calibrated probabilities (unchanged for older bundles)."""
+        if self.calibration is None:
+            return np.asarray(scores, dtype=np.float32)
+        return self.calibration.apply(scores, self.classes)
 
-    def predict_files(self, paths: Sequence[str | Path], batch_size: int = 32) -> np.ndarray:
-        """Probabilities (N, C) straight from image files, decoding in parallel with inference."""
-        import tensorflow as tf
+    def predict(self, images: Iterable[Any], batch_size: int = 32, raw: bool = False) -> np.ndarray:
+        """Probabilities (N, C) for RGB uint8 arrays of any size or PIL images (a list or a lazy iterator);
+        calibrated unless `raw`."""
+        scores = self._run(self._dataset(images, batch_size)).astype(np.float32)
+        return scores if raw else self.calibrated(scores)
 
-        def decode(path):
-            data = tf.io.read_file(path)
-            return tf.cond(tf.io.is_jpeg(data),
-                           lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_FAST"),
-                           lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+    def predict_files(self, paths: Sequence[str | Path], batch_size: int = 32,
+                      limits: DecodeLimits = DEFAULT_LIMITS) -> np.ndarray:
+        """Probabilities (N, C) from image files, decoded (classifier.images, the one decoder) in threads
+        while the model runs."""
+        def decoded(pool) -> Iterator[np.ndarray]:
+            pending: list = []
+            for path in paths:  # a bounded window of photos in flight, not every file at once
+                pending.append(pool.submit(read_rgb, path, limits))
+                if len(pending) > 2 * batch_size:
+                    yield pending.pop(0).result()
+            for future in pending:
+                yield future.result()
 
-        data = tf.data.Dataset.from_tensor_slices([str(p) for p in paths]).map(
-            decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        # With autotuning on, finishing the iterator sometimes stalls for 5 s (seen in bench/throughput.py,
-        # one process in two): the parallel maps here are small and fixed, so it has nothing to tune.
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        return self._run(self._views_pipeline(data, batch_size).with_options(options)).astype(np.float32)
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="classifier-decode") as pool:
+            return self.predict(decoded(pool), batch_size)
 
     def features(self, images: Iterable[Any], batch_size: int = 32) -> np.ndarray:
         """Pooled backbone features (N, D) of whole photos; `images` may be a lazy iterator."""
         return self._run(self._dataset(images, batch_size), name="features")
 
     def predict_tiled(self, images: Iterable[Any], grid: int = 2, overlap: float = 0.25,
-                      batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+                      batch_size: int = 32, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Max over the whole photo and grid tiles: (scores (N, C), index of the winning box (N, C))."""
         boxes = tile_boxes(grid, overlap)
         scores = self._run(self._dataset(images, batch_size, boxes)).reshape(-1, len(boxes), len(self.classes))
-        return scores.max(axis=1).astype(np.float32), scores.argmax(axis=1)
+        best = scores.max(axis=1).astype(np.float32)  # calibration is increasing: the max of calibrated is this
+        return (best if raw else self.calibrated(best)), scores.argmax(axis=1)
 
-    def scores(self, images: Iterable[Any], tiling: Any = None, batch_size: int = 32) -> np.ndarray:
-        """Probabilities with or without tiling (`tiling` has enabled, grid, overlap)."""
-        if tiling is not None and getattr(tiling, "enabled", False):
-            return self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size)[0]
-        return self.predict(images, batch_size)
+    def scores(self, images: Iterable[Any], tiling: Any = None, batch_size: int = 32, raw: bool = False) -> np.ndarray:
+        """Probabilities with or without tiling (see classifier.tiling.Tiling); calibrated unless `raw`."""
+        tiling = Tiling.of(tiling)
+        if tiling.on:
+            return self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size, raw)[0]
+        return self.predict(images, batch_size, raw)
 
     def detect(self, images: Sequence[Any], thresholds: Optional[dict[str, float]] = None,
                tiling: Any = None, batch_size: int = 32) -> list[list[Detection]]:
@@ -341,9 +344,10 @@ class LogoClassifier:
             raise ClassifierError(f"thresholds given for brands the model does not know: {', '.join(unknown)}"
                                   f" (model brands: {', '.join(self.classes)})")
         images = list(images)
-        tiled = tiling is not None and getattr(tiling, "enabled", False)
+        tiling = Tiling.of(tiling)
+        tiled = tiling.on
         if tiled:
-            boxes = tile_boxes(tiling.grid, tiling.overlap)
+            boxes = tiling.boxes()
             scores, winner = self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size)
         else:
             scores, winner, boxes = self.predict(images, batch_size), None, None

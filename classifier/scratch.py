@@ -42,14 +42,16 @@ def _views(dataset: Any, classes: list[str], size: int, views: int, seed: int,
 def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: int, views: int = 4,
                        batch_size: int = 32, learning_rate: float = 2e-3, validation: float = 0.2,
                        seed: int = 0, valid_set: Any = None, on_photo: Optional[Callable[[], None]] = None,
-                       on_epoch: Optional[Callable[[int, dict], None]] = None) -> Any:
-    """A LogoClassifier whose backbone and head were trained together on `dataset` (weights none);
-    thresholds are calibrated on `valid_set` (default: a seeded split of `dataset`)."""
+                       on_epoch: Optional[Callable[[int, dict], None]] = None, tiling: Any = None) -> Any:
+    """A LogoClassifier whose backbone and head were trained together on `dataset` (weights none); calibration,
+    thresholds and error rates come from `valid_set` (default: a seeded split of `dataset`), scored with
+    `tiling` (classifier.tail, as for every trainer)."""
     import keras
 
-    from classifier.evaluate import evaluate
+    from classifier.images import read_rgb
     from classifier.model import LogoClassifier
-    from classifier.thresholds import calibrate
+    from classifier.tail import finish_training
+    from classifier.tiling import Tiling
 
     keras.utils.set_random_seed(seed)
     if valid_set is None:
@@ -83,15 +85,17 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
     base.trainable = False
     model.invalidate_compiled()
 
-    scores = model.predict(list(x_val), batch_size=64) if len(x_val) else np.zeros((0, len(classes)))
-    if len(x_val):
-        model.thresholds = calibrate(y_val, scores, classes)
-        model.metrics = evaluate(model, valid_set, scores=scores)
-    model.info = {"training": {
+    training = {
         "recipe": "whole network trained from random weights (classifier.scratch)",
         "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
         "validation_photos": len(valid_set), "views": views, "epochs_run": len(history.history.get("loss", [])),
-        "seed": seed}}
+        "seed": seed}
+    tiling = Tiling.of(tiling)
+    if tiling.on:  # thresholds must be calibrated on the scores the daemon will compute
+        scores = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
+    else:
+        scores = model.predict(list(x_val), batch_size=64, raw=True) if len(x_val) else np.zeros((0, len(classes)))
+    finish_training(model, labels=y_val, scores=scores, training=training, tiling=tiling, seed=seed)
     return model
 
 

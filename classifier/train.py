@@ -14,7 +14,7 @@ from classifier.augment import augment_params
 from classifier.dataset import Dataset
 from classifier.errors import DatasetError
 from classifier.features import FeatureCache, Item, background_crops, training_items
-from classifier.images import tile_boxes
+from classifier.tiling import Tiling
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +129,10 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
     logo-free crops per boxed validation photo join the calibration as no-logo photos, so thresholds
     see ordinary backgrounds and not only the negatives folders; `threshold_shrink` pulls each brand's
     threshold toward the pooled one (see classifier.thresholds.calibrate)."""
-    from classifier.evaluate import evaluate
     from classifier.model import LogoClassifier
-    from classifier.thresholds import calibrate
+    from classifier.tail import finish_training
 
+    tiling = Tiling.of(tiling)
     if not dataset.classes:
         raise DatasetError("the data set has no brand photos (need at least one <Brand>/ folder with photos)")
     params = augment_params(augmentation, views=views)
@@ -145,8 +145,7 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
                                   dropout=dropout, hidden=hidden, pooling=pooling, mid_level=mid_level,
                                   ensemble=ensemble, precision=precision)
     cache = FeatureCache(Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params)
-    tiled = tiling is not None and getattr(tiling, "enabled", False)
-    tiles = tile_boxes(tiling.grid, tiling.overlap)[1:] if tile_crops and tiled else []
+    tiles = tiling.boxes()[1:] if tile_crops else []
     items = training_items(train_set, context_crops, hard_negatives, seed=seed, tiles=tiles)
     item_labels = _labels(items, classes)
     train_features = cache.features(items, params.views, batch_size, progress)  # (N, K, D)
@@ -160,45 +159,37 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
     if fine_tune:
         _fine_tune(model, items, item_labels, valid_set, fine_tune, fine_tune_epochs, params, batch_size,
                    seed, progress)
-    model.info = {
-        "training": {
-            "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
-            "validation_photos": len(valid_set), "items": len(items), "views": params.views,
-            "augmentation": asdict(params),
-            "epochs_run": max(len(h.get("loss", [])) for h in histories), "fine_tune_layers": fine_tune,
-            "ensemble": model.ensemble, "feature_precision": model.compute_precision,
-            "target_precision": target_precision, "seed": seed, "feature_cache": cache.key,
-            "tile_crops": bool(tiles), "features": model.feature_layout, "calibration_crops": calibration_crops,
-            "threshold_shrink": threshold_shrink,
-            "tiling": _tiling_dict(tiling),
-        },
+    training = {
+        "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
+        "validation_photos": len(valid_set), "items": len(items), "views": params.views,
+        "augmentation": asdict(params),
+        "epochs_run": max(len(h.get("loss", [])) for h in histories), "fine_tune_layers": fine_tune,
+        "ensemble": model.ensemble, "feature_precision": model.compute_precision,
+        "target_precision": target_precision, "seed": seed, "feature_cache": cache.key,
+        "tile_crops": bool(tiles), "features": model.feature_layout, "calibration_crops": calibration_crops,
+        "threshold_shrink": threshold_shrink,
     }
+    scores = extra = groups = None
     if len(valid_set):
-        if tiled or fine_tune:
+        if tiling.on or fine_tune:
             scores = _scores_of(model, valid_set, tiling, batch_size)
         else:
             scores = model.head.predict(x_val, batch_size=256, verbose=0)
-        labels = y_val
         backgrounds = background_crops(valid_set, calibration_crops, seed) if calibration_crops else []
         if backgrounds:
-            extra = model.scores((item.pixels() for item in backgrounds), tiling=tiling, batch_size=batch_size)
-            labels, scores = np.concatenate([y_val, np.zeros_like(extra)]), np.concatenate([scores, extra])
-        model.thresholds = calibrate(labels, scores, classes, target_precision, shrink=threshold_shrink)
-        scores = scores[:len(y_val)]
-        model.metrics = evaluate(model, valid_set, tiling=tiling, scores=scores)
-    return model
-
-
-def _tiling_dict(tiling: Any) -> Optional[dict]:
-    if tiling is None or not getattr(tiling, "enabled", False):
-        return None
-    return {"enabled": True, "grid": tiling.grid, "overlap": tiling.overlap}
+            extra = model.scores((item.pixels() for item in backgrounds), tiling=tiling, batch_size=batch_size,
+                                 raw=True)
+            where = {e.sha256: i for i, e in enumerate(valid_set.examples)}
+            groups = np.array([where[item.example.sha256] for item in backgrounds])
+    return finish_training(model, labels=y_val, scores=scores if scores is not None else np.zeros((0, len(classes))),
+                           training=training, tiling=tiling, extra_scores=extra, extra_groups=groups,
+                           target_precision=target_precision, shrink=threshold_shrink, seed=seed)
 
 
 def _scores_of(model, dataset: Dataset, tiling: Any, batch_size: int) -> np.ndarray:
     from classifier.images import read_rgb
 
-    return model.scores((read_rgb(e.path) for e in dataset.examples), tiling=tiling, batch_size=batch_size)
+    return model.scores((read_rgb(e.path) for e in dataset.examples), tiling=tiling, batch_size=batch_size, raw=True)
 
 
 def _labels(items: list[Item], classes: list[str]) -> np.ndarray:

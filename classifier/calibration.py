@@ -1,0 +1,131 @@
+"""Per-brand calibration: raw head scores -> probabilities (Platt on the logit, or isotonic), fit on held-out photos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+METHODS = ("platt", "isotonic")
+_EPS = 1e-6
+
+
+def _logit(scores: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(scores, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
+
+
+def fit_platt(labels: np.ndarray, scores: np.ndarray, l2: float = 1e-3, steps: int = 50) -> dict[str, float]:
+    """p = sigmoid(a * logit(score) + b) by Newton's method, with Platt's smoothed targets; a kept positive."""
+    y = np.asarray(labels, dtype=np.float64)
+    x = _logit(scores)
+    positives, negatives = y.sum(), len(y) - y.sum()
+    target = np.where(y > 0, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    a, b = 1.0, 0.0
+    for _ in range(steps):
+        p = _sigmoid(a * x + b)
+        w = np.maximum(p * (1 - p), 1e-12)
+        grad = np.array([np.dot(p - target, x) + l2 * (a - 1), np.sum(p - target)])
+        hess = np.array([[np.dot(w, x * x) + l2, np.dot(w, x)], [np.dot(w, x), np.sum(w) + l2]])
+        try:
+            delta = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        a, b = a - delta[0], b - delta[1]
+        if np.abs(delta).max() < 1e-9:
+            break
+    # a > 0 keeps the order of scores; the floor: a finite sample never makes the model "certain"
+    return {"a": float(max(a, 1e-3)), "b": float(b), "floor": 1.0 / (len(y) + 2)}
+
+
+def fit_isotonic(labels: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
+    """A non-decreasing step function of the score (pool adjacent violators), as interpolation knots."""
+    from sklearn.isotonic import IsotonicRegression
+
+    n = len(labels)
+    if n == 0:
+        return {"x": [0.0, 1.0], "y": [0.5, 0.5]}
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    iso.fit(np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=np.float64))
+    floor = 1.0 / (n + 2)  # never "certain" from a finite sample
+    return {"x": [float(v) for v in iso.X_thresholds_],
+            "y": [float(v) for v in np.clip(iso.y_thresholds_, floor, 1 - floor)]}
+
+
+def apply_one(method: str, params: dict[str, Any], scores: np.ndarray) -> np.ndarray:
+    """One brand's calibrated probabilities."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if method == "platt":
+        floor = float(params.get("floor", 0.0))
+        return np.clip(_sigmoid(params["a"] * _logit(scores) + params["b"]), floor, 1 - floor)
+    if method == "isotonic":
+        return np.interp(scores, params["x"], params["y"])
+    return scores
+
+
+@dataclass
+class Calibration:
+    """Per-brand maps from raw scores to probabilities; `check` records the held-out comparison of methods."""
+
+    method: str
+    brands: dict[str, dict[str, Any]]
+    photos: int
+    check: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, scores: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """Calibrated (N, C) probabilities; brands without a map keep their raw scores."""
+        scores = np.asarray(scores, dtype=np.float64)
+        out = scores.copy()
+        for col, brand in enumerate(classes):
+            if brand in self.brands:
+                out[:, col] = apply_one(self.method, self.brands[brand], scores[:, col])
+        return out.astype(np.float32)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the bundle stores as metrics["calibration"]."""
+        return {"method": self.method, "brands": self.brands, "photos": self.photos, "check": self.check}
+
+    @classmethod
+    def from_dict(cls, value: Any) -> Optional["Calibration"]:
+        """The stored calibration, or None for bundles from before calibration (or an unreadable entry)."""
+        if not isinstance(value, dict) or value.get("method") not in METHODS or not isinstance(value.get("brands"), dict):
+            return None
+        return cls(value["method"], value["brands"], int(value.get("photos") or 0), value.get("check") or {})
+
+
+def fit(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], method: str) -> Calibration:
+    """One map per brand with `method` from multi-hot labels (N, C) and raw scores (N, C)."""
+    fitter = fit_platt if method == "platt" else fit_isotonic
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    return Calibration(method, {b: fitter(labels[:, i], scores[:, i]) for i, b in enumerate(classes)}, len(labels))
+
+
+def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean binary log loss over every (photo, brand) pair."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), _EPS, 1 - _EPS)
+    y = np.asarray(labels, dtype=np.float64)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def choose(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], folds: np.ndarray) -> Calibration:
+    """Platt or isotonic, whichever has the lower cross-fitted log loss (each fold scored by maps fit on the
+    others; `folds` gives each photo's fold), then fit on all photos."""
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    losses = {}
+    for method in METHODS:
+        predicted = np.zeros(labels.shape, np.float64)
+        for fold in np.unique(folds):
+            held = folds == fold
+            predicted[held] = fit(labels[~held], scores[~held], classes, method).apply(scores[held], classes)
+        losses[method] = log_loss(labels, predicted)
+    losses["raw"] = log_loss(labels, scores)
+    best = min(METHODS, key=lambda m: (losses[m], m != "platt"))  # ties: the smoother Platt
+    calibration = fit(labels, scores, classes, best)
+    calibration.check = {"held_out_log_loss": {k: round(v, 5) for k, v in losses.items()},
+                         "folds": int(len(np.unique(folds)))}
+    return calibration
