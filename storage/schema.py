@@ -325,3 +325,25 @@ class BrokerStatus(Base):
     down_since: Mapped[Optional[datetime]]
     last_checked: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class Judgment(Base):
+    """An analyst's verdict on whether a brand really appears in a photo, for one model version's audit."""
+
+    __tablename__ = "judgments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    brand: Mapped[str] = mapped_column(String(200))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    present: Mapped[bool] = mapped_column(Boolean)
+    detected: Mapped[bool] = mapped_column(Boolean)  # did the model version detect the brand in this photo
+    mode: Mapped[str] = mapped_column(String(16))  # sample (random, counts in audits) | uncertain (training only)
+    stratum: Mapped[str] = mapped_column(String(200))  # the sample stratum: a brand, or "" for no detection
+    judged_by: Mapped[str] = mapped_column(String(200))
+    judged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("image_id", "brand", "model_version_id", name="uq_judgment_image_brand_model"),
+        Index("ix_judgments_model_brand", "model_version_id", "brand"),
+    )

@@ -1,0 +1,138 @@
+"""A review session: the model version, its sample frame, the queue in review order, and storing verdicts."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import unquote, urlsplit
+
+from monitor.errors import MonitorError
+from monitor.review.sampling import DEFAULT_PRECISION, Plan, plan_sample, random_queue, uncertain_queue
+from reports.audit import audited_rates
+from storage import judgments as store
+
+MAX_PHOTO_BYTES = 64 * 1024 * 1024
+UNCERTAIN_LIMIT = 2000
+PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+class ReviewInputError(MonitorError):
+    """A verdict the session cannot store (a photo outside the queue, a brand the model does not know)."""
+
+
+def local_path(uri: str) -> Optional[Path]:
+    """The file a stored photo's uri names, when it is a local path or file:// URI (else None)."""
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if parts.scheme == "" or (len(parts.scheme) == 1 and uri[1:3] in (":\\", ":/")):
+        return Path(uri)
+    return None
+
+
+def readable_photo(uri: str) -> Optional[tuple[bytes, str]]:
+    """The photo's bytes and content type, when the file is still there and decodes as an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = local_path(uri or "")
+    try:
+        if path is None or not path.is_file() or path.stat().st_size > MAX_PHOTO_BYTES:
+            return None
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            kind = PHOTO_TYPES.get(image.format or "")
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return (data, kind) if kind else None
+
+
+class ReviewSession:
+    """What the review app serves: the queue of one model version in one mode, and where verdicts go."""
+
+    def __init__(self, db: Any, model_version_id: Optional[int] = None, mode: str = "sample", seed: int = 0,
+                 precision: float = DEFAULT_PRECISION, judged_by: str = "analyst"):
+        if mode not in store.MODES:
+            raise ReviewInputError(f"unknown review mode {mode!r}")
+        self.db, self.mode, self.seed, self.precision, self.judged_by = db, mode, seed, precision, judged_by
+        version_id = model_version_id if model_version_id is not None else store.newest_model_version(db)
+        version = store.model_version_classes(db, version_id) if version_id is not None else None
+        if version is None:
+            raise ReviewInputError("no model version to review: ingest photos first (`monitor run`)"
+                                   if version_id is None else f"no model version with id {version_id}")
+        self.version_id, self.brands = int(version["id"]), list(version["classes"])
+        self.thresholds = dict(version["thresholds"] or {})
+        self.frame = store.sample_frame(db, self.version_id)
+        self._lock = threading.Lock()
+        self._targets: dict[str, int] = {}
+        if mode == "sample":
+            self.refresh()
+        else:
+            self.queue = uncertain_queue(self.frame, self.thresholds, UNCERTAIN_LIMIT)
+            self.position = {p.image_id: i for i, p in enumerate(self.queue)}
+
+    def refresh(self) -> Plan:
+        """The plan now; in sample mode the queue grows when the audit so far asks for more photos."""
+        plan = self.plan()
+        if self.mode == "sample" and any(plan.target[s] > self._targets.get(s, 0) for s in plan.target):
+            queue = random_queue(self.frame, plan, self.seed)
+            with self._lock:
+                self._targets, self.queue = dict(plan.target), queue
+                self.position = {p.image_id: i for i, p in enumerate(queue)}
+        return plan
+
+    def plan(self) -> Plan:
+        """How many judgments each stratum has and needs, from the audit so far."""
+        rows = store.judgments(self.db, self.version_id, mode="sample")
+        strata = {p.image_id: p.stratum for p in self.frame}
+        judged = {r["image_id"]: strata[r["image_id"]] for r in rows if r["image_id"] in strata}
+        audit = audited_rates(self.db, self.version_id, self.brands, seed=self.seed) if rows else None
+        return plan_sample(self.frame, judged, audit, self.precision)
+
+    def _verdicts(self) -> dict[int, dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
+        for row in store.judgments(self.db, self.version_id):
+            entry = found.setdefault(row["image_id"], {"verdicts": {}, "by": None})
+            entry["verdicts"][row["brand"]] = bool(row["present"])
+            entry["by"] = (row["judged_by"], f"{row['judged_at']:%Y-%m-%d %H:%M:%S} UTC")
+        return found
+
+    def first_unjudged(self) -> int:
+        """The queue position of the first photo nobody judged yet (0 when all are)."""
+        judged = self._verdicts()
+        return next((i for i, p in enumerate(self.queue) if p.image_id not in judged), 0)
+
+    def items(self, at: int, count: int) -> list[dict[str, Any]]:
+        """Queue items [at, at + count) with their photo row, detections and any stored verdicts."""
+        judged = self._verdicts()
+        items = []
+        for position, entry in enumerate(self.queue[at:at + count], start=at):
+            row = store.photo(self.db, entry.image_id) or {"id": entry.image_id}
+            stored = judged.get(entry.image_id, {})
+            items.append({"photo": row, "position": position, "stratum": entry.stratum, "detected": entry.detected,
+                          "verdicts": stored.get("verdicts", {}), "judged_by": stored.get("by"),
+                          "readable": readable_photo(row.get("uri") or "") is not None})
+        return items
+
+    def image(self, image_id: int, full: bool) -> Optional[tuple[bytes, str]]:
+        """A queued photo's thumbnail (or its full file while readable) and content type."""
+        if image_id not in self.position:
+            return None
+        row = store.photo(self.db, image_id)
+        if row is None:
+            return None
+        if full:
+            return readable_photo(row["uri"])
+        return (row["jpeg"], "image/jpeg") if row.get("jpeg") else None
+
+    def judge(self, image_id: int, present: list[str]) -> int:
+        """Store one photo's verdict for every brand (ticked: present), committed at once; returns rows."""
+        if image_id not in self.position:
+            raise ReviewInputError(f"photo {image_id} is not in this review queue")
+        unknown = sorted(set(present) - set(self.brands))
+        if unknown:
+            raise ReviewInputError(f"unknown brand(s): {', '.join(unknown)}")
+        verdicts = [store.Verdict(image_id, brand, brand in present) for brand in self.brands]
+        with self._lock:
+            return store.save_judgments(self.db, self.version_id, verdicts, self.mode, self.judged_by)

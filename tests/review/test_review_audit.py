@@ -1,0 +1,90 @@
+"""Audited rates on a planted world: the stratified estimates' intervals cover the true recall and FPR."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import beta
+
+from reports.audit import estimate_rates
+from storage.judgments import FramePhoto, stratum_of
+
+BRANDS = ("Acme", "Globex", "Initech")
+PREVALENCE = {"Acme": 0.06, "Globex": 0.04, "Initech": 0.03}
+RECALL = {"Acme": 0.85, "Globex": 0.7, "Initech": 0.6}
+FPR = {"Acme": 0.01, "Globex": 0.02, "Initech": 0.005}
+
+
+def planted_world(rng: np.random.Generator, photos: int) -> tuple[list[FramePhoto], dict[int, dict[str, bool]]]:
+    """Photos with true brands, detected with known recall and false-positive rate."""
+    frame, truth = [], {}
+    for image_id in range(photos):
+        shows = {b: bool(rng.random() < PREVALENCE[b]) for b in BRANDS}
+        detected = {b: float(rng.uniform(0.5, 1)) for b in BRANDS
+                    if rng.random() < (RECALL[b] if shows[b] else FPR[b])}
+        frame.append(FramePhoto(image_id, f"{image_id:064x}", stratum_of(detected), detected))
+        truth[image_id] = shows
+    return frame, truth
+
+
+def judge_sample(rng: np.random.Generator, frame: list[FramePhoto], truth: dict, per_stratum: int) -> list[dict]:
+    """An analyst judging a simple random sample of each stratum, every brand."""
+    by_stratum: dict[str, list[int]] = {}
+    for p in frame:
+        by_stratum.setdefault(p.stratum, []).append(p.image_id)
+    rows = []
+    for ids in by_stratum.values():
+        for image_id in rng.permutation(ids)[:per_stratum]:
+            rows += [{"image_id": int(image_id), "brand": b, "present": truth[int(image_id)][b]} for b in BRANDS]
+    return rows
+
+
+def true_rates(frame: list[FramePhoto], truth: dict, brand: str) -> tuple[float, float]:
+    shows = np.array([truth[p.image_id][brand] for p in frame])
+    detected = np.array([brand in p.detected for p in frame])
+    return float(detected[shows].mean()), float(detected[~shows].mean())
+
+
+def test_intervals_cover_the_true_rates_at_about_the_nominal_rate() -> None:
+    covered, total, widths = {"recall": 0, "fpr": 0}, {"recall": 0, "fpr": 0}, []
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        frame, truth = planted_world(rng, 4000)
+        rates = estimate_rates(frame, judge_sample(rng, frame, truth, 60), BRANDS, seed=seed, draws=2000)
+        for brand in BRANDS:
+            true_recall, true_fpr = true_rates(frame, truth, brand)
+            entry = rates[brand]
+            for name, hits, trials, truth_value in (("recall", "tp", "positives", true_recall),
+                                                    ("fpr", "fp", "negatives", true_fpr)):
+                # The interval reports draw: Beta(hits + 1, trials - hits + 1).
+                low, high = beta.ppf([0.025, 0.975], entry[hits] + 1, entry[trials] - entry[hits] + 1)
+                covered[name] += low <= truth_value <= high
+                total[name] += 1
+                widths.append(high - low)
+    for name in covered:
+        share = covered[name] / total[name]
+        assert 0.88 <= share <= 0.995, (name, share)
+    assert np.median(widths) < 0.5  # informative, not a trivially covering [0, 1]
+
+
+def test_point_estimates_are_unbiased_over_seeds() -> None:
+    errors = {b: [] for b in BRANDS}
+    for seed in range(40):
+        rng = np.random.default_rng(100 + seed)
+        frame, truth = planted_world(rng, 4000)
+        rates = estimate_rates(frame, judge_sample(rng, frame, truth, 80), BRANDS, seed=seed, draws=1000)
+        for brand in BRANDS:
+            errors[brand].append(rates[brand]["fpr"] - true_rates(frame, truth, brand)[1])
+    for brand, errs in errors.items():
+        assert abs(np.mean(errs)) < 2 * np.std(errs) / np.sqrt(len(errs)) + 0.002, brand
+
+
+def test_a_fully_judged_world_is_known_exactly() -> None:
+    rng = np.random.default_rng(7)
+    frame, truth = planted_world(rng, 600)
+    rates = estimate_rates(frame, judge_sample(rng, frame, truth, 10_000), BRANDS, draws=500)
+    for brand in BRANDS:
+        recall, fpr = true_rates(frame, truth, brand)
+        low, high = rates[brand]["recall_interval"]
+        assert low == high == recall
+        assert rates[brand]["fpr_interval"] == [fpr, fpr]
+        assert abs(rates[brand]["recall"] - recall) < 1e-6 and rates[brand]["enough"]
