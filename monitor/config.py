@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -13,11 +14,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
+from storage.campaign_spec import campaign_days, check_spec
 
 DEFAULT_CONFIG = "config.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+MAX_DURATION_DAYS = 366  # longer waits are typos (1e20d), and overflow the scheduler's clocks
+MAX_YAML_NODES = 100_000  # a config expands to far fewer; aliases nested to expand past this are refused
 
 
 def parse_duration(value: Any) -> float:
@@ -31,6 +35,8 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError("not a duration; use seconds or e.g. 30s, 5m, 2h, 1d")
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"is longer than {MAX_DURATION_DAYS} days; use seconds or e.g. 30s, 5m, 2h, 1d")
     if seconds <= 0:
         raise ValueError("must be longer than zero")
     return seconds
@@ -65,19 +71,18 @@ class CampaignSettings(_Strict):
     brand: str
     start: date
     end: date
-    baseline_days: Optional[int] = Field(default=None, gt=0)
-    after_days: Optional[int] = Field(default=None, gt=0)
+    baseline_days: Optional[int] = None
+    after_days: Optional[int] = None
     competitors: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "CampaignSettings":
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
+    def _checked(self) -> "CampaignSettings":
+        check_spec(self)  # the one campaign check (storage.campaign_spec), shared with the database and reports
         return self
 
     @property
     def length_days(self) -> int:
-        return (self.end - self.start).days + 1
+        return campaign_days(self.start, self.end)
 
 
 class SourceSettings(BaseModel):
@@ -325,6 +330,33 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def _expanded_size(data: Any, limit: int = MAX_YAML_NODES) -> int:
+    """How many values the YAML data holds once its aliases are expanded (counted without expanding them)."""
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(value: Any) -> int:
+        if not isinstance(value, (dict, list)):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in busy:
+            raise ConfigError("the YAML refers to itself through an alias (a recursive anchor)")
+        busy.add(key)
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > limit:
+                break
+        busy.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(data)
+
+
 def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = None,
                    environ: Optional[dict[str, str]] = None) -> Settings:
     """Validate already-parsed YAML data; paths resolve against `base`."""
@@ -332,6 +364,13 @@ def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = N
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys, not {type(data).__name__}")
+    try:
+        expanded = _expanded_size(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    if expanded > MAX_YAML_NODES:
+        raise ConfigError(f"{origin}: the YAML expands to over {MAX_YAML_NODES} values through its aliases "
+                          "(a \"billion laughs\" file?); write the values out instead")
     data = _expand_env(data, "", dict(os.environ) if environ is None else environ, origin)
     try:
         settings = Settings.model_validate(data)
@@ -380,14 +419,3 @@ def load_settings(path: Optional[Path] = None, environ: Optional[dict[str, str]]
     settings.config_path = path.resolve()
     return settings
 
-
-def window_defaults(campaign: CampaignSettings) -> tuple[date, date, date, date]:
-    """Baseline start, campaign start, campaign end, after end (inclusive dates)."""
-    baseline = campaign.baseline_days or campaign.length_days
-    after = campaign.after_days or campaign.length_days
-    return (
-        campaign.start - timedelta(days=baseline),
-        campaign.start,
-        campaign.end,
-        campaign.end + timedelta(days=after),
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,8 +22,11 @@ def parse_formats(text: str | Iterable[str]) -> list[str]:
 
 
 def slug(text: str) -> str:
-    """A file-name-safe version of a campaign name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "report"
+    """A file-name-safe version of a campaign name: letters of any script kept; a short hash when some were lost."""
+    kept = re.sub(r"[^\w.-]+", "-", text).strip("-._")[:80]
+    if kept and "".join(re.findall(r"[^\W_]", text)) == "".join(re.findall(r"[^\W_]", kept)):
+        return kept
+    return f"{kept or 'report'}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
 def write_report(report: Any, out_dir: Path, formats: Iterable[str] = FORMATS) -> list[Path]:

@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from reports.errors import ReportError
+from storage.campaign_spec import check_spec
+from storage.errors import InvalidCampaign
 
 WINDOW_NAMES = ("before", "during", "after")
 
@@ -42,8 +44,10 @@ def day_start(day: date) -> datetime:
 
 def campaign_windows(campaign: Any) -> tuple[Window, Window, Window]:
     """Before, during and after windows from a campaign's inclusive start/end dates."""
-    if campaign.end < campaign.start:
-        raise ReportError(f"campaign {campaign.name!r}: end {campaign.end} is before start {campaign.start}")
+    try:
+        check_spec(campaign)  # the one campaign check, shared with the config and the database
+    except InvalidCampaign as exc:
+        raise ReportError(str(exc)) from None
     length = (campaign.end - campaign.start).days + 1
     baseline = campaign.baseline_days or length
     after = campaign.after_days or length

@@ -25,8 +25,7 @@ def register_model_version(db: Database, checksum: str, bundle_path: str, backbo
 
 
 
-def latest_classes(db: Database) -> Optional[list[str]]:
-    """The brands of the newest registered model version, or None when none is registered."""
+def known_classes(db: Database) -> set[str]:
+    """Every brand some registered model version can detect (empty before the first model is registered)."""
     with db.session() as session:
-        classes = session.scalar(select(ModelVersion.classes).order_by(ModelVersion.id.desc()).limit(1))
-    return None if classes is None else [str(c) for c in classes]
+        return {str(brand) for classes in session.scalars(select(ModelVersion.classes)) for brand in classes or ()}

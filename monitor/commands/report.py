@@ -33,9 +33,11 @@ def register(app: typer.Typer) -> None:
         Example: monitor report --campaign spring-launch --format csv,html --by week
         Example: monitor report --from 2026-03-01 --to 2026-03-31 --out reports/march
         """
+        from monitor.campaigns import check_report_brands
         from reports.output import make_report
 
         settings = ctx.obj.settings
+        check_report_brands(settings, campaign)
         result, paths = make_report(
             settings.database.url, out, formats, campaign=campaign,
             first=start.date() if start else None, last=end.date() if end else None,

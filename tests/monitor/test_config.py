@@ -120,7 +120,27 @@ BAD = {
         "(got '2026-02-30')"),
     "end_before_start": (
         "campaigns:\n  - {name: spring, brand: acme, start: 2026-03-10, end: 2026-03-01}\n",
-        "campaigns[0]: end 2026-03-01 is before start 2026-03-10"),
+        "campaigns[0]: campaign 'spring': end 2026-03-01 is before start 2026-03-10"),
+    "campaign_year_out_of_range": (
+        "campaigns:\n  - {name: spring, brand: acme, start: 2026-03-10, end: 9999-03-01}\n",
+        "campaigns[0]: campaign 'spring': end 9999-03-01 is outside the years 1970 to 2200"),
+    "campaign_baseline_not_positive": (
+        "campaigns:\n  - {name: spring, brand: acme, start: 2026-03-10, end: 2026-03-20, baseline_days: 0}\n",
+        "campaigns[0]: campaign 'spring': baseline_days must be a positive number of days up to 36500 (got 0)"),
+    "absurd_interval_number": (
+        "sources:\n  - {name: inbox, kind: folder, path: inbox, interval: 1.0e+20}\n",
+        "sources[0].interval: is longer than 366 days; use seconds or e.g. 30s, 5m, 2h, 1d (got 1e+20)"),
+    "absurd_interval_days": (
+        "sources:\n  - {name: inbox, kind: folder, path: inbox, interval: 99999999999d}\n",
+        "sources[0].interval: is longer than 366 days; use seconds or e.g. 30s, 5m, 2h, 1d (got '99999999999d')"),
+    "exponential_aliases": (
+        "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 8)),
+        "the YAML expands to over 100000 values through its aliases (a \"billion laughs\" file?); "
+        "write the values out instead"),
+    "recursive_alias": (
+        "brands: &b {own: [acme], competitors: *b}\n",
+        "the YAML refers to itself through an alias (a recursive anchor)"),
     "interval_in_words": (
         "sources:\n  - {name: inbox, kind: folder, path: inbox, interval: 5 minutes}\n",
         "sources[0].interval: not a duration; use seconds or e.g. 30s, 5m, 2h, 1d (got '5 minutes')"),

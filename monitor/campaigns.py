@@ -1,0 +1,48 @@
+"""Campaigns the user adds from the command line, their brands checked against the model first."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterable, Optional
+
+from monitor.brands import campaign_brands, check_brands, model_brands
+from monitor.config import Settings
+from storage.campaign_spec import CampaignSpec, check_campaign, merge_campaigns
+from storage.campaigns import add_campaign, list_campaigns
+from storage.engine import open_database
+
+
+def add_checked_campaign(settings: Settings, name: str, brand: str, start: date, end: date, *,
+                         competitors: Iterable[str] = (), baseline_days: Optional[int] = None,
+                         after_days: Optional[int] = None) -> tuple[CampaignSpec, bool, bool]:
+    """Store the campaign once its fields and brands check out; (spec, shadowed by the config, brands checked)."""
+    competitors = list(dict.fromkeys(c for c in competitors if c != brand))
+    check_campaign(name, brand, start, end, baseline_days, after_days, competitors)
+    db = open_database(settings.database.url)
+    try:
+        known = model_brands(settings, db)
+    finally:
+        db.dispose()
+    draft = CampaignSpec(name=name, brand=brand, start=start, end=end, competitors=tuple(competitors))
+    if known is not None:
+        check_brands(campaign_brands(draft), known)
+    spec, shadowed = add_campaign(settings.database.url, name, brand, start, end, competitors=competitors,
+                                  baseline_days=baseline_days, after_days=after_days, configured=settings.campaigns)
+    return spec, shadowed, known is not None
+
+
+def check_report_brands(settings: Settings, campaign: Optional[str]) -> None:
+    """Before a report: the campaign's brands and the tracked ones must be brands the model knows (when known)."""
+    db = open_database(settings.database.url)
+    try:
+        known = model_brands(settings, db)
+        if known is None:
+            return
+        named = [(f"brands.tracked[{i}]", b) for i, b in enumerate(settings.brands.tracked)]
+        if campaign is not None:
+            for spec in merge_campaigns(settings.campaigns, list_campaigns(db)):
+                if spec.name == campaign:
+                    named = campaign_brands(spec) + named
+    finally:
+        db.dispose()
+    check_brands(named, known)
