@@ -153,7 +153,9 @@ def maintenance_cost(url: str, batches: int, batch_images: int) -> dict[str, Any
     Also times the upserts themselves inside the batches that keep them: on a busy machine the
     difference of two noisy medians says less than that.
     """
-    from storage import repository as repo
+    from storage import writes as repo  # add_images / add_detections are timed where save_batch calls them
+    from storage.model_versions import register_model_version
+    from storage.sources import ensure_source
     from storage.engine import open_database
 
     db = open_database(url, upgrade=True)
@@ -168,8 +170,8 @@ def maintenance_cost(url: str, batches: int, batch_images: int) -> dict[str, Any
         return run
 
     rng = random.Random(1)
-    sources = [repo.ensure_source(db, f"feed-{i}", "rss") for i in range(4)]
-    model = repo.register_model_version(db, "m" * 64, "/models/bench", "inception_v3", 299, BRANDS, {})
+    sources = [ensure_source(db, f"feed-{i}", "rss") for i in range(4)]
+    model = register_model_version(db, "m" * 64, "/models/bench", "inception_v3", 299, BRANDS, {})
     seconds: dict[bool, list[float]] = {True: [], False: []}
     try:
         for index in range(batches):

@@ -1,4 +1,4 @@
-"""Storage benchmark: insert detections through repository.save_batch, then time the report aggregation.
+"""Storage benchmark: insert detections through storage.writes.save_batch, then time the report aggregation.
 
 Usage: python bench/storage.py [--sqlite PATH] [--postgres URL] [--detections 1000000]
 Prints JSON: rows/s per database, and the seconds and query plan of 'photos per brand per day in a
@@ -28,7 +28,9 @@ from rich.progress import Progress  # noqa: E402
 from sqlalchemy import String, create_engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from storage import repository as repo  # noqa: E402
+from storage.model_versions import register_model_version  # noqa: E402
+from storage.sources import ensure_source  # noqa: E402
+from storage.writes import save_batch  # noqa: E402
 from storage.engine import Database, open_database  # noqa: E402
 from storage.records import DetectionRecord, ImageRecord  # noqa: E402
 from storage.schema import Detection  # noqa: E402
@@ -63,16 +65,16 @@ def make_batches(detections: int, batch_images: int, seed: int):
 
 
 def insert(db: Database, args: argparse.Namespace, label: str) -> dict[str, Any]:
-    """Save every batch through repository.save_batch; rows per second."""
-    sources = [repo.ensure_source(db, name, kind) for name, kind in SOURCES]
-    model = repo.register_model_version(db, "bench" * 12 + "abcd", "/bench", "inception_v3", 299, BRANDS,
+    """Save every batch through storage.writes.save_batch; rows per second."""
+    sources = [ensure_source(db, name, kind) for name, kind in SOURCES]
+    model = register_model_version(db, "bench" * 12 + "abcd", "/bench", "inception_v3", 299, BRANDS,
                                         {b: 0.5 for b in BRANDS})
     images = detections = batches = reposts = 0
     started = time.perf_counter()
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{label}: inserting", total=args.detections)
         for index, batch in enumerate(make_batches(args.detections, args.batch_images, args.seed)):
-            result = repo.save_batch(db, sources[index % len(sources)], model, batch,
+            result = save_batch(db, sources[index % len(sources)], model, batch,
                                      cursor={"batch": index}, phash_distance=args.phash_distance)
             added = sum(result.detections.values())
             images, detections, batches = images + result.new, detections + added, batches + 1

@@ -118,7 +118,7 @@ class Image(Base):
     repost_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("images.id"), index=True)
     # An accepted photo's 64-bit phash as four 16-bit bands (NULL otherwise): a near copy shares a
     # band within distance // 4 bits; each band's index also holds the others, so the exact
-    # distance is computed from the index alone (storage.repository).
+    # distance is computed from the index alone (storage.reposts).
     phash_b0: Mapped[Optional[int]] = mapped_column(Integer)
     phash_b1: Mapped[Optional[int]] = mapped_column(Integer)
     phash_b2: Mapped[Optional[int]] = mapped_column(Integer)

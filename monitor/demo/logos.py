@@ -119,10 +119,3 @@ def lockup(name: str) -> Image.Image:
               fill=brand.colour + (255,), stroke_width=2, stroke_fill=(255, 255, 255, 255))
     return image
 
-
-def logo_sheet() -> Image.Image:
-    """All four logos side by side (for the README and for people checking the drawings)."""
-    sheet = Image.new("RGB", (MASTER * len(BRANDS), int(MASTER * 1.34)), (255, 255, 255))
-    for i, brand in enumerate(BRANDS):
-        sheet.paste(lockup(brand.name), (i * MASTER, 0), lockup(brand.name))
-    return sheet

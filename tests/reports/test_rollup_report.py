@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from report_seed import AFTER_END, BASELINE_START, START, Campaign
 from reports import build_campaign_report, build_period_report, write_report
-from storage import repository as repo
+from storage.model_versions import register_model_version
+from storage.sources import ensure_source
+from storage.writes import save_batch, save_detections_in
 from storage.engine import Database, open_database
 from storage.records import DetectionRecord, ImageRecord
 from storage.rollups import rollup_drift
@@ -63,29 +65,29 @@ def _day_batch(rng: random.Random, day: date, source: int, first: int, earlier: 
 def _store_mixed_data(db: Database) -> int:
     """Batches over the campaign's windows through save_batch, then a second model version; returns its id."""
     rng = random.Random(7)
-    sources = [repo.ensure_source(db, name, "rss") for name in ("feed-a", "feed-b", "feed-c")]
-    v1 = repo.register_model_version(db, "a" * 64, "/models/v1", "inception_v3", 299, ["Acme", "Globex", "Initech"],
+    sources = [ensure_source(db, name, "rss") for name in ("feed-a", "feed-b", "feed-c")]
+    v1 = register_model_version(db, "a" * 64, "/models/v1", "inception_v3", 299, ["Acme", "Globex", "Initech"],
                                      {"Acme": 0.5, "Globex": 0.5, "Initech": 0.5})
     earlier: list[int] = []
     n, day, again = 1, BASELINE_START - timedelta(days=2), []
     while day <= AFTER_END + timedelta(days=2):
         for source in sources:
             batch = _day_batch(rng, day, source, n, earlier)
-            repo.save_batch(db, source, v1, batch, cursor={"n": n})
+            save_batch(db, source, v1, batch, cursor={"n": n})
             n += len(batch)
             if day.day == 5:
                 again.append((source, batch))
         day += timedelta(days=1)
     for source, batch in again:  # the same batches once more: nothing new
-        assert repo.save_batch(db, source, v1, batch).new == 0
-    v2 = repo.register_model_version(db, "b" * 64, "/models/v2", "mobilenet_v2", 224, ["Acme", "Globex"], {})
+        assert save_batch(db, source, v1, batch).new == 0
+    v2 = register_model_version(db, "b" * 64, "/models/v2", "mobilenet_v2", 224, ["Acme", "Globex"], {})
     source, batch = again[1]
-    repo.save_batch(db, source, v2, batch)  # stored photos, scored by the newer model
+    save_batch(db, source, v2, batch)  # stored photos, scored by the newer model
     with db.session(write=True) as session:
         ids = list(session.scalars(select(Image.id).order_by(Image.id)))
         found = {image_id: [DetectionRecord("Acme", 0.7)] + ([DetectionRecord("Globex", 0.6)] if image_id % 3 else [])
                  for image_id in ids[::2]}
-        repo.save_detections_in(session, v2, found)
+        save_detections_in(session, v2, found)
     return v2
 
 
