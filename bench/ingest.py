@@ -101,7 +101,8 @@ def throughput(workdir: Path, photos: int, rounds: int = 4) -> dict:
     from PIL import Image
 
     from classifier import LogoClassifier
-    from monitor.pipeline import ingest_once, load_model
+    from monitor.model import load_model
+    from monitor.pipeline import ingest_once
     from storage.engine import open_database
     from storage.migrate import upgrade
 
@@ -142,7 +143,9 @@ def throughput(workdir: Path, photos: int, rounds: int = 4) -> dict:
 
 def child_memory(workdir: Path, folder: Path, db_name: str) -> dict:
     """(In a subprocess) ingest a folder with the small model; peak RSS and a timed second pass."""
-    from monitor.pipeline import Ingestor, ingest_once, load_model
+    from monitor.model import load_model
+    from monitor.pipeline import ingest_once
+    from monitor.sources.base import SourceContext
     from monitor.sources.registry import build_source
     from storage.engine import open_database
     from storage.migrate import upgrade
@@ -161,15 +164,14 @@ def child_memory(workdir: Path, folder: Path, db_name: str) -> dict:
         started = time.perf_counter()
         again = ingest_once(settings, db=db, model=model)[0]
         second_pass = time.perf_counter() - started
-        from storage.repository import ensure_source, get_cursor
+        from storage.sources import ensure_source, get_cursor
 
-        ingestor = Ingestor(settings, db, model)
-        source = build_source(settings.sources[0], **ingestor.context())
+        source = build_source(settings.sources[0], SourceContext.from_settings(settings))
         cursor = get_cursor(db, ensure_source(db, "bench", "folder"))
         started = time.perf_counter()
         pending = sum(1 for _ in source.poll(cursor))
         poll_only = time.perf_counter() - started
-        ingestor.close()
+        source.close()
     finally:
         db.dispose()
     return {"photos": summary.new, "seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb, 1),

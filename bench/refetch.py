@@ -1,4 +1,4 @@
-"""What fetching failed photos again costs a poll: storage.repository.due_refetches over many recorded failures.
+"""What fetching failed photos again costs a poll: storage.sources.due_refetches over many recorded failures.
 
 Usage: python bench/refetch.py [--failures 20000] [--postgres URL]
 Prints JSON per database: seconds to record the failures (batches of 32, with their refs) and the median
@@ -20,11 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.pipeline import TRANSIENT_FETCH_REASONS, encode_ref  # noqa: E402
+from monitor.errors import RETRYABLE_FETCH_REASONS  # noqa: E402
+from monitor.refs import encode_ref  # noqa: E402
 from monitor.sources.base import ImageRef  # noqa: E402
 from storage.engine import open_database  # noqa: E402
 from storage.records import FetchFailureRecord  # noqa: E402
-from storage.repository import due_refetches, ensure_source, save_batch  # noqa: E402
+from storage.sources import due_refetches, ensure_source  # noqa: E402
+from storage.writes import save_batch  # noqa: E402
 from storage.schema import utcnow  # noqa: E402
 
 
@@ -45,7 +47,7 @@ def run(url: str, failures: int) -> dict:
         times, due = [], []
         for _ in range(5):
             started = time.perf_counter()
-            due = due_refetches(db, source, TRANSIENT_FETCH_REASONS, 5, 600, now=later)
+            due = due_refetches(db, source, RETRYABLE_FETCH_REASONS, 5, 600, now=later)
             times.append(time.perf_counter() - started)
         return {"failures": failures, "record_seconds": round(recorded, 2), "due_returned": len(due),
                 "due_query_median_ms": round(1000 * statistics.median(times), 2)}

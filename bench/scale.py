@@ -92,7 +92,8 @@ class LocalRunner:
 
     def __init__(self, config: Path, work: Path):
         from monitor.config import load_settings
-        from monitor.pipeline import ingest_once, load_model
+        from monitor.model import load_model
+        from monitor.pipeline import ingest_once
         from storage.engine import open_database
 
         self.settings = load_settings(config)

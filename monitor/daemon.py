@@ -11,7 +11,16 @@ import threading
 from datetime import datetime, timezone
 from typing import Optional
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import Settings, SourceSettings
+from monitor.distributed.app import make_app
+from monitor.distributed.scheduler import Enqueuer, Publisher
 from monitor.errors import ConfigError
+from monitor.model import LoadedModel, load_model
+from monitor.pipeline import Ingestor
+from storage.engine import open_database
 
 log = logging.getLogger("monitor.daemon")
 
@@ -23,9 +32,7 @@ def _jitter(interval: float) -> float:
 class Daemon:
     """Polls every enabled source on its own interval until `stop` is set (SIGTERM/SIGINT set it)."""
 
-    def __init__(self, settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None):
-        from storage.engine import open_database
-
+    def __init__(self, settings: Settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None):
         self.settings = settings
         self.executor = executor or settings.executor.kind
         self.sources = [s for s in settings.sources if s.enabled]
@@ -33,8 +40,8 @@ class Daemon:
             raise ConfigError(f"{settings.config_path or 'config'}: no enabled sources to watch; add one under `sources:`")
         self.stop = stop or threading.Event()
         self.db = open_database(settings.database.url)
-        self.model = None
-        self.publisher = None
+        self.model: Optional[LoadedModel] = None
+        self.publisher: Optional[Publisher] = None
         try:
             self.runner = self._celery_runner() if self.executor == "celery" else self._local_runner()
         except Exception:
@@ -42,16 +49,11 @@ class Daemon:
             raise
         self.retry_at: dict[str, datetime] = {}
 
-    def _local_runner(self):
-        from monitor.pipeline import Ingestor, load_model
-
+    def _local_runner(self) -> Ingestor:
         self.model = load_model(self.settings, self.db)
         return Ingestor(self.settings, self.db, self.model, self.stop)
 
-    def _celery_runner(self):
-        from monitor.distributed.app import make_app
-        from monitor.distributed.scheduler import Enqueuer, Publisher
-
+    def _celery_runner(self) -> Enqueuer:
         self.publisher = Publisher(self.settings, self.db, make_app(self.settings))
         return Enqueuer(self.settings, self.db, self.publisher, self.stop)
 
@@ -62,7 +64,7 @@ class Daemon:
         except Exception as exc:  # e.g. the database is unreachable: try again next time
             log.error("reconcile failed: %s", exc)
 
-    def poll(self, source_settings) -> None:
+    def poll(self, source_settings: SourceSettings) -> None:
         """One scheduled poll of one source, skipped while it is backing off after failures."""
         if self.stop.is_set():
             return
@@ -82,9 +84,6 @@ class Daemon:
 
     def run(self, install_signals: bool = True) -> None:
         """Start the jobs and block until stopped; the running batch is committed before returning."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-        from apscheduler.triggers.interval import IntervalTrigger
-
         if install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self._on_signal)
@@ -125,7 +124,7 @@ class Daemon:
         self.stop.set()
 
 
-def run_daemon(settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None) -> None:
+def run_daemon(settings: Settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None) -> None:
     """Run the daemon until SIGTERM/SIGINT (or `stop`); the local executor refuses to start without a usable
     model, the celery one only schedules (workers classify)."""
     Daemon(settings, stop, executor).run(install_signals=stop is None)

@@ -9,8 +9,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from monitor.pipeline import Item, Readers, check_items, classify_items, read_item
+from sqlalchemy.orm import Session
+
+from monitor.batch import Item, check_items, classify_items, read_item
+from monitor.config import IngestSettings, Settings
+from monitor.model import LoadedModel, load_classifier, load_model
 from monitor.sources.base import ImageRef
+from monitor.sources.readers import Readers
+from storage.batches import accepted_images, count_accepted_images
+from storage.engine import Database, open_database
+from storage.writes import save_detections_in
 
 log = logging.getLogger("monitor.reclassify")
 
@@ -52,7 +60,7 @@ def read_for_rescore(readers: Readers, rows: list[dict[str, Any]]) -> tuple[list
     return kept, counts
 
 
-def rescore(model, ingest, items: list[Item]) -> tuple[dict[int, list], Counter]:
+def rescore(model: LoadedModel, ingest: IngestSettings, items: list[Item]) -> tuple[dict[int, list], Counter]:
     """Detections per image id for the items that still decode, and how many did not."""
     check_items(items, ingest, model)
     accepted = [i for i in items if i.checked is not None]
@@ -60,21 +68,16 @@ def rescore(model, ingest, items: list[Item]) -> tuple[dict[int, list], Counter]
     return found, Counter(rescored=len(found), rejected=len(items) - len(accepted))
 
 
-def store_rescored(session, model_version_id: int, found: dict[int, list], counts: Counter) -> dict[str, Any]:
+def store_rescored(session: Session, model_version_id: int, found: dict[int, list],
+                   counts: Counter) -> dict[str, Any]:
     """Store the new version's detections inside the caller's transaction; returns the batch's counts."""
-    from storage.repository import save_detections_in
-
     stored = save_detections_in(session, model_version_id, found)
     return {**{k: int(v) for k, v in counts.items()}, "detections": dict(stored)}
 
 
-def reclassify(settings, model_dir: Path, since: Optional[datetime] = None, db=None,
+def reclassify(settings: Settings, model_dir: Path, since: Optional[datetime] = None, db: Optional[Database] = None,
                on_progress: Optional[Callable[[int, int], None]] = None) -> ReclassifySummary:
     """Re-score every stored accepted photo (posted since `since`) in this process with the bundle at model_dir."""
-    from monitor.pipeline import load_classifier, load_model
-    from storage.batches import accepted_images, count_accepted_images
-    from storage.engine import open_database
-
     own_db = db is None
     db = db or open_database(settings.database.url)
     readers = Readers(settings)

@@ -4,11 +4,16 @@ and the broker, queues and workers of the celery executor)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
 
 from rich.console import Console
 from rich.table import Table
+
+from monitor.config import Settings
+from monitor.distributed.status import ClusterStatus, cluster_status
+from storage.engine import open_database
+from storage.sources import source_status
 
 
 def _counts(values: dict[str, int]) -> str:
@@ -80,8 +85,6 @@ def _age(moment: Optional[datetime], now: datetime) -> str:
 
 def cluster_tables(status: Any, now: Optional[datetime] = None) -> list[Table]:
     """The broker with its queue depths and the outbox, and the workers with their last heartbeat."""
-    from datetime import timezone
-
     now = now or datetime.now(timezone.utc)
     broker = Table(title="Broker and queues")
     for header in ("what", "state"):
@@ -117,19 +120,14 @@ def cluster_tables(status: Any, now: Optional[datetime] = None) -> list[Table]:
     return [broker, workers]
 
 
-def print_status(settings, console: Optional[Console] = None) -> None:
+def print_status(settings: Settings, console: Optional[Console] = None) -> None:
     """Print the status table of every source (and, with the celery executor, the broker, queues and workers)."""
-    from storage.engine import open_database
-    from storage.repository import source_status
-
     console = console or Console()
     db = open_database(settings.database.url)
     try:
         rows = source_status(db)
-        cluster = None
+        cluster: Optional[ClusterStatus] = None
         if settings.executor.kind == "celery":
-            from monitor.distributed.status import cluster_status
-
             cluster = cluster_status(settings, db)
     finally:
         db.dispose()

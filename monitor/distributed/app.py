@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-FETCH_TASK = "monitor.fetch"
-CLASSIFY_TASK = "monitor.classify"
+from monitor.config import ExecutorSettings, Settings
+from monitor.distributed.tasks import CLASSIFY_TASK, FETCH_TASK, WorkerState, register_tasks
+
+__all__ = ["CLASSIFY_TASK", "FETCH_TASK", "make_app", "check_broker", "queue_depths", "delete_queues"]
 CONNECT_TIMEOUT_S = 3.0  # a dead broker must not hang the scheduler
 SOCKET_TIMEOUT_S = 10.0
 
 
-def make_app(settings) -> Any:
+def make_app(settings: Settings) -> Any:
     """A Celery app for `settings.executor`, with the fetch and classify tasks registered."""
-    from celery import Celery
-
-    from monitor.distributed.tasks import WorkerState, register_tasks
+    from celery import Celery  # celery loads only in processes that talk to the broker
 
     executor = settings.executor
     app = Celery("monitor", set_as_current=False)
@@ -46,7 +46,7 @@ def make_app(settings) -> Any:
     return app
 
 
-def transport_options(executor) -> dict[str, Any]:
+def transport_options(executor: ExecutorSettings) -> dict[str, Any]:
     """Broker transport options: Redis gets the visibility timeout and socket timeouts."""
     if executor.broker_url.startswith(("redis://", "rediss://")):
         return {"visibility_timeout": executor.visibility_timeout, "socket_connect_timeout": CONNECT_TIMEOUT_S,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.errors import FetchError
-from monitor.pipeline import Item, b64_bytes, b64_text, decode_ref, encode_ref
+from monitor.batch import Item
+from monitor.refs import b64_bytes, b64_text, decode_ref, encode_ref
 
 
 def encode_items(items: list[Item]) -> list[dict[str, Any]]:

@@ -7,22 +7,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
+from monitor.config import Settings
+from monitor.distributed.app import make_app
+from monitor.distributed.scheduler import Publisher, enqueue_reclassify
+from monitor.errors import MonitorError
+from monitor.model import load_classifier, load_model
 from monitor.reclassify import ReclassifySummary
+from storage.batches import batch_results, batch_states, count_accepted_images
+from storage.engine import open_database
 
 POLL_S = 0.5
 
 
-def reclassify_on_workers(settings, model_dir: Path, since: Optional[datetime] = None,
+def reclassify_on_workers(settings: Settings, model_dir: Path, since: Optional[datetime] = None,
                           on_progress: Optional[Callable[[int, int], None]] = None,
                           stop_after: Optional[float] = None) -> ReclassifySummary:
     """Queue every stored accepted photo (posted since `since`) for the workers and wait until all are done."""
-    from monitor.distributed.app import make_app
-    from monitor.distributed.scheduler import Publisher, enqueue_reclassify
-    from monitor.errors import MonitorError
-    from monitor.pipeline import load_classifier, load_model
-    from storage.batches import batch_results, batch_states, count_accepted_images
-    from storage.engine import open_database
-
     model_dir = Path(model_dir).resolve()
     db = open_database(settings.database.url)
     try:

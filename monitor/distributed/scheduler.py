@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Any, Iterable, Optional
 
-from monitor.pipeline import SourceSummary, poll_source, polled_refs, source_context
-from monitor.sources.base import ImageRef
+from monitor.config import Settings, SourceSettings
+from monitor.distributed.app import FETCH_TASK, check_broker, queue_depths
+from monitor.polling import SourceSummary, poll_source, polled_refs
+from monitor.refs import encode_ref
+from monitor.sources.base import ImageRef, Source, SourceContext
+from storage.batches import (accepted_images, broker_status, due_batches, enqueue_batch, fail_exhausted,
+                             mark_published, prune_done, record_broker)
+from storage.engine import Database
+from storage.redaction import redact_url
 
 log = logging.getLogger("monitor.scheduler")
 KEEP_DONE_S = 86_400.0  # done batches are kept a day for `monitor status` and debugging
@@ -20,9 +28,7 @@ KEEP_DONE_S = 86_400.0  # done batches are kept a day for `monitor status` and d
 class Publisher:
     """Sends batch ids to the fetch queue; remembers whether the broker is down."""
 
-    def __init__(self, settings, db, app):
-        from storage.batches import broker_status
-
+    def __init__(self, settings: Settings, db: Database, app: Any):
         self.settings = settings
         self.db = db
         self.app = app
@@ -32,15 +38,13 @@ class Publisher:
 
     def publish(self, batch_ids: Iterable[int]) -> bool:
         """Send the batches (skipped while the broker is down); False when they were not all sent."""
-        from storage.batches import mark_published
-
         ids = list(batch_ids)
         if not ids:
             return True
         with self.lock:
             if self.down:
                 return False
-            fetch = self.app.tasks["monitor.fetch"]
+            fetch = self.app.tasks[FETCH_TASK]
             sent: list[int] = []
             try:
                 with self.app.producer_or_acquire() as producer:
@@ -60,9 +64,6 @@ class Publisher:
         """Check the broker; send batches never sent or pending too long (all pending ones after an outage).
 
         `only`: just these batches (a reclassify run watching its own), and done ones are kept."""
-        from monitor.distributed.app import check_broker
-        from storage.batches import due_batches, fail_exhausted, prune_done, record_broker
-
         executor = self.settings.executor
         error = check_broker(self.app)
         with self.lock:
@@ -89,8 +90,6 @@ class Publisher:
 
     def _fetch_queue_busy(self) -> bool:
         """Whether fetch tasks still wait in the queue (a batch sent but not yet taken is then likely among them)."""
-        from monitor.distributed.app import queue_depths
-
         queue = self.settings.executor.fetch_queue
         try:
             return bool(queue_depths(self.app, [queue]).get(queue))
@@ -98,8 +97,6 @@ class Publisher:
             return False
 
     def _outage(self, error: str) -> None:
-        from storage.batches import record_broker
-
         if not self.down:
             log.error("broker %s unreachable (%s): batches stay in the outbox until it is back",
                       _redacted(self.settings.executor.broker_url), error)
@@ -113,15 +110,16 @@ class Publisher:
 class Enqueuer:
     """Polls sources into the outbox: each batch of refs and the cursor after it in one transaction."""
 
-    def __init__(self, settings, db, publisher: Publisher, stop: Optional[threading.Event] = None):
+    def __init__(self, settings: Settings, db: Database, publisher: Publisher,
+                 stop: Optional[threading.Event] = None):
         self.settings = settings
         self.db = db
         self.publisher = publisher
         self.stop = stop or threading.Event()
 
-    def run_source(self, source_settings) -> SourceSummary:
+    def run_source(self, source_settings: SourceSettings) -> SourceSummary:
         """One pass over a source; a failing poll is recorded with its backoff and returned, never raised."""
-        summary = poll_source(self.db, source_settings, source_context(self.settings), self._drain)
+        summary = poll_source(self.db, source_settings, SourceContext.from_settings(self.settings), self._drain)
         if not summary.error:
             log.info("poll %s: %d photo(s) queued in %d batch(es)", summary.name, summary.queued, summary.batches)
         return summary
@@ -129,7 +127,8 @@ class Enqueuer:
     def close(self) -> None:
         """Nothing to release (the app's connections close with the process)."""
 
-    def _drain(self, source, source_id: int, cursor, summary: SourceSummary) -> None:
+    def _drain(self, source: Source, source_id: int, cursor: Optional[dict[str, Any]],
+               summary: SourceSummary) -> None:
         size = self.settings.ingest.batch_size
         batch: list[ImageRef] = []
         for ref in polled_refs(self.db, source, source_id, cursor, self.settings.ingest):
@@ -142,24 +141,18 @@ class Enqueuer:
         if batch:
             self._enqueue(source, source_id, batch, summary)
 
-    def _enqueue(self, source, source_id: int, refs: list[ImageRef], summary: SourceSummary) -> None:
-        from monitor.distributed.payload import encode_ref
-        from storage.batches import enqueue_batch
-
+    def _enqueue(self, source: Source, source_id: int, refs: list[ImageRef], summary: SourceSummary) -> None:
         cursor = next((r.cursor for r in reversed(refs) if r.cursor is not None), None)
         batch_id = enqueue_batch(self.db, source_id, "ingest", [encode_ref(r) for r in refs], cursor)
-        committed = getattr(source, "committed", None)
-        if committed is not None:
-            committed(refs)
+        source.committed(refs)
         summary.batches += 1
         summary.queued += len(refs)
         self.publisher.publish([batch_id])
 
 
-def enqueue_reclassify(settings, db, publisher: Publisher, model_path: str, since=None) -> list[int]:
+def enqueue_reclassify(settings: Settings, db: Database, publisher: Publisher, model_path: str,
+                       since: Optional[datetime] = None) -> list[int]:
     """Write reclassify batches of stored accepted photos to the outbox and publish them; returns their ids."""
-    from storage.batches import accepted_images, enqueue_batch
-
     ids: list[int] = []
     after = 0
     while True:
@@ -173,9 +166,7 @@ def enqueue_reclassify(settings, db, publisher: Publisher, model_path: str, sinc
 
 
 def _redacted(url: str) -> str:
-    from kombu.utils.url import maybe_sanitize_url
-
-    return maybe_sanitize_url(url)
+    return redact_url(url)
 
 
 def describe(app: Any) -> str:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from monitor.config import Settings
+from monitor.distributed.app import check_broker, make_app, queue_depths
+from monitor.distributed.scheduler import describe
+from storage.batches import broker_status, list_workers, outbox_backlog
+from storage.engine import Database
+
 
 @dataclass
 class ClusterStatus:
@@ -18,12 +24,8 @@ class ClusterStatus:
     backlog: dict[str, Any] = field(default_factory=dict)
 
 
-def cluster_status(settings, db) -> ClusterStatus:
+def cluster_status(settings: Settings, db: Database) -> ClusterStatus:
     """Ask the broker and the database; an unreachable broker is reported, not raised."""
-    from monitor.distributed.app import check_broker, make_app, queue_depths
-    from monitor.distributed.scheduler import describe
-    from storage.batches import broker_status, list_workers, outbox_backlog
-
     app = make_app(settings)
     error = check_broker(app)
     executor = settings.executor

@@ -5,13 +5,26 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from monitor.distributed.app import CLASSIFY_TASK, FETCH_TASK
+from monitor.batch import check_items, drop_known, read_items, store_batch
+from monitor.config import Settings
+from monitor.distributed.payload import decode_items, encode_items
+from monitor.model import LoadedModel, load_classifier, load_model
+from monitor.reclassify import read_for_rescore, rescore, store_rescored
+from monitor.refs import decode_ref
+from monitor.sources.readers import Readers
+from storage.batches import claim_for_done_in, get_batch, mark_done_in, mark_started, record_batch_error
+from storage.engine import Database
+from storage.errors import StorageError
 
 log = logging.getLogger("monitor.worker")
+FETCH_TASK = "monitor.fetch"
+CLASSIFY_TASK = "monitor.classify"
 MAX_RETRIES = 30
 RETRY_BACKOFF_MAX_S = 300
 
@@ -23,13 +36,13 @@ class WorkerState:
     process that uses it (nothing crosses a fork, TensorFlow loads in the child).
     """
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings):
         self.settings = settings
         self._pid: Optional[int] = None
-        self._db = None
-        self._readers = None
+        self._db: Optional[Database] = None
+        self._readers: Optional[Readers] = None
         self._pool: Optional[ThreadPoolExecutor] = None
-        self._models: dict[Optional[str], Any] = {}
+        self._models: dict[Optional[str], LoadedModel] = {}
         self._lock = threading.Lock()
 
     def _fresh(self) -> None:
@@ -37,10 +50,8 @@ class WorkerState:
             self._pid, self._db, self._readers, self._pool, self._models = os.getpid(), None, None, None, {}
 
     @property
-    def db(self):
+    def db(self) -> Database:
         """This process's Database."""
-        from storage.engine import Database
-
         with self._lock:
             self._fresh()
             if self._db is None:
@@ -48,10 +59,8 @@ class WorkerState:
             return self._db
 
     @property
-    def readers(self):
+    def readers(self) -> Readers:
         """This process's source readers, by source name."""
-        from monitor.pipeline import Readers
-
         with self._lock:
             self._fresh()
             if self._readers is None:
@@ -65,12 +74,8 @@ class WorkerState:
         self.readers
         return self._pool
 
-    def model(self, path: Optional[str] = None):
+    def model(self, path: Optional[str] = None) -> LoadedModel:
         """The configured model (or the bundle at `path`), loaded once per process and registered."""
-        from pathlib import Path
-
-        from monitor.pipeline import load_classifier, load_model
-
         db = self.db
         with self._lock:
             if path not in self._models:
@@ -81,9 +86,7 @@ class WorkerState:
 
 def _transient() -> tuple[type[BaseException], ...]:
     """Errors worth retrying with backoff: the database or the broker being away for a while."""
-    from kombu.exceptions import OperationalError
-
-    from storage.errors import StorageError
+    from kombu.exceptions import OperationalError  # kombu comes with celery, which only workers load
 
     return (StorageError, OperationalError, ConnectionError, TimeoutError)
 
@@ -102,8 +105,6 @@ def register_tasks(app) -> None:
         batch = _pending(state.db, batch_id)
         if batch is None:
             return
-        from storage.batches import mark_started
-
         mark_started(state.db, batch_id, task.request.hostname or "worker")
         with _noted(state, batch_id, "fetch"):
             if batch["kind"] == "reclassify":
@@ -134,8 +135,6 @@ def _noted(state: WorkerState, batch_id: int, step: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        from storage.batches import record_batch_error
-
         try:
             record_batch_error(state.db, batch_id, f"{step}: {type(exc).__name__}: {exc}")
         except Exception as unrecorded:  # the database itself may be what failed
@@ -143,9 +142,7 @@ def _noted(state: WorkerState, batch_id: int, step: str) -> Iterator[None]:
         raise
 
 
-def _pending(db, batch_id: int) -> Optional[dict[str, Any]]:
-    from storage.batches import get_batch
-
+def _pending(db: Database, batch_id: int) -> Optional[dict[str, Any]]:
     batch = get_batch(db, batch_id)
     if batch is None:
         log.warning("batch %s is gone; nothing to do", batch_id)
@@ -157,9 +154,6 @@ def _pending(db, batch_id: int) -> Optional[dict[str, Any]]:
 
 
 def _fetch_for_ingest(state: WorkerState, batch: dict[str, Any]) -> dict[str, Any]:
-    from monitor.distributed.payload import decode_ref, encode_items
-    from monitor.pipeline import drop_known, read_items
-
     source = state.readers.get(batch["source_name"])
     items = read_items(source, [decode_ref(r) for r in batch["refs"]], state.pool)
     drop_known(state.db, items)
@@ -167,44 +161,22 @@ def _fetch_for_ingest(state: WorkerState, batch: dict[str, Any]) -> dict[str, An
 
 
 def _classify_for_ingest(state: WorkerState, batch: dict[str, Any], payload: dict[str, Any], worker: str) -> None:
-    from monitor.distributed.payload import decode_items
-    from monitor.pipeline import build_records, check_items, classify_items
-    from storage.batches import claim_for_done_in, mark_done_in
-    from storage.repository import save_batch_in
-
     settings = state.settings
     model = state.model()
     items = decode_items(payload["items"])
     check_items(items, settings.ingest, model)
-    found = classify_items(model, items)
-    records, failures = build_records(items, found, settings.ingest, batch["source_name"] or "?")
-    with state.db.session(write=True) as session:
-        if not claim_for_done_in(session, batch["id"]):
-            return
-        result = save_batch_in(session, batch["source_id"], model.version_id, records, failures, None,
-                               settings.ingest.phash_distance, fetched=[i.ref.uri for i in items if i.known])
-        counts = {"new": result.new, "duplicates": result.duplicates + sum(1 for i in items if i.known),
-                  "reposts": result.reposts, "rejected": result.rejected, "detections": result.detections,
-                  "failures": result.failures}
-        mark_done_in(session, batch["id"], worker, counts)
-    log.info("batch %s from %s stored: %s", batch["id"], batch["source_name"], counts)
+    counts = store_batch(state.db, model, items, settings.ingest, batch["source_id"], batch["source_name"] or "?",
+                         outbox_id=batch["id"], worker=worker)
+    if counts is not None:
+        log.info("batch %s from %s stored: %s", batch["id"], batch["source_name"], counts.as_json())
 
 
 def _fetch_for_rescore(state: WorkerState, batch: dict[str, Any]) -> dict[str, Any]:
-    from monitor.distributed.payload import encode_items
-    from monitor.reclassify import read_for_rescore
-
     items, counts = read_for_rescore(state.readers, batch["refs"])
     return {"items": encode_items(items), "counts": dict(counts)}
 
 
 def _classify_for_rescore(state: WorkerState, batch: dict[str, Any], payload: dict[str, Any], worker: str) -> None:
-    from collections import Counter
-
-    from monitor.distributed.payload import decode_items
-    from monitor.reclassify import rescore, store_rescored
-    from storage.batches import claim_for_done_in, mark_done_in
-
     model = state.model(batch["model_path"])
     found, scored = rescore(model, state.settings.ingest, decode_items(payload["items"]))
     with state.db.session(write=True) as session:

@@ -8,13 +8,18 @@ import socket
 import threading
 from typing import Optional
 
+from monitor.config import Settings
+from monitor.distributed.app import make_app
 from monitor.errors import ConfigError
+from storage.batches import heartbeat
+from storage.engine import Database, open_database
+from storage.schema import utcnow
 
 log = logging.getLogger("monitor.worker")
 ROLES = ("fetch", "classify")
 
 
-def queue_names(settings, roles: list[str]) -> list[str]:
+def queue_names(settings: Settings, roles: list[str]) -> list[str]:
     """The configured queue of each role (fetch, classify)."""
     unknown = sorted(set(roles) - set(ROLES))
     if unknown or not roles:
@@ -31,10 +36,7 @@ def default_name() -> str:
 class Heartbeat:
     """Writes the worker's row every interval from a thread of the main process."""
 
-    def __init__(self, settings, name: str, queues: list[str], concurrency: int):
-        from storage.engine import Database
-        from storage.schema import utcnow
-
+    def __init__(self, settings: Settings, name: str, queues: list[str], concurrency: int):
         self.settings, self.name, self.queues, self.concurrency = settings, name, queues, concurrency
         self.started = utcnow()
         self.db = Database(settings.database.url)
@@ -43,8 +45,6 @@ class Heartbeat:
 
     def beat(self) -> None:
         """One heartbeat."""
-        from storage.batches import heartbeat
-
         heartbeat(self.db, self.name, os.getpid(), self.queues, self.concurrency, self.started)
 
     def _run(self) -> None:
@@ -61,12 +61,9 @@ class Heartbeat:
         self.db.dispose()
 
 
-def run_worker(settings, concurrency: int = 1, roles: Optional[list[str]] = None, name: Optional[str] = None,
+def run_worker(settings: Settings, concurrency: int = 1, roles: Optional[list[str]] = None, name: Optional[str] = None,
                loglevel: str = "INFO") -> int:
     """Run a Celery worker until SIGTERM (finishes running tasks) or SIGINT; returns its exit code."""
-    from monitor.distributed.app import make_app
-    from storage.engine import open_database
-
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     queues = queue_names(settings, list(roles or ROLES))

@@ -1,4 +1,4 @@
-"""Image sources: one module per kind, registered by its `kind` in one dict."""
+"""Image sources: one module per kind, each a `base.Source` subclass listed in `registry`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 def validate_source_options(source: "SourceSettings", where: str) -> None:
     """Check a source's kind-specific fields; raise ConfigError naming the key on a problem."""
-    # Filled in by the sources registry (monitor.sources.registry).
+    # Imported here: monitor.config calls this while validating, and the kinds import monitor.config.
     from monitor.sources.registry import validate_options
 
     validate_options(source, where)

@@ -1,12 +1,18 @@
-"""What every source yields and the protocol every source kind meets."""
+"""What every source yields, the base class every source kind subclasses, and the HTTP base that owns a fetcher."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Iterable, Optional, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.config import IngestSettings, Settings, SourceSettings
+from monitor.errors import FetchError, FetchReason
+from monitor.fetch import Fetcher
 
 
 @dataclass(frozen=True)
@@ -26,15 +32,79 @@ class ImageRef:
     data: Optional[bytes] = field(default=None, repr=False)  # bytes already at hand (fake source)
 
 
-class Source(Protocol):
-    """A kind of image source; `poll` returns refs newer than the cursor."""
+@dataclass(frozen=True)
+class SourceContext:
+    """What source constructors get besides their own settings and options."""
+
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    cache_dir: Optional[Path] = None  # where sources keep state (the folder source's file list)
+    base_dir: Optional[Path] = None  # the config file's folder: relative paths start there
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SourceContext":
+        """The context every source of this config is built with."""
+        return cls(settings.ingest, settings.paths.cache,
+                   settings.config_path.parent if settings.config_path else None)
+
+
+class Source(ABC):
+    """A kind of image source: `poll` yields refs newer than a cursor, `read` a ref's bytes."""
 
     kind: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
 
+    def __init__(self, settings: SourceSettings, options: BaseModel, context: SourceContext):
+        self.settings = settings
+        self.options = options
+        self.context = context
+
+    @property
+    def name(self) -> str:
+        """The source's name in the config."""
+        return self.settings.name
+
+    @abstractmethod
     def poll(self, cursor: Optional[dict[str, Any]]) -> Iterable[ImageRef]:
-        """Refs newer than `cursor`, oldest first."""
-        ...
+        """Refs newer than `cursor`, oldest first; each carries the cursor to store once it is committed."""
+
+    def read(self, ref: ImageRef) -> bytes:
+        """The photo's bytes (refs that carry `data` are never read)."""
+        raise FetchError(f"{ref.uri}: a {self.kind} source cannot read photos", FetchReason.UNREADABLE)
+
+    def committed(self, refs: Iterable[ImageRef]) -> None:
+        """Called after the batch holding these refs is committed (default: nothing to remember)."""
+
+    def close(self) -> None:
+        """Release what the source holds (default: nothing)."""
+
+
+class HttpOptions(BaseModel):
+    """Fields every HTTP source has."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)  # values may use ${ENV}
+    allow_hosts: list[str] = Field(default_factory=list)  # internal hosts allowed without allow_private
+
+
+class HttpSource(Source):
+    """A source fetched over HTTP; it owns one Fetcher under the source's limits and address policy."""
+
+    options: HttpOptions
+
+    def __init__(self, settings: SourceSettings, options: HttpOptions, context: SourceContext):
+        super().__init__(settings, options, context)
+        self.fetcher = Fetcher.from_settings(context.ingest, settings.allow_private, options.allow_hosts,
+                                             options.headers)
+
+    def read(self, ref: ImageRef) -> bytes:
+        """The photo's bytes, fetched under this source's limits."""
+        return self.fetcher.get(ref.uri).data
+
+    def close(self) -> None:
+        """Close the fetcher's pooled connections."""
+        self.fetcher.close()
 
 
 def as_float(value: Any) -> Optional[float]:
@@ -48,7 +118,10 @@ def as_float(value: Any) -> Optional[float]:
 def as_int(value: Any) -> Optional[int]:
     """A metadata value as a whole number (e.g. reach), or None."""
     number = as_float(value)
-    return int(number) if number is not None else None
+    try:
+        return int(number) if number is not None else None
+    except (OverflowError, ValueError):  # inf, nan
+        return None
 
 
 def as_text(value: Any) -> Optional[str]:

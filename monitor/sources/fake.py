@@ -10,8 +10,7 @@ from typing import Any, ClassVar, Iterator, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.errors import SourceError
-from monitor.sources.base import ImageRef
-from monitor.sources.registry import register
+from monitor.sources.base import ImageRef, Source
 
 
 class FakeItem(BaseModel):
@@ -41,16 +40,12 @@ class FakeOptions(BaseModel):
     fail: Optional[str] = None  # every poll raises SourceError with this message
 
 
-@register
-class FakeSource:
-    """Yields its configured items in order; the cursor is how many were committed."""
+class FakeSource(Source):
+    """Yields its configured items in order (their bytes at hand); the cursor is how many were committed."""
 
     kind: ClassVar[str] = "fake"
     Options: ClassVar[type[BaseModel]] = FakeOptions
-
-    def __init__(self, settings, options: FakeOptions, **context: Any):
-        self.settings = settings
-        self.options = options
+    options: FakeOptions
 
     def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
         """Items after the first `cursor['done']`."""

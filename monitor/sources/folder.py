@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Iterable, Iterator, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.errors import FetchError, SourceError
-from monitor.sources.base import ImageRef, as_float, as_int, as_text
-from monitor.sources.registry import register
+from monitor.config import SourceSettings
+from monitor.sources.base import ImageRef, Source, SourceContext, as_float, as_int, as_text
 from monitor.sources.timeline import parse_time
 
 log = logging.getLogger(__name__)
@@ -46,22 +46,20 @@ class _Stat:
     mtime_ns: int
 
 
-@register
-class FolderSource:
+class FolderSource(Source):
     """Photos in a folder; files unchanged since the last committed poll are not read again."""
 
     kind: ClassVar[str] = "folder"
     Options: ClassVar[type[BaseModel]] = FolderOptions
+    options: FolderOptions
 
-    def __init__(self, settings, options: FolderOptions, cache_dir: Optional[Path] = None,
-                 base_dir: Optional[Path] = None, max_bytes: int = 20_000_000, **context: Any):
-        self.settings = settings
-        self.options = options
+    def __init__(self, settings: SourceSettings, options: FolderOptions, context: SourceContext):
+        super().__init__(settings, options, context)
         path = Path(os.path.expanduser(str(options.path)))
-        self.root = path if path.is_absolute() else Path(base_dir or Path.cwd()) / path
+        self.root = path if path.is_absolute() else Path(context.base_dir or Path.cwd()) / path
         self.patterns = [p.lower() for p in options.patterns]
-        self.max_bytes = max_bytes
-        cache = Path(cache_dir) if cache_dir else self.root / ".monitor-cache"
+        self.max_bytes = context.ingest.max_bytes
+        cache = Path(context.cache_dir) if context.cache_dir else self.root / ".monitor-cache"
         self.state_path = cache / "folder-state" / f"{_safe(settings.name)}.sqlite"
         self._pending: dict[str, tuple[str, _Stat]] = {}
 

@@ -10,9 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.errors import FetchError, SourceError
-from monitor.fetch import JSON_TYPES, Fetcher
-from monitor.sources.base import ImageRef, as_float, as_int, as_text
-from monitor.sources.registry import register
+from monitor.fetch import JSON_TYPES
+from monitor.sources.base import HttpOptions, HttpSource, ImageRef, as_float, as_int, as_text
 from monitor.sources.timeline import Entry, Timeline, dotted, parse_time
 
 log = logging.getLogger(__name__)
@@ -34,36 +33,23 @@ class FieldMap(BaseModel):
     author: Optional[str] = None
 
 
-class JsonOptions(BaseModel):
+class JsonOptions(HttpOptions):
     """Fields of a `json` source."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)  # values may use ${ENV}
     items: str = ""  # dotted path to the list of items ("" = the response is the list)
     fields: FieldMap
     next_url: Optional[str] = None  # dotted path to the next page's URL
     cursor_path: Optional[str] = None  # dotted path to the next page's cursor value ...
     cursor_param: Optional[str] = None  # ... sent back as this query parameter
     max_pages: int = Field(default=50, ge=1, le=10_000)
-    allow_hosts: list[str] = Field(default_factory=list)
 
 
-@register
-class JsonSource:
+class JsonSource(HttpSource):
     """A JSON API; every page is read, then items newer than the cursor are yielded oldest first."""
 
     kind: ClassVar[str] = "json"
     Options: ClassVar[type[BaseModel]] = JsonOptions
-
-    def __init__(self, settings, options: JsonOptions, ingest=None, **context: Any):
-        from monitor.config import IngestSettings
-
-        self.settings = settings
-        self.options = options
-        self.fetcher = Fetcher.from_settings(ingest or IngestSettings(), settings.allow_private,
-                                             options.allow_hosts, options.headers)
+    options: JsonOptions
 
     def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
         """Items newer than the cursor across every page, oldest first."""
@@ -71,10 +57,6 @@ class JsonSource:
         entries = [e for e in entries if e is not None]
         for entry, _before, after in Timeline.from_cursor(cursor).newer(entries):
             yield self._ref(entry, after)
-
-    def read(self, ref: ImageRef) -> bytes:
-        """The photo's bytes, fetched under this source's limits."""
-        return self.fetcher.get(ref.uri).data
 
     def _items(self) -> Iterator[tuple[Any, str]]:
         url: Optional[str] = self.options.url

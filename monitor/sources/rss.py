@@ -10,26 +10,20 @@ from typing import Any, ClassVar, Iterator, Optional
 from urllib.parse import urljoin
 
 import feedparser
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from monitor.errors import FetchError, SourceError
-from monitor.fetch import FEED_TYPES, Fetcher
-from monitor.sources.base import ImageRef
-from monitor.sources.registry import register
+from monitor.fetch import FEED_TYPES
+from monitor.sources.base import HttpOptions, HttpSource, ImageRef
 from monitor.sources.timeline import Entry, Timeline
 
 log = logging.getLogger(__name__)
 _BENIGN = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
-class RssOptions(BaseModel):
+class RssOptions(HttpOptions):
     """Fields of an `rss` source."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
-    allow_hosts: list[str] = Field(default_factory=list)  # internal hosts allowed without allow_private
     html_images: bool = True  # also take <img> tags in the entry's HTML
 
 
@@ -56,20 +50,12 @@ def html_images(html: str) -> list[str]:
     return parser.sources
 
 
-@register
-class RssSource:
+class RssSource(HttpSource):
     """An RSS or Atom feed; the cursor is the newest entry time plus the ids seen at that time."""
 
     kind: ClassVar[str] = "rss"
     Options: ClassVar[type[BaseModel]] = RssOptions
-
-    def __init__(self, settings, options: RssOptions, ingest=None, **context: Any):
-        from monitor.config import IngestSettings
-
-        self.settings = settings
-        self.options = options
-        self.fetcher = Fetcher.from_settings(ingest or IngestSettings(), settings.allow_private,
-                                             options.allow_hosts, options.headers)
+    options: RssOptions
 
     def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
         """Photos of entries newer than the cursor, oldest first."""
@@ -80,10 +66,6 @@ class RssSource:
             urls = self._images(entry.payload, base)
             for index, url in enumerate(urls):
                 yield self._ref(entry, url, after if index == len(urls) - 1 else before)
-
-    def read(self, ref: ImageRef) -> bytes:
-        """The photo's bytes, fetched under this source's limits."""
-        return self.fetcher.get(ref.uri).data
 
     def _download(self) -> bytes:
         try:

@@ -32,9 +32,10 @@ def test_executor_mistakes_name_the_key(section, message):
 def test_refs_and_fetched_items_survive_json():
     import json
 
-    from monitor.distributed.payload import decode_items, decode_ref, encode_items, encode_ref
+    from monitor.batch import Item
+    from monitor.distributed.payload import decode_items, encode_items
     from monitor.errors import FetchError
-    from monitor.pipeline import Item
+    from monitor.refs import decode_ref, encode_ref
     from monitor.sources.base import ImageRef
 
     ref = ImageRef(uri="fake://f/1", external_id="1", posted_at=datetime(2026, 3, 1, 12, tzinfo=timezone.utc),

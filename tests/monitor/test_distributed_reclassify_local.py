@@ -10,7 +10,8 @@ ALWAYS = {"acme": 0.001, "globex": 0.001}
 def test_local_reclassify_skips_changed_and_unreadable_photos_and_stores_a_version_once(
         tmp_path, sqlite_url, settings_for, classifier):
     from classifier import LogoClassifier
-    from monitor.pipeline import ingest_once, load_model
+    from monitor.model import load_model
+    from monitor.pipeline import ingest_once
     from monitor.reclassify import reclassify
     from storage.engine import open_database
 

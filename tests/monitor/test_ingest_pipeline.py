@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from monitor.pipeline import ModelUnavailable, ingest_once, load_model
+from monitor.model import ModelUnavailable, load_model
+from monitor.pipeline import ingest_once
 from storage.engine import open_database
 
 from ingest_helpers import Reply, corpus, jpeg, rows
@@ -151,7 +152,7 @@ def test_feeds_over_http_with_failing_photos(server, sqlite_url, settings_for, c
 
 def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_polls(server, db_url, settings_for,
                                                                                    classifier):
-    from monitor.pipeline import TRANSIENT_FETCH_REASONS
+    from monitor.errors import is_retryable
 
     base = server.url("")
     server.routes["/img/flaky.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
@@ -177,7 +178,7 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_poll
     assert run_once(settings, classifier)[0].new == 0
     first = failures()
     assert first["gone.jpg"] == ("http_404", 1) and first["flaky.jpg"][1] == first["down.jpg"][1] == 1
-    assert first["flaky.jpg"][0] in TRANSIENT_FETCH_REASONS and "http_404" not in TRANSIENT_FETCH_REASONS
+    assert is_retryable(first["flaky.jpg"][0]) and not is_retryable("http_404")
 
     server.routes["/img/flaky.jpg"] = Reply(body=jpeg(seed=4), content_type="image/jpeg")  # the server is back
     server.routes["/img/twin.jpg"] = Reply(body=jpeg(seed=4), content_type="image/jpeg")  # the same bytes
@@ -250,7 +251,7 @@ def test_stop_request_commits_whole_batches_and_a_rerun_finishes(sqlite_url, set
 def test_thresholds_calibrated_for_other_scoring_are_a_warning_at_load(tmp_path, sqlite_url, settings_for, caplog):
     from classifier import LogoClassifier
     from monitor.config import TilingSettings
-    from monitor.pipeline import calibration_mismatch
+    from monitor.model import calibration_mismatch
 
     whole = {"training": {"tiling": None}}
     tiled = {"training": {"tiling": {"enabled": True, "grid": 3, "overlap": 0.25}}}

@@ -10,7 +10,8 @@ import pytest
 
 from monitor.config import SourceSettings
 from monitor.errors import ConfigError, SourceError
-from monitor.sources.registry import build_source, kinds, validate_options
+from monitor.sources.base import SourceContext
+from monitor.sources.registry import build_source, kind_names, kinds, validate_options
 
 from ingest_helpers import Reply, jpeg
 
@@ -20,12 +21,12 @@ UTC = timezone.utc
 def source(kind: str, tmp_path=None, **fields):
     settings = SourceSettings(name=f"test-{kind}", kind=kind, allow_private=fields.pop("allow_private", True),
                               **fields)
-    return build_source(settings, cache_dir=tmp_path / "cache" if tmp_path else None)
+    return build_source(settings, SourceContext(cache_dir=tmp_path / "cache" if tmp_path else None))
 
 
 def poll_all(src, cursor=None, commit=True):
     refs = list(src.poll(cursor))
-    if commit and hasattr(src, "committed"):
+    if commit:
         src.committed(refs)
     return refs
 
@@ -36,6 +37,56 @@ def test_every_kind_is_registered_and_options_are_strict():
         validate_options(SourceSettings(name="x", kind="folder", path="/tmp", pattern=["*.jpg"]), "sources[0]")
     with pytest.raises(ConfigError, match=r"fields"):
         validate_options(SourceSettings(name="x", kind="json", url="http://x/"), "sources[0]")
+
+
+_PLUGIN = '''
+from typing import ClassVar
+from pydantic import BaseModel, ConfigDict
+from monitor.sources.base import ImageRef, Source
+
+
+class StubOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = 2
+
+
+class StubSource(Source):
+    kind: ClassVar[str] = "stub"
+    Options: ClassVar[type[BaseModel]] = StubOptions
+
+    def poll(self, cursor):
+        done = (cursor or {}).get("done", 0)
+        for n in range(done, self.options.count):
+            yield ImageRef(uri=f"stub://{n}", external_id=str(n), cursor={"done": n + 1}, data=b"x")
+
+
+class NotASource:
+    pass
+'''
+
+
+def test_a_third_party_kind_registers_through_a_real_entry_point(tmp_path, monkeypatch):
+    (tmp_path / "stub_monitor_plugin.py").write_text(_PLUGIN)
+    info = tmp_path / "stub_monitor_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: stub-monitor-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[brand_monitor.sources]\nstub = stub_monitor_plugin:StubSource\n"
+                                           "wrong = stub_monitor_plugin:NotASource\n"
+                                           "gone = stub_monitor_plugin_missing:Source\n")
+    with pytest.raises(ConfigError, match="unknown source kind 'stub'"):
+        validate_options(SourceSettings(name="s", kind="stub"), "sources[0]")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert {"fake", "folder", "json", "rss", "stub"} <= set(kind_names())
+    validate_options(SourceSettings(name="s", kind="stub", count=3), "sources[0]")
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.cont: unknown key .*did you mean 'count'"):
+        validate_options(SourceSettings(name="s", kind="stub", cont=3), "sources[0]")
+    src = build_source(SourceSettings(name="s", kind="stub", count=3))
+    assert [r.external_id for r in src.poll({"done": 1})] == ["1", "2"]
+    src.committed([]), src.close()  # the base class's no-op hooks
+    with pytest.raises(ConfigError, match="'wrong' .*not a monitor.sources.base.Source subclass"):
+        validate_options(SourceSettings(name="s", kind="wrong"), "sources[0]")
+    with pytest.raises(ConfigError, match="'gone' .*cannot be loaded: ModuleNotFoundError"):
+        validate_options(SourceSettings(name="s", kind="gone"), "sources[0]")
 
 
 # -- folder ---------------------------------------------------------------------------------------

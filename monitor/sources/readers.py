@@ -1,0 +1,77 @@
+"""Sources as readers of stored photos' bytes (workers, reclassify): each built once by name from the config."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar, Iterator, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from monitor.config import Settings, SourceSettings
+from monitor.errors import ConfigError, FetchError, FetchReason
+from monitor.fetch import Fetcher
+from monitor.sources.base import ImageRef, Source, SourceContext
+from monitor.sources.registry import build_source
+
+
+class _NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlainReader(Source):
+    """Reads a photo by its uri alone (a local file, or HTTP under default limits): for sources the config lacks."""
+
+    kind: ClassVar[str] = "plain"
+    Options: ClassVar[type[BaseModel]] = _NoOptions
+
+    def __init__(self, context: SourceContext):
+        super().__init__(SourceSettings(name="(not in the config)", kind=self.kind), _NoOptions(), context)
+        self.max_bytes = context.ingest.max_bytes
+        self.fetcher = Fetcher.from_settings(context.ingest)
+
+    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+        """Nothing: a plain reader only reads."""
+        return iter(())
+
+    def read(self, ref: ImageRef) -> bytes:
+        """The bytes at the ref's uri."""
+        if ref.uri.startswith(("http://", "https://")):
+            return self.fetcher.get(ref.uri).data
+        try:
+            with open(ref.uri, "rb") as handle:
+                data = handle.read(self.max_bytes + 1)
+        except OSError as exc:
+            raise FetchError(f"{ref.uri}: cannot read ({exc.strerror or exc})", FetchReason.READ_ERROR) from None
+        if len(data) > self.max_bytes:
+            raise FetchError(f"{ref.uri}: over the limit of {self.max_bytes} bytes", FetchReason.TOO_LARGE)
+        return data
+
+    def close(self) -> None:
+        """Close the fetcher's pooled connections."""
+        self.fetcher.close()
+
+
+class Readers:
+    """Each source's reader by name, built once from the config; a PlainReader for names the config lacks."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.context = SourceContext.from_settings(settings)
+        self.built: dict[Optional[str], Source] = {}
+        self.lock = threading.Lock()
+
+    def get(self, name: Optional[str]) -> Source:
+        """The source named `name` (or a PlainReader)."""
+        with self.lock:
+            if name not in self.built:
+                try:
+                    self.built[name] = build_source(self.settings.source(name or ""), self.context)
+                except ConfigError:
+                    self.built[name] = PlainReader(self.context)
+            return self.built[name]
+
+    def close(self) -> None:
+        """Close every reader's HTTP session."""
+        for source in self.built.values():
+            source.close()
+        self.built.clear()
