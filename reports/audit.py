@@ -142,29 +142,34 @@ def audited_rates(db: Any, model_version_id: int, brands: Optional[Sequence[str]
             "brands": rates}
 
 
-def rates_for_report(db: Any, model_version: dict[str, Any], brands: Sequence[str]) -> dict[str, Any]:
-    """The error rates a report should use: audited per brand where enough is judged, else the bundle's.
+def _when(text: Any) -> str:
+    return str(text or "?")[:16].replace("T", " ")
 
-    Returns the bundle's error_rates (or None) with audited brands swapped in, and per brand which
-    rates were used under "used": {"brand": "audit of N photos (...)" or "held-out photos (...)"}.
+
+def with_audited_rates(db: Any, version: dict[str, Any]) -> dict[str, Any]:
+    """The model version row with metrics["error_rates"] using the feed audit for brands with enough judgments.
+
+    Other brands keep the bundle's held-out rates. Each brand entry says which rates it carries under
+    "used", and "detail" says it for the whole report (audit of N photos and when, or held-out rates).
     """
-    bundle = (model_version.get("metrics") or {}).get("error_rates")
-    audit = audited_rates(db, int(model_version["id"]), brands)
-    used: dict[str, str] = {}
-    merged = dict(bundle) if bundle else None
+    metrics = dict(version.get("metrics") or {})
+    bundle = metrics.get("error_rates") if isinstance(metrics.get("error_rates"), dict) else None
+    audit = audited_rates(db, int(version["id"]))
     chosen = {b: e for b, e in ((audit or {}).get("brands") or {}).items() if e.get("enough")}
-    if chosen:
-        merged = dict(merged or {"method": "audit", "brands": {}})
-        merged["brands"] = {**(merged.get("brands") or {}), **chosen}
-    for brand in brands:
-        if brand in chosen:
-            used[brand] = (f"audit of {chosen[brand]['judged']} judged feed photos "
-                           f"(last judged {audit['measured_at'][:16].replace('T', ' ')} UTC)")
-        elif bundle and brand in (bundle.get("brands") or {}):
-            used[brand] = (f"the model bundle's held-out rates ({bundle.get('method', '?')}, "
-                           f"measured {str(bundle.get('measured_at', '?'))[:16].replace('T', ' ')})")
-        else:
-            used[brand] = "none available"
-    if merged is not None:
-        merged["used"] = used
-    return {"error_rates": merged, "used": used, "audit": audit}
+    if not chosen:
+        return version
+    held_out = {b: dict(e, used="held-out") for b, e in ((bundle or {}).get("brands") or {}).items()
+                if b not in chosen and isinstance(e, dict)}
+    audited = {b: dict(e, used="audit") for b, e in chosen.items()}
+    parts = [f"{', '.join(sorted(audited))}: audit of {audit['photos']} judged feed photos, stratified random "
+             f"sample weighted by stratum size (last judged {_when(audit['measured_at'])} UTC)"]
+    if held_out:
+        parts.append(f"{', '.join(sorted(held_out))}: the model bundle's held-out rates "
+                     f"({(bundle or {}).get('detail') or (bundle or {}).get('method', '?')}, "
+                     f"measured {_when((bundle or {}).get('measured_at'))})")
+    metrics["error_rates"] = {**(bundle or {}), "method": "audit" if not held_out else "audit+held-out",
+                              "detail": "; ".join(parts), "photos": audit["photos"],
+                              "measured_at": audit["measured_at"], "source": "audit",
+                              "brands": {**held_out, **audited}, "audit": {"photos": audit["photos"],
+                                                                           "frame": audit["frame"]}}
+    return {**version, "metrics": metrics}

@@ -145,7 +145,8 @@ def render_page(*, mode: str, version: int, brands: Sequence[str], items: list[d
     tiles = "".join(_tile(item, brands) for item in items) or "<p>The queue is empty.</p>"
     progress = _progress(plan) if mode == "sample" else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Review · model version '
-            f'{int(version)}</title><link rel="icon" href="data:,"><style>{STYLE}</style></head><body data-token="{escape(token)}">'
+            f'{int(version)}</title><link rel="icon" href="data:,"><style>{STYLE}</style></head>'
+            f'<body data-token="{escape(token)}">'
             f'<header><h1>Review the feed · model version {int(version)}</h1>'
             f'<p><span id="mode" class="mode {escape(mode)}">{escape(title)}</span> {escape(explain)}</p>'
             f'{progress}<p>Photos {at + 1 if size else 0}-{min(at + shown, size)} of {size} · {" · ".join(links)}'

@@ -19,6 +19,8 @@ from monitor.review.session import ReviewSession
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 COOKIE = "review_token"
+CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+       "connect-src 'self'")
 
 
 class ReviewError(MonitorError):
@@ -56,8 +58,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-store")
-        self.send_header("Content-Security-Policy", "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-                                                    "script-src 'unsafe-inline'; connect-src 'self'")
+        self.send_header("Content-Security-Policy", CSP)
         for name, value in (extra or {}).items():
             self.send_header(name, value)
         self.end_headers()
