@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from ingest_helpers import ROOT, jpeg, monitor_cmd, rows, run_monitor, subprocess_env
+from cli import run_cli
+from ingest_helpers import ROOT, jpeg, monitor_cmd, rows, subprocess_env
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}
 WAIT = 240  # generous upper bound for a loaded 2-core machine; not a timing assertion
@@ -57,8 +58,8 @@ def test_sigkill_mid_batch_then_restart_stores_every_photo_once(tmp_path, sqlite
     assert proc.returncode == -signal.SIGKILL
     stored = count(sqlite_url)
     assert 0 < stored < total, "the kill should land mid-run"
-    done = run_monitor(config, "ingest", "--once")
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_cli("--config", config, "ingest", "--once")
+    assert done.exit_code == 0, done.output[-3000:]
     assert rows(sqlite_url, "SELECT count(*), count(DISTINCT sha256), count(DISTINCT external_id) FROM images")[0] \
         == (total, total, total)
     assert rows(sqlite_url, "SELECT count(*) FROM detections")[0][0] == 2 * total
@@ -113,8 +114,8 @@ def test_daemon_picks_up_a_dropped_photo_records_failures_and_stops_on_sigterm(t
         out, err = proc.communicate(timeout=WAIT)
     assert proc.returncode == 0, err[-3000:]
     assert "daemon stopped" in err and "poll inbox" in err and "upstream is down" in err
-    status = run_monitor(config, "status")
-    assert status.returncode == 0 and "inbox" in status.stdout and "upstream is down" in status.stdout
+    status = run_cli("--config", config, "status")
+    assert status.exit_code == 0 and "inbox" in status.stdout and "upstream is down" in status.stdout
 
 
 def test_daemon_and_ingest_refuse_without_a_model(tmp_path, sqlite_url, make_config):
@@ -123,6 +124,6 @@ def test_daemon_and_ingest_refuse_without_a_model(tmp_path, sqlite_url, make_con
     upgrade(sqlite_url)
     config = make_config(sqlite_url, [{"name": "f", "kind": "fake"}], model=tmp_path / "missing-model")
     for command in (("run",), ("ingest", "--once")):
-        result = run_monitor(config, *command)
-        assert result.returncode == 1
+        result = run_cli("--config", config, *command)
+        assert result.exit_code == 1
         assert result.stderr.startswith("Error: no model bundle at") and "train" in result.stderr

@@ -9,9 +9,8 @@ from typing import Iterator
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from monitor.cli import app
+from cli import run_cli
 from storage import model_versions, sources, writes
 from storage.engine import Database, open_database
 from storage.errors import StorageError
@@ -194,7 +193,7 @@ def test_rebuild_rollups_command_checks_and_repairs(sqlite_url: str) -> None:
             session.execute(DetectionRollup.__table__.update().values(photos=DetectionRollup.photos + 1))
 
         def run(*args: str):
-            return CliRunner().invoke(app, ["db", "rebuild-rollups", "--url", sqlite_url, *args])
+            return run_cli("db", "rebuild-rollups", "--url", sqlite_url, *args)
 
         checked = run("--check")
         assert checked.exit_code == 1, checked.output
