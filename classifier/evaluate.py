@@ -56,8 +56,10 @@ def metrics_from_scores(labels: np.ndarray, scores: np.ndarray, classes: Sequenc
 
 
 def evaluate(model, dataset: Dataset, tiling: Any = None, batch_size: int = 32,
-             scores: Optional[np.ndarray] = None, progress: bool = False) -> dict[str, Any]:
-    """Score every photo of `dataset` with `model` at its stored thresholds and measure."""
+             scores: Optional[np.ndarray] = None, progress: bool = False,
+             keep_scores: Optional[list] = None) -> dict[str, Any]:
+    """Score every photo of `dataset` with `model` at its stored thresholds and measure (the scores are
+    appended to `keep_scores` when given)."""
     from classifier.images import read_rgb
 
     unknown = sorted(set(dataset.classes) - set(model.classes))
@@ -71,6 +73,8 @@ def evaluate(model, dataset: Dataset, tiling: Any = None, batch_size: int = 32,
 
             photos = track(photos, total=len(dataset), description="Scoring photos", transient=True)
         scores = model.scores(photos, tiling=tiling, batch_size=batch_size)
+    if keep_scores is not None:
+        keep_scores.append(scores)
     result = metrics_from_scores(dataset.labels(model.classes), scores, model.classes, model.thresholds)
     result["tiling"] = Tiling.of(tiling).on
     result["worst"] = worst_examples(dataset.labels(model.classes), scores, model.classes, model.thresholds,

@@ -34,14 +34,25 @@ def train_bundle(data_dir: Optional[Path], out: Path, *, negatives: Sequence[Pat
 
 def evaluate_bundle(model_dir: Path, data_dir: Optional[Path], *, negatives: Sequence[Path] = (),
                     labels: Optional[Path] = None, tiling: Any = None, json_path: Optional[Path] = None,
-                    html_path: Optional[Path] = None, batch_size: int = 32, precision: str = "auto") -> dict[str, Any]:
-    """Evaluate a saved bundle on a labelled set; optionally write the JSON and the HTML report."""
+                    html_path: Optional[Path] = None, batch_size: int = 32, precision: str = "auto",
+                    update_rates: bool = False) -> dict[str, Any]:
+    """Evaluate a saved bundle on a labelled set; optionally write the JSON and the HTML report, and store the
+    error rates measured here in the bundle (source "evaluate")."""
+    from classifier.bundle import update_metrics
+    from classifier.error_rates import at_thresholds
     from classifier.evaluate import evaluate, write_html
     from classifier.model import LogoClassifier
+    from classifier.tiling import Tiling
 
     model = LogoClassifier.load(model_dir, precision)
     dataset = read_dataset(data_dir, negatives, labels)
-    metrics = evaluate(model, dataset, tiling=tiling, batch_size=batch_size, progress=True)
+    scores: list = []
+    metrics = evaluate(model, dataset, tiling=tiling, batch_size=batch_size, progress=True, keep_scores=scores)
+    metrics["error_rates"] = at_thresholds(dataset.labels(model.classes), scores[0], model.classes,
+                                           model.thresholds, Tiling.of(tiling).as_dict())
+    if update_rates:
+        stored = {**model.metrics, "error_rates": metrics["error_rates"]}
+        metrics["rates_stored"] = {"bundle": str(model.bundle_path), "checksum": update_metrics(model_dir, stored)}
     metrics["model"] = {"bundle": str(model.bundle_path), "checksum": model.checksum, "backbone": model.backbone}
     metrics["unreadable"] = [{"path": str(p), "reason": r} for p, r in dataset.unreadable]
     if json_path:

@@ -112,6 +112,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"validation: macro AP {_fmt(metrics['macro_average_precision'])}, brand top-1 "
                        f"{_fmt(metrics['brand_top1_accuracy'])}, no-logo false positives "
                        f"{_fmt(metrics['nologo_false_positive_rate'])}")
+            rates = metrics["error_rates"]
+            typer.echo(f"error rates ({rates['method']}, {rates['photos']} photos): " + ", ".join(
+                f"{b} recall {_fmt(r['recall'])}, false alarms {_fmt(r['fpr'])}" for b, r in rates["brands"].items()))
 
     @app.command("evaluate")
     def evaluate(
@@ -123,8 +126,10 @@ def register(app: typer.Typer) -> None:
         json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON here."),
         html_path: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report here."),
         tiling: Optional[bool] = typer.Option(None, "--tiling/--no-tiling", help="Default: classifier.tiling."),
+        update_rates: bool = typer.Option(False, "--update-rates",
+                                          help="Store the error rates measured here in the bundle (for reports)."),
     ) -> None:
-        """Measure a model bundle on labelled photos: AP, top-1, false positives, per brand.
+        """Measure a model bundle on labelled photos: AP, top-1, false positives, error rates, per brand.
 
         Example: monitor evaluate --model models/current data/test --json eval.json --html eval.html
         """
@@ -133,7 +138,8 @@ def register(app: typer.Typer) -> None:
         settings = _settings(ctx).classifier
         metrics = evaluate_bundle(model or settings.model, data_dir, negatives=negatives, labels=labels,
                                   tiling=_tiling(settings, tiling), json_path=json_path, html_path=html_path,
-                                  batch_size=settings.batch_size, precision=settings.precision)
+                                  batch_size=settings.batch_size, precision=settings.precision,
+                                  update_rates=update_rates)
         from rich.console import Console
         from rich.table import Table
 
@@ -147,6 +153,12 @@ def register(app: typer.Typer) -> None:
         for key in ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate",
                     "micro_precision", "micro_recall"):
             console.print(f"{key}: {_fmt(metrics[key])}")
+        rates = metrics["error_rates"]["brands"]
+        console.print("error rates at the stored thresholds: " + ", ".join(
+            f"{b} recall {_fmt(r['recall'])} ({r['tp']}/{r['positives']}), false alarms {_fmt(r['fpr'])} "
+            f"({r['fp']}/{r['negatives']})" for b, r in rates.items()), highlight=False)
+        if "rates_stored" in metrics:
+            console.print(f"error rates stored in {metrics['rates_stored']['bundle']} (source: evaluate)")
 
     @app.command("predict")
     def predict(
@@ -173,17 +185,18 @@ def register(app: typer.Typer) -> None:
             if "error" in entry:
                 typer.echo(f"{entry['path']}: error: {entry['error']}")
             elif entry["detections"]:
-                found = ", ".join(f"{d['brand']} ({d['confidence']:.2f})" for d in entry["detections"])
+                found = ", ".join(f"{d['brand']} (about {d['confidence']:.0%} likely)" for d in entry["detections"])
                 typer.echo(f"{entry['path']}: {found}")
             else:
                 typer.echo(f"{entry['path']}: no logo")
 
 
 def _tiling(settings, flag: Optional[bool]):
-    tiling = settings.tiling
-    if flag is None:
-        return tiling
-    return tiling.model_copy(update={"enabled": flag})
+    """classifier.tiling, with --tiling/--no-tiling applied."""
+    from classifier.tiling import Tiling
+
+    tiling = Tiling.of(settings.tiling)
+    return tiling if flag is None else Tiling(flag, tiling.grid, tiling.overlap)
 
 
 def _fmt(value) -> str:

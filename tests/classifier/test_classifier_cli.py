@@ -44,6 +44,14 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
     assert manifest["training"]["views"] == 2 and set(manifest["thresholds"]) == set(BRANDS)
     assert manifest["training"]["tiling"] == {"enabled": True, "grid": 3, "overlap": 0.25}  # config defaults
     assert manifest["training"]["feature_precision"] in ("float32", "bfloat16")
+    rates = manifest["metrics"]["error_rates"]  # the contract in docs/interfaces.md
+    held_out = manifest["training"]["validation_photos"]
+    assert rates["method"] == "cross-fit" and rates["source"] == "train" and rates["photos"] == held_out > 0
+    assert rates["tiling"] == manifest["training"]["tiling"] and set(rates["brands"]) == set(BRANDS)
+    assert set(rates["brands"]["Acme"]) == {"threshold", "tp", "positives", "fp", "negatives", "fp_nologo",
+                                            "negatives_nologo", "fp_other", "negatives_other", "recall", "fpr"}
+    assert manifest["metrics"]["calibration"]["method"] in ("platt", "isotonic")
+    assert f"error rates (cross-fit, {held_out} photos)" in result.stdout
     assert any((tmp_path / "cache").rglob("*.npy"))
 
 
@@ -52,7 +60,7 @@ def test_evaluate_and_predict_from_the_command_line(trained, drawn_sets, tmp_pat
     bundle = tmp_path / "bundle"
     model.save(bundle)
     report = monitor("evaluate", "--model", str(bundle), str(drawn_sets[1]), "--json", str(tmp_path / "eval.json"),
-                     "--html", str(tmp_path / "eval.html"), cwd=tmp_path)
+                     "--html", str(tmp_path / "eval.html"), "--update-rates", cwd=tmp_path)
     metrics = json.loads((tmp_path / "eval.json").read_text())
     assert metrics["photos"] == 40 and set(metrics["per_brand"]) == set(BRANDS)
     assert metrics["brand_top1_accuracy"] > 0.6  # chance is 1/3
@@ -60,6 +68,14 @@ def test_evaluate_and_predict_from_the_command_line(trained, drawn_sets, tmp_pat
     assert "macro_average_precision" in report.stdout and "Corona" in report.stdout
     page = (tmp_path / "eval.html").read_text()
     assert "Plotly.newPlot" in page and "<script src=\"http" not in page and len(page) > 1_000_000
+    assert "Reliability of the scores" in page and "<th>no logo</th>" in page and "data:image/jpeg;base64," in page
+    assert "the share where it was detected anyway" in page  # metrics explained in plain words
+    stored = json.loads((bundle / "bundle.json").read_text())["metrics"]["error_rates"]
+    assert stored["source"] == "evaluate" and stored["method"] == "split" and stored["photos"] == 40
+    acme = stored["brands"]["Acme"]
+    assert acme["positives"] == 10 and acme["negatives"] == 30 and acme["negatives_nologo"] == 10
+    assert acme["tp"] == round(metrics["per_brand"]["Acme"]["recall"] * 10)  # the same decisions as the table
+    assert "error rates stored in" in report.stdout
 
     photos = sorted((drawn_sets[1] / "Acme").glob("*.jpg"))[:3]
     (tmp_path / "bad.jpg").write_text("not a photo")
