@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Two test processes, one test file each at a time (module fixtures such as the demo run stay shared).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: setup demo test test-slow browser clean
+.PHONY: setup demo check test test-slow browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,8 +31,14 @@ browser:
 demo: setup
 	$(BIN)/monitor demo --out demo-output
 
-## test: set up, then run the test suite (PostgreSQL, Redis, RabbitMQ cases run when their local ports answer)
-test: setup browser
+## check: the guard rails: ruff lint, ruff format check, the import-layering contracts (all in pyproject.toml)
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+## test: set up, run the guard rails, then the suite (PostgreSQL, Redis, RabbitMQ cases run when their ports answer)
+test: setup browser check
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; exit $$status
 
