@@ -7,14 +7,16 @@ detections and images instead, with the same results (a test compares the two).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, Union
 
 from sqlalchemy import (BigInteger, Integer, String, and_, bindparam, case, cast, func, literal, literal_column,
                         select, text, type_coerce)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from storage.engine import Database, describe_error
 from storage.errors import StorageError
+from storage.redaction import redact_text
 from storage.rollups import utc_day
 from storage.schema import (NO_PLACE, NO_REASON, Detection, DetectionRollup, FetchFailure, Image, ImageRollup,
                             ModelVersion, Source, Thumbnail, UTCDateTime)
@@ -29,18 +31,20 @@ M = ModelVersion.__table__.c
 F = FetchFailure.__table__.c
 
 
-def _engine(db: Any) -> Engine:
-    return db.engine if hasattr(db, "engine") else db
+Reader = Union[Database, Engine]  # what report queries read through
 
 
-def _rows(db: Any, statement) -> list[dict[str, Any]]:
+def _engine(db: Reader) -> Engine:
+    return db.engine if isinstance(db, Database) else db
+
+
+def _rows(db: Reader, statement) -> list[dict[str, Any]]:
     engine = _engine(db)
     try:
         with engine.connect() as conn:
             return [dict(row) for row in conn.execute(statement).mappings()]
     except SQLAlchemyError as exc:
-        original = getattr(exc, "orig", None) or exc
-        raise StorageError(f"report query failed: {str(original).splitlines()[0]}") from exc
+        raise StorageError(f"report query failed: {describe_error(exc)}") from exc
 
 
 def day_of(column, dialect: str):
@@ -68,20 +72,20 @@ def _accepted(include_reposts: bool) -> list[Any]:
     return conditions
 
 
-def latest_model_version(db: Any) -> Optional[int]:
+def latest_model_version(db: Reader) -> Optional[int]:
     """The newest model version id that has any detection, or None."""
     rows = _rows(db, select(func.max(D.model_version_id).label("id")))
     return rows[0]["id"] if rows else None
 
 
-def model_version(db: Any, version_id: int) -> Optional[dict[str, Any]]:
+def model_version(db: Reader, version_id: int) -> Optional[dict[str, Any]]:
     """One model version's row (thresholds, metrics, backbone...), or None."""
     rows = _rows(db, select(M.id, M.checksum, M.bundle_path, M.backbone, M.input_size, M.classes,
                             M.thresholds, M.metrics, M.created_at).where(M.id == version_id))
     return rows[0] if rows else None
 
 
-def model_versions_used(db: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def model_versions_used(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Model versions with at least one detection posted in [start, end) (an index probe per version)."""
     used = (select(D.id).where(D.model_version_id == M.id, D.posted_at >= start, D.posted_at < end)
             .limit(1).exists())
@@ -120,7 +124,7 @@ def _iso_days(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def detections_in_span(db: Any, model_version_id: int, start: datetime, end: datetime, raw: bool = False) -> int:
+def detections_in_span(db: Reader, model_version_id: int, start: datetime, end: datetime, raw: bool = False) -> int:
     """How many detections one model version made on photos posted in [start, end)."""
     if raw:
         statement = select(func.count().label("n")).where(
@@ -132,7 +136,7 @@ def detections_in_span(db: Any, model_version_id: int, start: datetime, end: dat
     return int(_rows(db, statement)[0]["n"])
 
 
-def brand_counts_by_day(db: Any, model_version_id: int, start: datetime, end: datetime,
+def brand_counts_by_day(db: Reader, model_version_id: int, start: datetime, end: datetime,
                         include_reposts: bool = False, raw: bool = False) -> list[dict[str, Any]]:
     """Photos showing each brand per UTC day and source: day, brand, source, photos.
 
@@ -175,7 +179,7 @@ _SQLITE_REPOSTS = text(
              bindparam("version", type_=Integer()))
 
 
-def _repost_counts(db: Any, model_version_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _repost_counts(db: Reader, model_version_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Detections on reposts per day, brand and source (what excluding reposts subtracts)."""
     dialect = _engine(db).dialect.name
     if dialect == "sqlite":
@@ -190,7 +194,7 @@ def _repost_counts(db: Any, model_version_id: int, start: datetime, end: datetim
     return _rows(db, statement)
 
 
-def _has_reposts(db: Any, start: datetime, end: datetime) -> bool:
+def _has_reposts(db: Reader, start: datetime, end: datetime) -> bool:
     statement = select(literal(1).label("found")).where(
         select(I.id).where(I.repost_of_id.is_not(None), I.posted_at >= start, I.posted_at < end).exists())
     return bool(_rows(db, statement))
@@ -200,13 +204,13 @@ def _no_reposts(rollup: Any, include_reposts: bool) -> list[Any]:
     return [] if include_reposts else [rollup.repost.is_(False)]
 
 
-def _with_source_names(db: Any, aggregated) -> list[dict[str, Any]]:
+def _with_source_names(db: Reader, aggregated) -> list[dict[str, Any]]:
     statement = (select(aggregated.c.day, aggregated.c.brand, S.name.label("source"), aggregated.c.photos)
                  .select_from(aggregated.outerjoin(Source.__table__, S.id == aggregated.c.source_id)))
     return _rows(db, statement)
 
 
-def images_by_day(db: Any, start: datetime, end: datetime, include_reposts: bool = False,
+def images_by_day(db: Reader, start: datetime, end: datetime, include_reposts: bool = False,
                   raw: bool = False) -> list[dict[str, Any]]:
     """Accepted photos (the denominator) per UTC day, source and place, with reach and coordinate sums."""
     if raw:
@@ -235,7 +239,7 @@ def images_by_day(db: Any, start: datetime, end: datetime, include_reposts: bool
     return rows if raw else _iso_days(rows)
 
 
-def brand_counts_by_place(db: Any, model_version_id: int, windows: Sequence[Any], brands: Sequence[str],
+def brand_counts_by_place(db: Reader, model_version_id: int, windows: Sequence[Any], brands: Sequence[str],
                           include_reposts: bool = False, raw: bool = False) -> list[dict[str, Any]]:
     """For the given brands, per window and place: photos and the reach they add up to (sources that give it)."""
     start, end = _span(windows)
@@ -282,7 +286,7 @@ def _sqlite_place_counts(model_version_id: int, windows: Sequence[Any], brands: 
     return statement.bindparams(*params)
 
 
-def rejections(db: Any, windows: Sequence[Any], raw: bool = False) -> list[dict[str, Any]]:
+def rejections(db: Reader, windows: Sequence[Any], raw: bool = False) -> list[dict[str, Any]]:
     """Rejected photos per window and reason: window, reason, photos."""
     start, end = _span(windows)
     if not raw:
@@ -299,8 +303,8 @@ def rejections(db: Any, windows: Sequence[Any], raw: bool = False) -> list[dict[
     return _rows(db, statement)
 
 
-def source_failures(db: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Photo fetch failures last seen in [start, end), per source and reason: source, reason, failures, attempts, last_at."""
+def source_failures(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Photo fetch failures last seen in [start, end) per source and reason, with their attempts and last time."""
     statement = (select(S.name.label("source"), F.reason.label("reason"), func.count().label("failures"),
                         func.sum(F.attempts).label("attempts"), func.max(F.last_at).label("last_at"))
                  .select_from(FetchFailure.__table__.join(Source.__table__, S.id == F.source_id))
@@ -309,7 +313,7 @@ def source_failures(db: Any, start: datetime, end: datetime) -> list[dict[str, A
     return _rows(db, statement)
 
 
-def failing_sources(db: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def failing_sources(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Sources whose last poll error falls in [start, end) or that are failing now."""
     statement = (select(S.name.label("source"), S.kind.label("kind"), S.last_error.label("last_error"),
                         S.last_error_at.label("last_error_at"),
@@ -317,10 +321,11 @@ def failing_sources(db: Any, start: datetime, end: datetime) -> list[dict[str, A
                         S.last_success_at.label("last_success_at"))
                  .where((and_(S.last_error_at >= start, S.last_error_at < end)) | (S.consecutive_failures > 0))
                  .order_by(S.name))
-    return _rows(db, statement)
+    # Errors are stored redacted; rows written before that are redacted here.
+    return [{**row, "last_error": redact_text(row["last_error"])} for row in _rows(db, statement)]
 
 
-def top_examples(db: Any, model_version_id: int, brands: Iterable[str], windows: Sequence[Any],
+def top_examples(db: Reader, model_version_id: int, brands: Iterable[str], windows: Sequence[Any],
                  limit: int = 3, include_reposts: bool = False) -> list[dict[str, Any]]:
     """The most confident photos per brand and window, with their thumbnails (JPEG bytes, or None)."""
     joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)

@@ -65,5 +65,10 @@ def redact_text(text: Any) -> Any:
     """Free text (an error message) with every URL in it redacted; None stays None."""
     if text is None:
         return None
-    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), str(text))
+    def one(match: re.Match[str]) -> str:
+        url = match.group(0)
+        core = url.rstrip(".,;:!?)]}")  # sentence punctuation after a URL is not part of it
+        return redact_url(core) + url[len(core):]
+
+    return _URL_IN_TEXT.sub(one, str(text))
 

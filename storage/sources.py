@@ -91,7 +91,8 @@ def source_status(db: Database) -> list[dict[str, Any]]:
         .outerjoin(detections, detections.c.source_id == Source.id)
         .outerjoin(failures, failures.c.source_id == Source.id)
         .order_by(Source.name))
+    counts = ("images_accepted", "images_rejected", "reposts", "detections", "fetch_failures")
     with db.session() as session:
-        return [{**row._asdict(), **{k: int(row._mapping[k]) for k in
-                 ("images_accepted", "images_rejected", "reposts", "detections", "fetch_failures")}}
-                for row in session.execute(query)]
+        # Errors are stored redacted; rows written before that are redacted here.
+        return [{**row._asdict(), "last_error": redact_text(row.last_error),
+                 **{k: int(row._mapping[k]) for k in counts}} for row in session.execute(query)]

@@ -107,3 +107,16 @@ def test_secrets_are_not_stored_in_clear(db: Database, source: int, model: int) 
     assert error == "HTTP 500 from https://api.example.com/v1?page=2&api_key=***"
     assert broker["url"] == "redis://:***@127.0.0.1:6379/0"
     assert sources.source_status(db)[0]["last_error"] == error
+
+
+def test_errors_stored_in_clear_before_are_redacted_when_read(db: Database, source: int) -> None:
+    from storage import queries
+
+    with db.session(write=True) as session:  # as a version that stored errors unredacted left them
+        session.execute(Source.__table__.update().values(
+            last_error="GET https://api.example.com/feed?key=OLDSECRET: 503", consecutive_failures=2,
+            last_error_at=datetime(2026, 3, 1, tzinfo=UTC)))
+    shown = "GET https://api.example.com/feed?key=***: 503"
+    assert sources.source_status(db)[0]["last_error"] == shown
+    failing = queries.failing_sources(db, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert [row["last_error"] for row in failing] == [shown]
