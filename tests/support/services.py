@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 from functools import cache
-from typing import Optional
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,7 +34,7 @@ def require_broker(url: str) -> None:
 
 
 @cache
-def _postgres() -> tuple[str, Optional[str]]:
+def _postgres() -> tuple[str, str | None]:
     explicit = os.environ.get(PG_ENV)
     url = explicit or PG_DEFAULT
     try:
@@ -52,7 +51,7 @@ def _postgres() -> tuple[str, Optional[str]]:
 
 
 @cache
-def _broker(url: str) -> Optional[str]:
+def _broker(url: str) -> str | None:
     """None when the broker speaks its protocol on its port, else why not."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or (6379 if url.startswith("redis") else 5672)
@@ -68,7 +67,7 @@ def _broker(url: str) -> Optional[str]:
     return None
 
 
-def probe(name: str) -> Optional[str]:
+def probe(name: str) -> str | None:
     """None when the named service answers, else why not (for the end-of-run summary; never raises)."""
     if name == "PostgreSQL":
         try:
@@ -87,5 +86,5 @@ def skipped_groups(skipped_reports: list) -> dict[str, tuple[int, str]]:
         for name in SERVICES:
             if reason.startswith(name + SKIP_MARK):
                 count, _ = groups.get(name, (0, ""))
-                groups[name] = (count + 1, reason[len(name + SKIP_MARK):])
+                groups[name] = (count + 1, reason[len(name + SKIP_MARK) :])
     return groups
