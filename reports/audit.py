@@ -13,7 +13,8 @@ model_versions.metrics["error_rates"], so reports carry them like the bundle's h
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,9 +46,14 @@ def _category(present: dict[str, bool], brand: str) -> str:
     return "other" if any(v for k, v in present.items() if k != brand) else "nologo"
 
 
-def estimate_rates(frame: Sequence[Any], judged: Iterable[dict[str, Any]], brands: Sequence[str],
-                   thresholds: Optional[dict[str, float]] = None, seed: int = 0,
-                   draws: int = DRAWS) -> dict[str, Any]:
+def estimate_rates(
+    frame: Sequence[Any],
+    judged: Iterable[dict[str, Any]],
+    brands: Sequence[str],
+    thresholds: dict[str, float] | None = None,
+    seed: int = 0,
+    draws: int = DRAWS,
+) -> dict[str, Any]:
     """Per brand audited recall and FPR from frame photos (image_id, stratum, detected) and sample judgments.
 
     `judged` rows carry image_id, brand and present; photos outside the frame are ignored.
@@ -73,8 +79,9 @@ def estimate_rates(frame: Sequence[Any], judged: Iterable[dict[str, Any]], brand
     return result
 
 
-def _brand_rates(rng: np.random.Generator, sizes: dict, counts: dict, draws: int,
-                 threshold: Optional[float]) -> dict[str, Any]:
+def _brand_rates(
+    rng: np.random.Generator, sizes: dict, counts: dict, draws: int, threshold: float | None
+) -> dict[str, Any]:
     by_stratum: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(3))
     for (stratum, _), n in counts.items():
         by_stratum[stratum] += n
@@ -92,10 +99,11 @@ def _brand_rates(rng: np.random.Generator, sizes: dict, counts: dict, draws: int
     fp_other, tn_other = totals[(True, "other")], totals[(False, "other")]
     entry: dict[str, Any] = {"threshold": threshold}
     for name, hits, misses, hit_key, all_key in (
-            ("recall", tp, fn, "tp", "positives"),
-            ("fpr", fp_nologo + fp_other, tn_nologo + tn_other, "fp", "negatives"),
-            ("fpr_nologo", fp_nologo, tn_nologo, "fp_nologo", "negatives_nologo"),
-            ("fpr_other", fp_other, tn_other, "fp_other", "negatives_other")):
+        ("recall", tp, fn, "tp", "positives"),
+        ("fpr", fp_nologo + fp_other, tn_nologo + tn_other, "fp", "negatives"),
+        ("fpr_nologo", fp_nologo, tn_nologo, "fp_nologo", "negatives_nologo"),
+        ("fpr_other", fp_other, tn_other, "fp_other", "negatives_other"),
+    ):
         total = hits + misses
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(total > 0, hits / np.maximum(total, 1), np.nan)
@@ -104,25 +112,37 @@ def _brand_rates(rng: np.random.Generator, sizes: dict, counts: dict, draws: int
             entry.update({hit_key: 0, all_key: 0, name: None, f"{name}_interval": None})
             continue
         k, n = _beta_counts(rate, cap=float(np.mean(total)))
-        entry.update({hit_key: round(k, 3), all_key: round(n, 3), name: k / n if n else None,
-                      f"{name}_interval": [float(np.quantile(rate, 0.025)), float(np.quantile(rate, 0.975))]})
+        entry.update(
+            {
+                hit_key: round(k, 3),
+                all_key: round(n, 3),
+                name: k / n if n else None,
+                f"{name}_interval": [float(np.quantile(rate, 0.025)), float(np.quantile(rate, 0.975))],
+            }
+        )
     judged = {key: int(n.sum()) for key, n in counts.items()}
     entry["judged"] = sum(judged.values())
     entry["judged_detected"] = sum(n for (_, d), n in judged.items() if d)
     entry["judged_no_detection"] = sum(n for (s, _), n in judged.items() if s == "")
-    entry["strata"] = {s or "(no detection)": {"photos": sum(v for (t, _), v in sizes.items() if t == s),
-                                               "judged": sum(v for (t, _), v in judged.items() if t == s)}
-                       for s in sorted({s for s, _ in sizes})}
+    entry["strata"] = {
+        s or "(no detection)": {
+            "photos": sum(v for (t, _), v in sizes.items() if t == s),
+            "judged": sum(v for (t, _), v in judged.items() if t == s),
+        }
+        for s in sorted({s for s, _ in sizes})
+    }
     detected = sum(v for (_, d), v in sizes.items() if d)
     undetected = sum(v for (s, _), v in sizes.items() if s == "")
     # Enough: MIN_JUDGED photos in each of the two strata that matter most (or all of a smaller one).
-    entry["enough"] = (entry["judged_detected"] >= min(MIN_JUDGED, detected)
-                       and entry["judged_no_detection"] >= min(MIN_JUDGED, undetected))
+    entry["enough"] = entry["judged_detected"] >= min(MIN_JUDGED, detected) and entry["judged_no_detection"] >= min(
+        MIN_JUDGED, undetected
+    )
     return entry
 
 
-def audited_rates(db: Any, model_version_id: int, brands: Optional[Sequence[str]] = None,
-                  seed: int = 0) -> Optional[dict[str, Any]]:
+def audited_rates(
+    db: Any, model_version_id: int, brands: Sequence[str] | None = None, seed: int = 0
+) -> dict[str, Any] | None:
     """metrics["error_rates"]-shaped audited rates of a model version, or None when nothing is judged yet."""
     from storage.judgments import judgments, model_version_classes, sample_frame
 
@@ -135,11 +155,18 @@ def audited_rates(db: Any, model_version_id: int, brands: Optional[Sequence[str]
     rates = estimate_rates(frame, rows, brands, version["thresholds"], seed=seed)
     photos = len({r["image_id"] for r in rows})
     when = max(r["judged_at"] for r in rows)
-    return {"method": "audit", "source": "audit", "tiling": None, "photos": photos, "frame": len(frame),
-            "measured_at": when.isoformat(), "model_version": model_version_id,
-            "detail": f"stratified random audit of {photos} feed photos judged by people "
-                      f"(of {len(frame)} photos, weighted by stratum size), last judged {when:%Y-%m-%d %H:%M} UTC",
-            "brands": rates}
+    return {
+        "method": "audit",
+        "source": "audit",
+        "tiling": None,
+        "photos": photos,
+        "frame": len(frame),
+        "measured_at": when.isoformat(),
+        "model_version": model_version_id,
+        "detail": f"stratified random audit of {photos} feed photos judged by people "
+        f"(of {len(frame)} photos, weighted by stratum size), last judged {when:%Y-%m-%d %H:%M} UTC",
+        "brands": rates,
+    }
 
 
 def _when(text: Any) -> str:
@@ -158,18 +185,30 @@ def with_audited_rates(db: Any, version: dict[str, Any]) -> dict[str, Any]:
     chosen = {b: e for b, e in ((audit or {}).get("brands") or {}).items() if e.get("enough")}
     if not chosen:
         return version
-    held_out = {b: dict(e, used="held-out") for b, e in ((bundle or {}).get("brands") or {}).items()
-                if b not in chosen and isinstance(e, dict)}
+    held_out = {
+        b: dict(e, used="held-out")
+        for b, e in ((bundle or {}).get("brands") or {}).items()
+        if b not in chosen and isinstance(e, dict)
+    }
     audited = {b: dict(e, used="audit") for b, e in chosen.items()}
-    parts = [f"{', '.join(sorted(audited))}: audit of {audit['photos']} judged feed photos, stratified random "
-             f"sample weighted by stratum size (last judged {_when(audit['measured_at'])} UTC)"]
+    parts = [
+        f"{', '.join(sorted(audited))}: audit of {audit['photos']} judged feed photos, stratified random "
+        f"sample weighted by stratum size (last judged {_when(audit['measured_at'])} UTC)"
+    ]
     if held_out:
-        parts.append(f"{', '.join(sorted(held_out))}: the model bundle's held-out rates "
-                     f"({(bundle or {}).get('detail') or (bundle or {}).get('method', '?')}, "
-                     f"measured {_when((bundle or {}).get('measured_at'))})")
-    metrics["error_rates"] = {**(bundle or {}), "method": "audit" if not held_out else "audit+held-out",
-                              "detail": "; ".join(parts), "photos": audit["photos"],
-                              "measured_at": audit["measured_at"], "source": "audit",
-                              "brands": {**held_out, **audited}, "audit": {"photos": audit["photos"],
-                                                                           "frame": audit["frame"]}}
+        parts.append(
+            f"{', '.join(sorted(held_out))}: the model bundle's held-out rates "
+            f"({(bundle or {}).get('detail') or (bundle or {}).get('method', '?')}, "
+            f"measured {_when((bundle or {}).get('measured_at'))})"
+        )
+    metrics["error_rates"] = {
+        **(bundle or {}),
+        "method": "audit" if not held_out else "audit+held-out",
+        "detail": "; ".join(parts),
+        "photos": audit["photos"],
+        "measured_at": audit["measured_at"],
+        "source": "audit",
+        "brands": {**held_out, **audited},
+        "audit": {"photos": audit["photos"], "frame": audit["frame"]},
+    }
     return {**version, "metrics": metrics}

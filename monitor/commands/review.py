@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
-def _who(value: Optional[str]) -> str:
+def _who(value: str | None) -> str:
     if value:
         return value
     try:
@@ -20,24 +19,30 @@ def _who(value: Optional[str]) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the `review` group."""
-    group = typer.Typer(help="Audit a random sample of the feed; import and export judgments.",
-                        invoke_without_command=True)
+    group = typer.Typer(
+        help="Audit a random sample of the feed; import and export judgments.", invoke_without_command=True
+    )
 
     @group.callback()
-    def review(ctx: typer.Context,
-               port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: any free port)."),
-               model_version: Optional[int] = typer.Option(None, "--model-version",
-                                                           help="Model version id (default: the newest)."),
-               uncertain: bool = typer.Option(False, "--uncertain",
-                                              help="Least certain photos first (training only, not rates)."),
-               host: Optional[str] = typer.Option(None, "--host",
-                                                  help="Listen on this interface instead (needs --token)."),
-               token: Optional[str] = typer.Option(None, "--token", envvar="MONITOR_REVIEW_TOKEN",
-                                                   help="Secret the page must be opened with (?token=...)."),
-               precision: float = typer.Option(0.05, "--precision",
-                                               help="Wanted 95% half-width of every rate (sizes the sample)."),
-               seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
-               who: Optional[str] = typer.Option(None, "--who", help="Name stored with each judgment.")) -> None:
+    def review(
+        ctx: typer.Context,
+        port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+        model_version: int | None = typer.Option(
+            None, "--model-version", help="Model version id (default: the newest)."
+        ),
+        uncertain: bool = typer.Option(
+            False, "--uncertain", help="Least certain photos first (training only, not rates)."
+        ),
+        host: str | None = typer.Option(None, "--host", help="Listen on this interface instead (needs --token)."),
+        token: str | None = typer.Option(
+            None, "--token", envvar="MONITOR_REVIEW_TOKEN", help="Secret the page must be opened with (?token=...)."
+        ),
+        precision: float = typer.Option(
+            0.05, "--precision", help="Wanted 95% half-width of every rate (sizes the sample)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
+        who: str | None = typer.Option(None, "--who", help="Name stored with each judgment."),
+    ) -> None:
         """Open the review page: tick the brands each photo really shows (detections come pre-ticked).
 
         Example: monitor review --port 8765
@@ -53,12 +58,20 @@ def register(app: typer.Typer) -> None:
 
         db = open_database(ctx.obj.settings.database.url)
         try:
-            session = ReviewSession(db, model_version, "uncertain" if uncertain else "sample", seed=seed,
-                                    precision=precision, judged_by=_who(who))
+            session = ReviewSession(
+                db,
+                model_version,
+                "uncertain" if uncertain else "sample",
+                seed=seed,
+                precision=precision,
+                judged_by=_who(who),
+            )
             server = start_server(session, host, port, token)
             plan = session.plan()
-            typer.echo(f"reviewing model version {session.version_id} ({session.mode} mode): {len(session.queue)} "
-                       f"photos queued; about {plan.more_total} more judgments needed for +/-{precision:.0%}")
+            typer.echo(
+                f"reviewing model version {session.version_id} ({session.mode} mode): {len(session.queue)} "
+                f"photos queued; about {plan.more_total} more judgments needed for +/-{precision:.0%}"
+            )
             typer.echo(f"open {server.url}" + ("?token=..." if token else "") + "  (Ctrl-C to stop)")
             try:
                 while True:
@@ -69,12 +82,17 @@ def register(app: typer.Typer) -> None:
             db.dispose()
 
     @group.command("import")
-    def import_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="CSV with sha256,brand,present."),
-                   model_version: Optional[int] = typer.Option(None, "--model-version",
-                                                               help="Model version id (default: the newest)."),
-                   not_random: bool = typer.Option(False, "--not-random",
-                                                   help="Photos not from the random sample: training only."),
-                   who: Optional[str] = typer.Option(None, "--who", help="Name stored with each judgment.")) -> None:
+    def import_cmd(
+        ctx: typer.Context,
+        file: Path = typer.Argument(..., help="CSV with sha256,brand,present."),
+        model_version: int | None = typer.Option(
+            None, "--model-version", help="Model version id (default: the newest)."
+        ),
+        not_random: bool = typer.Option(
+            False, "--not-random", help="Photos not from the random sample: training only."
+        ),
+        who: str | None = typer.Option(None, "--who", help="Name stored with each judgment."),
+    ) -> None:
         """Store judgments from a CSV file (present: 1/0 or true/false); bad lines are reported and skipped.
 
         Example: monitor review import corrections.csv
@@ -84,8 +102,13 @@ def register(app: typer.Typer) -> None:
 
         db = open_database(ctx.obj.settings.database.url)
         try:
-            result = import_judgments(db, file, model_version, "uncertain" if not_random else "sample",
-                                      judged_by=f"{_who(who)} (import {file.name})"[:200])
+            result = import_judgments(
+                db,
+                file,
+                model_version,
+                "uncertain" if not_random else "sample",
+                judged_by=f"{_who(who)} (import {file.name})"[:200],
+            )
         finally:
             db.dispose()
         for line, reason in result.skipped:
@@ -93,9 +116,11 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"stored {result.stored} judgment(s), skipped {len(result.skipped)} line(s)")
 
     @group.command("export")
-    def export_cmd(ctx: typer.Context, out: Path = typer.Option(..., "--out", help="Folder to write into."),
-                   model_version: Optional[int] = typer.Option(None, "--model-version",
-                                                               help="Only this model version's judgments.")) -> None:
+    def export_cmd(
+        ctx: typer.Context,
+        out: Path = typer.Option(..., "--out", help="Folder to write into."),
+        model_version: int | None = typer.Option(None, "--model-version", help="Only this model version's judgments."),
+    ) -> None:
         """Write judged photos as training folders: <Brand>/ for each brand shown, none/ for logo-free ones.
 
         Example: monitor review export --out corrections/
@@ -109,9 +134,10 @@ def register(app: typer.Typer) -> None:
         finally:
             db.dispose()
         folders = ", ".join(f"{name} {n}" for name, n in sorted(result.written.items())) or "nothing"
-        typer.echo(f"wrote {folders} into {out}"
-                   + (f" ({result.from_thumbnail} from thumbnails: the photo file is gone)"
-                      if result.from_thumbnail else ""))
+        typer.echo(
+            f"wrote {folders} into {out}"
+            + (f" ({result.from_thumbnail} from thumbnails: the photo file is gone)" if result.from_thumbnail else "")
+        )
         if result.unreadable:
             typer.echo(f"note: {len(result.unreadable)} judged photo(s) left out: no file and no thumbnail")
 

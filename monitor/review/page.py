@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Any, Sequence
+from typing import Any
 
 from monitor.review.sampling import stratum_label
 
 GRID = 12
 
 MODES = {
-    "sample": ("Random sample mode", "Photos come from a stratified random sample of the feed: these judgments "
-                                     "estimate the model's recall and false-positive rate for reports."),
-    "uncertain": ("Uncertain mode (active learning)", "Photos whose scores lie closest to a threshold come first: "
-                                                       "these judgments go to training exports only, never into "
-                                                       "the error rates (they are not a random sample)."),
+    "sample": (
+        "Random sample mode",
+        "Photos come from a stratified random sample of the feed: these judgments "
+        "estimate the model's recall and false-positive rate for reports.",
+    ),
+    "uncertain": (
+        "Uncertain mode (active learning)",
+        "Photos whose scores lie closest to a threshold come first: "
+        "these judgments go to training exports only, never into "
+        "the error rates (they are not a random sample).",
+    ),
 }
 
 STYLE = """
@@ -92,7 +99,7 @@ SCRIPT = """
 
 def _tile(item: dict[str, Any], brands: Sequence[str]) -> str:
     photo, verdicts = item["photo"], item["verdicts"]
-    image = (f'<img alt="thumbnail" src="/photo/{int(photo["id"])}/thumb">' if photo.get("jpeg") else "")
+    image = f'<img alt="thumbnail" src="/photo/{int(photo["id"])}/thumb">' if photo.get("jpeg") else ""
     if item["readable"]:
         image = f'<img alt="photo" src="/photo/{int(photo["id"])}/full">'
     elif not image:
@@ -103,31 +110,52 @@ def _tile(item: dict[str, Any], brands: Sequence[str]) -> str:
         ticked = verdicts[brand] if brand in verdicts else score is not None
         key = str(number) if number <= 9 else ""
         detail = f" (detected, score {score:.2f})" if score is not None else ""
-        boxes.append(f'<label><input type="checkbox" value="{escape(brand)}" data-key="{key}"'
-                     f'{" checked" if ticked else ""}> {f"<kbd>{key}</kbd> " if key else ""}'
-                     f'{escape(brand)}{escape(detail)}</label>')
+        boxes.append(
+            f'<label><input type="checkbox" value="{escape(brand)}" data-key="{key}"'
+            f"{' checked' if ticked else ''}> {f'<kbd>{key}</kbd> ' if key else ''}"
+            f"{escape(brand)}{escape(detail)}</label>"
+        )
     judged = item.get("judged_by")
     status = f"judged by {escape(judged[0])} at {escape(judged[1])}" if judged else "not judged yet"
-    meta = (f'#{item["position"] + 1} · {escape(stratum_label(item["stratum"]))} · posted '
-            f'{escape(str(photo.get("posted_at") or "?"))}<br>{escape(str(photo.get("uri") or ""))}'
-            + (f'<br>{escape(str(photo["caption"]))}' if photo.get("caption") else ""))
-    return (f'<div class="tile{" saved" if judged else ""}" data-image="{int(photo["id"])}">{image}'
-            f'<div class="meta">{meta}</div><form onsubmit="return false">{"".join(boxes)}'
-            f'<button type="button" class="save">Save (Enter)</button> <span class="status">{status}</span>'
-            f'</form></div>')
+    meta = (
+        f"#{item['position'] + 1} · {escape(stratum_label(item['stratum']))} · posted "
+        f"{escape(str(photo.get('posted_at') or '?'))}<br>{escape(str(photo.get('uri') or ''))}"
+        + (f"<br>{escape(str(photo['caption']))}" if photo.get("caption") else "")
+    )
+    return (
+        f'<div class="tile{" saved" if judged else ""}" data-image="{int(photo["id"])}">{image}'
+        f'<div class="meta">{meta}</div><form onsubmit="return false">{"".join(boxes)}'
+        f'<button type="button" class="save">Save (Enter)</button> <span class="status">{status}</span>'
+        f"</form></div>"
+    )
 
 
 def _progress(plan: Any) -> str:
-    rows = "".join(f"<tr><td style='text-align:left'>{escape(stratum_label(s))}</td><td>{plan.sizes[s]}</td>"
-                   f"<td>{plan.judged.get(s, 0)}</td><td>{plan.more[s]}</td><td style='text-align:left'>"
-                   f"{escape(plan.why.get(s, ''))}</td></tr>" for s in plan.sizes)
-    return (f"<p>For every brand's recall and false-positive rate within +/-{plan.precision:.0%} (95%): "
-            f"<b id='more'>about {plan.more_total} more judgments needed</b>.</p><table><tr><th>stratum</th>"
-            f"<th>photos</th><th>judged</th><th>more needed</th><th>driven by</th></tr>{rows}</table>")
+    rows = "".join(
+        f"<tr><td style='text-align:left'>{escape(stratum_label(s))}</td><td>{plan.sizes[s]}</td>"
+        f"<td>{plan.judged.get(s, 0)}</td><td>{plan.more[s]}</td><td style='text-align:left'>"
+        f"{escape(plan.why.get(s, ''))}</td></tr>"
+        for s in plan.sizes
+    )
+    return (
+        f"<p>For every brand's recall and false-positive rate within +/-{plan.precision:.0%} (95%): "
+        f"<b id='more'>about {plan.more_total} more judgments needed</b>.</p><table><tr><th>stratum</th>"
+        f"<th>photos</th><th>judged</th><th>more needed</th><th>driven by</th></tr>{rows}</table>"
+    )
 
 
-def render_page(*, mode: str, version: int, brands: Sequence[str], items: list[dict[str, Any]], at: int,
-                size: int, grid: bool, plan: Any, token: str = "") -> str:
+def render_page(
+    *,
+    mode: str,
+    version: int,
+    brands: Sequence[str],
+    items: list[dict[str, Any]],
+    at: int,
+    size: int,
+    grid: bool,
+    plan: Any,
+    token: str = "",
+) -> str:
     """The whole page for queue items [at, at + shown)."""
     title, explain = MODES[mode]
     shown = GRID if grid else 1
@@ -138,17 +166,23 @@ def render_page(*, mode: str, version: int, brands: Sequence[str], items: list[d
         links.append(f'<a id="prev" href="/?at={max(at - shown, 0)}{suffix}">previous</a>')
     if at + shown < size:
         links.append(f'<a id="next" href="/?at={at + shown}{suffix}">next</a>')
-    links.append(f'<a id="toggle" href="/?at={at}&view={"one" if grid else "grid"}">'
-                 f'{"one at a time" if grid else "grid"} (g)</a>')
-    keys = ("<kbd>1</kbd>-<kbd>9</kbd> toggle a brand, <kbd>0</kbd> none, <kbd>Enter</kbd> save and go on, "
-            "<kbd>&larr;</kbd>/<kbd>&rarr;</kbd> move, <kbd>g</kbd> grid")
+    links.append(
+        f'<a id="toggle" href="/?at={at}&view={"one" if grid else "grid"}">'
+        f"{'one at a time' if grid else 'grid'} (g)</a>"
+    )
+    keys = (
+        "<kbd>1</kbd>-<kbd>9</kbd> toggle a brand, <kbd>0</kbd> none, <kbd>Enter</kbd> save and go on, "
+        "<kbd>&larr;</kbd>/<kbd>&rarr;</kbd> move, <kbd>g</kbd> grid"
+    )
     tiles = "".join(_tile(item, brands) for item in items) or "<p>The queue is empty.</p>"
     progress = _progress(plan) if mode == "sample" else ""
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Review · model version '
-            f'{int(version)}</title><link rel="icon" href="data:,"><style>{STYLE}</style></head>'
-            f'<body data-token="{escape(token)}">'
-            f'<header><h1>Review the feed · model version {int(version)}</h1>'
-            f'<p><span id="mode" class="mode {escape(mode)}">{escape(title)}</span> {escape(explain)}</p>'
-            f'{progress}<p>Photos {at + 1 if size else 0}-{min(at + shown, size)} of {size} · {" · ".join(links)}'
-            f'</p><p class="meta">{keys}</p></header><main class="tiles {view}">{tiles}</main>'
-            f'<script>{SCRIPT}</script></body></html>')
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Review · model version '
+        f'{int(version)}</title><link rel="icon" href="data:,"><style>{STYLE}</style></head>'
+        f'<body data-token="{escape(token)}">'
+        f"<header><h1>Review the feed · model version {int(version)}</h1>"
+        f'<p><span id="mode" class="mode {escape(mode)}">{escape(title)}</span> {escape(explain)}</p>'
+        f"{progress}<p>Photos {at + 1 if size else 0}-{min(at + shown, size)} of {size} · {' · '.join(links)}"
+        f'</p><p class="meta">{keys}</p></header><main class="tiles {view}">{tiles}</main>'
+        f"<script>{SCRIPT}</script></body></html>"
+    )

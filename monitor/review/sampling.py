@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from reports.audit import MIN_JUDGED
 from storage.judgments import NO_DETECTION
@@ -52,8 +53,12 @@ def strata(frame: Sequence[Any], seed: int) -> dict[str, list[Any]]:
     return {s: sorted(photos, key=lambda p: _key(seed, p.sha256)) for s, photos in sorted(grouped.items())}
 
 
-def plan_sample(frame: Sequence[Any], judged_photos: dict[int, str], audit: Optional[dict[str, Any]],
-                precision: float = DEFAULT_PRECISION) -> Plan:
+def plan_sample(
+    frame: Sequence[Any],
+    judged_photos: dict[int, str],
+    audit: dict[str, Any] | None,
+    precision: float = DEFAULT_PRECISION,
+) -> Plan:
     """Per stratum, the judged photos needed for every brand's recall and FPR to reach +/- precision.
 
     A pilot of MIN_JUDGED photos per stratum first; then each rate's interval half-width w asks for
@@ -103,6 +108,7 @@ def random_queue(frame: Sequence[Any], plan: Plan, seed: int) -> list[Any]:
 
 def uncertain_queue(frame: Sequence[Any], thresholds: dict[str, float], limit: int) -> list[Any]:
     """Photos whose stored scores lie closest to a brand's threshold first (photos with none are not scored)."""
+
     def closeness(photo: Any) -> float:
         return min(abs(score - float(thresholds.get(brand, 0.5))) for brand, score in photo.detected.items())
 

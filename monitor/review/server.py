@@ -9,7 +9,7 @@ import logging
 import threading
 from http import cookies
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from monitor.errors import MonitorError
@@ -19,15 +19,17 @@ from monitor.review.session import ReviewSession
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 COOKIE = "review_token"
-CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-       "connect-src 'self'")
+CSP = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "connect-src 'self'"
+)
 
 
 class ReviewError(MonitorError):
     """The review app cannot start as asked (address, token, model version)."""
 
 
-def check_bind(host: Optional[str], token: Optional[str]) -> str:
+def check_bind(host: str | None, token: str | None) -> str:
     """The interface to bind: 127.0.0.1 unless --host is given, and then only with a token."""
     if host is None:
         return "127.0.0.1"
@@ -36,8 +38,10 @@ def check_bind(host: Optional[str], token: Optional[str]) -> str:
     except ValueError:
         loopback = host == "localhost"
     if not loopback and not token:
-        raise ReviewError(f"--host {host} opens the review app beyond this machine: give --token too "
-                          "(a long random secret; open the page with ?token=...)")
+        raise ReviewError(
+            f"--host {host} opens the review app beyond this machine: give --token too "
+            "(a long random secret; open the page with ?token=...)"
+        )
     if token is not None and len(token) < 16:
         raise ReviewError("--token must be at least 16 characters")
     return host
@@ -46,13 +50,13 @@ def check_bind(host: Optional[str], token: Optional[str]) -> str:
 class Handler(BaseHTTPRequestHandler):
     """Routes: / (the page), /photo/ID/thumb|full (images), POST /judge (one photo's verdicts)."""
 
-    server: "ReviewServer"
+    server: ReviewServer
     server_version = "monitor-review"
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
-    def _send(self, status: int, body: bytes, content_type: str, extra: Optional[dict[str, str]] = None) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -67,15 +71,18 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json")
 
-    def _authorised(self, query: dict[str, list[str]]) -> tuple[bool, Optional[str]]:
+    def _authorised(self, query: dict[str, list[str]]) -> tuple[bool, str | None]:
         token = self.server.token
         if token is None:
             # Loopback without a token: refuse other Host names, so a web page cannot rebind its name to us.
             host = self.headers.get("Host", "").rsplit(":", 1)[0]
             return host in ("127.0.0.1", "localhost", "[::1]"), None
         jar = cookies.SimpleCookie(self.headers.get("Cookie", ""))
-        offered = [self.headers.get("X-Review-Token", ""), query.get("token", [""])[0],
-                   jar[COOKIE].value if COOKIE in jar else ""]
+        offered = [
+            self.headers.get("X-Review-Token", ""),
+            query.get("token", [""])[0],
+            jar[COOKIE].value if COOKIE in jar else "",
+        ]
         ok = any(o and hmac.compare_digest(o.encode(), token.encode()) for o in offered)
         fresh = query.get("token", [""])[0]
         return ok, (fresh if ok and fresh else None)
@@ -111,9 +118,17 @@ class Handler(BaseHTTPRequestHandler):
             at = 0
         shown = GRID if grid else 1
         items = session.items(at, shown)
-        return render_page(mode=session.mode, version=session.version_id, brands=session.brands, items=items,
-                           at=at, size=len(session.queue), grid=grid, plan=plan,
-                           token=self.server.token or "")
+        return render_page(
+            mode=session.mode,
+            version=session.version_id,
+            brands=session.brands,
+            items=items,
+            at=at,
+            size=len(session.queue),
+            grid=grid,
+            plan=plan,
+            token=self.server.token or "",
+        )
 
     def do_POST(self) -> None:  # noqa: N802
         ok, _ = self._authorised({})
@@ -121,7 +136,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(403, {"error": "forbidden"})
         # A plain form from another site cannot set this header or this content type without CORS consent.
         if self.headers.get("X-Review") != "1" or not self.headers.get("Content-Type", "").startswith(
-                "application/json"):
+            "application/json"
+        ):
             return self._json(400, {"error": "send JSON with the X-Review header"})
         if urlsplit(self.path).path != "/judge":
             return self._json(404, {"error": "not found"})
@@ -153,7 +169,7 @@ class ReviewServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], session: ReviewSession, token: Optional[str]):
+    def __init__(self, address: tuple[str, int], session: ReviewSession, token: str | None):
         self.session, self.token = session, token
         super().__init__(address, Handler)
 
@@ -164,8 +180,9 @@ class ReviewServer(ThreadingHTTPServer):
         return f"http://{host}:{port}/"
 
 
-def start_server(session: ReviewSession, host: Optional[str] = None, port: int = 8765,
-                 token: Optional[str] = None) -> ReviewServer:
+def start_server(
+    session: ReviewSession, host: str | None = None, port: int = 8765, token: str | None = None
+) -> ReviewServer:
     """Bind (127.0.0.1 unless --host with a token) and serve in a background thread."""
     interface = check_bind(host, token)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from monitor.errors import MonitorError
@@ -22,7 +22,7 @@ class ReviewInputError(MonitorError):
     """A verdict the session cannot store (a photo outside the queue, a brand the model does not know)."""
 
 
-def local_path(uri: str) -> Optional[Path]:
+def local_path(uri: str) -> Path | None:
     """The file a stored photo's uri names, when it is a local path or file:// URI (else None)."""
     parts = urlsplit(uri)
     if parts.scheme == "file":
@@ -32,7 +32,7 @@ def local_path(uri: str) -> Optional[Path]:
     return None
 
 
-def readable_photo(uri: str) -> Optional[tuple[bytes, str]]:
+def readable_photo(uri: str) -> tuple[bytes, str] | None:
     """The photo's bytes and content type, when the file is still there and decodes as an image."""
     from PIL import Image, UnidentifiedImageError
 
@@ -51,16 +51,26 @@ def readable_photo(uri: str) -> Optional[tuple[bytes, str]]:
 class ReviewSession:
     """What the review app serves: the queue of one model version in one mode, and where verdicts go."""
 
-    def __init__(self, db: Any, model_version_id: Optional[int] = None, mode: str = "sample", seed: int = 0,
-                 precision: float = DEFAULT_PRECISION, judged_by: str = "analyst"):
+    def __init__(
+        self,
+        db: Any,
+        model_version_id: int | None = None,
+        mode: str = "sample",
+        seed: int = 0,
+        precision: float = DEFAULT_PRECISION,
+        judged_by: str = "analyst",
+    ):
         if mode not in store.MODES:
             raise ReviewInputError(f"unknown review mode {mode!r}")
         self.db, self.mode, self.seed, self.precision, self.judged_by = db, mode, seed, precision, judged_by
         version_id = model_version_id if model_version_id is not None else store.newest_model_version(db)
         version = store.model_version_classes(db, version_id) if version_id is not None else None
         if version is None:
-            raise ReviewInputError("no model version to review: ingest photos first (`monitor run`)"
-                                   if version_id is None else f"no model version with id {version_id}")
+            raise ReviewInputError(
+                "no model version to review: ingest photos first (`monitor run`)"
+                if version_id is None
+                else f"no model version with id {version_id}"
+            )
         self.version_id, self.brands = int(version["id"]), list(version["classes"])
         self.thresholds = dict(version["thresholds"] or {})
         self.frame = store.sample_frame(db, self.version_id)
@@ -107,15 +117,23 @@ class ReviewSession:
         """Queue items [at, at + count) with their photo row, detections and any stored verdicts."""
         judged = self._verdicts()
         items = []
-        for position, entry in enumerate(self.queue[at:at + count], start=at):
+        for position, entry in enumerate(self.queue[at : at + count], start=at):
             row = store.photo(self.db, entry.image_id) or {"id": entry.image_id}
             stored = judged.get(entry.image_id, {})
-            items.append({"photo": row, "position": position, "stratum": entry.stratum, "detected": entry.detected,
-                          "verdicts": stored.get("verdicts", {}), "judged_by": stored.get("by"),
-                          "readable": readable_photo(row.get("uri") or "") is not None})
+            items.append(
+                {
+                    "photo": row,
+                    "position": position,
+                    "stratum": entry.stratum,
+                    "detected": entry.detected,
+                    "verdicts": stored.get("verdicts", {}),
+                    "judged_by": stored.get("by"),
+                    "readable": readable_photo(row.get("uri") or "") is not None,
+                }
+            )
         return items
 
-    def image(self, image_id: int, full: bool) -> Optional[tuple[bytes, str]]:
+    def image(self, image_id: int, full: bool) -> tuple[bytes, str] | None:
         """A queued photo's thumbnail (or its full file while readable) and content type."""
         if image_id not in self.position:
             return None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 
-def judgments_line(db: Any) -> Optional[str]:
+def judgments_line(db: Any) -> str | None:
     """'Judgments for model version V: Acme 40 (+5 uncertain), ...', or None when there is no model version yet."""
     from storage.judgments import judged_counts, model_version_classes, newest_model_version
 
@@ -20,5 +20,4 @@ def judgments_line(db: Any) -> Optional[str]:
         modes = counts.get(brand, {})
         extra = f" (+{modes['uncertain']} uncertain)" if modes.get("uncertain") else ""
         parts.append(f"{brand} {modes.get('sample', 0)}{extra}")
-    return (f"Judgments for model version {version_id} (random sample; `monitor review` adds more): "
-            + ", ".join(parts))
+    return f"Judgments for model version {version_id} (random sample; `monitor review` adds more): " + ", ".join(parts)

@@ -8,7 +8,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.review.session import readable_photo
@@ -32,7 +32,7 @@ class ImportResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _present(text: str) -> Optional[bool]:
+def _present(text: str) -> bool | None:
     value = text.strip().lower()
     return True if value in TRUE else (False if value in FALSE else None)
 
@@ -42,14 +42,18 @@ def _brand_error(brand: str, brands: list[str]) -> str:
     return f"unknown brand {brand[:80]!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
 
 
-def import_judgments(db: Any, path: Path, model_version_id: Optional[int] = None, mode: str = "sample",
-                     judged_by: str = "import") -> ImportResult:
+def import_judgments(
+    db: Any, path: Path, model_version_id: int | None = None, mode: str = "sample", judged_by: str = "import"
+) -> ImportResult:
     """Store the verdicts of a CSV file; a bad line is reported with its number and skipped, the rest stored."""
     version_id = model_version_id if model_version_id is not None else store.newest_model_version(db)
     version = store.model_version_classes(db, version_id) if version_id is not None else None
     if version is None:
-        raise TransferError("no model version to attach the judgments to: ingest photos first"
-                            if version_id is None else f"no model version with id {version_id}")
+        raise TransferError(
+            "no model version to attach the judgments to: ingest photos first"
+            if version_id is None
+            else f"no model version with id {version_id}"
+        )
     try:
         if path.stat().st_size > MAX_IMPORT_BYTES:
             raise TransferError(f"{path}: larger than {MAX_IMPORT_BYTES // 2**20} MB")
@@ -62,8 +66,9 @@ def import_judgments(db: Any, path: Path, model_version_id: Optional[int] = None
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in ("sha256", "brand", "present") if c not in header]
     if missing:
-        raise TransferError(f"{path}: the first line must name the columns sha256,brand,present "
-                            f"(missing {', '.join(missing)})")
+        raise TransferError(
+            f"{path}: the first line must name the columns sha256,brand,present (missing {', '.join(missing)})"
+        )
     where = {name: header.index(name) for name in ("sha256", "brand", "present")}
     brands = list(version["classes"])
     result, rows = ImportResult(), []
@@ -114,7 +119,7 @@ def _folder_name(brand: str) -> str:
     return cleaned or "_"
 
 
-def export_judgments(db: Any, out: Path, model_version_id: Optional[int] = None) -> ExportResult:
+def export_judgments(db: Any, out: Path, model_version_id: int | None = None) -> ExportResult:
     """Write every judged photo into out/<Brand>/ for each brand it shows, or out/none/ when judged logo-free.
 
     The newest verdict per photo and brand wins; a photo is `none` only when every brand of the model
@@ -123,8 +128,9 @@ def export_judgments(db: Any, out: Path, model_version_id: Optional[int] = None)
     latest: dict[int, dict[str, Any]] = {}
     classes: dict[int, list[str]] = {}
     for row in store.judgments(db, model_version_id):
-        entry = latest.setdefault(row["image_id"], {"sha256": row["sha256"], "uri": row["uri"], "brands": {},
-                                                    "versions": set()})
+        entry = latest.setdefault(
+            row["image_id"], {"sha256": row["sha256"], "uri": row["uri"], "brands": {}, "versions": set()}
+        )
         entry["brands"][row["brand"]] = bool(row["present"])  # rows come oldest first
         entry["versions"].add(row["model_version_id"])
     for entry in latest.values():
@@ -160,4 +166,3 @@ def export_judgments(db: Any, out: Path, model_version_id: Optional[int] = None)
             (target / f"{entry['sha256']}{suffix}").write_bytes(photo[0])
             result.written[folder] = result.written.get(folder, 0) + 1
     return result
-

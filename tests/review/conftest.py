@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +39,23 @@ def _jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> byt
     return buffer.getvalue()
 
 
-def plant_feed(url: str, folder: Path, photos: int = 60, seed: int = 0, prevalence: float = 0.15,
-               recall: float = 0.8, fpr: float = 0.03, caption: str = "a photo", on_disk: bool = True) -> Feed:
+def plant_feed(
+    url: str,
+    folder: Path,
+    photos: int = 60,
+    seed: int = 0,
+    prevalence: float = 0.15,
+    recall: float = 0.8,
+    fpr: float = 0.03,
+    caption: str = "a photo",
+    on_disk: bool = True,
+) -> Feed:
     """Migrate a fresh database and store photos whose true brands and detections are drawn from the seed."""
     rng = np.random.default_rng(seed)
     upgrade(url)
     db = Database(url)
     folder.mkdir(parents=True, exist_ok=True)
-    now = datetime(2026, 4, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 4, 1, tzinfo=UTC)
     truth, sha, images, detections, thumbs = {}, {}, [], [], []
     for image_id in range(1, photos + 1):
         shows = {b: bool(rng.random() < prevalence) for b in BRANDS}
@@ -59,19 +68,54 @@ def plant_feed(url: str, folder: Path, photos: int = 60, seed: int = 0, prevalen
         digest = hashlib.sha256(data + image_id.to_bytes(4, "big")).hexdigest()
         truth[image_id], sha[image_id] = shows, digest
         posted = now - timedelta(hours=image_id)
-        images.append({"id": image_id, "source_id": 1, "sha256": digest, "uri": str(path), "posted_at": posted,
-                       "time_source": "source", "ingested_at": now, "status": "accepted", "caption": caption})
+        images.append(
+            {
+                "id": image_id,
+                "source_id": 1,
+                "sha256": digest,
+                "uri": str(path),
+                "posted_at": posted,
+                "time_source": "source",
+                "ingested_at": now,
+                "status": "accepted",
+                "caption": caption,
+            }
+        )
         for brand, confidence in found.items():
-            detections.append({"image_id": image_id, "brand": brand, "confidence": confidence,
-                               "model_version_id": 1, "posted_at": posted, "source_id": 1, "created_at": now})
+            detections.append(
+                {
+                    "image_id": image_id,
+                    "brand": brand,
+                    "confidence": confidence,
+                    "model_version_id": 1,
+                    "posted_at": posted,
+                    "source_id": 1,
+                    "created_at": now,
+                }
+            )
         if found:
             thumbs.append({"image_id": image_id, "jpeg": data, "width": 64, "height": 48})
     with db.engine.begin() as conn:
-        conn.execute(insert(Source.__table__), [{"id": 1, "name": "inbox", "kind": "folder",
-                                                 "consecutive_failures": 0, "created_at": now}])
-        conn.execute(insert(ModelVersion.__table__), [{
-            "id": 1, "checksum": "b" * 64, "bundle_path": "/models/v1", "backbone": "tiny", "input_size": 64,
-            "classes": list(BRANDS), "thresholds": {b: 0.5 for b in BRANDS}, "metrics": {}, "created_at": now}])
+        conn.execute(
+            insert(Source.__table__),
+            [{"id": 1, "name": "inbox", "kind": "folder", "consecutive_failures": 0, "created_at": now}],
+        )
+        conn.execute(
+            insert(ModelVersion.__table__),
+            [
+                {
+                    "id": 1,
+                    "checksum": "b" * 64,
+                    "bundle_path": "/models/v1",
+                    "backbone": "tiny",
+                    "input_size": 64,
+                    "classes": list(BRANDS),
+                    "thresholds": {b: 0.5 for b in BRANDS},
+                    "metrics": {},
+                    "created_at": now,
+                }
+            ],
+        )
         conn.execute(insert(Image.__table__), images)
         if detections:
             conn.execute(insert(Detection.__table__), detections)

@@ -19,8 +19,7 @@ def planted_world(rng: np.random.Generator, photos: int) -> tuple[list[FramePhot
     frame, truth = [], {}
     for image_id in range(photos):
         shows = {b: bool(rng.random() < PREVALENCE[b]) for b in BRANDS}
-        detected = {b: float(rng.uniform(0.5, 1)) for b in BRANDS
-                    if rng.random() < (RECALL[b] if shows[b] else FPR[b])}
+        detected = {b: float(rng.uniform(0.5, 1)) for b in BRANDS if rng.random() < (RECALL[b] if shows[b] else FPR[b])}
         frame.append(FramePhoto(image_id, f"{image_id:064x}", stratum_of(detected), detected))
         truth[image_id] = shows
     return frame, truth
@@ -53,8 +52,10 @@ def test_intervals_cover_the_true_rates_at_about_the_nominal_rate() -> None:
         for brand in BRANDS:
             true_recall, true_fpr = true_rates(frame, truth, brand)
             entry = rates[brand]
-            for name, hits, trials, truth_value in (("recall", "tp", "positives", true_recall),
-                                                    ("fpr", "fp", "negatives", true_fpr)):
+            for name, hits, trials, truth_value in (
+                ("recall", "tp", "positives", true_recall),
+                ("fpr", "fp", "negatives", true_fpr),
+            ):
                 # The interval reports draw: Beta(hits + 1, trials - hits + 1).
                 low, high = beta.ppf([0.025, 0.975], entry[hits] + 1, entry[trials] - entry[hits] + 1)
                 covered[name] += low <= truth_value <= high

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import BRANDS, plant_feed
 from scipy.stats import beta
 
-from conftest import BRANDS, plant_feed
 from monitor.review.session import ReviewSession
 from reports.audit import audited_rates, with_audited_rates
 from reports.error_rates import read_error_rates
 from storage.judgments import judged_counts
 
-INTERFACE_KEYS = {"threshold", "tp", "positives", "fp", "negatives", "fp_nologo", "negatives_nologo", "fp_other",
-                  "negatives_other", "recall", "fpr"}
+INTERFACE_KEYS = {
+    "threshold",
+    "tp",
+    "positives",
+    "fp",
+    "negatives",
+    "fp_nologo",
+    "negatives_nologo",
+    "fp_other",
+    "negatives_other",
+    "recall",
+    "fpr",
+}
 
 
 def test_judging_the_sample_queue_gives_audited_rates_reports_can_read(db_url: str, tmp_path: Path) -> None:
@@ -38,10 +49,16 @@ def test_judging_the_sample_queue_gives_audited_rates_reports_can_read(db_url: s
             low, high = beta.ppf([0.0005, 0.9995], entry["tp"] + 1, entry["positives"] - entry["tp"] + 1)
             assert low <= true_recall <= high
 
-        bundle = {"error_rates": {"method": "cross-fit", "detail": "5-fold cross-fit", "photos": 80,
-                                  "measured_at": "2026-03-01T00:00:00+00:00", "source": "train",
-                                  "brands": {b: {"tp": 30, "positives": 40, "fp": 2, "negatives": 200}
-                                             for b in (*BRANDS, "Umbrella")}}}
+        bundle = {
+            "error_rates": {
+                "method": "cross-fit",
+                "detail": "5-fold cross-fit",
+                "photos": 80,
+                "measured_at": "2026-03-01T00:00:00+00:00",
+                "source": "train",
+                "brands": {b: {"tp": 30, "positives": 40, "fp": 2, "negatives": 200} for b in (*BRANDS, "Umbrella")},
+            }
+        }
         version = {"id": 1, "metrics": bundle}
         merged = with_audited_rates(feed.db, version)
         rates = read_error_rates(merged["metrics"])

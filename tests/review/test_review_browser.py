@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
+from conftest import BRANDS, plant_feed
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import BRANDS, plant_feed
 from monitor.review.server import start_server
 from monitor.review.session import ReviewSession
 from storage.judgments import judgments
@@ -17,8 +16,10 @@ from storage.judgments import judgments
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 EVIL = '<script>window.__alerted=1</script><img src=x onerror="window.__alerted=1">'
 
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+    reason="needs Debian's chromium and chromium-driver (make browser)",
+)
 
 
 def chromium():
@@ -27,9 +28,17 @@ def chromium():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                "--disable-sync", "--window-size=1280,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -49,9 +58,13 @@ def current_image(driver) -> int:
 
 
 def ticked(driver, image_id: int) -> set[str]:
-    return set(driver.execute_script(
-        "return Array.from(document.querySelectorAll('.tile[data-image=\"' + arguments[0] + '\"] input:checked'))"
-        ".map(b => b.value)", image_id))
+    return set(
+        driver.execute_script(
+            "return Array.from(document.querySelectorAll('.tile[data-image=\"' + arguments[0] + '\"] input:checked'))"
+            ".map(b => b.value)",
+            image_id,
+        )
+    )
 
 
 def judge_current(driver, truth: dict[str, bool]) -> int:
@@ -60,13 +73,20 @@ def judge_current(driver, truth: dict[str, bool]) -> int:
     press(driver, "0", *[str(BRANDS.index(b) + 1) for b in BRANDS if truth[b]])
     assert ticked(driver, image_id) == {b for b in BRANDS if truth[b]}
     press(driver, Keys.ENTER)
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
-        "var t = document.querySelector('.tile.current'); return t && t.getAttribute('data-image')") != str(image_id))
+    WebDriverWait(driver, 30).until(
+        lambda d: (
+            d.execute_script(
+                "var t = document.querySelector('.tile.current'); return t && t.getAttribute('data-image')"
+            )
+            != str(image_id)
+        )
+    )
     return image_id
 
 
 def test_keyboard_judgments_are_stored_survive_a_reload_and_show_in_a_second_session(
-        sqlite_url: str, tmp_path: Path, artifacts_dir: Path) -> None:
+    sqlite_url: str, tmp_path: Path, artifacts_dir: Path
+) -> None:
     feed = plant_feed(sqlite_url, tmp_path / "photos", photos=60, caption=EVIL)
     server = start_server(ReviewSession(feed.db, judged_by="ana <b>lyst</b>"), port=0)
     first, second = chromium(), None
@@ -91,9 +111,13 @@ def test_keyboard_judgments_are_stored_survive_a_reload_and_show_in_a_second_ses
         press(first, "j")
         grid_photo = current_image(first)
         press(first, "0", Keys.ENTER)
-        WebDriverWait(first, 30).until(lambda d: d.execute_script(
-            "return document.querySelector('.tile[data-image=\"' + arguments[0] + '\"]').classList.contains('saved')",
-            grid_photo))
+        WebDriverWait(first, 30).until(
+            lambda d: d.execute_script(
+                "return document.querySelector('.tile[data-image=\"' + arguments[0] + '\"]')"
+                ".classList.contains('saved')",
+                grid_photo,
+            )
+        )
         first.save_screenshot(str(artifacts_dir / "review-grid.png"))
 
         second = chromium()

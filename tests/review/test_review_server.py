@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import BRANDS, Feed
 
 from cli import run_cli
-from conftest import BRANDS, Feed
 from monitor.review.server import ReviewError, check_bind, start_server
 from monitor.review.session import ReviewSession
 from reports.audit import audited_rates
@@ -62,8 +62,7 @@ def test_token_host_and_request_checks(feed: Feed) -> None:
         assert request(server.url + f"photo/{photo}/full", headers={"Cookie": cookie})[0] == 200
         auth = {"X-Review-Token": TOKEN}
         assert request(server.url + "judge", {"image_id": photo, "present": []})[0] == 403
-        plain_form = urllib.request.Request(server.url + "judge", data=b"image_id=1",
-                                            headers={"X-Review-Token": TOKEN})
+        plain_form = urllib.request.Request(server.url + "judge", data=b"image_id=1", headers={"X-Review-Token": TOKEN})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(plain_form, timeout=30)
         assert refused.value.code == 400

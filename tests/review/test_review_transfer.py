@@ -6,35 +6,41 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import BRANDS, Feed, plant_feed
 
 from classifier.dataset import load_dataset
 from cli import run_cli
-from conftest import BRANDS, Feed, plant_feed
 from storage.judgments import Verdict, judged_counts, judgments, save_judgments
 
 
 @pytest.fixture
 def config(feed: Feed, tmp_path: Path) -> Path:
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"database": {"url": feed.url},
-                                    "brands": {"own": ["Acme"], "competitors": ["Globex", "Initech"]}}),
-                    encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {"database": {"url": feed.url}, "brands": {"own": ["Acme"], "competitors": ["Globex", "Initech"]}}
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
-def test_import_stores_good_lines_and_reports_each_bad_one_with_its_line(feed: Feed, config: Path,
-                                                                         tmp_path: Path) -> None:
+def test_import_stores_good_lines_and_reports_each_bad_one_with_its_line(
+    feed: Feed, config: Path, tmp_path: Path
+) -> None:
     good = feed.sha[1], feed.sha[2]
-    lines = ["sha256,brand,present",
-             f"{good[0]},Acme,1",                       # 2
-             f"{good[0].upper()},Globex,false",         # 3: upper-case hex is the same photo
-             f"{'f' * 64},Acme,1",                      # 4: unknown photo
-             f"{good[1]},Acmee,0",                      # 5: unknown brand, with a hint
-             f"{good[1]},Initech,maybe",                # 6: bad present
-             "not-a-hash,Acme,1",                       # 7
-             f"{good[1]},Initech,TRUE",                 # 8
-             f"{good[1]},Initech",                      # 9: a column short
-             ""]
+    lines = [
+        "sha256,brand,present",
+        f"{good[0]},Acme,1",  # 2
+        f"{good[0].upper()},Globex,false",  # 3: upper-case hex is the same photo
+        f"{'f' * 64},Acme,1",  # 4: unknown photo
+        f"{good[1]},Acmee,0",  # 5: unknown brand, with a hint
+        f"{good[1]},Initech,maybe",  # 6: bad present
+        "not-a-hash,Acme,1",  # 7
+        f"{good[1]},Initech,TRUE",  # 8
+        f"{good[1]},Initech",  # 9: a column short
+        "",
+    ]
     csv_file = tmp_path / "verdicts.csv"
     csv_file.write_text("\n".join(lines), encoding="utf-8")
     result = run_cli("--config", config, "review", "import", csv_file)
@@ -44,13 +50,15 @@ def test_import_stores_good_lines_and_reports_each_bad_one_with_its_line(feed: F
     assert [int(line.split(":")[1]) for line in errors] == [4, 5, 6, 7, 9]
     assert "no stored photo" in errors[0] and "did you mean 'Acme'?" in errors[1]
     stored = {(r["sha256"], r["brand"]): (r["present"], r["mode"]) for r in judgments(feed.db, 1)}
-    assert stored == {(good[0], "Acme"): (True, "sample"), (good[0], "Globex"): (False, "sample"),
-                      (good[1], "Initech"): (True, "sample")}
+    assert stored == {
+        (good[0], "Acme"): (True, "sample"),
+        (good[0], "Globex"): (False, "sample"),
+        (good[1], "Initech"): (True, "sample"),
+    }
 
     csv_file.write_text(f"sha256,brand,present\n{good[0]},Acme,0\n", encoding="utf-8")  # judging again updates
     assert run_cli("--config", config, "review", "import", "--not-random", csv_file).exit_code == 0
-    assert judged_counts(feed.db, 1) == {"Acme": {"uncertain": 1}, "Globex": {"sample": 1},
-                                         "Initech": {"sample": 1}}
+    assert judged_counts(feed.db, 1) == {"Acme": {"uncertain": 1}, "Globex": {"sample": 1}, "Initech": {"sample": 1}}
     assert [r["present"] for r in judgments(feed.db, 1) if r["brand"] == "Acme"] == [False]
 
     csv_file.write_text("sha,brand\n", encoding="utf-8")
@@ -62,8 +70,9 @@ def test_export_writes_brand_and_none_folders_that_load_as_a_training_set(db_url
     feed = plant_feed(db_url, tmp_path / "photos", photos=30, seed=3)
     try:
         judged = list(feed.truth)[:12]
-        save_judgments(feed.db, 1, [Verdict(i, b, feed.truth[i][b]) for i in judged for b in BRANDS],
-                       "sample", "tester")
+        save_judgments(
+            feed.db, 1, [Verdict(i, b, feed.truth[i][b]) for i in judged for b in BRANDS], "sample", "tester"
+        )
         partial = list(feed.truth)[12]  # judged for one brand only, absent: not known to be logo-free
         save_judgments(feed.db, 1, [Verdict(partial, "Acme", False)], "uncertain", "tester")
         (feed.folder / "photo-1.jpg").unlink()  # the file is gone: its thumbnail (if any) stands in
@@ -91,7 +100,8 @@ def test_export_writes_brand_and_none_folders_that_load_as_a_training_set(db_url
         assert feed.sha[partial] not in set().union(*written.values())
         dataset = load_dataset(out)  # what `monitor train` reads: each photo once, with every brand it shows
         shown = sorted(sorted(e.brands) for e in dataset.examples)
-        assert shown == sorted(sorted(b for b in BRANDS if feed.truth[i][b]) for i in judged
-                               if i != 1 or photo(feed.db, 1)["jpeg"])
+        assert shown == sorted(
+            sorted(b for b in BRANDS if feed.truth[i][b]) for i in judged if i != 1 or photo(feed.db, 1)["jpeg"]
+        )
     finally:
         feed.db.dispose()
