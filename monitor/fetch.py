@@ -1,20 +1,22 @@
-"""Safe HTTP fetching: timeouts, retries with backoff, size and content-type limits, address policy."""
+"""Safe HTTP fetching: one deadline per request, retries with backoff, size and content-type limits, an
+address policy checked on the very address connected to, and a source's headers kept to its own origin."""
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
+import ssl
+import threading
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Iterable, Optional
 from urllib.parse import urljoin, urlsplit
 
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-
-from monitor.errors import FetchError
+from monitor.config import IngestSettings
+from monitor.errors import FetchError, FetchReason
+from monitor.transport import Expired, Limits, Stopped, connect, exchange
 
 IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
@@ -22,7 +24,12 @@ FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", 
 JSON_TYPES = ("application/json", "text/json", "text/plain", "application/vnd.api+json",
               "application/ld+json", "application/feed+json")
 MAX_REDIRECTS = 5
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,50 @@ class Fetched:
     data: bytes
 
 
-def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    scheme: str
+    host: str  # lower case, without brackets
+    port: int
+    path: str  # path and query, as sent
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> Optional[ipaddress.IPv4Address]:
+    """The IPv4 address an IPv6 one carries (mapped, IPv4-compatible, 6to4, NAT64), or None."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address is internal (private, loopback, link-local, reserved, multicast, ...)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            return blocked(inner)
     return not ip.is_global or ip.is_multicast
+
+
+def host_port(entry: str) -> tuple[str, Optional[int]]:
+    """An allow_hosts / send_headers_to entry as (host, port or None for the default ports)."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):  # [v6] or [v6]:port
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port) if port.isdigit() else None
+    return entry, None
+
+
+def _matches(entries: set[tuple[str, Optional[int]]], target: _Target) -> bool:
+    port = target.port if target.port != _DEFAULT_PORTS[target.scheme] else None
+    return (target.host, port) in entries or (port is None and (target.host, target.port) in entries)
 
 
 class Fetcher:
@@ -47,115 +93,233 @@ class Fetcher:
     def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 20.0, retries: int = 3,
                  max_bytes: int = 20_000_000, allow_private: bool = False,
                  allow_hosts: Iterable[str] = (), user_agent: str = "brand-exposure-monitor",
-                 headers: Optional[dict[str, str]] = None, backoff_factor: float = 0.5):
-        self.timeout = (connect_timeout, read_timeout)
-        # A body trickling in under the read timeout must still end some time.
+                 headers: Optional[dict[str, str]] = None, backoff_factor: float = 0.5,
+                 header_origin: Optional[str] = None, send_headers_to: Iterable[str] = (),
+                 stop: Optional[threading.Event] = None, tls_context: Optional[ssl.SSLContext] = None):
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        # One deadline per request, connect to the last body byte: a peer trickling headers or body under
+        # the read timeout must still end some time.
         self.deadline = connect_timeout + 2 * read_timeout
+        self.retries = retries
+        self.backoff_factor = backoff_factor
         self.max_bytes = max_bytes
         self.allow_private = allow_private
-        self.allow_hosts = {h.lower() for h in allow_hosts}
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, redirect=0,
-                      backoff_factor=backoff_factor, backoff_max=30,
-                      status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
-                      raise_on_status=False, raise_on_redirect=False,
-                      respect_retry_after_header=False)  # a Retry-After of hours must not stall a poll
-        self.session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = user_agent
-        self.session.headers.update(headers or {})
+        self.allow_hosts = {host_port(h) for h in allow_hosts}
+        self.user_agent = user_agent
+        self.headers = dict(headers or {})
+        # The source's own headers (tokens) go to its URL's origin only, plus hosts named in send_headers_to.
+        self.header_hosts = {host_port(h) for h in send_headers_to}
+        self.header_origin = self._origin(header_origin) if header_origin else None
+        self.stop = stop
+        self.tls_context = tls_context
 
     @classmethod
-    def from_settings(cls, ingest, allow_private: bool = False, allow_hosts: Iterable[str] = (),
-                      headers: Optional[dict[str, str]] = None) -> "Fetcher":
-        """A fetcher with the limits of `settings.ingest` and one source's address policy."""
+    def from_settings(cls, ingest: IngestSettings, allow_private: bool = False, allow_hosts: Iterable[str] = (),
+                      headers: Optional[dict[str, str]] = None, header_origin: Optional[str] = None,
+                      send_headers_to: Iterable[str] = (), stop: Optional[threading.Event] = None) -> "Fetcher":
+        """A fetcher with the limits of `settings.ingest` and one source's address and header policy."""
         return cls(connect_timeout=ingest.connect_timeout, read_timeout=ingest.read_timeout,
                    retries=ingest.retries, max_bytes=ingest.max_bytes, allow_private=allow_private,
-                   allow_hosts=allow_hosts, user_agent=ingest.user_agent, headers=headers)
+                   allow_hosts=allow_hosts, user_agent=ingest.user_agent, headers=headers,
+                   header_origin=header_origin, send_headers_to=send_headers_to, stop=stop)
+
+    # -- policy ------------------------------------------------------------------------------
+    @staticmethod
+    def _target(url: str) -> _Target:
+        try:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            port = parts.port
+        except ValueError as exc:
+            raise FetchError(f"{url}: malformed URL ({exc})", FetchReason.BAD_URL) from None
+        if scheme not in _DEFAULT_PORTS:
+            raise FetchError(f"{url}: only http and https URLs are fetched", FetchReason.BAD_SCHEME)
+        if not parts.hostname:
+            raise FetchError(f"{url}: the URL has no host", FetchReason.BAD_URL)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if any(c in path for c in "\r\n ") or any(ord(c) < 32 for c in path):
+            raise FetchError(f"{url}: the URL has spaces or control characters", FetchReason.BAD_URL)
+        return _Target(url, scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path)
+
+    def _origin(self, url: str) -> Optional[tuple[str, str, int]]:
+        try:
+            target = self._target(url)
+        except FetchError:
+            return None
+        return target.scheme, target.host, target.port
+
+    def _resolve(self, target: _Target) -> list[tuple]:
+        """The addresses to connect to, each checked against the policy (the one connected to is one of these)."""
+        try:
+            infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError, OSError) as exc:
+            raise FetchError(f"{target.url}: cannot resolve {target.host} ({exc})", FetchReason.DNS_ERROR) from None
+        allowed = self.allow_private or _matches(self.allow_hosts, target)
+        addresses = []
+        for family, _type, _proto, _name, sockaddr in infos:
+            if family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+            if not allowed and blocked(ip):
+                raise FetchError(f"{target.url}: {target.host} resolves to the non-public address {ip}; "
+                                 f"set allow_private: true on the source to allow it", FetchReason.PRIVATE_ADDRESS)
+            addresses.append(sockaddr)
+        if not addresses:
+            raise FetchError(f"{target.url}: {target.host} has no address", FetchReason.DNS_ERROR)
+        return addresses
 
     def check_url(self, url: str) -> None:
         """Refuse non-http(s) URLs and hosts that resolve to internal addresses."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError as exc:
-            raise FetchError(f"{url}: malformed URL ({exc})", "bad_url") from None
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(f"{url}: only http and https URLs are fetched", "bad_scheme")
-        host = parts.hostname
-        if not host:
-            raise FetchError(f"{url}: the URL has no host", "bad_url")
-        if self.allow_private or host.lower() in self.allow_hosts:
-            return
-        try:
-            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise FetchError(f"{url}: cannot resolve {host} ({exc})", "dns_error") from None
-        for info in infos:
-            ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-            if _blocked(ip):
-                raise FetchError(f"{url}: {host} resolves to the non-public address {ip}; "
-                                 f"set allow_private: true on the source to allow it", "private_address")
+        self._resolve(self._target(url))
 
+    def _request_headers(self, target: _Target) -> dict[str, str]:
+        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", "Connection": "close"}
+        if self.headers and ((target.scheme, target.host, target.port) == self.header_origin
+                             or _matches(self.header_hosts, target)):
+            headers.update(self.headers)
+        return headers
+
+    # -- fetching ----------------------------------------------------------------------------
     def get(self, url: str, accept: tuple[str, ...] = IMAGE_TYPES, max_bytes: Optional[int] = None) -> Fetched:
         """GET `url`, following redirects (each hop re-checked), and return the checked body."""
         limit = max_bytes or self.max_bytes
         for _ in range(MAX_REDIRECTS + 1):
-            self.check_url(url)
-            try:
-                response = self.session.get(url, timeout=self.timeout, stream=True, allow_redirects=False)
-            except requests.exceptions.RetryError as exc:
-                raise FetchError(f"{url}: gave up after retries ({exc})", "retries_exhausted") from None
-            except requests.exceptions.Timeout:
-                raise FetchError(f"{url}: timed out", "timeout") from None
-            except requests.exceptions.ConnectionError as exc:
-                reason = "timeout" if "timed out" in str(exc).lower() else "connection_error"
-                raise FetchError(f"{url}: cannot connect ({_short(exc)})", reason) from None
-            except requests.exceptions.RequestException as exc:
-                raise FetchError(f"{url}: request failed ({_short(exc)})", "request_error") from None
-            with response:
-                if response.is_redirect:
-                    location = response.headers.get("Location", "")
-                    url = urljoin(url, location)
-                    continue
-                return self._body(url, response, accept, limit)
-        raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", "too_many_redirects")
+            target = self._target(url)
+            fetched = self._with_retries(target, accept, limit)
+            if isinstance(fetched, Fetched):
+                return fetched
+            url = urljoin(url, fetched)
+        raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", FetchReason.TOO_MANY_REDIRECTS)
 
-    def _body(self, url: str, response: requests.Response, accept: tuple[str, ...], limit: int) -> Fetched:
-        if response.status_code >= 400:
-            raise FetchError(f"{url}: HTTP {response.status_code} {response.reason or ''}".rstrip(),
-                             f"http_{response.status_code}")
-        content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if content_type and accept and not content_type.startswith(accept):
-            raise FetchError(f"{url}: unexpected content type {content_type!r}", "bad_content_type")
-        declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise FetchError(f"{url}: body of {declared} bytes is over the limit of {limit}", "too_large")
-        started = time.monotonic()
-        chunks, size = [], 0
+    def _with_retries(self, target: _Target, accept: tuple[str, ...], limit: int) -> Fetched | str:
+        """The body, or the Location of a redirect; passing failures before the response are tried again."""
+        addresses = self._resolve(target)
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                return self._once(target, addresses, accept, limit, retry_status=not last)
+            except _Again as again:
+                if last:
+                    raise again.error from None
+            delay = 0.0 if attempt == 0 else min(self.backoff_factor * 2 ** attempt, 30.0)
+            if delay and self.stop is not None and self.stop.wait(delay):
+                raise FetchError(f"{target.url}: stopped", FetchReason.INTERRUPTED)
+            if delay and self.stop is None:
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _once(self, target: _Target, addresses: list[tuple], accept: tuple[str, ...], limit: int,
+              retry_status: bool) -> Fetched | str:
+        limits = Limits(time.monotonic() + self.deadline, self.read_timeout, self.stop)
+        url = target.url
+        sock = None
         try:
-            while True:
-                # read1 returns what has arrived, so a trickling body cannot outlast the deadline.
-                chunk = response.raw.read1(_CHUNK, decode_content=True)
-                if not chunk:
-                    break
-                size += len(chunk)
+            try:
+                sock = self._connect(target, addresses, limits)
+                host_header = target.host if ":" not in target.host else f"[{target.host}]"
+                if target.port != _DEFAULT_PORTS[target.scheme]:
+                    host_header += f":{target.port}"
+                response = exchange(sock, host_header, target.path, self._request_headers(target), limits)
+            except Expired:
+                raise _Again(FetchError(f"{url}: timed out", FetchReason.TIMEOUT)) from None
+            except ssl.SSLError as exc:
+                raise FetchError(f"{url}: TLS failed ({_short(exc)})", FetchReason.CONNECTION_ERROR) from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise _Again(FetchError(f"{url}: cannot connect ({_short(exc)})",
+                                        FetchReason.CONNECTION_ERROR)) from None
+            status = response.status
+            if status in _REDIRECTS:
+                return response.getheader("Location", "")
+            if status in RETRY_STATUSES and retry_status:
+                raise _Again(FetchError(f"{url}: HTTP {status}", FetchReason.http(status)))
+            try:
+                return self._body(url, response, accept, limit)
+            except Expired:
+                raise FetchError(f"{url}: took longer than {self.deadline:g} s", FetchReason.TIMEOUT) from None
+            except (OSError, http.client.HTTPException, zlib.error) as exc:
+                raise FetchError(f"{url}: body broke off ({_short(exc)})", FetchReason.CONNECTION_ERROR) from None
+        except Stopped:
+            raise FetchError(f"{url}: stopped", FetchReason.INTERRUPTED) from None
+        finally:
+            if sock is not None:
+                sock.close()
+
+    def _connect(self, target: _Target, addresses: list[tuple], limits: Limits) -> socket.socket:
+        error: Optional[BaseException] = None
+        for address in addresses:
+            try:
+                return connect(address, target.host, target.scheme == "https", limits, self.connect_timeout,
+                               self.tls_context)
+            except (ConnectionError, OSError) as exc:
+                if isinstance(exc, ssl.SSLError):
+                    raise
+                error = exc
+        raise error or ConnectionError(f"no address of {target.host} answers")
+
+    def _body(self, url: str, response: http.client.HTTPResponse, accept: tuple[str, ...], limit: int) -> Fetched:
+        status = response.status
+        if status >= 400:
+            raise FetchError(f"{url}: HTTP {status} {response.reason or ''}".rstrip(), FetchReason.http(status))
+        content_type = (response.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if content_type and accept and not content_type.startswith(accept):
+            raise FetchError(f"{url}: unexpected content type {content_type!r}", FetchReason.BAD_CONTENT_TYPE)
+        declared = response.getheader("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise FetchError(f"{url}: body of {declared} bytes is over the limit of {limit}", FetchReason.TOO_LARGE)
+        decoder = _decoder(url, response.getheader("Content-Encoding"))
+        chunks, size = [], 0
+        while True:
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                break
+            pieces = decoder(chunk, limit - size + 1) if decoder else [chunk]
+            for piece in pieces:
+                size += len(piece)
                 if size > limit:
-                    raise FetchError(f"{url}: body is over the limit of {limit} bytes", "too_large")
-                if time.monotonic() - started > self.deadline:
-                    raise FetchError(f"{url}: body took longer than {self.deadline:g} s", "timeout")
-                chunks.append(chunk)
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            reason = "timeout" if "timed out" in str(exc).lower() else "connection_error"
-            raise FetchError(f"{url}: body broke off ({_short(exc)})", reason) from None
-        return Fetched(url=response.url or url, content_type=content_type, data=b"".join(chunks))
+                    raise FetchError(f"{url}: body is over the limit of {limit} bytes", FetchReason.TOO_LARGE)
+                chunks.append(piece)
+        return Fetched(url=url, content_type=content_type, data=b"".join(chunks))
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self.session.close()
+        """Nothing pooled to close: every request has its own connection (pinned to its checked address)."""
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
+class _Again(Exception):
+    """A passing failure before the response was read: worth another attempt."""
+
+    def __init__(self, error: FetchError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _decoder(url: str, encoding: Optional[str]):
+    """A function (chunk, room) -> decoded pieces for a Content-Encoding, capped so a bomb cannot expand."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return None
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise FetchError(f"{url}: unsupported content encoding {encoding!r}", FetchReason.BAD_CONTENT_TYPE)
+    state = {"z": zlib.decompressobj(zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS),
+             "raw": encoding == "deflate", "first": True}
+
+    def decode(chunk: bytes, room: int) -> list[bytes]:
+        if state["first"] and state["raw"] and chunk and (chunk[0] & 0x0F) != 8:
+            state["z"] = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate without the zlib header
+        state["first"] = False
+        out, data = [], chunk
+        while data or state["z"].unconsumed_tail:
+            piece = state["z"].decompress(data or state["z"].unconsumed_tail, max(room, 1))
+            data = b""
+            out.append(piece)
+            room -= len(piece)
+            if room <= 0 or not piece:
+                break
+        return out
+
+    return decode
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
     return text if len(text) < 200 else text[:200] + "..."

@@ -31,7 +31,7 @@ class Ingestor:
         self.db = db
         self.model = model
         self.stop = stop or threading.Event()
-        self.context = SourceContext.from_settings(settings)
+        self.context = SourceContext.from_settings(settings, self.stop)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
 
     def close(self) -> None:
@@ -86,10 +86,15 @@ class Ingestor:
                     return
                 batch.append(ref)
                 if len(batch) >= size:
-                    out.put(self._prepare(source, batch))
+                    prepared = self._prepare(source, batch)
+                    if self.stop.is_set():  # its reads may have been cut short: leave it for the next run
+                        return
+                    out.put(prepared)
                     batch = []
             if batch and not (self.stop.is_set() or halt.is_set()):
-                out.put(self._prepare(source, batch))
+                prepared = self._prepare(source, batch)
+                if not self.stop.is_set():
+                    out.put(prepared)
         except BaseException as exc:  # handed to the consumer, which raises it in its thread
             out.put(exc)
         finally:

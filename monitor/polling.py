@@ -14,6 +14,7 @@ from monitor.config import IngestSettings, SourceSettings
 from monitor.errors import RETRYABLE_FETCH_REASONS, MonitorError
 from monitor.refs import decode_ref
 from monitor.sources.base import ImageRef, Source, SourceContext
+from monitor.sources.clean import clean_ref
 from monitor.sources.registry import build_source
 from storage import schema
 from storage.engine import Database
@@ -71,13 +72,15 @@ def polled_refs(db: Database, source: Source, source_id: int, cursor: Optional[d
                 ingest: IngestSettings) -> Iterable[ImageRef]:
     """The source's new refs after `cursor`, then its earlier fetch failures that are due another try.
 
-    The retried refs carry no cursor, so storing them never moves the source's cursor."""
-    yield from source.poll(cursor)
+    Every ref passes `clean_ref` here, the one boundary between what a source says and what is stored. The
+    retried refs carry no cursor, so storing them never moves the source's cursor."""
+    for ref in source.poll(cursor):
+        yield clean_ref(ref, utcnow(), source.name)
     due = due_refetches(db, source_id, RETRYABLE_FETCH_REASONS, ingest.refetch_attempts, ingest.refetch_after)
     if due:
         log.info("fetching %d photo(s) again that failed earlier for a passing reason", len(due))
     for ref in due:
-        yield decode_ref(ref)
+        yield clean_ref(decode_ref(ref), utcnow(), source.name)
 
 
 def poll_source(db: Database, source_settings: SourceSettings, context: SourceContext, drain: Drain) -> SourceSummary:

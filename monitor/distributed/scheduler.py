@@ -119,7 +119,8 @@ class Enqueuer:
 
     def run_source(self, source_settings: SourceSettings) -> SourceSummary:
         """One pass over a source; a failing poll is recorded with its backoff and returned, never raised."""
-        summary = poll_source(self.db, source_settings, SourceContext.from_settings(self.settings), self._drain)
+        summary = poll_source(self.db, source_settings, SourceContext.from_settings(self.settings, self.stop),
+                              self._drain)
         if not summary.error:
             log.info("poll %s: %d photo(s) queued in %d batch(es)", summary.name, summary.queued, summary.batches)
         return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,12 +40,13 @@ class SourceContext:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     cache_dir: Optional[Path] = None  # where sources keep state (the folder source's file list)
     base_dir: Optional[Path] = None  # the config file's folder: relative paths start there
+    stop: Optional[threading.Event] = None  # set on SIGTERM: every wait of the source ends soon after
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "SourceContext":
+    def from_settings(cls, settings: Settings, stop: Optional[threading.Event] = None) -> "SourceContext":
         """The context every source of this config is built with."""
         return cls(settings.ingest, settings.paths.cache,
-                   settings.config_path.parent if settings.config_path else None)
+                   settings.config_path.parent if settings.config_path else None, stop)
 
 
 class Source(ABC):
@@ -84,7 +86,8 @@ class HttpOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str
-    headers: dict[str, str] = Field(default_factory=dict)  # values may use ${ENV}
+    headers: dict[str, str] = Field(default_factory=dict)  # values may use ${ENV}; sent to the url's origin only
+    send_headers_to: list[str] = Field(default_factory=list)  # more hosts (host or host:port) that get `headers`
     allow_hosts: list[str] = Field(default_factory=list)  # internal hosts allowed without allow_private
 
 
@@ -96,7 +99,8 @@ class HttpSource(Source):
     def __init__(self, settings: SourceSettings, options: HttpOptions, context: SourceContext):
         super().__init__(settings, options, context)
         self.fetcher = Fetcher.from_settings(context.ingest, settings.allow_private, options.allow_hosts,
-                                             options.headers)
+                                             options.headers, header_origin=options.url,
+                                             send_headers_to=options.send_headers_to, stop=context.stop)
 
     def read(self, ref: ImageRef) -> bytes:
         """The photo's bytes, fetched under this source's limits."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import json
 import logging
 import os
@@ -17,13 +18,17 @@ from typing import Any, ClassVar, Iterable, Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.errors import FetchError, SourceError
 from monitor.config import SourceSettings
+from monitor.errors import FetchError, SourceError
 from monitor.sources.base import ImageRef, Source, SourceContext, as_float, as_int, as_text
+from monitor.sources.files import is_regular, read_regular
 from monitor.sources.timeline import parse_time
 
 log = logging.getLogger(__name__)
 DEFAULT_PATTERNS = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.gif", "*.bmp", "*.tif", "*.tiff"]
+SIDECAR_MAX_BYTES = 1_000_000  # a sidecar is a few fields of JSON
+CSV_MAX_BYTES = 100_000_000
+WAIT_LIMIT_S = 5.0  # a settle time up to this is waited out within the poll; a longer one defers to the next
 
 
 class FolderOptions(BaseModel):
@@ -35,9 +40,11 @@ class FolderOptions(BaseModel):
     patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_PATTERNS))
     recursive: bool = True
     metadata_csv: Optional[Path] = None
-    # Files (or their sidecars) changed less than this many seconds ago wait for the next poll, so a
-    # photo still being copied, or whose sidecar is written after it, is read once it is complete.
-    settle_seconds: float = Field(default=0.0, ge=0)
+    # A file (or its sidecar) changed less than this many seconds ago is read only once it has stayed
+    # unchanged that long, so a photo still being copied is not stored as a truncated one: a short settle
+    # time is waited out within the poll, a longer one (> 5 s) leaves the file for the next poll.
+    settle_seconds: float = Field(default=2.0, ge=0)
+    follow_symlinks: bool = False  # also follow symlinks that lead out of the folder
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class FolderSource(Source):
         super().__init__(settings, options, context)
         path = Path(os.path.expanduser(str(options.path)))
         self.root = path if path.is_absolute() else Path(context.base_dir or Path.cwd()) / path
+        self.real_root = Path(os.path.realpath(self.root))
+        self.confine = None if options.follow_symlinks else self.real_root  # where files must resolve to
         self.patterns = [p.lower() for p in options.patterns]
         self.max_bytes = context.ingest.max_bytes
         cache = Path(context.cache_dir) if context.cache_dir else self.root / ".monitor-cache"
@@ -70,35 +79,55 @@ class FolderSource(Source):
             raise SourceError(f"source {self.settings.name!r}: folder {self.root} does not exist", "missing_folder")
         token = (cursor or {}).get("state") or uuid.uuid4().hex
         known = self._load_state(token)
-        ref_cursor = {"state": token}
         csv_rows = self._csv_metadata()
         found = sorted(self._scan(), key=lambda item: (item[1].mtime_ns, item[0]))
-        settled_before = time.time_ns() - int(self.options.settle_seconds * 1e9)
+        settle_ns = int(self.options.settle_seconds * 1e9)
         self._pending = {}
+        waiting: list[tuple[str, _Stat]] = []
         for relative, stat in found:
             if known.get(relative) == (stat.size, stat.mtime_ns):
                 continue
-            path = self.root / relative
-            if self.options.settle_seconds and not self._settled(path, stat, settled_before):
-                log.debug("source %s: %s changed too recently; left for the next poll", self.settings.name, relative)
+            if settle_ns and not self._settled(self.root / relative, stat, time.time_ns() - settle_ns):
+                waiting.append((relative, stat))
                 continue
-            meta = csv_rows.get(relative) or csv_rows.get(Path(relative).name) or self._sidecar(path)
-            self._pending[relative] = (token, stat)
-            yield _ref(path, relative, meta, ref_cursor)
+            yield self._pend(relative, stat, token, csv_rows)
+        if waiting and self.options.settle_seconds <= WAIT_LIMIT_S:
+            yield from self._after_settling(waiting, token, csv_rows)
+        elif waiting:
+            log.debug("source %s: %d file(s) changed too recently; left for the next poll", self.settings.name,
+                      len(waiting))
+
+    def _after_settling(self, waiting: list[tuple[str, _Stat]], token: str,
+                        csv_rows: dict[str, dict[str, Any]]) -> Iterator[ImageRef]:
+        """Wait (stoppably) until the fresh files are settle_seconds old; those unchanged by then are read."""
+        settle_ns = int(self.options.settle_seconds * 1e9)
+        newest = max(max(stat.mtime_ns, self._sidecar_mtime(self.root / rel)) for rel, stat in waiting)
+        pause = max(0.0, (newest + settle_ns - time.time_ns()) / 1e9) + 0.05
+        if self.context.stop is None:
+            time.sleep(pause)
+        elif self.context.stop.wait(pause):
+            return  # stopping: the fresh files wait for the next run
+        for relative, stat in waiting:
+            path = self.root / relative
+            try:
+                now = os.stat(path)
+            except OSError:
+                continue
+            if (now.st_size, now.st_mtime_ns) != (stat.size, stat.mtime_ns) or \
+                    not self._settled(path, stat, time.time_ns() - settle_ns):
+                log.info("source %s: %s is still changing; left for the next poll", self.settings.name, relative)
+                continue
+            yield self._pend(relative, stat, token, csv_rows)
+
+    def _pend(self, relative: str, stat: _Stat, token: str, csv_rows: dict[str, dict[str, Any]]) -> ImageRef:
+        path = self.root / relative
+        meta = csv_rows.get(relative) or csv_rows.get(Path(relative).name) or self._sidecar(path)
+        self._pending[relative] = (token, stat)
+        return _ref(path, relative, meta, {"state": token})
 
     def read(self, ref: ImageRef) -> bytes:
-        """The file's bytes, refusing files over the size limit."""
-        path = Path(ref.uri)
-        try:
-            size = path.stat().st_size
-            if size > self.max_bytes:
-                raise FetchError(f"{path}: {size} bytes is over the limit of {self.max_bytes}", "too_large")
-            with open(path, "rb") as handle:
-                return handle.read(self.max_bytes + 1)
-        except FileNotFoundError:
-            raise FetchError(f"{path}: the file disappeared before it was read", "file_missing") from None
-        except OSError as exc:
-            raise FetchError(f"{path}: cannot read ({exc.strerror or exc})", "read_error") from None
+        """The file's bytes: a regular file (never a FIFO or device), inside the folder, under the size limit."""
+        return read_regular(Path(ref.uri), self.max_bytes, self.confine)
 
     def committed(self, refs: Iterable[ImageRef]) -> None:
         """Remember the files of these refs as done (called after their batch is committed)."""
@@ -119,15 +148,17 @@ class FolderSource(Source):
             log.warning("source %s: cannot update %s: %s", self.settings.name, self.state_path, exc)
 
     # -- helpers --------------------------------------------------------------------------
-    @staticmethod
-    def _settled(path: Path, stat: _Stat, before_ns: int) -> bool:
+    @classmethod
+    def _settled(cls, path: Path, stat: _Stat, before_ns: int) -> bool:
         """Whether the photo and its sidecar (if any) were last changed before `before_ns`."""
-        if stat.mtime_ns > before_ns:
-            return False
+        return stat.mtime_ns <= before_ns and cls._sidecar_mtime(path) <= before_ns
+
+    @staticmethod
+    def _sidecar_mtime(path: Path) -> int:
         try:
-            return path.with_name(path.name + ".json").stat().st_mtime_ns <= before_ns
+            return path.with_name(path.name + ".json").stat().st_mtime_ns
         except OSError:
-            return True
+            return 0
 
     def _scan(self) -> Iterator[tuple[str, _Stat]]:
         stack = [self.root]
@@ -148,6 +179,12 @@ class FolderSource(Source):
                         continue
                     lower = entry.name.lower()
                     if not any(fnmatch.fnmatchcase(lower, p) for p in self.patterns):
+                        continue
+                    # Regular files only (no FIFO, device or socket), symlinks only into the folder.
+                    if not entry.is_file() or (entry.is_symlink() and not is_regular(Path(entry.path),
+                                                                                    self.confine)):
+                        log.debug("source %s: %s skipped (not a regular file in the folder)", self.settings.name,
+                                  entry.path)
                         continue
                     stat = entry.stat()
                 except OSError:
@@ -177,8 +214,8 @@ class FolderSource(Source):
         if not sidecar.exists():
             return {}
         try:
-            data = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            data = json.loads(read_regular(sidecar, SIDECAR_MAX_BYTES, self.confine).decode("utf-8"))
+        except (FetchError, ValueError) as exc:
             log.warning("source %s: ignoring sidecar %s: %s", self.settings.name, sidecar, exc)
             return {}
         return data if isinstance(data, dict) else {}
@@ -189,9 +226,9 @@ class FolderSource(Source):
         path = self.options.metadata_csv
         path = path if path.is_absolute() else self.root / path
         try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                return {row["file"]: row for row in csv.DictReader(handle) if row.get("file")}
-        except (OSError, KeyError, csv.Error) as exc:
+            text = read_regular(path, CSV_MAX_BYTES).decode("utf-8")
+            return {row["file"]: row for row in csv.DictReader(io.StringIO(text, newline="")) if row.get("file")}
+        except (FetchError, UnicodeDecodeError, KeyError, csv.Error) as exc:
             raise SourceError(f"source {self.settings.name!r}: cannot read metadata_csv {path}: {exc}",
                               "bad_metadata") from None
 

@@ -53,8 +53,15 @@ class JsonSource(HttpSource):
 
     def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
         """Items newer than the cursor across every page, oldest first."""
-        entries = [self._entry(item, page_url) for item, page_url in self._items()]
-        entries = [e for e in entries if e is not None]
+        entries = []
+        for item, page_url in self._items():
+            try:
+                entry = self._entry(item, page_url)
+            except ValueError as exc:  # e.g. an image URL urljoin cannot parse: that item only
+                log.warning("source %s: item skipped: %s", self.settings.name, exc)
+                continue
+            if entry is not None:
+                entries.append(entry)
         for entry, _before, after in Timeline.from_cursor(cursor).newer(entries):
             yield self._ref(entry, after)
 
@@ -113,7 +120,7 @@ class JsonSource(HttpSource):
     def _ref(self, entry: Entry, cursor: dict[str, Any]) -> ImageRef:
         item, url = entry.payload
         fields = self.options.fields
-        return ImageRef(uri=url, external_id=entry.id, posted_at=entry.time,
+        return ImageRef(uri=url, external_id=entry.id, posted_at=entry.posted,
                         latitude=as_float(dotted(item, fields.latitude)),
                         longitude=as_float(dotted(item, fields.longitude)),
                         place=as_text(dotted(item, fields.place)), caption=as_text(dotted(item, fields.caption)),

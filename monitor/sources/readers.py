@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, ClassVar, Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict
 
 from monitor.config import Settings, SourceSettings
-from monitor.errors import ConfigError, FetchError, FetchReason
+from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.sources.base import ImageRef, Source, SourceContext
+from monitor.sources.files import read_regular
 from monitor.sources.registry import build_source
 
 
@@ -37,14 +39,7 @@ class PlainReader(Source):
         """The bytes at the ref's uri."""
         if ref.uri.startswith(("http://", "https://")):
             return self.fetcher.get(ref.uri).data
-        try:
-            with open(ref.uri, "rb") as handle:
-                data = handle.read(self.max_bytes + 1)
-        except OSError as exc:
-            raise FetchError(f"{ref.uri}: cannot read ({exc.strerror or exc})", FetchReason.READ_ERROR) from None
-        if len(data) > self.max_bytes:
-            raise FetchError(f"{ref.uri}: over the limit of {self.max_bytes} bytes", FetchReason.TOO_LARGE)
-        return data
+        return read_regular(Path(ref.uri), self.max_bytes)
 
     def close(self) -> None:
         """Close the fetcher's pooled connections."""

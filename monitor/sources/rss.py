@@ -61,9 +61,17 @@ class RssSource(HttpSource):
         """Photos of entries newer than the cursor, oldest first."""
         feed = self._parse(self._download())
         base = self.options.url
-        entries = [Entry(_entry_id(e), _entry_time(e), e) for e in feed.entries]
+        entries = []
+        for item in feed.entries:
+            try:
+                urls = self._images(item, base)
+            except ValueError as exc:  # a URL urljoin cannot parse: that entry only
+                log.warning("source %s: entry skipped: %s", self.settings.name, exc)
+                continue
+            if urls:  # an item without guid, link or title is known by its first photo's URL
+                entries.append(Entry(_entry_id(item) or urls[0], _entry_time(item), (item, urls)))
         for entry, before, after in Timeline.from_cursor(cursor).newer(entries):
-            urls = self._images(entry.payload, base)
+            urls = entry.payload[1]
             for index, url in enumerate(urls):
                 yield self._ref(entry, url, after if index == len(urls) - 1 else before)
 
@@ -102,9 +110,9 @@ class RssSource(HttpSource):
         return list(dict.fromkeys(urljoin(base, url.strip()) for url in found if url and url.strip()))
 
     def _ref(self, entry: Entry, url: str, cursor: dict[str, Any]) -> ImageRef:
-        item = entry.payload
+        item = entry.payload[0]
         lat, lon = _point(item)
-        return ImageRef(uri=url, external_id=f"{entry.id}|{url}", posted_at=entry.time, latitude=lat,
+        return ImageRef(uri=url, external_id=f"{entry.id}|{url}", posted_at=entry.posted, latitude=lat,
                         longitude=lon, place=item.get("georss_featurename") or None,
                         caption=item.get("title") or None, author=item.get("author") or None,
                         cursor=cursor)
@@ -118,7 +126,10 @@ def _entry_time(entry: Any) -> Optional[datetime]:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _point(entry: Any) -> tuple[Optional[float], Optional[float]]:

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator, Optional
 
+from monitor.sources.clean import FUTURE_SKEW
+
 MAX_UNDATED_IDS = 1000
+EPOCH_MS_FROM = 100_000_000_000  # epoch numbers from here on are milliseconds (seconds would be year 5138+)
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def parse_time(value: Any) -> Optional[datetime]:
-    """An aware UTC datetime from ISO 8601 text or epoch seconds (naive means UTC); None if unusable."""
+    """An aware UTC datetime from ISO 8601 text or epoch seconds or milliseconds (naive means UTC); None if
+    unusable (including times that cannot be expressed in UTC, such as year 9999 with an offset)."""
     if value in (None, "") or isinstance(value, bool):
         return None
     try:
+        if isinstance(value, str) and _NUMBER.match(value.strip()):
+            value = float(value)
         if isinstance(value, (int, float)):
-            moment = datetime.fromtimestamp(float(value), timezone.utc)
+            seconds = float(value) / 1000 if abs(value) >= EPOCH_MS_FROM else float(value)
+            moment = datetime.fromtimestamp(seconds, timezone.utc)
         else:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc)
     except (ValueError, OverflowError, OSError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def dotted(data: Any, path: Optional[str]) -> Any:
@@ -47,8 +56,14 @@ class Entry:
     """One feed entry: its id, time and the refs' payload."""
 
     id: str
-    time: Optional[datetime]
+    time: Optional[datetime]  # what the cursor orders by (None: undated, or dated in the future)
     payload: Any = None
+    claimed: Optional[datetime] = None  # a future time the entry claimed (kept for the ref; cleaned later)
+
+    @property
+    def posted(self) -> Optional[datetime]:
+        """The time the entry says it was posted."""
+        return self.time or self.claimed
 
 
 @dataclass
@@ -84,8 +99,15 @@ class Timeline:
         elif entry.time == self.time and entry.id not in self.ids:
             self.ids.append(entry.id)
 
-    def newer(self, entries: list[Entry]) -> Iterator[tuple[Entry, dict[str, Any], dict[str, Any]]]:
-        """New entries oldest first (undated first), each with the cursor before and after it."""
+    def newer(self, entries: list[Entry], now: Optional[datetime] = None) -> Iterator[
+            tuple[Entry, dict[str, Any], dict[str, Any]]]:
+        """New entries oldest first (undated first), each with the cursor before and after it.
+
+        An entry dated beyond now (and the allowed skew) counts as undated here, so it never moves the
+        cursor's time past now (which would hide every later post)."""
+        latest = (now or datetime.now(timezone.utc)) + FUTURE_SKEW
+        entries = [e if e.time is None or e.time <= latest else Entry(e.id, None, e.payload, e.time)
+                   for e in entries]
         ordered = sorted(entries, key=lambda e: (e.time is not None,
                                                  e.time or datetime.min.replace(tzinfo=timezone.utc)))
         seen: set[str] = set()

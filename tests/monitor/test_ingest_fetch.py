@@ -96,7 +96,7 @@ def test_redirect_to_a_private_address_is_refused_at_that_hop(server, target):
     target = target.format(port=server.port)
     server.routes["/a.jpg"] = Reply(body=jpeg(), content_type="image/jpeg")
     server.routes["/redirect"] = Reply(302, b"", "text/plain", headers={"Location": target})
-    strict = fetcher(allow_private=False, allow_hosts=["127.0.0.1"])
+    strict = fetcher(allow_private=False, allow_hosts=[f"127.0.0.1:{server.port}"])
     assert reason_of(lambda: strict.get(server.url("/redirect"))) == "private_address"
     assert server.hits.get("/a.jpg", 0) == 0
 

@@ -1,0 +1,89 @@
+"""The one cleaning boundary: every ref a source yields passes `clean_ref` before it is batched or stored.
+
+A field that cannot be cleaned is dropped (None), never the photo: numbers finite and in range, text
+without NUL or lone surrogates cut to its column, times in a sane range (a post from the future gets the
+ingest time), places on the globe.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+from monitor.sources.base import ImageRef
+from storage.cleaning import BIGINT_MAX, clean_text, column_length
+from storage.schema import Image
+
+log = logging.getLogger("monitor.sources")
+FUTURE_SKEW = timedelta(minutes=10)  # clocks differ; later than this ahead of ours is not believed
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+CAPTION_CHARS = 10_000  # captions are Text, but a 300 MB sidecar caption must not reach the reports
+_COLUMNS = Image.__table__
+
+
+def clean_ref(ref: ImageRef, now: Optional[datetime] = None, source: str = "?") -> ImageRef:
+    """The ref with every field storable; what cannot be cleaned is dropped (the photo is kept)."""
+    now = now or datetime.now(timezone.utc)
+    latitude, longitude = clean_place(ref.latitude, ref.longitude)
+    uri = clean_text(ref.uri) or ""
+    return replace(
+        ref, uri=uri, external_id=clean_text(ref.external_id) or uri,
+        posted_at=clean_posted(ref.posted_at, now, ref.uri, source),
+        latitude=latitude, longitude=longitude,
+        place=_text(ref.place, column_length(_COLUMNS, "place")),
+        caption=_text(ref.caption, CAPTION_CHARS),
+        author=_text(ref.author, column_length(_COLUMNS, "author")),
+        reach=clean_reach(ref.reach))
+
+
+def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -> Optional[datetime]:
+    """An aware UTC time no earlier than 1970; a time beyond `now` + the skew becomes `now` (with a warning)."""
+    if not isinstance(moment, datetime):
+        return None
+    try:
+        moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except (OverflowError, ValueError):  # year 9999 with an offset
+        moment = datetime.max.replace(tzinfo=timezone.utc)
+    if moment < EARLIEST:
+        return None
+    if moment > now + FUTURE_SKEW:
+        log.warning("source %s: %s is dated %s, in the future: stored with the ingest time", source, uri,
+                    moment.isoformat(timespec="seconds"))
+        return now
+    return moment
+
+
+def clean_place(latitude: Any, longitude: Any) -> tuple[Optional[float], Optional[float]]:
+    """Both coordinates on the globe, or neither; exactly 0,0 means unknown."""
+    lat, lon = _finite(latitude), _finite(longitude)
+    if lat is None or lon is None or not -90 <= lat <= 90 or not -180 <= lon <= 180 or (lat == 0 and lon == 0):
+        return None, None
+    return lat, lon
+
+
+def clean_reach(value: Any) -> Optional[int]:
+    """A whole non-negative number a BIGINT holds, or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= BIGINT_MAX else None
+    number = _finite(value)
+    if number is None or not 0 <= number <= BIGINT_MAX:
+        return None
+    return int(number)
+
+
+def _finite(value: Any) -> Optional[float]:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any, limit: Optional[int]) -> Optional[str]:
+    text = clean_text(value, limit) if value is not None else None
+    return text.strip() or None if text is not None else None
