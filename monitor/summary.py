@@ -12,6 +12,7 @@ from rich.table import Table
 
 from monitor.config import Settings
 from monitor.distributed.status import ClusterStatus, cluster_status
+from monitor.review.status import judgments_line
 from storage.engine import open_database
 from storage.sources import source_status
 
@@ -126,12 +127,15 @@ def print_status(settings: Settings, console: Optional[Console] = None) -> None:
     db = open_database(settings.database.url)
     try:
         rows = source_status(db)
+        judged = judgments_line(db)
         cluster: Optional[ClusterStatus] = None
         if settings.executor.kind == "celery":
             cluster = cluster_status(settings, db)
     finally:
         db.dispose()
     console.print(status_table(rows, settings.sources))
+    if judged:
+        console.print(judged, markup=False, highlight=False)
     for table in cluster_tables(cluster) if cluster is not None else []:
         console.print(table)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.judgments import judged_counts, model_version_classes, newest_model_version
+
 
 def judgments_line(db: Any) -> str | None:
     """'Judgments for model version V: Acme 40 (+5 uncertain), ...', or None when there is no model version yet."""
-    from storage.judgments import judged_counts, model_version_classes, newest_model_version
-
     version_id = newest_model_version(db)
     version = model_version_classes(db, version_id) if version_id is not None else None
     if version is None:

@@ -99,3 +99,18 @@ def test_uncertain_mode_orders_by_closeness_to_thresholds_and_stays_out_of_the_r
         server.shutdown()
     assert {r["mode"] for r in judgments(feed.db, 1)} == {"uncertain"}
     assert audited_rates(feed.db, 1) is None  # nothing from the random sample yet
+
+
+def test_monitor_status_says_how_many_judgments_each_brand_has(feed: Feed, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"database": {"url": feed.url}}), encoding="utf-8")
+    session = ReviewSession(feed.db, judged_by="tester")
+    for entry in session.queue[:4]:
+        session.judge(entry.image_id, [])
+    uncertain = ReviewSession(feed.db, mode="uncertain", judged_by="tester")
+    judged = {entry.image_id for entry in session.queue[:4]}
+    uncertain.judge(next(p.image_id for p in uncertain.queue if p.image_id not in judged), ["Acme"])
+    result = run_cli("--config", config, "status")
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.startswith("Judgments for model version 1"))
+    assert line.endswith("Acme 4 (+1 uncertain), Globex 4 (+1 uncertain), Initech 4 (+1 uncertain)")
