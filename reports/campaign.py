@@ -46,7 +46,8 @@ def build_campaign_report(db: Any, campaign: Any, *, by: str = "day", model_vers
     if len(tracked) < 2:  # a share of one brand says nothing: compare with everything detected
         tracked = [*tracked, *detected]
     # Conclusions come from counts corrected for the model's errors; the raw figures stay beside them.
-    correction = correct(totals, read_error_rates(version.get("metrics")), tracked, [w.name for w in windows],
+    correction = correct(totals, read_error_rates(version.get("metrics")),
+                         list(dict.fromkeys([*tracked, *totals["brand"].unique()])), [w.name for w in windows],
                          seed=seed)
     lifts = metrics.lift_table(totals).merge(estimates.corrected_lifts(correction), on=["brand", "window"],
                                              how="left")

@@ -39,6 +39,7 @@ class Correction:
     draws: np.ndarray  # (D, B, W) simulated true counts, NaN for brands without a correction
     rates: dict[str, BrandRates] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # brand -> why not corrected
+    false_alarms: Optional[np.ndarray] = None  # (B, W) expected false alarms at the point estimate
 
     def corrected(self, brand: str) -> bool:
         """Whether `brand` has a correction (rates known and usable)."""
@@ -75,38 +76,85 @@ def _why_not(rates: Optional[BrandRates], have_rates: bool) -> str:
     return ""
 
 
+def _split_known(rates: Sequence[BrandRates]) -> bool:
+    return all(r.negatives_nologo and r.negatives - r.negatives_nologo > 0 for r in rates)
+
+
+def _solve(recall: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, observed: np.ndarray,
+           images: np.ndarray) -> np.ndarray:
+    """True counts T (..., B, W) from observed = recall T + FPR_nologo (N - sum T) + FPR_other (sum T - T).
+
+    A photo without brand b shows either no logo (about N - sum of all true counts) or other brands;
+    the model's false alarms differ between the two, and the feed's mix differs from the held-out
+    photos' mix. With one FPR for both this is Rogan-Gladen: (observed - FPR N) / (recall - FPR).
+    Rates are (..., B); the system A T = observed - FPR_nologo N has A = diag(recall - FPR_other)
+    + (FPR_other - FPR_nologo) 1^T.
+    """
+    size = recall.shape[-1]
+    # A draw where recall barely beats the FPR would divide by ~0: floor the gap (such draws land far out).
+    matrix = (np.eye(size) * np.maximum(recall - fp_other, 1e-3)[..., None, :].swapaxes(-1, -2)
+              + (fp_other - fp_none)[..., :, None])
+    return np.linalg.solve(matrix, observed - fp_none[..., :, None] * images)
+
+
+def _false_alarms(truth: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Expected false alarms per brand and window given the true counts (..., B, W)."""
+    shown = truth.sum(axis=-2, keepdims=True)
+    none = np.clip(images - shown, 0, None)
+    other = np.clip(shown - truth, 0, None)
+    return fp_none[..., :, None] * none + fp_other[..., :, None] * other
+
+
 def correct(totals: pd.DataFrame, error_rates: Optional[ErrorRates], brands: Sequence[str],
             windows: Sequence[str], seed: int = 0, draws: int = DRAWS) -> Correction:
-    """Corrected counts and their draws for `brands` x `windows` from window totals (photos, images)."""
+    """Corrected counts and their draws for `brands` x `windows` from window totals (photos, images).
+
+    Pass every brand the model counts (not only the tracked ones): together they say how many photos
+    show no logo at all, where false alarms are counted apart when the rates give them apart."""
     indexed = totals.set_index(["brand", "window"])
     observed = np.array([[float(indexed["photos"].get((b, w), 0)) for w in windows] for b in brands]).reshape(
         len(brands), len(windows))
     per_window = totals.groupby("window")["images"].max()
     images = np.array([float(per_window.get(w, 0)) for w in windows])
     point = np.full(observed.shape, np.nan)
+    alarms = np.full(observed.shape, np.nan)
     simulated = np.full((draws, len(brands), len(windows)), np.nan)
     known = error_rates.brands if error_rates else {}
-    notes: dict[str, str] = {}
-    for i, brand in enumerate(brands):
-        rates = known.get(brand)
-        why = _why_not(rates, error_rates is not None)
-        if why:
-            notes[brand] = why
-            continue
-        assert rates is not None
-        separation = rates.recall - rates.fpr
-        point[i] = np.clip((observed[i] - rates.fpr * images) / separation, 0, None)
-        rng = _stream(seed, brand)
-        recall = rng.beta(rates.tp + 1, rates.positives - rates.tp + 1, (draws, 1))
-        fpr = rng.beta(rates.fp + 1, rates.negatives - rates.fp + 1, (draws, 1))
-        # A draw where recall barely beats the FPR would divide by ~0: floor the gap (such draws land far out).
-        gap = np.maximum(recall - fpr, 1e-3)
-        truth = np.clip((observed[i] - fpr * images) / gap, 0, images)
-        spread = np.sqrt(truth * recall * (1 - recall) + (images - truth) * fpr * (1 - fpr))
-        noise = rng.standard_normal((draws, len(windows))) * spread
-        simulated[:, i, :] = np.clip((observed[i] - noise - fpr * images) / gap, 0, None)
+    notes = {b: why for b in brands if (why := _why_not(known.get(b), error_rates is not None))}
+    used = [i for i, b in enumerate(brands) if b not in notes]
+    if used:
+        rates = [known[brands[i]] for i in used]
+        split = _split_known(rates)
+        tp, pos, fp, neg = (np.array([getattr(r, k) for r in rates], float)
+                            for k in ("tp", "positives", "fp", "negatives"))
+        if split:
+            fpn, negn = (np.array([getattr(r, k) for r in rates], float) for k in ("fp_nologo", "negatives_nologo"))
+            hat = (tp / pos, fpn / negn, (fp - fpn) / (neg - negn))
+        else:
+            hat = (tp / pos, fp / neg, fp / neg)
+        obs = observed[used]
+        point[used] = np.clip(_solve(*hat, obs, images), 0, None)
+        alarms[used] = _false_alarms(point[used], hat[1], hat[2], images)
+        # Per brand, its own seeded stream: the same report twice reads the same.
+        streams = [_stream(seed, brands[i]) for i in used]
+        recall = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, tp, pos)], axis=1)
+        if split:
+            fp_none = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fpn, negn)], axis=1)
+            fp_other = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp - fpn, neg - negn)],
+                                axis=1)
+        else:
+            fp_none = fp_other = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp, neg)],
+                                          axis=1)
+        noise = np.stack([g.standard_normal((draws, len(windows))) for g in streams], axis=1)
+        # Counting noise: given the truth T, observed = Binomial(T, recall) + Binomial(false-alarm chances).
+        truth = np.clip(_solve(recall, fp_none, fp_other, np.broadcast_to(obs, noise.shape), images), 0, images)
+        false = _false_alarms(truth, fp_none, fp_other, images)
+        chances = np.clip(images - truth, 1, None)
+        spread = np.sqrt(truth * recall[..., None] * (1 - recall[..., None])
+                         + false * (1 - np.clip(false / chances, 0, 1)))
+        simulated[:, used, :] = np.clip(_solve(recall, fp_none, fp_other, obs - noise * spread, images), 0, None)
     return Correction(list(brands), list(windows), observed, images, point, simulated,
-                      {b: known[b] for b in brands if b in known}, notes)
+                      {b: known[b] for b in brands if b in known}, notes, alarms)
 
 
 def count_table(c: Correction) -> pd.DataFrame:
@@ -120,7 +168,7 @@ def count_table(c: Correction) -> pd.DataFrame:
             records.append({
                 "window": window, "brand": brand, "photos": int(c.observed[i, j]), "images": int(n),
                 "recall": rates.recall if rates else np.nan, "fpr": rates.fpr if rates else np.nan,
-                "false_alarms": rates.fpr * n if rates else np.nan,
+                "false_alarms": c.false_alarms[i, j] if c.false_alarms is not None else np.nan,
                 "adjusted": c.point[i, j], "adjusted_low": low[i, j], "adjusted_high": high[i, j],
                 "adjusted_rate_per_1000": 1000 * c.point[i, j] / n if n else np.nan,
                 "tp": rates.tp if rates else np.nan, "positives": rates.positives if rates else np.nan,

@@ -91,8 +91,8 @@ def corrected_share(c: Correction, tracked: Sequence[str]) -> pd.DataFrame:
 def reliability(c: Correction) -> pd.DataFrame:
     """Per brand over all windows: how often its detections are right on this feed, and its false-alarm rate.
 
-    Expected false alarms are FPR x (photos analysed - photos truly showing the brand); the rest of the
-    observed count is right, so the share right = 1 - false alarms / observed.
+    Expected false alarms are the FPR times the photos truly without the brand (reports.correction);
+    the rest of the observed count is right, so the share right = 1 - false alarms / observed.
     """
     records = []
     for i, brand in enumerate(c.brands):
@@ -101,7 +101,7 @@ def reliability(c: Correction) -> pd.DataFrame:
         record = {"brand": brand, "photos": int(observed), "fpr": np.nan, "recall": np.nan,
                   "expected_false_alarms": np.nan, "share_right": np.nan, "warning": ""}
         if c.corrected(brand) and rates is not None:
-            alarms = float((rates.fpr * (c.images - c.point[i])).clip(min=0).sum())
+            alarms = float(np.nansum(c.false_alarms[i])) if c.false_alarms is not None else np.nan
             right = 1 - alarms / observed if observed else np.nan
             record.update(fpr=rates.fpr, recall=rates.recall, expected_false_alarms=alarms,
                           share_right=float(np.clip(right, 0, 1)) if observed else np.nan)

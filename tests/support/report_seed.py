@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -111,6 +112,7 @@ def seed(url: str, images_per_day: Callable[[date], int], brands_per_day: Callab
                 conn.execute(insert(table.__table__), rows)
         conn.execute(insert(FetchFailure.__table__), [
             {"source_id": 2, "uri": "https://example.test/broken.jpg", "reason": "timeout", "attempts": 3,
+             "uri_sha256": hashlib.sha256(b"https://example.test/broken.jpg").hexdigest(),
              "first_at": datetime(2026, 3, 4, tzinfo=timezone.utc), "last_at": datetime(2026, 3, 4, 1, tzinfo=timezone.utc)}])
         rebuild_rollups(conn)  # rows went in raw, around save_batch: count them into the rollups reports read
     return db
