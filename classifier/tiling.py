@@ -56,7 +56,8 @@ class Tiling:
         if was.on == self.on and (not self.on or was.grid == self.grid):
             return None
         more = "false alarms" if self.on else "misses"
-        return (f"its thresholds were calibrated on {was.describe()} scores, but classifier.tiling scores "
+        was_text = f"tiled {was.grid}x{was.grid}" if was.on else "whole-photo"
+        return (f"its thresholds were calibrated on {was_text} scores, but classifier.tiling scores "
                 f"{self.describe()}: expect more {more}; retrain with the same tiling "
                 f"(monitor train uses classifier.tiling)")
 

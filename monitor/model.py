@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from classifier.tiling import Tiling
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from storage.engine import Database
@@ -33,17 +34,17 @@ class LoadedModel:
 
     @property
     def tiled(self) -> bool:
-        return self.tiling is not None and bool(self.tiling.enabled)
+        return Tiling.of(self.tiling).on
 
     @property
     def work_side(self) -> int:
-        return int(self.classifier.input_size) * (self.tiling.grid if self.tiled else 1)
+        return Tiling.of(self.tiling).work_side(self.classifier.input_size)
 
     def detect(self, images: list[Any]) -> list[list[Any]]:
         """Detections per image; one inference at a time per process."""
         with self.lock:
             return self.classifier.detect(images, thresholds=self.thresholds or None,
-                                          tiling=self.tiling if self.tiled else None,
+                                          tiling=Tiling.of(self.tiling),
                                           batch_size=self.batch_size)
 
 
@@ -71,16 +72,7 @@ def calibration_mismatch(info: dict, tiling: Any) -> Optional[str]:
     training = info.get("training")
     if not isinstance(training, dict) or "tiling" not in training:
         return None  # bundles from before tiling was recorded, or trained elsewhere
-    calibrated = training.get("tiling") or {}
-    scored = bool(tiling is not None and tiling.enabled)
-    if bool(calibrated.get("enabled")) == scored and (not scored or calibrated.get("grid") == tiling.grid):
-        return None
-    was = f"tiled {calibrated.get('grid')}x{calibrated.get('grid')} scores" if calibrated.get("enabled") \
-        else "whole-photo scores"
-    now = f"tiled {tiling.grid}x{tiling.grid}" if scored else "whole photos"
-    more = "false alarms" if scored else "misses"
-    return (f"its thresholds were calibrated on {was}, but classifier.tiling scores {now}: expect more {more}; "
-            f"retrain with the same tiling (monitor train uses classifier.tiling)")
+    return Tiling.of(tiling).mismatch(training.get("tiling"))
 
 
 def load_classifier(path: Path, settings: Settings) -> Any:
