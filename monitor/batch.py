@@ -88,7 +88,8 @@ def check_item(item: Item, ingest: IngestSettings, model: LoadedModel) -> None:
     try:
         item.checked = check_image(item.data, ingest.max_pixels, ingest.min_side, model.work_side,
                                    sha256=item.sha256, square=not model.tiled,
-                                   thumbnail_size=ingest.thumbnail_size)
+                                   thumbnail_size=ingest.thumbnail_size, formats=ingest.image_formats,
+                                   max_decode_mb=ingest.max_decode_mb)
     except ImageRejected as exc:
         item.rejected = exc
     except Exception as exc:  # Pillow raises many kinds on hostile files

@@ -159,6 +159,9 @@ class IngestSettings(_Strict):
     max_bytes: int = Field(default=20_000_000, ge=1024)
     max_pixels: int = Field(default=60_000_000, ge=10_000)
     min_side: int = Field(default=32, ge=1)
+    image_formats: list[Literal["jpeg", "png", "webp", "gif", "bmp", "tiff"]] = Field(
+        default_factory=lambda: ["jpeg", "png", "webp", "gif", "bmp", "tiff"], min_length=1)
+    max_decode_mb: int = Field(default=256, ge=16, le=65536)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
     retries: int = Field(default=3, ge=0, le=10)
