@@ -110,3 +110,39 @@ def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
         np.testing.assert_array_equal(old, new)
     assert not tuned.base.trainable  # frozen again for prediction and saving
     assert tuned.info["training"]["fine_tune_layers"] == 2
+
+
+def test_the_from_scratch_trainer_ends_like_train_and_old_bundles_still_load(tmp_path):
+    import json
+
+    from classifier.dataset import load_dataset
+    from classifier.images import read_rgb
+    from classifier.model import LogoClassifier
+    from classifier.scratch import train_from_scratch
+    from classifier.tiling import Tiling
+    from drawn_photos import write_folder_dataset
+    from monitor.config import TilingSettings
+    from monitor.model import calibration_mismatch
+
+    dataset = load_dataset(write_folder_dataset(tmp_path / "data", per_brand=6, negatives=6), progress=False)
+    model = train_from_scratch(dataset, backbone="mobilenet_v1_025", input_size=32, epochs=2, views=1,
+                               tiling=Tiling(True, 2, 0.25))
+    assert model.info["training"]["tiling"] == {"enabled": True, "grid": 2, "overlap": 0.25}
+    rates = model.metrics["error_rates"]
+    assert rates["method"] == "cross-fit" and rates["photos"] == model.info["training"]["validation_photos"] > 0
+    assert sum(r["positives"] for r in rates["brands"].values()) == model.metrics["single_brand_photos"]
+    assert model.metrics["calibration"]["method"] in ("platt", "isotonic") and model.calibration is not None
+    bundle = model.save(tmp_path / "bundle")
+    loaded = LogoClassifier.load(bundle)
+    # the demo's bundles now record their tiling, so loading one for other scoring warns
+    assert "more misses" in calibration_mismatch(loaded.info, TilingSettings(enabled=False))
+    assert calibration_mismatch(loaded.info, TilingSettings(enabled=True, grid=2)) is None
+    photos = [read_rgb(e.path) for e in dataset.examples[:6]]
+    np.testing.assert_allclose(loaded.predict(photos), model.predict(photos), atol=1e-6)
+    assert not np.allclose(loaded.predict(photos), loaded.predict(photos, raw=True))  # calibrated, not raw
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    del manifest["metrics"]["calibration"], manifest["metrics"]["error_rates"]  # a bundle from before both
+    (bundle / "bundle.json").write_text(json.dumps(manifest))
+    old = LogoClassifier.load(bundle)
+    assert old.calibration is None
+    np.testing.assert_allclose(old.predict(photos), loaded.predict(photos, raw=True), atol=1e-6)
