@@ -104,6 +104,13 @@ def record_batch_error(db: Database, batch_id: int, error: str) -> None:
             result={"error": redact_text(error)[:_ERROR_CHARS]}))
 
 
+def fail_batch(db: Database, batch_id: int, error: str) -> None:
+    """Give up a pending batch at once with its error (data no retry can fix)."""
+    with db.session(write=True) as session:
+        session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "pending").values(
+            state="failed", done_at=utcnow(), result={"error": redact_text(error)[:_ERROR_CHARS]}))
+
+
 def fail_exhausted(db: Database, max_attempts: int) -> list[dict[str, Any]]:
     """Mark pending batches that workers took `max_attempts` times without finishing as failed; returns them."""
     with db.session(write=True) as session:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from typing import Any
 
-from monitor.errors import FetchError
 from monitor.batch import Item
+from monitor.errors import FetchError
 from monitor.refs import b64_bytes, b64_text, decode_ref, encode_ref
+from monitor.sources.base import ImageRef
 
 
 def encode_items(items: list[Item]) -> list[dict[str, Any]]:
@@ -24,3 +27,23 @@ def decode_items(payload: list[dict[str, Any]]) -> list[Item]:
                           known=bool(entry.get("known")),
                           failure=FetchError(failure[1], failure[0]) if failure else None))
     return items
+
+
+def matches_outbox(batch: dict[str, Any], payload: Any) -> bool:
+    """Whether a classify payload carries exactly the refs of its outbox row (an ingest batch), or only stored
+    photos with their stored sha256 (a reclassify batch): a message forged on the broker cannot mark a batch
+    done with other photos."""
+    try:
+        entries = payload["items"]
+        if batch["kind"] == "reclassify":
+            stored = {(row["uri"], str(row["id"])): row["sha256"] for row in batch["refs"]}
+            return all(stored.get((e["ref"]["uri"], e["ref"]["external_id"]), object()) == e["sha256"]
+                       for e in entries)
+        sent = Counter(_key(decode_ref(e["ref"])) for e in entries)
+        return sent == Counter(_key(decode_ref(r)) for r in batch["refs"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+
+
+def _key(ref: ImageRef) -> str:
+    return json.dumps(encode_ref(ref, with_data=False), sort_keys=True)

@@ -13,18 +13,21 @@ from typing import Any, Iterator, Optional
 
 from monitor.batch import check_items, drop_known, read_items, store_batch
 from monitor.config import Settings
-from monitor.distributed.payload import decode_items, encode_items
+from monitor.distributed.payload import decode_items, encode_items, matches_outbox
 from monitor.model import LoadedModel, load_classifier, load_model
 from monitor.reclassify import read_for_rescore, rescore, store_rescored
 from monitor.refs import decode_ref
 from monitor.sources.readers import Readers
-from storage.batches import claim_for_done_in, get_batch, mark_done_in, mark_started, record_batch_error
+from storage.batches import (claim_for_done_in, fail_batch, get_batch, mark_done_in, mark_started,
+                             record_batch_error)
 from storage.engine import Database
 from storage.errors import StorageError
 
 log = logging.getLogger("monitor.worker")
 FETCH_TASK = "monitor.fetch"
 CLASSIFY_TASK = "monitor.classify"
+# Errors a batch's own data causes (a malformed ref or payload): no retry can fix them, so the batch fails at once.
+DATA_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, IndexError, UnicodeError)
 MAX_RETRIES = 30
 RETRY_BACKOFF_MAX_S = 300
 
@@ -122,6 +125,10 @@ def register_tasks(app) -> None:
         if batch is None:
             return
         worker = task.request.hostname or "worker"
+        if not matches_outbox(batch, payload):
+            log.warning("classify message for batch %s does not match its outbox row; ignored (forged or "
+                        "corrupted on the broker)", batch_id)
+            return
         with _noted(state, batch_id, "classify"):
             if batch["kind"] == "reclassify":
                 _classify_for_rescore(state, batch, payload, worker)
@@ -131,9 +138,14 @@ def register_tasks(app) -> None:
 
 @contextmanager
 def _noted(state: WorkerState, batch_id: int, step: str) -> Iterator[None]:
-    """Record an error on the batch (for `monitor status`) and let it propagate to Celery's retry/failure."""
+    """Record an error on the batch (for `monitor status`) and let it propagate to Celery's retry/failure;
+    a data error fails the batch at once instead (retrying cannot help)."""
     try:
         yield
+    except DATA_ERRORS as exc:
+        error = f"{step}: {type(exc).__name__}: {exc}"
+        log.error("batch %s failed on its data (not retried): %s", batch_id, error)
+        fail_batch(state.db, batch_id, error)
     except Exception as exc:
         try:
             record_batch_error(state.db, batch_id, f"{step}: {type(exc).__name__}: {exc}")
@@ -147,8 +159,8 @@ def _pending(db: Database, batch_id: int) -> Optional[dict[str, Any]]:
     if batch is None:
         log.warning("batch %s is gone; nothing to do", batch_id)
         return None
-    if batch["state"] == "done":
-        log.info("batch %s is done already (a redelivered task); skipped", batch_id)
+    if batch["state"] in ("done", "failed"):
+        log.info("batch %s is %s already (a redelivered task); skipped", batch_id, batch["state"])
         return None
     return batch
 

@@ -1,0 +1,75 @@
+"""The classify task in-process (Celery's own `apply`, no broker) on SQLite and PostgreSQL: a message that does
+not match its outbox row stores nothing, and a batch whose data is bad fails at once instead of being retried."""
+
+from __future__ import annotations
+
+import copy
+
+from monitor.batch import read_items
+from monitor.distributed.app import CLASSIFY_TASK, make_app
+from monitor.distributed.payload import encode_items
+from monitor.refs import decode_ref, encode_ref
+from monitor.sources.base import ImageRef
+from monitor.sources.readers import Readers
+from storage.batches import enqueue_batch, get_batch
+from storage.engine import open_database
+from storage.sources import ensure_source
+
+from ingest_helpers import jpeg, rows
+
+ALWAYS = {"acme": 0.001, "globex": 0.001}
+
+
+def outbox_batch(settings, count=3):
+    """An ingest batch of `count` photos (bytes inline, as the fake source gives them) and its honest payload."""
+    refs = [ImageRef(uri=f"fake://feed/{n}", external_id=str(n), data=jpeg(seed=n + 1)) for n in range(count)]
+    db = open_database(settings.database.url)
+    try:
+        source_id = ensure_source(db, "feed", "fake")
+        batch_id = enqueue_batch(db, source_id, "ingest", [encode_ref(r) for r in refs])
+    finally:
+        db.dispose()
+    readers = Readers(settings)
+    try:
+        items = read_items(readers.get("feed"), [decode_ref(encode_ref(r)) for r in refs])
+    finally:
+        readers.close()
+    return batch_id, {"items": encode_items(items)}
+
+
+def state_of(url, batch_id):
+    db = open_database(url)
+    try:
+        return get_batch(db, batch_id)
+    finally:
+        db.dispose()
+
+
+def test_a_forged_classify_message_cannot_mark_a_batch_done(db_url, settings_for):
+    settings = settings_for(db_url, [{"name": "feed", "kind": "fake"}], classifier={"thresholds": ALWAYS},
+                            executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"})
+    batch_id, payload = outbox_batch(settings)
+    classify = make_app(settings).tasks[CLASSIFY_TASK]
+    forged_uri = copy.deepcopy(payload)
+    forged_uri["items"][0]["ref"]["uri"] = "fake://feed/other"
+    forged_empty = {"items": []}
+    forged_meta = copy.deepcopy(payload)
+    forged_meta["items"][1]["ref"]["caption"] = "not what the source said"
+    for forged in (forged_uri, forged_empty, forged_meta, {"nonsense": True}, None):
+        classify.apply(args=[batch_id, forged]).get()
+    assert state_of(db_url, batch_id)["state"] == "pending"
+    assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 0
+    classify.apply(args=[batch_id, payload]).get()
+    assert state_of(db_url, batch_id)["state"] == "done"
+    assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 3
+
+
+def test_a_batch_with_undecodable_data_fails_at_once(db_url, settings_for):
+    settings = settings_for(db_url, [{"name": "feed", "kind": "fake"}], classifier={"thresholds": ALWAYS},
+                            executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"})
+    batch_id, payload = outbox_batch(settings)
+    payload["items"][1]["data"] = "%%% not base64 %%%"
+    make_app(settings).tasks[CLASSIFY_TASK].apply(args=[batch_id, payload])
+    batch = state_of(db_url, batch_id)
+    assert batch["state"] == "failed" and "classify: " in batch["result"]["error"]
+    assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 0
