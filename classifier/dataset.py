@@ -100,8 +100,9 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _inspect(path: Path) -> tuple[str, int, int]:
-    """sha256 and size of a photo that decodes completely; raises ValueError with the reason."""
-    from PIL import Image, UnidentifiedImageError
+    """sha256 and oriented size of a photo the one decoder (classifier.images) reads; ValueError with the reason."""
+    from classifier.errors import PhotoRejected
+    from classifier.images import decode
 
     try:
         data = path.read_bytes()
@@ -109,17 +110,12 @@ def _inspect(path: Path) -> tuple[str, int, int]:
         raise ValueError(f"cannot read the file: {exc.strerror or exc}") from None
     if not data:
         raise ValueError("empty file")
-    import io
-
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            width, height = img.size
-    except UnidentifiedImageError:
-        raise ValueError("not an image Pillow can decode") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"broken image: {exc}") from None
-    return hashlib.sha256(data).hexdigest(), width, height
+        photo = decode(data)
+    except PhotoRejected as exc:
+        what = {"truncated": "broken image", "too_large": "too large", "too_small": "too small"}
+        raise ValueError(f"{what.get(exc.reason, 'not an image this program reads')}: {exc.detail}") from None
+    return hashlib.sha256(data).hexdigest(), photo.width, photo.height
 
 
 def _read_labels_csv(path: Path) -> list[tuple[Path, frozenset[str]]]:

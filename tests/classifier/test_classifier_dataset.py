@@ -35,9 +35,11 @@ def test_broken_files_are_listed_with_the_reason_and_skipped(tmp_path):
     (tmp_path / "Bolt" / "text.jpg").write_text("this is not a photo")
     (tmp_path / "Corona" / "empty.png").write_bytes(b"")
     (tmp_path / "Corona" / "notes.txt").write_text("ignored: not an image name")
+    (tmp_path / "Corona" / "vector.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 96 80\nshowpage\n")
     dataset = load_dataset(tmp_path, progress=False)
     reasons = {p.name: r for p, r in dataset.unreadable}
-    assert set(reasons) == {"truncated.jpg", "text.jpg", "empty.png"}
+    assert set(reasons) == {"truncated.jpg", "text.jpg", "empty.png", "vector.jpg"}
+    assert "EPS is not an allowed photo format" in reasons["vector.jpg"]  # the one decoder's allowlist
     assert "broken image" in reasons["truncated.jpg"]
     assert "not an image" in reasons["text.jpg"]
     assert reasons["empty.png"] == "empty file"
