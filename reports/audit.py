@@ -120,6 +120,11 @@ def _brand_rates(
                 f"{name}_interval": [float(np.quantile(rate, 0.025)), float(np.quantile(rate, 0.975))],
             }
         )
+    if entry["negatives_nologo"]:
+        # The overall FPR as the sum of its two parts, so fp - fp_nologo and negatives - negatives_nologo
+        # are the other-brand part exactly (what reports derive from them).
+        fp, negatives = entry["fp_nologo"] + entry["fp_other"], entry["negatives_nologo"] + entry["negatives_other"]
+        entry.update({"fp": round(fp, 3), "negatives": round(negatives, 3), "fpr": fp / negatives})
     judged = {key: int(n.sum()) for key, n in counts.items()}
     entry["judged"] = sum(judged.values())
     entry["judged_detected"] = sum(n for (_, d), n in judged.items() if d)

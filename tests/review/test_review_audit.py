@@ -52,6 +52,9 @@ def test_intervals_cover_the_true_rates_at_about_the_nominal_rate() -> None:
         for brand in BRANDS:
             true_recall, true_fpr = true_rates(frame, truth, brand)
             entry = rates[brand]
+            # Consistent counts: the other-brand part is what remains of the overall FPR's counts.
+            assert 0 <= entry["tp"] <= entry["positives"] and 0 <= entry["fp_nologo"] <= entry["fp"]
+            assert 0 <= entry["fp"] - entry["fp_nologo"] <= entry["negatives"] - entry["negatives_nologo"]
             for name, hits, trials, truth_value in (
                 ("recall", "tp", "positives", true_recall),
                 ("fpr", "fp", "negatives", true_fpr),

@@ -1,0 +1,110 @@
+"""The review loop on the demo: judge the stratified sample from the demo's truth, report before and after.
+
+Run after `monitor demo --out DIR` (it needs DIR/config.yaml, DIR/truth/feed.csv and the demo database):
+
+    python bench/review_demo.py DIR --photos 200
+
+Prints JSON: truth coverage and median interval widths of the corrected counts and lifts with the
+bundle's held-out rates, then after `review import` of the analyst's verdicts with the audited rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from monitor.config import load_settings
+from monitor.demo.truth import check_report
+from monitor.review.session import ReviewSession
+from monitor.review.transfer import import_judgments
+from reports.output import make_report
+from storage.engine import open_database
+
+
+def truth_by_sha256(root: Path) -> dict[str, set[str]]:
+    """The brands each feed photo truly shows, by the sha256 of its file."""
+    found = {}
+    with (root / "truth" / "feed.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            brands = {b for b in row["brands"].split(";") if b}
+            for path in filter(None, row["path"].split(";")):
+                found[hashlib.sha256((root / path).read_bytes()).hexdigest()] = brands
+    return found
+
+
+def report_figures(root: Path, settings, out: Path) -> dict:
+    """Write the campaign report into out and join it with the truth."""
+    shutil.rmtree(out, ignore_errors=True)
+    campaign = settings.campaigns[0].name
+    report, _ = make_report(
+        settings.database.url,
+        out,
+        ["csv"],
+        campaign=campaign,
+        configured=settings.campaigns,
+        tracked=settings.brands.tracked,
+    )
+    check = check_report(root, out)
+    counts, lifts = check.counts, check.lifts
+    return {
+        "rates": report.model_version["metrics"].get("error_rates", {}).get("detail"),
+        "counts_covered": f"{int(counts['covered'].sum())}/{len(counts)}",
+        "lifts_covered": f"{int(lifts['covered'].sum())}/{len(lifts)}",
+        "count_median_width": float((counts["adjusted_high"] - counts["adjusted_low"]).median()),
+        "lift_median_width": float((lifts["high"] - lifts["low"]).median()),
+        "checks": {name: [ok, text] for name, (ok, text) in check.checks.items()},
+    }
+
+
+def play_analyst(root: Path, settings, photos: int, seed: int) -> dict:
+    """Judge the first `photos` of the review queue from the truth, through `review import`."""
+    truth = truth_by_sha256(root)
+    db = open_database(settings.database.url)
+    try:
+        session = ReviewSession(db, seed=seed)
+        chosen: list = []
+        while len(chosen) < photos:
+            session.refresh()
+            fresh = [p for p in session.queue if p.image_id not in {c.image_id for c in chosen}]
+            if not fresh:
+                break
+            chosen += fresh[: photos - len(chosen)]
+            verdicts = root / "verdicts.csv"
+            with verdicts.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["sha256", "brand", "present"])
+                for photo in chosen:
+                    for brand in session.brands:
+                        writer.writerow([photo.sha256, brand, int(brand in truth.get(photo.sha256, set()))])
+            result = import_judgments(db, verdicts, session.version_id, judged_by="bench analyst")
+        plan = session.refresh()
+        return {
+            "judged": len(chosen),
+            "stored": result.stored,
+            "skipped": len(result.skipped),
+            "strata": {s or "(none)": n for s, n in plan.judged.items()},
+            "more_needed": plan.more_total,
+        }
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--photos", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    settings = load_settings(args.root / "config.yaml")
+    before = report_figures(args.root, settings, args.root / "review-bench" / "held-out")
+    analyst = play_analyst(args.root, settings, args.photos, args.seed)
+    after = report_figures(args.root, settings, args.root / "review-bench" / "audited")
+    print(json.dumps({"held_out": before, "analyst": analyst, "audited": after}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
