@@ -13,52 +13,28 @@ Usage: python bench/ingest.py WORKDIR [--photos 2000] [--memory-photos 10000] [-
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from photos import photo_folder  # noqa: E402  (bench/photos.py, beside this script)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 BRANDS = ["acme", "globex", "initech", "umbrella"]
 MEMORY_MODEL = ("mobilenet_v1_025", 128)  # small, so the 10,000-photo memory run stays short
 
 
-def _make_photo(args: tuple[Path, int]) -> None:
-    path, seed = args
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    blocks = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
-    image = Image.fromarray(blocks, "RGB").resize((640, 480), Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    path.write_bytes(buffer.getvalue())
-
-
-def make_photos(folder: Path, count: int, start: int = 0) -> Path:
-    """`count` distinct 640x480 JPEGs in `folder` (kept when already there)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    wanted = [(folder / f"photo-{i:05d}.jpg", i) for i in range(start, start + count)]
-    missing = [w for w in wanted if not w[0].exists()]
-    if missing:
-        with ProcessPoolExecutor(max_workers=2) as pool:
-            list(pool.map(_make_photo, missing, chunksize=64))
-    return folder
-
-
 def first_photos(folder: Path, count: int, rounds: int = 4) -> list[Path]:
     """`count` photos under `folder`, split into `rounds` subfolders."""
     per_round = count // rounds
-    return [make_photos(folder / f"r{k}", per_round, start=k * per_round) for k in range(rounds)]
+    return [photo_folder(folder / f"r{k}", per_round, first_seed=k * per_round) for k in range(rounds)]
 
 
 def _settings(workdir: Path, folder: Path, db_name: str, bundle: Path, batch_size: int = 32,
@@ -184,7 +160,7 @@ def memory(workdir: Path, small: int, large: int) -> dict:
     """Peak RSS of fresh processes over `small` and `large` photos, and the re-poll of the large folder."""
     photos = workdir / f"photos-memory-{large}"
     first_photos(photos / "first", small)
-    make_photos(photos / "rest", large - small, start=small)
+    photo_folder(photos / "rest", large - small, first_seed=small)
     runs = {}
     for label, folder in (("small", photos / "first"), ("large", photos)):
         out = subprocess.run([sys.executable, __file__, str(workdir), "--child-memory", str(folder),

@@ -21,7 +21,6 @@ bench/report_scale.py's measure() (a campaign report from the rollups over N det
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import signal
@@ -37,26 +36,12 @@ from typing import Any, Iterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/storage.py must not hide the storage package
+from photos import photo_folder  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 BRANDS = ["acme", "globex", "initech", "umbrella"]
 WARM_PHOTOS = 64
-
-
-def make_photos(folder: Path, count: int, seed: int) -> Path:
-    """`count` distinct 320x240 JPEGs."""
-    import numpy as np
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        rng = np.random.default_rng(seed + i)
-        image = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), "RGB").resize(
-            (320, 240), Image.Resampling.BILINEAR)
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=85)
-        (folder / f"p{i:05d}.jpg").write_bytes(buffer.getvalue())
-    return folder
 
 
 @contextmanager
@@ -225,8 +210,9 @@ def main() -> None:
     from classifier import LogoClassifier
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    sets = [make_photos(work / f"set{r}", args.photos, seed=r * 100_000) for r in range(args.rounds)]
-    warm = make_photos(work / "warm", WARM_PHOTOS, seed=1_000_000)
+    sets = [photo_folder(work / f"set{r}", args.photos, first_seed=r * 100_000, size=(320, 240), name="p{i:05d}.jpg")
+            for r in range(args.rounds)]
+    warm = photo_folder(work / "warm", WARM_PHOTOS, first_seed=1_000_000, size=(320, 240), name="p{i:05d}.jpg")
     bundle = work / "model"
     if not bundle.exists():
         LogoClassifier.create(BRANDS, backbone=args.backbone, weights="none", input_size=args.input_size).save(bundle)

@@ -21,29 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def write_photos(folder: Path, count: int) -> list[Path]:
-    """640x480 JPEGs with gradients, shapes and noise (realistic JPEG sizes)."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:480, 0:640]
-    paths = []
-    for i in range(count):
-        base = (np.stack([xx * rng.uniform(0.1, 0.4), yy * rng.uniform(0.1, 0.5), (xx + yy) * 0.15], -1)
-                + rng.normal(0, 12, (480, 640, 3)))
-        image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
-        draw = ImageDraw.Draw(image)
-        for _ in range(6):
-            x, y = rng.integers(0, 600), rng.integers(0, 440)
-            draw.ellipse((x, y, x + rng.integers(20, 200), y + rng.integers(20, 200)),
-                         fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
-        path = folder / f"photo-{i:04d}.jpg"
-        image.save(path, quality=88)
-        paths.append(path)
-    return paths
+from photos import write_photos  # noqa: E402  (bench/photos.py, beside this script)
 
 
 def main() -> None:
@@ -64,7 +42,7 @@ def main() -> None:
     from classifier.model import LogoClassifier
 
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_photos(Path(tmp), args.photos)
+        paths = write_photos(Path(tmp), args.photos, style="scene", quality=88, name="photo-{i:04d}.jpg")
         head = (dict(pooling="avg_max", mid_level=True, ensemble=5) if args.head == "trained"
                 else dict(pooling="avg", mid_level=False, ensemble=1))
         start = time.perf_counter()
