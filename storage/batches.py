@@ -9,6 +9,7 @@ from typing import Any, Iterable, Optional, Sequence
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from storage.cleaning import clean_text
 from storage.engine import Database
 from storage.errors import StorageError
 from storage.redaction import redact_text, redact_url
@@ -101,14 +102,14 @@ def record_batch_error(db: Database, batch_id: int, error: str) -> None:
     """Keep the last error a worker met on a pending batch (shown by `monitor status`)."""
     with db.session(write=True) as session:
         session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "pending").values(
-            result={"error": redact_text(error)[:_ERROR_CHARS]}))
+            result={"error": clean_text(redact_text(error), _ERROR_CHARS)}))
 
 
 def fail_batch(db: Database, batch_id: int, error: str) -> None:
     """Give up a pending batch at once with its error (data no retry can fix)."""
     with db.session(write=True) as session:
         session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "pending").values(
-            state="failed", done_at=utcnow(), result={"error": redact_text(error)[:_ERROR_CHARS]}))
+            state="failed", done_at=utcnow(), result={"error": clean_text(redact_text(error), _ERROR_CHARS)}))
 
 
 def fail_exhausted(db: Database, max_attempts: int) -> list[dict[str, Any]]:
@@ -197,7 +198,7 @@ def record_broker(db: Database, url: str, reachable: bool, error: Optional[str] 
         else:
             if row.reachable or row.down_since is None:
                 row.down_since = now
-            row.reachable, row.last_error = False, redact_text(error or "unreachable")[:_ERROR_CHARS]
+            row.reachable, row.last_error = False, clean_text(redact_text(error or "unreachable"), _ERROR_CHARS)
         return recovered
 
 

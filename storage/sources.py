@@ -7,6 +7,7 @@ from typing import Any, Iterable, Optional
 
 from sqlalchemy import case, func, select, update
 
+from storage.cleaning import clean_text
 from storage.engine import Database
 from storage.errors import StorageError
 from storage.redaction import redact_text
@@ -58,7 +59,7 @@ def record_poll(db: Database, source_id: int, ok: bool, error: Optional[str] = N
     if ok:
         values.update(last_success_at=now, consecutive_failures=0)
     else:
-        values.update(last_error=redact_text(error or "unknown error")[:_ERROR_CHARS], last_error_at=now,
+        values.update(last_error=clean_text(redact_text(error or "unknown error"), _ERROR_CHARS), last_error_at=now,
                       consecutive_failures=Source.consecutive_failures + 1)
     with db.session(write=True) as session:
         found = session.execute(update(Source).where(Source.id == source_id).values(**values)).rowcount

@@ -120,3 +120,9 @@ def test_errors_stored_in_clear_before_are_redacted_when_read(db: Database, sour
     assert sources.source_status(db)[0]["last_error"] == shown
     failing = queries.failing_sources(db, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert [row["last_error"] for row in failing] == [shown]
+
+
+def test_a_poll_error_quoting_hostile_text_is_stored(db: Database, source: int) -> None:
+    sources.record_poll(db, source, False, "bad item: caption 'a\x00b \udc80' " + "x" * 5000)
+    (error,), = rows(db, Source.last_error)
+    assert error.startswith("bad item: caption 'ab ?' x") and len(error) == 2000
