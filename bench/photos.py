@@ -1,7 +1,8 @@
 """The one photo generator of the benches: distinct JPEGs from a seed each, written once into a folder.
 
-Two looks: "blocks" (a 12x16 grid of random colours, smoothly enlarged: small files, cheap to decode) and
-"scene" (gradients, noise and six ellipses: JPEG sizes like real photos). A file already there is kept,
+Three looks: "blocks" (a 12x16 grid of random colours, smoothly enlarged: small files, cheap to decode),
+"scene" (gradients, noise and six ellipses: JPEG sizes like real photos) and "noise" (grey-ish noise, with
+one disc of the `mark` colour when given: a labelled "logo" for training). A file already there is kept,
 so a bench rerun in the same work folder reuses its photos.
 """
 
@@ -11,11 +12,17 @@ import io
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-STYLES = ("blocks", "scene")
+STYLES = ("blocks", "scene", "noise")
 PARALLEL_FROM = 64  # fewer photos than this are drawn in this process
 
 
-def photo(seed: int, size: tuple[int, int] = (640, 480), style: str = "blocks", quality: int = 85) -> bytes:
+def photo(
+    seed: int,
+    size: tuple[int, int] = (640, 480),
+    style: str = "blocks",
+    quality: int = 85,
+    mark: tuple[int, int, int] | None = None,
+) -> bytes:
     """JPEG bytes of one photo; the same seed, size and style always give the same bytes."""
     import numpy as np
     from PIL import Image, ImageDraw
@@ -27,6 +34,11 @@ def photo(seed: int, size: tuple[int, int] = (640, 480), style: str = "blocks", 
     if style == "blocks":
         blocks = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
         image = Image.fromarray(blocks, "RGB").resize(size, Image.Resampling.BILINEAR)
+    elif style == "noise":
+        image = Image.fromarray(rng.integers(60, 190, (height, width, 3), dtype=np.uint8))
+        if mark is not None:
+            x, y, side = rng.integers(0, width - 120), rng.integers(0, height - 120), rng.integers(60, 110)
+            ImageDraw.Draw(image).ellipse((x, y, x + side, y + side), fill=mark)
     else:
         yy, xx = np.mgrid[0:height, 0:width]
         base = np.stack([xx * rng.uniform(0.1, 0.4), yy * rng.uniform(0.1, 0.5), (xx + yy) * 0.15], -1) + rng.normal(
@@ -45,9 +57,9 @@ def photo(seed: int, size: tuple[int, int] = (640, 480), style: str = "blocks", 
     return buffer.getvalue()
 
 
-def _write(job: tuple[Path, int, tuple[int, int], str, int]) -> None:
-    path, seed, size, style, quality = job
-    path.write_bytes(photo(seed, size, style, quality))
+def _write(job: tuple[Path, int, tuple[int, int], str, int, tuple[int, int, int] | None]) -> None:
+    path, seed, size, style, quality, mark = job
+    path.write_bytes(photo(seed, size, style, quality, mark))
 
 
 def write_photos(
@@ -58,11 +70,12 @@ def write_photos(
     style: str = "blocks",
     quality: int = 85,
     name: str = "photo-{seed:05d}.jpg",
+    mark: tuple[int, int, int] | None = None,
 ) -> list[Path]:
     """`count` photos of seeds first_seed, first_seed + 1, ... in `folder` (`name` uses {seed} or {i}); their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / name.format(seed=first_seed + i, i=i) for i in range(count)]
-    missing = [(p, first_seed + i, size, style, quality) for i, p in enumerate(paths) if not p.exists()]
+    missing = [(p, first_seed + i, size, style, quality, mark) for i, p in enumerate(paths) if not p.exists()]
     if len(missing) >= PARALLEL_FROM:
         with ProcessPoolExecutor(max_workers=2) as pool:
             list(pool.map(_write, missing, chunksize=64))

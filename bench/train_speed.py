@@ -18,24 +18,17 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from photos import write_photos  # noqa: E402  (bench/photos.py, beside this script)
+
 BRANDS = ("Acme", "Bolt", "Corona")
 
 
 def write_set(root: Path, per_class: int) -> None:
-    """Coloured shapes (three brands) and empty scenes on noisy backgrounds."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    rng = np.random.default_rng(0)
+    """Coloured discs (three brands) and empty scenes on noisy backgrounds."""
     colours = {"Acme": (220, 30, 30), "Bolt": (30, 60, 220), "Corona": (20, 180, 40)}
-    for name in (*BRANDS, "none"):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            image = Image.fromarray(rng.integers(60, 190, (240, 320, 3), dtype=np.uint8))
-            if name != "none":
-                x, y, s = rng.integers(0, 200), rng.integers(0, 120), rng.integers(60, 110)
-                ImageDraw.Draw(image).ellipse((x, y, x + s, y + s), fill=colours[name])
-            image.save(root / name / f"{i}.jpg", quality=90)
+    for k, name in enumerate((*BRANDS, "none")):
+        write_photos(root / name, per_class, first_seed=k * per_class, size=(320, 240), style="noise", quality=90,
+                     mark=colours.get(name), name="{i}.jpg")
 
 
 def main() -> None:
