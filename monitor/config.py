@@ -92,9 +92,18 @@ class SourceSettings(BaseModel):
 
     name: str
     kind: str
+    preset: Optional[str] = None  # flickr | mastodon | reddit | youtube | wordpress (monitor.sources.presets)
     interval: float = 300.0
     enabled: bool = True
     allow_private: bool = False
+    allow_null_island: bool = False  # true: a place of exactly 0,0 is real (else it means "no place")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        from monitor.sources.presets import apply_preset  # plain data; imports nothing of ours
+
+        return apply_preset(data) if isinstance(data, dict) else data
 
     @field_validator("interval", mode="before")
     @classmethod

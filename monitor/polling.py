@@ -75,12 +75,12 @@ def polled_refs(db: Database, source: Source, source_id: int, cursor: Optional[d
     Every ref passes `clean_ref` here, the one boundary between what a source says and what is stored. The
     retried refs carry no cursor, so storing them never moves the source's cursor."""
     for ref in source.poll(cursor):
-        yield clean_ref(ref, utcnow(), source.name)
+        yield clean_ref(ref, utcnow(), source.name, source.settings.allow_null_island)
     due = due_refetches(db, source_id, RETRYABLE_FETCH_REASONS, ingest.refetch_attempts, ingest.refetch_after)
     if due:
         log.info("fetching %d photo(s) again that failed earlier for a passing reason", len(due))
     for ref in due:
-        yield clean_ref(decode_ref(ref), utcnow(), source.name)
+        yield clean_ref(decode_ref(ref), utcnow(), source.name, source.settings.allow_null_island)
 
 
 def poll_source(db: Database, source_settings: SourceSettings, context: SourceContext, drain: Drain) -> SourceSummary:
@@ -108,7 +108,9 @@ def poll_source(db: Database, source_settings: SourceSettings, context: SourceCo
         log.warning("poll %s failed (%d in a row, next try %s): %s", source_settings.name, failures,
                     next_try.isoformat(timespec="seconds"), summary.error)
         return summary
-    record_poll(db, source_id, ok=True, next_try_at=utcnow() + timedelta(seconds=source_settings.interval))
+    warning = "; ".join(source.warnings) if source is not None and source.warnings else None  # shown by status
+    record_poll(db, source_id, ok=True, warning=warning,
+                next_try_at=utcnow() + timedelta(seconds=source_settings.interval))
     return summary
 
 

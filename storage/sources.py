@@ -52,12 +52,15 @@ def due_refetches(db: Database, source_id: int, reasons: Iterable[str], attempts
 
 
 def record_poll(db: Database, source_id: int, ok: bool, error: Optional[str] = None,
-                next_try_at: Optional[datetime] = None) -> None:
-    """Note a poll: success resets the failure count; failure stores the error and counts it."""
+                next_try_at: Optional[datetime] = None, warning: Optional[str] = None) -> None:
+    """Note a poll: success resets the failure count (a `warning` it worked around is kept as the last error,
+    not counted); failure stores the error and counts it."""
     now = utcnow()
     values: dict[str, Any] = {"last_polled_at": now, "next_try_at": next_try_at}
     if ok:
         values.update(last_success_at=now, consecutive_failures=0)
+        if warning:
+            values.update(last_error=clean_text(redact_text(f"warning: {warning}"), _ERROR_CHARS), last_error_at=now)
     else:
         values.update(last_error=clean_text(redact_text(error or "unknown error"), _ERROR_CHARS), last_error_at=now,
                       consecutive_failures=Source.consecutive_failures + 1)

@@ -59,6 +59,7 @@ class Source(ABC):
         self.settings = settings
         self.options = options
         self.context = context
+        self.warnings: list[str] = []  # problems a poll worked around (kept going): shown by `monitor status`
 
     @property
     def name(self) -> str:

@@ -24,10 +24,11 @@ CAPTION_CHARS = 10_000  # captions are Text, but a 300 MB sidecar caption must n
 _COLUMNS = Image.__table__
 
 
-def clean_ref(ref: ImageRef, now: Optional[datetime] = None, source: str = "?") -> ImageRef:
+def clean_ref(ref: ImageRef, now: Optional[datetime] = None, source: str = "?",
+              allow_null_island: bool = False) -> ImageRef:
     """The ref with every field storable; what cannot be cleaned is dropped (the photo is kept)."""
     now = now or datetime.now(timezone.utc)
-    latitude, longitude = clean_place(ref.latitude, ref.longitude)
+    latitude, longitude = clean_place(ref.latitude, ref.longitude, allow_null_island)
     uri = clean_text(ref.uri) or ""
     return replace(
         ref, uri=uri, external_id=clean_text(ref.external_id) or uri,
@@ -56,10 +57,14 @@ def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -
     return moment
 
 
-def clean_place(latitude: Any, longitude: Any) -> tuple[Optional[float], Optional[float]]:
-    """Both coordinates on the globe, or neither; exactly 0,0 means unknown."""
+def clean_place(latitude: Any, longitude: Any, allow_null_island: bool = False) -> tuple[Optional[float],
+                                                                                         Optional[float]]:
+    """Both coordinates on the globe, or neither; exactly 0,0 means unknown (feeds write it for "no place")
+    unless the source says `allow_null_island`."""
     lat, lon = _finite(latitude), _finite(longitude)
-    if lat is None or lon is None or not -90 <= lat <= 90 or not -180 <= lon <= 180 or (lat == 0 and lon == 0):
+    if lat is None or lon is None or not -90 <= lat <= 90 or not -180 <= lon <= 180:
+        return None, None
+    if lat == 0 and lon == 0 and not allow_null_island:
         return None, None
     return lat, lon
 

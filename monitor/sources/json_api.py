@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, ClassVar, Iterator, Optional
+from typing import Any, ClassVar, Iterator, Optional, Union
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,17 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from monitor.errors import FetchError, SourceError
 from monitor.fetch import JSON_TYPES
 from monitor.sources.base import HttpOptions, HttpSource, ImageRef, as_float, as_int, as_text
-from monitor.sources.timeline import Entry, Timeline, dotted, parse_time
+from monitor.sources.html_images import not_a_picture, unescape_url
+from monitor.sources.jsonpath import parse_time_as, value_at, values_at
+from monitor.sources.timeline import Entry, Timeline
 
 log = logging.getLogger(__name__)
 
 
 class FieldMap(BaseModel):
-    """Dotted paths inside one item to each field the monitor stores."""
+    """Paths inside one item to each field the monitor stores (`a.b`, `a[0].b`; `[*]` in `image` only)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    image: str
+    # Every value the path gives is a photo of the item (`media[*].url`); a list: the first path giving any.
+    image: Union[str, list[str]]
     id: Optional[str] = None
     time: Optional[str] = None
     latitude: Optional[str] = None
@@ -41,7 +44,10 @@ class JsonOptions(HttpOptions):
     next_url: Optional[str] = None  # dotted path to the next page's URL
     cursor_path: Optional[str] = None  # dotted path to the next page's cursor value ...
     cursor_param: Optional[str] = None  # ... sent back as this query parameter
+    page_param: Optional[str] = None  # or numbered pages: this query parameter counts 1, 2, ... ...
+    pages_path: Optional[str] = None  # ... up to the page count at this path (else until a page is empty)
     max_pages: int = Field(default=50, ge=1, le=10_000)
+    time_format: Optional[str] = None  # strptime format of fields.time when it is not ISO 8601 or epoch
 
 
 class JsonSource(HttpSource):
@@ -62,8 +68,10 @@ class JsonSource(HttpSource):
                 continue
             if entry is not None:
                 entries.append(entry)
-        for entry, _before, after in Timeline.from_cursor(cursor).newer(entries):
-            yield self._ref(entry, after)
+        for entry, before, after in Timeline.from_cursor(cursor).newer(entries):
+            urls = entry.payload[1]
+            for index, url in enumerate(urls):  # the cursor moves past the item with its last photo
+                yield self._ref(entry, url, after if index == len(urls) - 1 else before)
 
     def _items(self) -> Iterator[tuple[Any, str]]:
         url: Optional[str] = self.options.url
@@ -73,7 +81,7 @@ class JsonSource(HttpSource):
                 return
             visited.add(url)
             page = self._page(url)
-            items = dotted(page, self.options.items) if self.options.items else page
+            items = value_at(page, self.options.items) if self.options.items else page
             if not isinstance(items, list):
                 raise SourceError(f"source {self.settings.name!r}: {url}: no list of items at "
                                   f"{self.options.items or '(top level)'!r}", "bad_response")
@@ -94,35 +102,55 @@ class JsonSource(HttpSource):
 
     def _next(self, page: Any, url: str) -> Optional[str]:
         if self.options.next_url:
-            following = dotted(page, self.options.next_url)
+            following = value_at(page, self.options.next_url)
             return urljoin(url, str(following)) if following else None
         if self.options.cursor_path and self.options.cursor_param:
-            value = dotted(page, self.options.cursor_path)
-            if value in (None, ""):
-                return None
-            parts = urlsplit(url)
-            query = [(k, v) for k, v in parse_qsl(parts.query) if k != self.options.cursor_param]
-            query.append((self.options.cursor_param, str(value)))
-            return urlunsplit(parts._replace(query=urlencode(query)))
+            value = value_at(page, self.options.cursor_path)
+            return None if value in (None, "") else _with_param(url, self.options.cursor_param, value)
+        if self.options.page_param:
+            number = as_int(dict(parse_qsl(urlsplit(url).query)).get(self.options.page_param)) or 1
+            last = as_int(value_at(page, self.options.pages_path))
+            return None if last is not None and number >= last else _with_param(url, self.options.page_param,
+                                                                                 number + 1)
         return None
 
     def _entry(self, item: Any, page_url: str) -> Optional[Entry]:
         fields = self.options.fields
-        image = dotted(item, fields.image)
-        if not isinstance(image, str) or not image.strip():
+        urls = self._images(item, page_url)
+        if not urls:
             log.info("source %s: item without an image at %r skipped", self.settings.name, fields.image)
             return None
-        url = urljoin(page_url, image.strip())
-        identifier = dotted(item, fields.id)
-        return Entry(str(identifier) if identifier not in (None, "") else url,
-                     parse_time(dotted(item, fields.time)), (item, url))
+        identifier = value_at(item, fields.id)
+        return Entry(str(identifier) if identifier not in (None, "") else urls[0],
+                     parse_time_as(value_at(item, fields.time), self.options.time_format), (item, urls))
 
-    def _ref(self, entry: Entry, cursor: dict[str, Any]) -> ImageRef:
-        item, url = entry.payload
+    def _images(self, item: Any, page_url: str) -> list[str]:
+        """The item's photo URLs: every value of the first image path that gives any (videos left out)."""
+        paths = [self.options.fields.image] if isinstance(self.options.fields.image, str) else \
+            self.options.fields.image
+        for path in paths:
+            found = [urljoin(page_url, unescape_url(value)) for value in values_at(item, path)
+                     if isinstance(value, str) and value.strip()]
+            found = [url for url in dict.fromkeys(found) if not not_a_picture(url)]
+            if found:
+                return found
+        return []
+
+    def _ref(self, entry: Entry, url: str, cursor: dict[str, Any]) -> ImageRef:
+        item, urls = entry.payload
         fields = self.options.fields
-        return ImageRef(uri=url, external_id=entry.id, posted_at=entry.posted,
-                        latitude=as_float(dotted(item, fields.latitude)),
-                        longitude=as_float(dotted(item, fields.longitude)),
-                        place=as_text(dotted(item, fields.place)), caption=as_text(dotted(item, fields.caption)),
-                        author=as_text(dotted(item, fields.author)), reach=as_int(dotted(item, fields.reach)),
+        # One photo: the item's id, as before; several: each photo of the post by its URL, stable and distinct.
+        external_id = entry.id if len(urls) == 1 else f"{entry.id}|{url}"
+        return ImageRef(uri=url, external_id=external_id, posted_at=entry.posted,
+                        latitude=as_float(value_at(item, fields.latitude)),
+                        longitude=as_float(value_at(item, fields.longitude)),
+                        place=as_text(value_at(item, fields.place)), caption=as_text(value_at(item, fields.caption)),
+                        author=as_text(value_at(item, fields.author)), reach=as_int(value_at(item, fields.reach)),
                         cursor=cursor)
+
+
+def _with_param(url: str, name: str, value: Any) -> str:
+    """The URL with one query parameter set (replacing it if present)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != name] + [(name, str(value))]
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -16,12 +16,13 @@ from monitor.sources.base import Source, SourceContext
 from monitor.sources.fake import FakeSource
 from monitor.sources.folder import FolderSource
 from monitor.sources.json_api import JsonSource
+from monitor.sources.jsonfeed import JsonFeedSource
 from monitor.sources.rss import RssSource
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "brand_monitor.sources"
-BUILTIN_KINDS: tuple[type[Source], ...] = (FakeSource, FolderSource, JsonSource, RssSource)
-_COMMON_KEYS = {"name", "kind", "interval", "enabled", "allow_private"}
+BUILTIN_KINDS: tuple[type[Source], ...] = (FakeSource, FolderSource, JsonSource, JsonFeedSource, RssSource)
+_COMMON_KEYS = {"name", "kind", "preset", "interval", "enabled", "allow_private", "allow_null_island"}
 
 
 def _entry_points() -> dict[str, EntryPoint]:

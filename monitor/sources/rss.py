@@ -1,11 +1,13 @@
-"""`rss` source: RSS and Atom feeds through feedparser; photos from media tags, enclosures and <img>."""
+"""`rss` source: RSS and Atom feeds through feedparser; photos from media tags, enclosures and <img>.
+
+Real feeds are often not well-formed: what feedparser recovers is kept (with a warning the status shows);
+a feed is refused only when nothing usable came out of it."""
 
 from __future__ import annotations
 
 import calendar
 import logging
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from typing import Any, ClassVar, Iterator, Optional
 from urllib.parse import urljoin
 
@@ -15,6 +17,7 @@ from pydantic import BaseModel
 from monitor.errors import FetchError, SourceError
 from monitor.fetch import FEED_TYPES
 from monitor.sources.base import HttpOptions, HttpSource, ImageRef
+from monitor.sources.html_images import Candidate, html_images, largest_once, not_a_picture, unescape_url
 from monitor.sources.timeline import Entry, Timeline
 
 log = logging.getLogger(__name__)
@@ -25,29 +28,6 @@ class RssOptions(HttpOptions):
     """Fields of an `rss` source."""
 
     html_images: bool = True  # also take <img> tags in the entry's HTML
-
-
-class _ImgTags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.sources: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
-        if tag == "img":
-            src = dict(attrs).get("src")
-            if src and not src.startswith("data:"):
-                self.sources.append(src)
-
-
-def html_images(html: str) -> list[str]:
-    """The src of every <img> in an HTML fragment."""
-    parser = _ImgTags()
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # html.parser is lenient; anything it still chokes on has no usable images
-        pass
-    return parser.sources
 
 
 class RssSource(HttpSource):
@@ -70,6 +50,7 @@ class RssSource(HttpSource):
                 continue
             if urls:  # an item without guid, link or title is known by its first photo's URL
                 entries.append(Entry(_entry_id(item) or urls[0], _entry_time(item), (item, urls)))
+        self._recovered(feed, entries)
         for entry, before, after in Timeline.from_cursor(cursor).newer(entries):
             urls = entry.payload[1]
             for index, url in enumerate(urls):
@@ -82,32 +63,44 @@ class RssSource(HttpSource):
             raise SourceError(f"source {self.settings.name!r}: {exc}", exc.reason) from None
 
     def _parse(self, data: bytes):
-        feed = feedparser.parse(data)
-        problem = feed.get("bozo_exception")
-        if feed.get("bozo") and not isinstance(problem, _BENIGN):
-            raise SourceError(f"source {self.settings.name!r}: malformed feed at {self.options.url}: {problem}",
-                              "malformed_feed")
+        # Not sanitized: the HTML is only read for <img> URLs (never shown), and sanitizing drops srcset.
+        feed = feedparser.parse(data, sanitize_html=False)
         if not feed.get("version") and not feed.entries:
-            raise SourceError(f"source {self.settings.name!r}: {self.options.url} is not an RSS or Atom feed",
-                              "malformed_feed")
+            raise SourceError(f"source {self.settings.name!r}: {self._problem(feed) or 'not an RSS or Atom feed'} "
+                              f"at {self.options.url}", "malformed_feed")
         return feed
+
+    def _problem(self, feed: Any) -> Optional[str]:
+        problem = feed.get("bozo_exception")
+        return f"malformed feed ({problem})" if feed.get("bozo") and not isinstance(problem, _BENIGN) else None
+
+    def _recovered(self, feed: Any, entries: list[Entry]) -> None:
+        """A feed that is not well-formed: a warning when feedparser recovered photos, else refused."""
+        problem = self._problem(feed)
+        if problem is None:
+            return
+        if not entries:
+            raise SourceError(f"source {self.settings.name!r}: {problem} at {self.options.url}: no entry with a "
+                              "photo could be read", "malformed_feed")
+        warning = f"{problem}; kept the {len(entries)} entries with photos that could be read"
+        log.warning("source %s: %s", self.settings.name, warning)
+        self.warnings.append(warning)
 
     def _images(self, entry: Any, base: str) -> list[str]:
         base = entry.get("link") or base
-        found: list[str] = []
-        for media in entry.get("media_content") or []:
-            if media.get("url") and (media.get("medium") in (None, "image")
-                                     or str(media.get("type", "")).startswith("image/")):
-                found.append(media["url"])
-        if not found:  # thumbnails are smaller copies of media:content; only take them alone
-            found += [m["url"] for m in entry.get("media_thumbnail") or [] if m.get("url")]
+        media = [_candidate(m, "url") for m in entry.get("media_content") or [] if _is_picture(m)]
+        found = [c for c in media if c is not None]
+        if not largest_once(found):  # thumbnails are smaller copies of media:content: only alone (YouTube)
+            thumbnails = [c for c in (_candidate(m, "url") for m in entry.get("media_thumbnail") or []) if c]
+            found += _largest_thumbnail(thumbnails)
         for enclosure in entry.get("enclosures") or []:
-            if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-                found.append(enclosure["href"])
+            if _is_picture(enclosure, "href"):
+                found.append(Candidate(unescape_url(enclosure["href"])))
         if self.options.html_images:
             for part in [*(entry.get("content") or []), {"value": entry.get("summary") or ""}]:
                 found += html_images(part.get("value") or "")
-        return list(dict.fromkeys(urljoin(base, url.strip()) for url in found if url and url.strip()))
+        joined = [Candidate(urljoin(base, c.url), c.width, c.css_class, c.height) for c in found if c.url]
+        return largest_once(joined)
 
     def _ref(self, entry: Entry, url: str, cursor: dict[str, Any]) -> ImageRef:
         item = entry.payload[0]
@@ -116,6 +109,39 @@ class RssSource(HttpSource):
                         longitude=lon, place=item.get("georss_featurename") or None,
                         caption=item.get("title") or None, author=item.get("author") or None,
                         cursor=cursor)
+
+
+def _is_picture(media: Any, key: str = "url") -> bool:
+    """A media tag or enclosure that is a picture: by its medium, else its type, else the URL (else the bytes)."""
+    url = str(media.get(key) or "")
+    medium, kind = str(media.get("medium") or "").lower(), str(media.get("type") or "").lower()
+    if not url.strip():
+        return False
+    if medium:
+        return medium == "image"
+    if kind:
+        return kind.startswith("image/")
+    return not not_a_picture(url)
+
+
+def _candidate(media: Any, key: str) -> Optional[Candidate]:
+    url = str(media.get(key) or "").strip()
+    if not url:
+        return None
+    return Candidate(unescape_url(url), _pixels(media.get("width")), "", _pixels(media.get("height")))
+
+
+def _largest_thumbnail(thumbnails: list[Candidate]) -> list[Candidate]:
+    """The largest thumbnail (several are sizes of one picture), or none."""
+    kept = [c for c in thumbnails if largest_once([c])]
+    return [max(kept, key=lambda c: c.width or 0)] if kept else []
+
+
+def _pixels(value: Any) -> Optional[int]:
+    try:
+        return int(str(value).strip()) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def _entry_id(entry: Any) -> str:
@@ -139,4 +165,4 @@ def _point(entry: Any) -> tuple[Optional[float], Optional[float]]:
         lon, lat = float(coordinates[0]), float(coordinates[1])
     except (TypeError, ValueError, IndexError):
         return None, None
-    return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else (None, None)
+    return lat, lon  # range and the 0,0 "no place" are clean_ref's (it knows allow_null_island)

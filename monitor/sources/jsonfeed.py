@@ -1,0 +1,101 @@
+"""`jsonfeed` source: a JSON Feed (jsonfeed.org 1.0 and 1.1); photos from `image`, attachments and <img>."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, ClassVar, Iterator, Optional
+from urllib.parse import urljoin
+
+from pydantic import BaseModel, Field
+
+from monitor.errors import FetchError, SourceError
+from monitor.fetch import JSON_TYPES
+from monitor.sources.base import HttpOptions, HttpSource, ImageRef, as_text
+from monitor.sources.html_images import Candidate, html_images, largest_once, unescape_url
+from monitor.sources.timeline import Entry, Timeline, parse_time
+
+log = logging.getLogger(__name__)
+
+
+class JsonFeedOptions(HttpOptions):
+    """Fields of a `jsonfeed` source."""
+
+    html_images: bool = True  # also take <img> tags in content_html
+    max_pages: int = Field(default=10, ge=1, le=1000)  # pages followed through next_url per poll
+
+
+class JsonFeedSource(HttpSource):
+    """A JSON Feed; the cursor is the newest item time plus the ids seen at that time (as for RSS)."""
+
+    kind: ClassVar[str] = "jsonfeed"
+    Options: ClassVar[type[BaseModel]] = JsonFeedOptions
+    options: JsonFeedOptions
+
+    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+        """Photos of items newer than the cursor, oldest first."""
+        entries = []
+        for item, page_url in self._items():
+            if not isinstance(item, dict):
+                continue
+            try:
+                urls = self._images(item, page_url)
+            except ValueError as exc:  # a URL urljoin cannot parse: that item only
+                log.warning("source %s: item skipped: %s", self.settings.name, exc)
+                continue
+            if urls:
+                identifier = as_text(item.get("id")) or as_text(item.get("url")) or urls[0]
+                moment = parse_time(item.get("date_published") or item.get("date_modified"))
+                entries.append(Entry(identifier, moment, (item, urls)))
+        for entry, before, after in Timeline.from_cursor(cursor).newer(entries):
+            urls = entry.payload[1]
+            for index, url in enumerate(urls):
+                yield self._ref(entry, url, after if index == len(urls) - 1 else before)
+
+    def _items(self) -> Iterator[tuple[Any, str]]:
+        url: Optional[str] = self.options.url
+        visited: set[str] = set()
+        for _ in range(self.options.max_pages):
+            if not url or url in visited:
+                return
+            visited.add(url)
+            page = self._page(url)
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list) or not str(page.get("version", "")).startswith("https://jsonfeed.org/"):
+                raise SourceError(f"source {self.settings.name!r}: {url} is not a JSON Feed (no version or items)",
+                                  "malformed_feed")
+            yield from ((item, url) for item in items)
+            following = page.get("next_url")
+            url = urljoin(url, following) if isinstance(following, str) and items else None
+
+    def _page(self, url: str) -> Any:
+        try:
+            data = self.fetcher.get(url, accept=JSON_TYPES).data
+        except FetchError as exc:
+            raise SourceError(f"source {self.settings.name!r}: {exc}", exc.reason) from None
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SourceError(f"source {self.settings.name!r}: {url}: malformed JSON ({exc})",
+                              "malformed_json") from None
+
+    def _images(self, item: dict[str, Any], page_url: str) -> list[str]:
+        found: list[Candidate] = []
+        if isinstance(item.get("image"), str):
+            found.append(Candidate(unescape_url(item["image"])))
+        for attachment in item.get("attachments") or []:
+            if isinstance(attachment, dict) and isinstance(attachment.get("url"), str) and \
+                    str(attachment.get("mime_type") or "").startswith("image/"):
+                found.append(Candidate(unescape_url(attachment["url"])))
+        if self.options.html_images and isinstance(item.get("content_html"), str):
+            found += html_images(item["content_html"])
+        base = item.get("url") if isinstance(item.get("url"), str) else page_url
+        return largest_once(Candidate(urljoin(base, c.url), c.width, c.css_class, c.height) for c in found)
+
+    def _ref(self, entry: Entry, url: str, cursor: dict[str, Any]) -> ImageRef:
+        item = entry.payload[0]
+        authors = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
+        author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None)
+        return ImageRef(uri=url, external_id=f"{entry.id}|{url}", posted_at=entry.posted,
+                        caption=as_text(item.get("title")) or as_text(item.get("summary")),
+                        author=as_text(author), cursor=cursor)
