@@ -29,9 +29,9 @@ def interval(low: float, high: float) -> str:
 def figures(row: Any, relative: bool = False) -> tuple[float, float, float, bool]:
     """(lift, low, high, corrected): the corrected figures where the report has them, else the raw ones."""
     key = "corrected_relative_lift" if relative else "corrected_lift"
-    value = row.get(key) if hasattr(row, "get") else None
-    if value is not None and not pd.isna(value):
-        return float(value), float(row["corrected_ci_low"]), float(row["corrected_ci_high"]), True
+    high = row.get("corrected_ci_high") if hasattr(row, "get") else None
+    if high is not None and not pd.isna(high):  # corrected (the point may be 0/0 when both windows estimate 0)
+        return float(row[key]), float(row["corrected_ci_low"]), float(high), True
     raw = row["relative_lift" if relative else "lift"]
     return float(raw), float(row["ci_low"]), float(row["ci_high"]), False
 
@@ -94,9 +94,9 @@ def competitor_phrase(row: Optional[pd.Series], brand: str) -> str:
 def relative_sentence(row: pd.Series) -> str:
     """Our lift against one competitor's."""
     value, low, high, corrected = figures(row, relative=True)
-    if not math.isfinite(value):
+    if verdict_of(low, high) == "none":
         return f"Against {row['competitor']}: too few photos to compare."
-    if verdict_of(low, high) == "uncertain":
+    if verdict_of(low, high) == "uncertain" or not math.isfinite(value):
         return (f"Against {row['competitor']}, {row['brand']}'s lift relative to theirs is too uncertain to tell "
                 f"({times(low)}–{times(high)}).")
     clear = "" if low > 1 or high < 1 else " (not a clear difference)"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from datetime import timedelta
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.errors import StorageError
@@ -22,8 +21,10 @@ def _engine(db: Any) -> Any:
 
 def sample_examples(db: Any, model_version_id: int, brands: Iterable[str], windows: Sequence[Any],
                     limit: int = 3, include_reposts: bool = False, seed: int = 0) -> list[dict[str, Any]]:
-    """Up to `limit` photos per brand and window: the first detection after each of a few seeded random
-    moments of the window (one index probe each, however many detections), highest reach first."""
+    """Up to `limit` photos per brand and window drawn uniformly (seeded) from its detections, highest reach first.
+
+    Ranks are drawn among the detections, located by an index-only OFFSET on (model, brand, posted_at);
+    the photo shown is the first accepted one from that rank on (a repost is skipped, not shown)."""
     joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)
               .outerjoin(Thumbnail.__table__, T.image_id == D.image_id)
               .outerjoin(Source.__table__, S.id == D.source_id))
@@ -37,21 +38,23 @@ def sample_examples(db: Any, model_version_id: int, brands: Iterable[str], windo
         with _engine(db).connect() as conn:
             for brand in brands:
                 for n, w in enumerate(windows):
+                    where = (D.model_version_id == model_version_id, D.brand == brand, D.posted_at >= w.start,
+                             D.posted_at < w.end)
+                    total = conn.execute(select(func.count()).select_from(Detection.__table__).where(*where)).scalar()
                     rng = np.random.default_rng([seed, zlib.crc32(brand.encode("utf-8")), n])
-                    span = (w.end - w.start).total_seconds()
                     picked: dict[int, dict[str, Any]] = {}
-                    for offset in sorted(rng.uniform(0, span, 4 * limit)):
-                        if len(picked) >= limit:
-                            break
-                        moment = w.start + timedelta(seconds=float(offset))
+                    for rank in sorted(rng.choice(total, min(total, 2 * limit), replace=False)) if total else []:
+                        moment = conn.execute(select(D.posted_at).where(*where).order_by(D.posted_at)
+                                              .offset(int(rank)).limit(1)).scalar()
                         statement = (select(*columns).select_from(joined)
-                                     .where(D.model_version_id == model_version_id, D.brand == brand,
-                                            D.posted_at >= moment, D.posted_at < w.end, *accepted)
+                                     .where(*where[:2], D.posted_at >= moment, D.posted_at < w.end, *accepted)
                                      .order_by(D.posted_at).limit(1))
                         row = conn.execute(statement).mappings().first()
                         if row is not None and row["image_id"] not in picked:
                             picked[row["image_id"]] = {"window": w.name, **dict(row)}
-                    rows.extend(sorted(picked.values(), key=lambda r: -(r["reach"] or -1)))
+                    chosen = list(picked.values())
+                    chosen = [chosen[i] for i in sorted(rng.permutation(len(chosen))[:limit])]
+                    rows.extend(sorted(chosen, key=lambda r: -(r["reach"] or -1)))
     except SQLAlchemyError as exc:
         original = getattr(exc, "orig", None) or exc
         raise StorageError(f"report query failed: {str(original).splitlines()[0]}") from exc

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from monitor.demo.logos import BRANDS, brand_by_role
+from monitor.demo.truth import check_report
 from monitor.demo.world import Scale, World, generate_world, planned_photo_count, resolve_scale
 
 SOURCE_NAME = "demo-feed"
@@ -54,6 +55,7 @@ class DemoResult:
     report_paths: list[Path] = field(default_factory=list)
     headline: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    truth: Any = None  # monitor.demo.truth.TruthCheck: the report against the feed's ground truth
 
     @property
     def html_report(self) -> Optional[Path]:
@@ -120,13 +122,11 @@ def write_config(world: World, plan: TrainingPlan) -> Path:
     return path
 
 
-def _datasets(world: World) -> tuple[Any, Any, Any]:
-    """Training photos, and the held-out photos split in two: one half sets thresholds, one half scores."""
+def _datasets(world: World) -> tuple[Any, Any]:
+    """Training photos, and the held-out photos that calibrate the model and measure its error rates."""
     from classifier.dataset import load_dataset
 
-    train_set = load_dataset(world.train_dir, progress=False)
-    calibration, test = load_dataset(world.holdout_dir, progress=False).split(0.5, world.seed)
-    return train_set, calibration, test
+    return load_dataset(world.train_dir, progress=False), load_dataset(world.holdout_dir, progress=False)
 
 
 def train_model(settings: Any, world: World, plan: TrainingPlan, console: Console) -> Any:
@@ -137,32 +137,41 @@ def train_model(settings: Any, world: World, plan: TrainingPlan, console: Consol
                   f"(whole network trained from random weights), input {plan.input_size} px, "
                   f"{plan.epochs} epochs x {plan.views} views")
     console.print(f"[dim]why: {WHY_BACKBONE}[/dim]")
-    train_set, calibration, _ = _datasets(world)
+    train_set, held_out = _datasets(world)
     with _progress(console) as progress:
-        photos = progress.add_task("preparing views", total=len(train_set) + len(calibration))
+        photos = progress.add_task("preparing views", total=len(train_set) + len(held_out))
         epochs = progress.add_task("training", total=plan.epochs)
+        # All held-out photos go to the trainer's tail: it cross-fits calibration and thresholds against the
+        # error rates, so no photo both chooses a threshold and counts toward the rate measured at it.
         model = train_from_scratch(
             train_set, backbone=plan.backbone, input_size=plan.input_size, epochs=plan.epochs, views=plan.views,
-            batch_size=plan.batch_size, learning_rate=plan.learning_rate, seed=world.seed, valid_set=calibration,
+            batch_size=plan.batch_size, learning_rate=plan.learning_rate, seed=world.seed, valid_set=held_out,
             on_photo=lambda: progress.advance(photos),
             on_epoch=lambda epoch, logs: progress.update(
                 epochs, advance=1, description=f"training (loss {logs.get('loss', float('nan')):.3f})"))
     model.save(settings.classifier.model)
-    console.print(f"thresholds calibrated on {len(calibration)} held-out photos: "
+    console.print(f"thresholds calibrated on {len(held_out)} held-out photos: "
                   + ", ".join(f"{b} {t:.2f}" for b, t in model.thresholds.items()))
     console.print(f"model bundle: {settings.classifier.model}")
     return model
 
 
 def evaluate_model(model: Any, world: World, console: Console) -> dict[str, Any]:
-    """Score the model on the other half of the held-out drawn photos and print the key numbers."""
+    """Ranking quality on the held-out drawn photos, and the error rates the report will correct with."""
     from classifier.evaluate import evaluate
 
-    _, _, test = _datasets(world)
-    metrics = evaluate(model, test)
-    console.print(f"{len(test)} held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
-                  f"brand top-1 {metrics['brand_top1_accuracy']:.3f}, "
-                  f"no-logo photos given a brand {metrics['nologo_false_positive_rate']:.1%}")
+    _, held_out = _datasets(world)
+    metrics = evaluate(model, held_out)
+    console.print(f"{len(held_out)} held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
+                  f"brand top-1 {metrics['brand_top1_accuracy']:.3f}")
+    rates = (model.metrics or {}).get("error_rates")
+    if rates:
+        table = Table("brand", "finds (recall)", "false alarms on no-logo photos", "on other brands' photos")
+        for brand, r in rates["brands"].items():
+            table.add_row(brand, f"{r['tp']}/{r['positives']} = {r['recall'] or 0:.0%}",
+                          f"{r['fp_nologo']}/{r['negatives_nologo']}", f"{r['fp_other']}/{r['negatives_other']}")
+        console.print(f"error rates the report corrects with ({rates['detail']}):")
+        console.print(table)
     return metrics
 
 
@@ -210,29 +219,36 @@ def write_campaign_report(settings: Any, console: Console) -> tuple[Any, list[Pa
 
 
 def headline_numbers(report: Any) -> dict[str, dict[str, float]]:
-    """Lift during the campaign with its 95% CI, for every brand in the report."""
+    """Corrected lift during the campaign with its 95% interval (raw beside it), for every brand in the report."""
     during = report.lifts[report.lifts["window"] == "during"]
-    return {row["brand"]: {"lift": float(row["lift"]), "ci_low": float(row["ci_low"]),
-                           "ci_high": float(row["ci_high"]), "p_value": float(row["p_value"])}
+    return {row["brand"]: {"lift": float(row["corrected_lift"]), "ci_low": float(row["corrected_ci_low"]),
+                           "ci_high": float(row["corrected_ci_high"]), "raw_lift": float(row["lift"]),
+                           "raw_ci_low": float(row["ci_low"]), "raw_ci_high": float(row["ci_high"])}
             for _, row in during.iterrows()}
 
 
-def _ci_text(numbers: dict[str, float]) -> str:
-    if not all(math.isfinite(numbers[k]) for k in ("lift", "ci_low", "ci_high")):
-        return "n/a"
-    return f"{numbers['lift']:.2f}x (95% CI {numbers['ci_low']:.2f}-{numbers['ci_high']:.2f})"
+def _ratio(value: float) -> str:
+    return "∞" if value == math.inf else (f"{value:.2f}" if math.isfinite(value) else "n/a")
+
+
+def print_truth(check: Any, console: Console) -> None:
+    """Planted vs measured lift for every brand and window, and the truth check's verdicts."""
+    table = Table("brand", "window", "planted lift", "true lift in the feed", "raw measured",
+                  "corrected measured (95% interval)", "covers the truth")
+    for row in check.lifts.itertuples(index=False):
+        table.add_row(row.brand, f"{row.window} vs before", f"{row.planted:.2f}x", f"{row.true:.2f}x",
+                      f"{_ratio(row.raw)}x", f"{_ratio(row.corrected)}x ({_ratio(row.low)}-{_ratio(row.high)})",
+                      "yes" if row.covered else "[red]no[/red]")
+    console.print(table)
+    for ok, seen in check.checks.values():
+        console.print(f"{'[green]pass[/green]' if ok else '[red]FAIL[/red]'}  {seen}")
 
 
 def print_headline(result: DemoResult, console: Console) -> None:
     """The numbers a newcomer should look at, and where the report is."""
-    console.rule("[bold]Result")
-    table = Table("brand", "role", "planted lift", "measured lift during the campaign")
-    for brand in BRANDS:
-        planted = result.world.planted[brand.name]
-        numbers = result.headline.get(brand.name)
-        table.add_row(brand.name, brand.role, f"{planted['campaign'] / planted['baseline']:.2f}x",
-                      _ci_text(numbers) if numbers else "not detected")
-    console.print(table)
+    console.rule("[bold]Result: planted truth against the report")
+    if result.truth is not None:
+        print_truth(result.truth, console)
     if result.html_report:
         console.print(f"report: [bold]{result.html_report}[/bold]")
     console.print(f"config: {result.config_path}  (try: monitor --config {result.config_path} status)")
@@ -266,7 +282,9 @@ def run_demo(out: Path, seed: int = 0, scale: "str | Scale" = "full", console: O
     with _stage(console, "6/6 Writing the campaign report", timings, "report"):
         report, result.report_paths = write_campaign_report(settings, console)
         result.headline = headline_numbers(report)
+        result.truth = check_report(world.root, result.report_paths[0].parent)
     timings["total"] = round(time.perf_counter() - started, 1)
     print_headline(result, console)
-    console.print(f"[dim]done in {timings['total']:.0f} s[/dim]")
+    console.print(f"cost: {timings['total']:.0f} s on {os.cpu_count()} CPU cores (drawing {timings['world']:.0f} s, "
+                  f"training {timings['train']:.0f} s, ingest {timings['ingest']:.0f} s, report {timings['report']:.0f} s)")
     return result
