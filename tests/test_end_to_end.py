@@ -47,7 +47,7 @@ def test_the_report_tells_the_truth_about_the_feed(demo) -> None:
     result, output = demo
     check = check_report(result.out, result.report_paths[0].parent)
     assert check.passed, ({name: seen for name, (ok, seen) in check.checks.items() if not ok}, output)
-    assert "planted lift" in output and "covers the truth" in output and "cost:" in output
+    assert "planted" in output and "covers truth" in output and "cost:" in output
 
 
 def test_the_feed_went_through_the_real_pipeline_into_sqlite(demo) -> None:

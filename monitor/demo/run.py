@@ -32,7 +32,7 @@ class TrainingPlan:
 
     backbone: str = "mobilenet_v1_025"
     weights: str = "none"
-    input_size: int = 64
+    input_size: int = 96
     epochs: int = 25
     batch_size: int = 64
     views: int = 2
@@ -122,11 +122,13 @@ def write_config(world: World, plan: TrainingPlan) -> Path:
     return path
 
 
-def _datasets(world: World) -> tuple[Any, Any]:
-    """Training photos, and the held-out photos that calibrate the model and measure its error rates."""
+def _datasets(world: World) -> tuple[Any, Any, Any]:
+    """Training photos, and the held-out photos split in two: one half calibrates the model and chooses its
+    thresholds, the other half measures its error rates at exactly those thresholds."""
     from classifier.dataset import load_dataset
 
-    return load_dataset(world.train_dir, progress=False), load_dataset(world.holdout_dir, progress=False)
+    calibration, test = load_dataset(world.holdout_dir, progress=False).split(0.5, world.seed)
+    return load_dataset(world.train_dir, progress=False), calibration, test
 
 
 def train_model(settings: Any, world: World, plan: TrainingPlan, console: Console) -> Any:
@@ -137,12 +139,10 @@ def train_model(settings: Any, world: World, plan: TrainingPlan, console: Consol
                   f"(whole network trained from random weights), input {plan.input_size} px, "
                   f"{plan.epochs} epochs x {plan.views} views")
     console.print(f"[dim]why: {WHY_BACKBONE}[/dim]")
-    train_set, held_out = _datasets(world)
+    train_set, held_out, _ = _datasets(world)
     with _progress(console) as progress:
         photos = progress.add_task("preparing views", total=len(train_set) + len(held_out))
         epochs = progress.add_task("training", total=plan.epochs)
-        # All held-out photos go to the trainer's tail: it cross-fits calibration and thresholds against the
-        # error rates, so no photo both chooses a threshold and counts toward the rate measured at it.
         model = train_from_scratch(
             train_set, backbone=plan.backbone, input_size=plan.input_size, epochs=plan.epochs, views=plan.views,
             batch_size=plan.batch_size, learning_rate=plan.learning_rate, seed=world.seed, valid_set=held_out,
@@ -156,22 +156,32 @@ def train_model(settings: Any, world: World, plan: TrainingPlan, console: Consol
     return model
 
 
-def evaluate_model(model: Any, world: World, console: Console) -> dict[str, Any]:
-    """Ranking quality on the held-out drawn photos, and the error rates the report will correct with."""
+def evaluate_model(model: Any, world: World, settings: Any, console: Console) -> dict[str, Any]:
+    """Score the other half of the held-out photos; store the error rates measured there in the bundle.
+
+    Like `monitor evaluate --update-rates`: the rates are counted at the stored thresholds on photos that
+    did not choose them (a split), which is what the report's correction needs."""
+    from classifier.bundle import update_metrics
+    from classifier.error_rates import at_thresholds
     from classifier.evaluate import evaluate
 
-    _, held_out = _datasets(world)
-    metrics = evaluate(model, held_out)
-    console.print(f"{len(held_out)} held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
+    _, calibration, test = _datasets(world)
+    scores: list = []
+    metrics = evaluate(model, test, keep_scores=scores)
+    rates = at_thresholds(test.labels(model.classes), scores[0], model.classes, model.thresholds, None,
+                          source="evaluate")
+    rates["detail"] = (f"split: counted on {len(test)} held-out drawn photos at the stored thresholds, "
+                       f"which were chosen on the other {len(calibration)}")
+    model.metrics = {**model.metrics, "error_rates": rates}
+    update_metrics(settings.classifier.model, model.metrics)
+    console.print(f"{len(test)} held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
                   f"brand top-1 {metrics['brand_top1_accuracy']:.3f}")
-    rates = (model.metrics or {}).get("error_rates")
-    if rates:
-        table = Table("brand", "finds (recall)", "false alarms on no-logo photos", "on other brands' photos")
-        for brand, r in rates["brands"].items():
-            table.add_row(brand, f"{r['tp']}/{r['positives']} = {r['recall'] or 0:.0%}",
-                          f"{r['fp_nologo']}/{r['negatives_nologo']}", f"{r['fp_other']}/{r['negatives_other']}")
-        console.print(f"error rates the report corrects with ({rates['detail']}):")
-        console.print(table)
+    table = Table("brand", "finds (recall)", "false alarms on no-logo photos", "on other brands' photos")
+    for brand, r in rates["brands"].items():
+        table.add_row(brand, f"{r['tp']}/{r['positives']} = {r['recall'] or 0:.0%}",
+                      f"{r['fp_nologo']}/{r['negatives_nologo']}", f"{r['fp_other']}/{r['negatives_other']}")
+    console.print(f"error rates the report corrects with ({rates['detail']}):")
+    console.print(table)
     return metrics
 
 
@@ -232,12 +242,11 @@ def _ratio(value: float) -> str:
 
 
 def print_truth(check: Any, console: Console) -> None:
-    """Planted vs measured lift for every brand and window, and the truth check's verdicts."""
-    table = Table("brand", "window", "planted lift", "true lift in the feed", "raw measured",
-                  "corrected measured (95% interval)", "covers the truth")
+    """Planted vs measured lift for every brand and window (vs before), and the truth check's verdicts."""
+    table = Table("brand", "vs before", "planted", "true in feed", "raw", "corrected (95% interval)", "covers truth")
     for row in check.lifts.itertuples(index=False):
-        table.add_row(row.brand, f"{row.window} vs before", f"{row.planted:.2f}x", f"{row.true:.2f}x",
-                      f"{_ratio(row.raw)}x", f"{_ratio(row.corrected)}x ({_ratio(row.low)}-{_ratio(row.high)})",
+        table.add_row(row.brand, row.window, f"{row.planted:.2f}x", f"{row.true:.2f}x", f"{_ratio(row.raw)}x",
+                      f"{_ratio(row.corrected)}x ({_ratio(row.low)}-{_ratio(row.high)})",
                       "yes" if row.covered else "[red]no[/red]")
     console.print(table)
     for ok, seen in check.checks.values():
@@ -274,7 +283,7 @@ def run_demo(out: Path, seed: int = 0, scale: "str | Scale" = "full", console: O
     with _stage(console, "2/6 Training the logo classifier", timings, "train"):
         model = train_model(settings, world, plan, console)
     with _stage(console, "3/6 Evaluating on held-out drawn photos", timings, "evaluate"):
-        result.evaluation = evaluate_model(model, world, console)
+        result.evaluation = evaluate_model(model, world, settings, console)
     with _stage(console, "4/6 Creating the database", timings, "database"):
         prepare_database(settings, console)
     with _stage(console, "5/6 Ingesting the feed", timings, "ingest"):

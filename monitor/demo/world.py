@@ -44,7 +44,7 @@ class Scale:
 SCALES = {
     "small": Scale(train_per_brand=40, train_none=70, holdout_per_brand=40, holdout_none=100, daily_min=12,
                    daily_max=22),
-    "full": Scale(train_per_brand=180, train_none=280, holdout_per_brand=120, holdout_none=300, daily_min=40,
+    "full": Scale(train_per_brand=180, train_none=280, holdout_per_brand=120, holdout_none=500, daily_min=40,
                   daily_max=70),
 }
 
