@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from monitor.config import CampaignSettings, Settings, SourceSettings
+from monitor.sources.presets import PRESETS
 from monitor.sources.registry import BUILTIN_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def _paths_in(data: Any, model: type[BaseModel] | None, prefix: str) -> set[str]
     children = _children(model)
     for key, value in data.items():
         if model is SourceSettings and key not in children:
-            kind = data.get("kind")
+            kind = data.get("kind") or PRESETS.get(data.get("preset"), {}).get("kind")
             path = f"{prefix}{kind}.{key}"
             found |= {path} | _paths_in(value, _children(_kinds().get(kind, BaseModel)).get(key), path + ".")
             continue
@@ -118,7 +119,7 @@ def test_the_key_walk_sees_nested_models_source_kinds_and_commented_examples() -
     text = (
         "ingest:\n  retries: 2\n  # user_agent: x\n# Note the prose: it is not a key\n"
         "sources:\n  # - name: feed\n  #   kind: json\n  #   fields: {image: a.b, colour: c}\n"
-        "  - {name: f, kind: rss, urll: u}\n"
+        "  - {name: f, kind: rss, urll: u}\n  - {name: g, preset: youtube, html_images: false}\n"
     )
     assert config_yaml_keys(text) == {
         "ingest",
@@ -131,6 +132,8 @@ def test_the_key_walk_sees_nested_models_source_kinds_and_commented_examples() -
         "sources.json.fields.image",
         "sources.json.fields.colour",
         "sources.rss.urll",
+        "sources.preset",
+        "sources.rss.html_images",
     }
     problems = _check("x", config_yaml_keys(text))
     assert "x names sources.rss.urll, which Settings does not accept" in problems
