@@ -35,15 +35,21 @@ def clean_text(value: Any, limit: Optional[int] = None) -> Optional[str]:
     return text[:limit] if limit is not None else text
 
 
-def clean_number(value: Any, low: float, high: float) -> Any:
-    """The value when it is a finite number within [low, high], else None."""
+def finite(value: Any) -> Optional[float]:
+    """The value as a finite float, or None (for None, booleans, text that is no number, NaN and infinities)."""
     if value is None or isinstance(value, bool):
         return None
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         return None
-    return value if math.isfinite(number) and low <= number <= high else None
+    return number if math.isfinite(number) else None
+
+
+def clean_number(value: Any, low: float, high: float) -> Any:
+    """The value when it is a finite number within [low, high], else None."""
+    number = finite(value)
+    return value if number is not None and low <= number <= high else None
 
 
 def clean_moment(value: Optional[datetime]) -> Optional[datetime]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Iterator
 
 import pytest
 from sqlalchemy import update
@@ -11,17 +10,8 @@ from sqlalchemy import update
 from storage.batches import (due_batches, enqueue_batch, fail_exhausted, get_batch, mark_published, mark_started,
                              outbox_backlog, record_batch_error)
 from storage.engine import Database
-from storage.migrate import upgrade
 from storage.sources import ensure_source, get_cursor
 from storage.schema import Batch, utcnow
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    upgrade(db_url)
-    database = Database(db_url)
-    yield database
-    database.dispose()
 
 
 def _published_ago(db: Database, batch_id: int, seconds: float) -> None:

@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
 from storage import batches, model_versions, sources, writes
-from storage.engine import Database, open_database
+from storage.engine import Database
 from storage.records import DetectionRecord, FetchFailureRecord, ImageRecord
 from storage.schema import Detection, FetchFailure, Image, Source
 
 UTC = timezone.utc
 SIGNED = "https://cdn.example.net/p/" + "a" * 3000 + ".jpg?Expires=1767225600&Signature=" + "s" * 2000
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url, upgrade=True)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -17,14 +16,6 @@ from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, Im
 from storage.schema import Detection, FetchFailure, Image, Source, Thumbnail
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    """A migrated database on SQLite and on PostgreSQL."""
-    database = open_database(db_url, upgrade=True)
-    yield database
-    database.dispose()
 
 
 def sha(n: int) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -20,13 +19,6 @@ from storage.schema import Detection, DetectionRollup, Image, ImageRollup
 
 UTC = timezone.utc
 NO_DRIFT = {"detection_rollups": 0, "image_rollups": 0}
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url, upgrade=True)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
