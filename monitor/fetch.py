@@ -12,7 +12,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from typing import Iterable, Optional
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from monitor.config import IngestSettings
 from monitor.errors import FetchError, FetchReason
@@ -28,6 +28,7 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -137,9 +138,9 @@ class Fetcher:
             raise FetchError(f"{url}: only http and https URLs are fetched", FetchReason.BAD_SCHEME)
         if not parts.hostname:
             raise FetchError(f"{url}: the URL has no host", FetchReason.BAD_URL)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        if any(c in path for c in "\r\n ") or any(ord(c) < 32 for c in path):
-            raise FetchError(f"{url}: the URL has spaces or control characters", FetchReason.BAD_URL)
+        # Spaces, control and non-ASCII characters are percent-encoded (as browsers do); existing %XX stay.
+        path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE,
+                     errors="replace")
         return _Target(url, scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path)
 
     def _origin(self, url: str) -> Optional[tuple[str, str, int]]:
