@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage.engine import Database, describe_error
 from storage.errors import StorageError
-from storage.redaction import redact_text
+from storage.redaction import redact_text, redact_url
 from storage.rollups import utc_day
 from storage.schema import (NO_PLACE, NO_REASON, Detection, DetectionRollup, FetchFailure, Image, ImageRollup,
                             ModelVersion, Source, Thumbnail, UTCDateTime)
@@ -348,5 +348,5 @@ def top_examples(db: Reader, model_version_id: int, brands: Iterable[str], windo
                          .where(D.model_version_id == model_version_id, D.brand == brand,
                                 posted >= w.start, posted < w.end, *_accepted(include_reposts))
                          .order_by(D.confidence.desc()).limit(limit))
-            rows.extend(_rows(db, statement))
+            rows.extend({**row, "uri": redact_url(row["uri"])} for row in _rows(db, statement))
     return rows

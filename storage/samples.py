@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.errors import StorageError
+from storage.redaction import redact_url
 from storage.schema import Detection, Image, Source, Thumbnail
 
 D, I, S, T = Detection.__table__.c, Image.__table__.c, Source.__table__.c, Thumbnail.__table__.c
@@ -51,7 +52,8 @@ def sample_examples(db: Any, model_version_id: int, brands: Iterable[str], windo
                                      .order_by(D.posted_at).limit(1))
                         row = conn.execute(statement).mappings().first()
                         if row is not None and row["image_id"] not in picked:
-                            picked[row["image_id"]] = {"window": w.name, **dict(row)}
+                            # A feed's URL may carry a key or a signature: never in a report in clear.
+                            picked[row["image_id"]] = {"window": w.name, **dict(row), "uri": redact_url(row["uri"])}
                     chosen = list(picked.values())
                     chosen = [chosen[i] for i in sorted(rng.permutation(len(chosen))[:limit])]
                     rows.extend(sorted(chosen, key=lambda r: -(r["reach"] or -1)))
