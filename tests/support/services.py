@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from functools import cache
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ def _postgres() -> tuple[str, str | None]:
     try:
         import psycopg
 
-        psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3).close()
+        psycopg.connect(re.sub(r"\+\w+(?=://)", "", url), connect_timeout=3).close()  # libpq wants no +driver
     except Exception as exc:
         if explicit:
             raise  # a server named on purpose must answer: failing beats a quiet skip
