@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from classifier.bundle import MANIFEST, read_manifest
+from classifier.bundle import read_manifest
 from classifier.errors import BundleError
 from monitor.config import Settings
 from monitor.errors import ConfigError
@@ -23,10 +23,12 @@ class UnknownBrand(ConfigError):
 
 
 def bundle_classes(model_path: Path) -> Optional[list[str]]:
-    """The brands of the bundle at `model_path`, or None when no bundle is there (BundleError when unreadable)."""
-    if not (Path(model_path) / MANIFEST).exists():
+    """The brands of the bundle at `model_path`, or None when nothing is there yet (BundleError when what is
+    there is no readable bundle)."""
+    path = Path(model_path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
         return None
-    return [str(brand) for brand in read_manifest(Path(model_path))["classes"]]
+    return [str(brand) for brand in read_manifest(path)["classes"]]
 
 
 def model_brands(settings: Settings, db: Optional[Database] = None) -> Optional[set[str]]:

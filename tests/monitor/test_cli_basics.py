@@ -31,6 +31,7 @@ def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
     config = tmp_path / "settings.yaml"
     config.write_text("brands: {own: [acme], competitors: [globex]}\n"
                       "sources:\n  - {name: inbox, kind: folder, path: inbox}\n", encoding="utf-8")
+    (tmp_path / "inbox").mkdir()  # config check also checks that folders exist (issue 15)
     done = run("--config", str(config), "config", "check", cwd=tmp_path)
     assert done.exit_code == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -203,3 +204,17 @@ def test_report_refuses_a_campaign_brand_the_model_does_not_know(tmp_path: Path)
     assert (done.exit_code, done.stderr) == (
         1, "Error: campaign 'spring' competitor: 'Globx' is not a brand the model knows; did you mean 'Globex'? "
            "(it knows: Acme, Globex)\n")
+
+
+def test_config_check_says_when_the_model_path_holds_no_bundle(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "notes.txt").write_text("not a model", encoding="utf-8")
+    (tmp_path / "config.yaml").write_text("classifier: {model: m}\n", encoding="utf-8")
+    done = run("config", "check", cwd=tmp_path)
+    assert (done.exit_code, done.stderr) == (
+        1, f"Error: model bundle {tmp_path / 'm'}: bundle.json is missing; this is not a model bundle\n")
+    (tmp_path / "m" / "notes.txt").unlink()
+    done = run("config", "check", cwd=tmp_path)
+    assert done.exit_code == 0
+    assert f"  model: {tmp_path / 'm'} (no bundle yet: brand names unchecked; train one with `monitor train`)" in (
+        done.stdout.splitlines())
