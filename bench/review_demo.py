@@ -15,14 +15,18 @@ import csv
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
-from monitor.config import load_settings
-from monitor.demo.truth import check_report
-from monitor.review.session import ReviewSession
-from monitor.review.transfer import import_judgments
-from reports.output import make_report
-from storage.engine import open_database
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project's packages before this folder's scripts (bench/storage.py)
+
+from monitor.config import load_settings  # noqa: E402
+from monitor.demo.truth import check_report  # noqa: E402
+from monitor.review.session import ReviewSession  # noqa: E402
+from monitor.review.transfer import import_judgments  # noqa: E402
+from reports.output import make_report  # noqa: E402
+from storage.engine import open_database  # noqa: E402
 
 
 def truth_by_sha256(root: Path) -> dict[str, set[str]]:

@@ -121,10 +121,18 @@ def _brand_rates(
             }
         )
     if entry["negatives_nologo"]:
-        # The overall FPR as the sum of its two parts, so fp - fp_nologo and negatives - negatives_nologo
-        # are the other-brand part exactly (what reports derive from them).
-        fp, negatives = entry["fp_nologo"] + entry["fp_other"], entry["negatives_nologo"] + entry["negatives_other"]
-        entry.update({"fp": round(fp, 3), "negatives": round(negatives, 3), "fpr": fp / negatives})
+        _sum_parts(
+            entry, float(np.mean((fp_nologo + tn_nologo) / np.maximum(fp_nologo + tn_nologo + fp_other + tn_other, 1)))
+        )
+    entry["allocation"] = _allocation(
+        sizes,
+        counts,
+        by_stratum,
+        float(np.mean(tp / np.maximum(tp + fn, 1))),
+        float(np.mean((fp_nologo + fp_other) / np.maximum(fp_nologo + fp_other + tn_nologo + tn_other, 1))),
+        float(np.mean(tp + fn)),
+        float(np.mean(fp_nologo + fp_other + tn_nologo + tn_other)),
+    )
     judged = {key: int(n.sum()) for key, n in counts.items()}
     entry["judged"] = sum(judged.values())
     entry["judged_detected"] = sum(n for (_, d), n in judged.items() if d)
@@ -143,6 +151,61 @@ def _brand_rates(
         MIN_JUDGED, undetected
     )
     return entry
+
+
+def _allocation(
+    sizes: dict, counts: dict, by_stratum: dict, recall: float, fpr: float, positives: float, negatives: float
+) -> dict[str, Any]:
+    """Per rate, each stratum's N_h x s_h (s_h: the spread of the ratio's linearised values) and the ratio's
+    denominator: what a Neyman allocation of more judgments needs (monitor.review.sampling)."""
+    out: dict[str, Any] = {"recall": {"total": positives, "strata": {}}, "fpr": {"total": negatives, "strata": {}}}
+    for stratum in sorted({s for s, _ in sizes}):
+        size = sum(v for (t, _), v in sizes.items() if t == stratum)
+        moments = {"recall": [0.0, 0.0], "fpr": [0.0, 0.0]}
+        for detected in (True, False):
+            cell = sizes.get((stratum, detected), 0)
+            if not cell:
+                continue
+            seen = counts.get((stratum, detected), np.zeros(3))
+            seen = seen if seen.sum() else by_stratum.get(stratum, np.zeros(3))
+            share = (seen + 0.5) / (seen.sum() + 1.5)  # Jeffreys: an unseen kind of photo is not ruled out
+            weight = cell / size
+            for rate, z_brand, z_other in (
+                ("recall", (1 - recall if detected else -recall), 0.0),
+                ("fpr", 0.0, (1 - fpr if detected else -fpr)),
+            ):
+                mean = share[0] * z_brand + (share[1] + share[2]) * z_other
+                square = share[0] * z_brand**2 + (share[1] + share[2]) * z_other**2
+                moments[rate][0] += weight * mean
+                moments[rate][1] += weight * square
+        for rate, (mean, square) in moments.items():
+            out[rate]["strata"][stratum] = [size, size * float(np.sqrt(max(square - mean**2, 0.0)))]
+    return out
+
+
+def _sum_parts(entry: dict[str, Any], nologo_share: float) -> None:
+    """Make the overall FPR's counts the sum of the no-logo and other-brand parts' counts.
+
+    Reports derive the other-brand part as fp - fp_nologo over negatives - negatives_nologo, and the
+    overall fp / negatives must weigh the parts as the feed does: the part whose effective size is
+    too large for its share of the feed is scaled down (its interval only widens).
+    """
+    n_nologo, n_other = entry["negatives_nologo"], entry["negatives_other"]
+    if n_other and 0 < nologo_share < 1:
+        n_nologo, n_other = (
+            min(n_nologo, n_other * nologo_share / (1 - nologo_share)),
+            min(n_other, n_nologo * (1 - nologo_share) / nologo_share),
+        )
+        entry.update(
+            {
+                "fp_nologo": round(entry["fpr_nologo"] * n_nologo, 3),
+                "negatives_nologo": round(n_nologo, 3),
+                "fp_other": round(entry["fpr_other"] * n_other, 3),
+                "negatives_other": round(n_other, 3),
+            }
+        )
+    fp, negatives = entry["fp_nologo"] + entry["fp_other"], entry["negatives_nologo"] + entry["negatives_other"]
+    entry.update({"fp": round(fp, 3), "negatives": round(negatives, 3), "fpr": fp / negatives if negatives else None})
 
 
 def audited_rates(

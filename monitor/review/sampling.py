@@ -53,6 +53,20 @@ def strata(frame: Sequence[Any], seed: int) -> dict[str, list[Any]]:
     return {s: sorted(photos, key=lambda p: _key(seed, p.sha256)) for s, photos in sorted(grouped.items())}
 
 
+def neyman(allocation: dict[str, Any], precision: float) -> dict[str, int]:
+    """Judged photos per stratum for one rate's 95% half-width to reach `precision` (Neyman allocation).
+
+    `allocation` holds the ratio's denominator ("total") and per stratum [N_h, N_h s_h]; with the
+    variance target V = (precision / 1.96)^2 of R = Y / X, n_h = N_h s_h sum(N_k s_k) / (X^2 V + sum(N_k s_k^2)).
+    """
+    strata, total = allocation["strata"], allocation["total"]
+    spread = sum(ns for _, ns in strata.values())
+    if not total or not spread:
+        return {}
+    denominator = total**2 * (precision / 1.96) ** 2 + sum(ns**2 / n for n, ns in strata.values() if n)
+    return {s: min(n, math.ceil(ns * spread / denominator)) for s, (n, ns) in strata.items()}
+
+
 def plan_sample(
     frame: Sequence[Any],
     judged_photos: dict[int, str],
@@ -61,9 +75,9 @@ def plan_sample(
 ) -> Plan:
     """Per stratum, the judged photos needed for every brand's recall and FPR to reach +/- precision.
 
-    A pilot of MIN_JUDGED photos per stratum first; then each rate's interval half-width w asks for
-    (w / precision)^2 times the judgments of the strata it rests on (recall: the brand's detected
-    stratum and the no-detection one; FPR: the detected stratum), as 1/sqrt(n) scaling predicts.
+    A pilot of MIN_JUDGED photos per stratum first; then, from the judgments so far, a Neyman
+    allocation per rate (more where a stratum is large and its photos disagree most), the largest
+    need of any rate per stratum.
     """
     sizes: dict[str, int] = {}
     for photo in frame:
@@ -75,20 +89,10 @@ def plan_sample(
     target = {s: min(MIN_JUDGED, n) for s, n in sizes.items()}
     why = {s: "pilot" for s in sizes}
     for brand, entry in ((audit or {}).get("brands") or {}).items():
-        for rate, rests_on in (("recall", (brand, NO_DETECTION)), ("fpr", (brand,))):
-            interval = entry.get(f"{rate}_interval")
-            if not interval:
-                continue
-            half = (interval[1] - interval[0]) / 2
-            if half <= precision:
-                continue
-            factor = (half / precision) ** 2
-            for stratum in rests_on:
-                if stratum not in sizes:
-                    continue
-                wanted = min(sizes[stratum], math.ceil(max(judged[stratum], MIN_JUDGED) * factor))
-                if wanted > target[stratum]:
-                    target[stratum], why[stratum] = wanted, f"{brand} {rate} +/-{half:.2f}"
+        for rate, allocation in (entry.get("allocation") or {}).items():
+            for stratum, wanted in neyman(allocation, precision).items():
+                if stratum in sizes and wanted > target[stratum]:
+                    target[stratum], why[stratum] = wanted, f"{brand} {rate}"
     return Plan(sizes, judged, target, precision, why)
 
 

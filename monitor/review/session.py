@@ -76,6 +76,7 @@ class ReviewSession:
         self.frame = store.sample_frame(db, self.version_id)
         self._lock = threading.Lock()
         self._targets: dict[str, int] = {}
+        self.queue: list[Any] = []
         if mode == "sample":
             self.refresh()
         else:
@@ -86,10 +87,13 @@ class ReviewSession:
         """The plan now; in sample mode the queue grows when the audit so far asks for more photos."""
         plan = self.plan()
         if self.mode == "sample" and any(plan.target[s] > self._targets.get(s, 0) for s in plan.target):
-            queue = random_queue(self.frame, plan, self.seed)
             with self._lock:
-                self._targets, self.queue = dict(plan.target), queue
-                self.position = {p.image_id: i for i, p in enumerate(queue)}
+                # Photos already queued keep their place (pages and links stay put); new ones go after them.
+                old = self.queue
+                queued = {p.image_id for p in old}
+                self.queue = old + [p for p in random_queue(self.frame, plan, self.seed) if p.image_id not in queued]
+                self._targets = dict(plan.target)
+                self.position = {p.image_id: i for i, p in enumerate(self.queue)}
         return plan
 
     def plan(self) -> Plan:

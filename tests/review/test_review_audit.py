@@ -92,3 +92,23 @@ def test_a_fully_judged_world_is_known_exactly() -> None:
         assert low == high == recall
         assert rates[brand]["fpr_interval"] == [fpr, fpr]
         assert abs(rates[brand]["recall"] - recall) < 1e-6 and rates[brand]["enough"]
+
+
+def test_judging_what_the_plan_asks_for_reaches_about_the_stated_precision() -> None:
+    from monitor.review.sampling import plan_sample, strata
+
+    rng = np.random.default_rng(3)
+    frame, truth = planted_world(rng, 20000)
+    order = strata(frame, seed=3)
+
+    def judge(targets: dict[str, int]) -> tuple[list[dict], dict[int, str]]:
+        chosen = {p.image_id: s for s, photos in order.items() for p in photos[: targets.get(s, 0)]}
+        return [{"image_id": i, "brand": b, "present": truth[i][b]} for i in chosen for b in BRANDS], chosen
+
+    rows, judged = judge({s: 20 for s in order})  # the pilot
+    plan = plan_sample(frame, judged, {"brands": estimate_rates(frame, rows, BRANDS, draws=1000)}, 0.05)
+    assert plan.more_total > 1000 and plan.more[""] == max(plan.more.values())  # misses hide among no detection
+    rows, judged = judge(plan.target)
+    rates = estimate_rates(frame, rows, BRANDS, draws=1000)
+    half = [(high - low) / 2 for b in BRANDS for low, high in (rates[b]["recall_interval"], rates[b]["fpr_interval"])]
+    assert max(half) < 0.05 * 1.3 and np.median(half) < 0.05
