@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
                                          "(without it, keep polling like `monitor run`)."),
                source: Optional[list[str]] = typer.Option(None, "--source", "-s",
                                                           help="Only this source (repeatable).")) -> None:
-        """Poll the sources, classify new photos and store them; --once: one pass, then a summary table.
+        """Poll the sources, classify new photos and store them; --once: one pass, then a summary table
+        (exit code 1 when every source failed).
 
         Example: monitor --config config.yaml ingest --once --source inbox
         """
@@ -37,6 +38,11 @@ def register(app: typer.Typer) -> None:
         with photo_progress() as on_batch:
             summaries = ingest_once(ctx.obj.settings, source, stop=stop, on_batch=on_batch)
         print_summary(summaries)
+        failed = [s for s in summaries if s.error]
+        if summaries and len(failed) == len(summaries):  # nothing was read: say so to scripts and cron
+            from monitor.errors import SourceError
+
+            raise SourceError(f"every source failed: {'; '.join(f'{s.name}: {s.error}' for s in failed)}")
 
     @app.command("run")
     def run(ctx: typer.Context,
