@@ -9,6 +9,7 @@ import numpy as np
 
 METHODS = ("platt", "isotonic")
 _EPS = 1e-6
+TIE_BREAK = 1e-3  # weight of the raw score in a calibrated one (at most 0.001 of probability)
 
 
 def _logit(scores: np.ndarray) -> np.ndarray:
@@ -58,14 +59,17 @@ def fit_isotonic(labels: np.ndarray, scores: np.ndarray) -> dict[str, list[float
 
 
 def apply_one(method: str, params: dict[str, Any], scores: np.ndarray) -> np.ndarray:
-    """One brand's calibrated probabilities."""
+    """One brand's calibrated probabilities: the method's map, then a sliver of the raw score added so the map is
+    strictly increasing (photos keep their order: ranking figures such as AP are those of the raw scores)."""
     scores = np.asarray(scores, dtype=np.float64)
     if method == "platt":
-        floor = float(params.get("floor", 0.0))
-        return np.clip(_sigmoid(params["a"] * _logit(scores) + params["b"]), floor, 1 - floor)
-    if method == "isotonic":
-        return np.interp(scores, params["x"], params["y"])
-    return scores
+        floor = float(params.get("floor", 0.0))  # squashed into [floor, 1 - floor]: never "certain"
+        mapped = floor + (1 - 2 * floor) * _sigmoid(params["a"] * _logit(scores) + params["b"])
+    elif method == "isotonic":
+        mapped = np.interp(scores, params["x"], params["y"])
+    else:
+        return scores
+    return (1 - TIE_BREAK) * mapped + TIE_BREAK * scores
 
 
 @dataclass
