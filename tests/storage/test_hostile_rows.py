@@ -126,7 +126,8 @@ def test_example_photos_for_reports_show_their_uri_redacted(db: Database, source
     from storage import queries, samples
 
     writes.save_batch(db, source, model, [image(1, uri="https://api.example.com/p/1.jpg?api_key=K3Y&size=l")])
-    window = SimpleNamespace(name="during", start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 3, 2, tzinfo=UTC))
+    window = SimpleNamespace(name="during", start=datetime(2026, 3, 1, tzinfo=UTC),
+                             end=datetime(2026, 3, 2, tzinfo=UTC))
     for rows in (queries.top_examples(db, model, ["acme"], [window]),
                  samples.sample_examples(db, model, ["acme"], [window])):
         assert [row["uri"] for row in rows] == ["https://api.example.com/p/1.jpg?api_key=***&size=l"]

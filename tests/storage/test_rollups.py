@@ -23,7 +23,8 @@ NO_DRIFT = {"detection_rollups": 0, "image_rollups": 0}
 
 @pytest.fixture
 def model(db: Database) -> int:
-    return model_versions.register_model_version(db, "c" * 64, "/models/v1", "inception_v3", 299, ["acme", "globex"], {})
+    return model_versions.register_model_version(db, "c" * 64, "/models/v1", "inception_v3", 299,
+                                                 ["acme", "globex"], {})
 
 
 def photo(n: int, phash: int | None = None, brands: tuple[str, ...] = ("acme",), **fields) -> ImageRecord:
