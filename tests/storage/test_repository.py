@@ -41,7 +41,7 @@ def source(db: Database) -> int:
 @pytest.fixture
 def model(db: Database) -> int:
     return model_versions.register_model_version(db, "c" * 64, "/models/v1", "inception_v3", 299,
-                                       ["acme", "globex"], {"acme": 0.5, "globex": 0.6}, {"map": 0.8})
+                                                 ["acme", "globex"], {"acme": 0.5, "globex": 0.6}, {"map": 0.8})
 
 
 def test_ensure_source_and_model_version_are_idempotent(db: Database, source: int, model: int) -> None:
@@ -102,7 +102,7 @@ def test_near_copies_are_stored_as_reposts_of_the_first(db: Database, source: in
     assert (result.new, result.reposts) == (2, 1)
     # A copy of the repost points at the first photo, not at the repost; so does a copy within the batch.
     result = writes.save_batch(db, source, model, [image(4, three_bits), image(5, far.replace("0f", "1f", 1))],
-                             phash_distance=6)
+                               phash_distance=6)
     assert (result.new, result.reposts) == (2, 2)
     with db.session() as session:
         by_sha = dict(session.execute(select(Image.sha256, Image.id)).all())
@@ -117,11 +117,11 @@ def test_repost_within_one_batch_and_distance_bound(db: Database, source: int, m
     base = 0x0123456789ABCDEF
     seven_bits = base ^ 0b1111111  # all seven flips in the lowest band
     result = writes.save_batch(db, source, model, [image(1, f"{base:016x}"), image(2, f"{seven_bits:016x}")],
-                             phash_distance=6)
+                               phash_distance=6)
     assert result.reposts == 0  # 7 > 6
     spread = base ^ (1 << 0) ^ (1 << 20) ^ (1 << 40) ^ (1 << 60) ^ (1 << 61) ^ (1 << 62)  # 6 bits, all bands
     result = writes.save_batch(db, source, model, [image(3, f"{spread:016x}"), image(4, f"{spread ^ 1 << 30:016x}")],
-                             phash_distance=6)
+                               phash_distance=6)
     assert result.reposts == 2  # 3 is 6 bits from 1; 4 is 7 from 1 but 1 from 3, which is 1's repost
     with db.session() as session:
         reposts = dict(session.execute(select(Image.sha256, Image.repost_of_id)).all())
@@ -152,7 +152,7 @@ def test_failed_batch_leaves_no_rows_and_no_cursor_change(db: Database, source: 
     # The detections' model version does not exist: the insert fails after the images went in.
     with pytest.raises(StorageError, match="(?i)foreign key"):
         writes.save_batch(db, source, model + 99, [image(2), image(3)],
-                        failures=[FetchFailureRecord("https://x/1", "timeout")], cursor={"n": 3})
+                          failures=[FetchFailureRecord("https://x/1", "timeout")], cursor={"n": 3})
     # The cursor is written last; a cursor that cannot be stored undoes the images before it.
     with pytest.raises(StorageError, match="cannot be stored as JSON"):
         writes.save_batch(db, source, model, [image(4)], cursor={"when": object()})
@@ -197,7 +197,7 @@ def test_source_status_counts_per_source(db: Database, model: int) -> None:
     sources.ensure_source(db, "idle", "api")
     writes.save_batch(db, inbox, model, [image(1, "1111111111111111"), image(2, "1111111111111113"),
                                        image(3, status="rejected", reject_reason="decode", brands=())],
-                    failures=[FetchFailureRecord("https://x/9", "timeout")])
+                      failures=[FetchFailureRecord("https://x/9", "timeout")])
     writes.save_batch(db, feed, model, [image(4, brands=("acme",))])
     status = {row["name"]: row for row in sources.source_status(db)}
     assert list(status) == ["feed", "idle", "inbox"]
