@@ -68,14 +68,14 @@ def insert(db: Database, args: argparse.Namespace, label: str) -> dict[str, Any]
     """Save every batch through storage.writes.save_batch; rows per second."""
     sources = [ensure_source(db, name, kind) for name, kind in SOURCES]
     model = register_model_version(db, "bench" * 12 + "abcd", "/bench", "inception_v3", 299, BRANDS,
-                                        {b: 0.5 for b in BRANDS})
+                                   {b: 0.5 for b in BRANDS})
     images = detections = batches = reposts = 0
     started = time.perf_counter()
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{label}: inserting", total=args.detections)
         for index, batch in enumerate(make_batches(args.detections, args.batch_images, args.seed)):
             result = save_batch(db, sources[index % len(sources)], model, batch,
-                                     cursor={"batch": index}, phash_distance=args.phash_distance)
+                                cursor={"batch": index}, phash_distance=args.phash_distance)
             added = sum(result.detections.values())
             images, detections, batches = images + result.new, detections + added, batches + 1
             reposts += result.reposts
