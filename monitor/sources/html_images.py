@@ -5,19 +5,29 @@ from __future__ import annotations
 import html
 import mimetypes
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Iterable, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TINY_PX = 10  # an <img> this small or smaller (width or height attribute) is a tracking pixel or an icon
 DECORATION_CLASSES = re.compile(r"(^|[\s_-])(avatar|gravatar|emoji|smiley|tracking|pixel|badge|icon)s?([\s_-]|$)", re.I)
-DECORATION_HOSTS = ("gravatar.com", "s.w.org", "pixel.wp.com", "stats.wordpress.com", "feeds.feedburner.com",
-                    "feedproxy.google.com", "pixel.quantserve.com", "www.google-analytics.com",
-                    "b.scorecardresearch.com", "pi.feedsportal.com", "feeds.feedblitz.com", "pixel.tumblr.com",
-                    "assets.tumblr.com")
-DECORATION_PATH = re.compile(r"/(avatars?|emoji|emojis|smilies|gravatar)(/|_|$)|/avatar_[^/]*$|/(b|pixel)\.gif$",
-                             re.I)
+DECORATION_HOSTS = (
+    "gravatar.com",
+    "s.w.org",
+    "pixel.wp.com",
+    "stats.wordpress.com",
+    "feeds.feedburner.com",
+    "feedproxy.google.com",
+    "pixel.quantserve.com",
+    "www.google-analytics.com",
+    "b.scorecardresearch.com",
+    "pi.feedsportal.com",
+    "feeds.feedblitz.com",
+    "pixel.tumblr.com",
+    "assets.tumblr.com",
+)
+DECORATION_PATH = re.compile(r"/(avatars?|emoji|emojis|smilies|gravatar)(/|_|$)|/avatar_[^/]*$|/(b|pixel)\.gif$", re.I)
 _WP_SIZE = re.compile(r"-(\d{1,5})x(\d{1,5})(?=\.[A-Za-z0-9]{2,5}$)")  # WordPress photo-1024x768.jpg
 _SIZE_PARAMS = {"w", "h", "width", "height", "resize", "fit", "size", "crop", "s", "quality", "auto", "format"}
 
@@ -27,9 +37,9 @@ class Candidate:
     """A URL a feed names as a picture, with what it says about the picture's size and role."""
 
     url: str
-    width: Optional[int] = None  # pixels, when the feed or the URL says
+    width: int | None = None  # pixels, when the feed or the URL says
     css_class: str = ""
-    height: Optional[int] = None
+    height: int | None = None
 
 
 def unescape_url(url: str) -> str:
@@ -99,14 +109,14 @@ def largest_once(candidates: Iterable[Candidate]) -> list[str]:
     return [candidate.url for candidate in best.values()]
 
 
-def _int(value: Optional[str]) -> Optional[int]:
+def _int(value: str | None) -> int | None:
     match = re.match(r"\s*(\d{1,6})", value or "")
     return int(match.group(1)) if match else None
 
 
-def srcset_largest(srcset: str) -> Optional[tuple[str, Optional[int]]]:
+def srcset_largest(srcset: str) -> tuple[str, int | None] | None:
     """The largest candidate of a srcset (by its `w` or `x` descriptor) with its width if it says."""
-    best: Optional[tuple[float, str, Optional[int]]] = None
+    best: tuple[float, str, int | None] | None = None
     for part in srcset.split(","):
         pieces = part.strip().split()
         if not pieces:
@@ -127,7 +137,7 @@ class _ImgTags(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.found: list[Candidate] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag != "img":
             return
         values = {key: value or "" for key, value in attrs}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, ClassVar, Iterator, Optional, Union
+from collections.abc import Iterator
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,15 +26,15 @@ class FieldMap(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Every value the path gives is a photo of the item (`media[*].url`); a list: the first path giving any.
-    image: Union[str, list[str]]
-    id: Optional[str] = None
-    time: Optional[str] = None
-    latitude: Optional[str] = None
-    longitude: Optional[str] = None
-    place: Optional[str] = None
-    caption: Optional[str] = None
-    reach: Optional[str] = None
-    author: Optional[str] = None
+    image: str | list[str]
+    id: str | None = None
+    time: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    place: str | None = None
+    caption: str | None = None
+    reach: str | None = None
+    author: str | None = None
 
 
 class JsonOptions(HttpOptions):
@@ -41,13 +42,13 @@ class JsonOptions(HttpOptions):
 
     items: str = ""  # dotted path to the list of items ("" = the response is the list)
     fields: FieldMap
-    next_url: Optional[str] = None  # dotted path to the next page's URL
-    cursor_path: Optional[str] = None  # dotted path to the next page's cursor value ...
-    cursor_param: Optional[str] = None  # ... sent back as this query parameter
-    page_param: Optional[str] = None  # or numbered pages: this query parameter counts 1, 2, ... ...
-    pages_path: Optional[str] = None  # ... up to the page count at this path (else until a page is empty)
+    next_url: str | None = None  # dotted path to the next page's URL
+    cursor_path: str | None = None  # dotted path to the next page's cursor value ...
+    cursor_param: str | None = None  # ... sent back as this query parameter
+    page_param: str | None = None  # or numbered pages: this query parameter counts 1, 2, ... ...
+    pages_path: str | None = None  # ... up to the page count at this path (else until a page is empty)
     max_pages: int = Field(default=50, ge=1, le=10_000)
-    time_format: Optional[str] = None  # strptime format of fields.time when it is not ISO 8601 or epoch
+    time_format: str | None = None  # strptime format of fields.time when it is not ISO 8601 or epoch
 
 
 class JsonSource(HttpSource):
@@ -57,7 +58,7 @@ class JsonSource(HttpSource):
     Options: ClassVar[type[BaseModel]] = JsonOptions
     options: JsonOptions
 
-    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
         """Items newer than the cursor across every page, oldest first."""
         entries = []
         for item, page_url in self._items():
@@ -74,7 +75,7 @@ class JsonSource(HttpSource):
                 yield self._ref(entry, url, after if index == len(urls) - 1 else before)
 
     def _items(self) -> Iterator[tuple[Any, str]]:
-        url: Optional[str] = self.options.url
+        url: str | None = self.options.url
         visited: set[str] = set()
         for _ in range(self.options.max_pages):
             if not url or url in visited:
@@ -83,8 +84,11 @@ class JsonSource(HttpSource):
             page = self._page(url)
             items = value_at(page, self.options.items) if self.options.items else page
             if not isinstance(items, list):
-                raise SourceError(f"source {self.settings.name!r}: {url}: no list of items at "
-                                  f"{self.options.items or '(top level)'!r}", "bad_response")
+                raise SourceError(
+                    f"source {self.settings.name!r}: {url}: no list of items at "
+                    f"{self.options.items or '(top level)'!r}",
+                    "bad_response",
+                )
             for item in items:
                 yield item, url
             url = self._next(page, url) if items else None
@@ -98,9 +102,11 @@ class JsonSource(HttpSource):
         try:
             return json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(f"source {self.settings.name!r}: {url}: malformed JSON ({exc})", "malformed_json") from None
+            raise SourceError(
+                f"source {self.settings.name!r}: {url}: malformed JSON ({exc})", "malformed_json"
+            ) from None
 
-    def _next(self, page: Any, url: str) -> Optional[str]:
+    def _next(self, page: Any, url: str) -> str | None:
         if self.options.next_url:
             following = value_at(page, self.options.next_url)
             return urljoin(url, str(following)) if following else None
@@ -110,27 +116,33 @@ class JsonSource(HttpSource):
         if self.options.page_param:
             number = as_int(dict(parse_qsl(urlsplit(url).query)).get(self.options.page_param)) or 1
             last = as_int(value_at(page, self.options.pages_path))
-            return None if last is not None and number >= last else _with_param(url, self.options.page_param,
-                                                                                 number + 1)
+            return (
+                None if last is not None and number >= last else _with_param(url, self.options.page_param, number + 1)
+            )
         return None
 
-    def _entry(self, item: Any, page_url: str) -> Optional[Entry]:
+    def _entry(self, item: Any, page_url: str) -> Entry | None:
         fields = self.options.fields
         urls = self._images(item, page_url)
         if not urls:
             log.info("source %s: item without an image at %r skipped", self.settings.name, fields.image)
             return None
         identifier = value_at(item, fields.id)
-        return Entry(str(identifier) if identifier not in (None, "") else urls[0],
-                     parse_time_as(value_at(item, fields.time), self.options.time_format), (item, urls))
+        return Entry(
+            str(identifier) if identifier not in (None, "") else urls[0],
+            parse_time_as(value_at(item, fields.time), self.options.time_format),
+            (item, urls),
+        )
 
     def _images(self, item: Any, page_url: str) -> list[str]:
         """The item's photo URLs: every value of the first image path that gives any (videos left out)."""
-        paths = [self.options.fields.image] if isinstance(self.options.fields.image, str) else \
-            self.options.fields.image
+        paths = [self.options.fields.image] if isinstance(self.options.fields.image, str) else self.options.fields.image
         for path in paths:
-            found = [urljoin(page_url, unescape_url(value)) for value in values_at(item, path)
-                     if isinstance(value, str) and value.strip()]
+            found = [
+                urljoin(page_url, unescape_url(value))
+                for value in values_at(item, path)
+                if isinstance(value, str) and value.strip()
+            ]
             found = [url for url in dict.fromkeys(found) if not not_a_picture(url)]
             if found:
                 return found
@@ -141,12 +153,18 @@ class JsonSource(HttpSource):
         fields = self.options.fields
         # One photo: the item's id, as before; several: each photo of the post by its URL, stable and distinct.
         external_id = entry.id if len(urls) == 1 else f"{entry.id}|{url}"
-        return ImageRef(uri=url, external_id=external_id, posted_at=entry.posted,
-                        latitude=as_float(value_at(item, fields.latitude)),
-                        longitude=as_float(value_at(item, fields.longitude)),
-                        place=as_text(value_at(item, fields.place)), caption=as_text(value_at(item, fields.caption)),
-                        author=as_text(value_at(item, fields.author)), reach=as_int(value_at(item, fields.reach)),
-                        cursor=cursor)
+        return ImageRef(
+            uri=url,
+            external_id=external_id,
+            posted_at=entry.posted,
+            latitude=as_float(value_at(item, fields.latitude)),
+            longitude=as_float(value_at(item, fields.longitude)),
+            place=as_text(value_at(item, fields.place)),
+            caption=as_text(value_at(item, fields.caption)),
+            author=as_text(value_at(item, fields.author)),
+            reach=as_int(value_at(item, fields.reach)),
+            cursor=cursor,
+        )
 
 
 def _with_param(url: str, name: str, value: Any) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, ClassVar, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from pydantic import BaseModel, Field
@@ -32,7 +33,7 @@ class JsonFeedSource(HttpSource):
     Options: ClassVar[type[BaseModel]] = JsonFeedOptions
     options: JsonFeedOptions
 
-    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
         """Photos of items newer than the cursor, oldest first."""
         entries = []
         for item, page_url in self._items():
@@ -53,7 +54,7 @@ class JsonFeedSource(HttpSource):
                 yield self._ref(entry, url, after if index == len(urls) - 1 else before)
 
     def _items(self) -> Iterator[tuple[Any, str]]:
-        url: Optional[str] = self.options.url
+        url: str | None = self.options.url
         visited: set[str] = set()
         for _ in range(self.options.max_pages):
             if not url or url in visited:
@@ -62,8 +63,9 @@ class JsonFeedSource(HttpSource):
             page = self._page(url)
             items = page.get("items") if isinstance(page, dict) else None
             if not isinstance(items, list) or not str(page.get("version", "")).startswith("https://jsonfeed.org/"):
-                raise SourceError(f"source {self.settings.name!r}: {url} is not a JSON Feed (no version or items)",
-                                  "malformed_feed")
+                raise SourceError(
+                    f"source {self.settings.name!r}: {url} is not a JSON Feed (no version or items)", "malformed_feed"
+                )
             yield from ((item, url) for item in items)
             following = page.get("next_url")
             url = urljoin(url, following) if isinstance(following, str) and items else None
@@ -76,16 +78,20 @@ class JsonFeedSource(HttpSource):
         try:
             return json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(f"source {self.settings.name!r}: {url}: malformed JSON ({exc})",
-                              "malformed_json") from None
+            raise SourceError(
+                f"source {self.settings.name!r}: {url}: malformed JSON ({exc})", "malformed_json"
+            ) from None
 
     def _images(self, item: dict[str, Any], page_url: str) -> list[str]:
         found: list[Candidate] = []
         if isinstance(item.get("image"), str):
             found.append(Candidate(unescape_url(item["image"])))
         for attachment in item.get("attachments") or []:
-            if isinstance(attachment, dict) and isinstance(attachment.get("url"), str) and \
-                    str(attachment.get("mime_type") or "").startswith("image/"):
+            if (
+                isinstance(attachment, dict)
+                and isinstance(attachment.get("url"), str)
+                and str(attachment.get("mime_type") or "").startswith("image/")
+            ):
                 found.append(Candidate(unescape_url(attachment["url"])))
         if self.options.html_images and isinstance(item.get("content_html"), str):
             found += html_images(item["content_html"])
@@ -96,6 +102,11 @@ class JsonFeedSource(HttpSource):
         item = entry.payload[0]
         authors = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
         author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None)
-        return ImageRef(uri=url, external_id=f"{entry.id}|{url}", posted_at=entry.posted,
-                        caption=as_text(item.get("title")) or as_text(item.get("summary")),
-                        author=as_text(author), cursor=cursor)
+        return ImageRef(
+            uri=url,
+            external_id=f"{entry.id}|{url}",
+            posted_at=entry.posted,
+            caption=as_text(item.get("title")) or as_text(item.get("summary")),
+            author=as_text(author),
+            cursor=cursor,
+        )

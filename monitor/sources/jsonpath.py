@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from monitor.sources.timeline import parse_time
 
@@ -17,7 +17,7 @@ def steps(path: str) -> list[str]:
     return [step for step in _BRACKET.sub(r".\1", path).split(".") if step != ""]
 
 
-def values_at(data: Any, path: Optional[str]) -> list[Any]:
+def values_at(data: Any, path: str | None) -> list[Any]:
     """Every value a path reaches (`*` takes each element of a list or each value of an object), in order."""
     if not path:
         return []
@@ -26,8 +26,11 @@ def values_at(data: Any, path: Optional[str]) -> list[Any]:
         following: list[Any] = []
         for value in found:
             if step == "*":
-                following += list(value.values()) if isinstance(value, dict) else (
-                    list(value) if isinstance(value, list) else [])
+                following += (
+                    list(value.values())
+                    if isinstance(value, dict)
+                    else (list(value) if isinstance(value, list) else [])
+                )
             elif isinstance(value, dict):
                 following.append(value.get(step))
             elif isinstance(value, list) and step.lstrip("-").isdigit():
@@ -39,13 +42,13 @@ def values_at(data: Any, path: Optional[str]) -> list[Any]:
     return found
 
 
-def value_at(data: Any, path: Optional[str]) -> Any:
+def value_at(data: Any, path: str | None) -> Any:
     """The first value a path reaches, or None."""
     found = values_at(data, path)
     return found[0] if found else None
 
 
-def parse_time_as(value: Any, time_format: Optional[str] = None) -> Optional[datetime]:
+def parse_time_as(value: Any, time_format: str | None = None) -> datetime | None:
     """A time by `time_format` (strptime; naive means UTC) when it fits, else ISO 8601 or epoch s/ms."""
     if time_format and isinstance(value, str):
         try:
@@ -53,6 +56,6 @@ def parse_time_as(value: Any, time_format: Optional[str] = None) -> Optional[dat
         except ValueError:
             moment = None
         if moment is not None:
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-            return moment.astimezone(timezone.utc)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC)
     return parse_time(value)

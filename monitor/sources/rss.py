@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import calendar
 import logging
-from datetime import datetime, timezone
-from typing import Any, ClassVar, Iterator, Optional
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 import feedparser
@@ -37,7 +38,7 @@ class RssSource(HttpSource):
     Options: ClassVar[type[BaseModel]] = RssOptions
     options: RssOptions
 
-    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
         """Photos of entries newer than the cursor, oldest first."""
         feed = self._parse(self._download())
         base = self.options.url
@@ -66,11 +67,14 @@ class RssSource(HttpSource):
         # Not sanitized: the HTML is only read for <img> URLs (never shown), and sanitizing drops srcset.
         feed = feedparser.parse(data, sanitize_html=False)
         if not feed.get("version") and not feed.entries:
-            raise SourceError(f"source {self.settings.name!r}: {self._problem(feed) or 'not an RSS or Atom feed'} "
-                              f"at {self.options.url}", "malformed_feed")
+            raise SourceError(
+                f"source {self.settings.name!r}: {self._problem(feed) or 'not an RSS or Atom feed'} "
+                f"at {self.options.url}",
+                "malformed_feed",
+            )
         return feed
 
-    def _problem(self, feed: Any) -> Optional[str]:
+    def _problem(self, feed: Any) -> str | None:
         problem = feed.get("bozo_exception")
         return f"malformed feed ({problem})" if feed.get("bozo") and not isinstance(problem, _BENIGN) else None
 
@@ -80,8 +84,10 @@ class RssSource(HttpSource):
         if problem is None:
             return
         if not entries:
-            raise SourceError(f"source {self.settings.name!r}: {problem} at {self.options.url}: no entry with a "
-                              "photo could be read", "malformed_feed")
+            raise SourceError(
+                f"source {self.settings.name!r}: {problem} at {self.options.url}: no entry with a photo could be read",
+                "malformed_feed",
+            )
         warning = f"{problem}; kept the {len(entries)} entries with photos that could be read"
         log.warning("source %s: %s", self.settings.name, warning)
         self.warnings.append(warning)
@@ -105,10 +111,17 @@ class RssSource(HttpSource):
     def _ref(self, entry: Entry, url: str, cursor: dict[str, Any]) -> ImageRef:
         item = entry.payload[0]
         lat, lon = _point(item)
-        return ImageRef(uri=url, external_id=f"{entry.id}|{url}", posted_at=entry.posted, latitude=lat,
-                        longitude=lon, place=item.get("georss_featurename") or None,
-                        caption=item.get("title") or None, author=item.get("author") or None,
-                        cursor=cursor)
+        return ImageRef(
+            uri=url,
+            external_id=f"{entry.id}|{url}",
+            posted_at=entry.posted,
+            latitude=lat,
+            longitude=lon,
+            place=item.get("georss_featurename") or None,
+            caption=item.get("title") or None,
+            author=item.get("author") or None,
+            cursor=cursor,
+        )
 
 
 def _is_picture(media: Any, key: str = "url") -> bool:
@@ -124,7 +137,7 @@ def _is_picture(media: Any, key: str = "url") -> bool:
     return not not_a_picture(url)
 
 
-def _candidate(media: Any, key: str) -> Optional[Candidate]:
+def _candidate(media: Any, key: str) -> Candidate | None:
     url = str(media.get(key) or "").strip()
     if not url:
         return None
@@ -137,7 +150,7 @@ def _largest_thumbnail(thumbnails: list[Candidate]) -> list[Candidate]:
     return [max(kept, key=lambda c: c.width or 0)] if kept else []
 
 
-def _pixels(value: Any) -> Optional[int]:
+def _pixels(value: Any) -> int | None:
     try:
         return int(str(value).strip()) if value not in (None, "") else None
     except ValueError:
@@ -148,17 +161,17 @@ def _entry_id(entry: Any) -> str:
     return str(entry.get("id") or entry.get("link") or entry.get("title") or "")
 
 
-def _entry_time(entry: Any) -> Optional[datetime]:
+def _entry_time(entry: Any) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
     except (OverflowError, ValueError, OSError):
         return None
 
 
-def _point(entry: Any) -> tuple[Optional[float], Optional[float]]:
+def _point(entry: Any) -> tuple[float | None, float | None]:
     where = entry.get("where") or {}
     coordinates = where.get("coordinates") if where.get("type") == "Point" else None
     try:

@@ -27,8 +27,10 @@ def test_the_readme_example_passes_config_check(tmp_path):
     (tmp_path / "inbox").mkdir()
     done = run_cli("config", "check", cwd=tmp_path, env=ENV)
     assert done.exit_code == 0, done.output
-    assert ("  sources: inbox (folder), partner-api (json), acme-on-flickr (json), acme-on-mastodon (json), "
-            "acme-subreddit (json), acme-channel (rss), acme-blog (rss)") in done.stdout
+    assert (
+        "  sources: inbox (folder), partner-api (json), acme-on-flickr (json), acme-on-mastodon (json), "
+        "acme-subreddit (json), acme-channel (rss), acme-blog (rss)"
+    ) in done.stdout
     assert f"  folder inbox: OK: {tmp_path / 'inbox'}" in done.stdout
     data = yaml.safe_load(readme_example())
     assert any(isinstance(s.get("fields", {}).get("image"), list) for s in data["sources"])
@@ -46,8 +48,10 @@ def test_config_yaml_with_every_example_uncommented_passes_config_check(tmp_path
 
 
 def test_config_check_names_a_missing_folder(tmp_path):
-    (tmp_path / "config.yaml").write_text("sources:\n  - {name: drop, kind: folder, path: nowhere}\n"
-                                          "  - {name: paused, kind: folder, path: gone, enabled: false}\n")
+    (tmp_path / "config.yaml").write_text(
+        "sources:\n  - {name: drop, kind: folder, path: nowhere}\n"
+        "  - {name: paused, kind: folder, path: gone, enabled: false}\n"
+    )
     done = run_cli("config", "check", cwd=tmp_path)
     assert done.exit_code == 1
     assert f"folder drop: FAILED: {tmp_path / 'nowhere'} is not a folder" in done.stdout
@@ -55,14 +59,18 @@ def test_config_check_names_a_missing_folder(tmp_path):
 
 
 def test_config_check_online_asks_every_feed(tmp_path, server):
-    server.routes["/feed"] = Reply(body=f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
-      <item><guid>1</guid><enclosure url="{server.url('/a.jpg')}" type="image/jpeg"/></item>
-      <item><guid>2</guid><enclosure url="{server.url('/b.jpg')}" type="image/jpeg"/></item></channel></rss>""".encode(),
-                                   content_type="application/rss+xml")
+    server.routes["/feed"] = Reply(
+        body=f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+      <item><guid>1</guid><enclosure url="{server.url("/a.jpg")}" type="image/jpeg"/></item>
+      <item><guid>2</guid><enclosure url="{server.url("/b.jpg")}" type="image/jpeg"/></item>
+      </channel></rss>""".encode(),
+        content_type="application/rss+xml",
+    )
     server.routes["/a.jpg"] = Reply(body=jpeg(seed=1), content_type="image/jpeg")
-    sources = [{"name": "good", "kind": "rss", "url": server.url("/feed"), "allow_private": True},
-               {"name": "gone", "kind": "json", "url": server.url("/api"), "allow_private": True,
-                "fields": {"image": "img"}}]
+    sources = [
+        {"name": "good", "kind": "rss", "url": server.url("/feed"), "allow_private": True},
+        {"name": "gone", "kind": "json", "url": server.url("/api"), "allow_private": True, "fields": {"image": "img"}},
+    ]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"sources": sources}))
     offline = run_cli("config", "check", cwd=tmp_path)
     assert offline.exit_code == 0 and server.hits == {}
@@ -91,15 +99,28 @@ def test_config_check_load_model(tmp_path, bundle_dir):
 
 def test_ingest_once_fails_when_every_source_failed(server, sqlite_url, settings_for):
     server.routes["/ok"] = Reply(body=b'{"items": []}', content_type="application/json")
-    bad = [{"name": "first", "kind": "rss", "url": server.url("/missing.xml"), "allow_private": True},
-           {"name": "second", "kind": "json", "url": server.url("/missing.json"), "allow_private": True,
-            "fields": {"image": "img"}}]
+    bad = [
+        {"name": "first", "kind": "rss", "url": server.url("/missing.xml"), "allow_private": True},
+        {
+            "name": "second",
+            "kind": "json",
+            "url": server.url("/missing.json"),
+            "allow_private": True,
+            "fields": {"image": "img"},
+        },
+    ]
     settings = settings_for(sqlite_url, bad)
     done = run_cli("--config", settings.config_path, "ingest", "--once")
     assert done.exit_code == 1
     assert done.stderr.startswith("Error: every source failed: first: ") and "second: " in done.stderr
-    good = {"name": "fine", "kind": "json", "url": server.url("/ok"), "items": "items", "allow_private": True,
-            "fields": {"image": "img"}}
+    good = {
+        "name": "fine",
+        "kind": "json",
+        "url": server.url("/ok"),
+        "items": "items",
+        "allow_private": True,
+        "fields": {"image": "img"},
+    }
     settings = settings_for(sqlite_url, [*bad, good])
     done = run_cli("--config", settings.config_path, "ingest", "--once")
     assert done.exit_code == 0, done.output

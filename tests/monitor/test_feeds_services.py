@@ -6,17 +6,16 @@ that exactly those are stored, and that a second poll stores and fetches nothing
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from monitor.model import load_model
-from monitor.pipeline import ingest_once
-from storage.engine import open_database
+from datetime import UTC, datetime
 
 from cli import run_cli
 from feed_samples import Samples, exif_photo
 from ingest_helpers import rows
+from monitor.model import load_model
+from monitor.pipeline import ingest_once
+from storage.engine import open_database
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def run_once(settings, classifier):
@@ -30,8 +29,9 @@ def run_once(settings, classifier):
 def stored(url: str, samples: Samples) -> dict[str, tuple]:
     """Accepted photos by their sample URL -> (posted_at UTC, latitude, longitude, time_source)."""
     found = {}
-    for uri, posted, lat, lon, source in rows(url, "SELECT uri, posted_at, latitude, longitude, time_source "
-                                                   "FROM images WHERE status = 'accepted'"):
+    for uri, posted, lat, lon, source in rows(
+        url, "SELECT uri, posted_at, latitude, longitude, time_source FROM images WHERE status = 'accepted'"
+    ):
         moment = posted if isinstance(posted, datetime) else datetime.fromisoformat(str(posted))
         found[uri.replace(samples.base + "/", "https://")] = (moment.replace(tzinfo=None), lat, lon, source)
     return found
@@ -56,13 +56,25 @@ def t(text: str) -> datetime:
 
 def test_flickr_rest_json_epoch_text_times_and_zero_places(server, sqlite_url, settings_for, classifier):
     samples = Samples(server)
-    url = samples.pages("/services/rest/", "page", {None: "flickr_page1.json", "1": "flickr_page1.json",
-                                                    "2": "flickr_page2.json"}, "application/json")
-    settings = settings_for(sqlite_url, [{"name": "flickr", "preset": "flickr", "allow_private": True,
-                                          "url": url + "?method=flickr.people.getPublicPhotos&format=json"}])
+    url = samples.pages(
+        "/services/rest/",
+        "page",
+        {None: "flickr_page1.json", "1": "flickr_page1.json", "2": "flickr_page2.json"},
+        "application/json",
+    )
+    settings = settings_for(
+        sqlite_url,
+        [
+            {
+                "name": "flickr",
+                "preset": "flickr",
+                "allow_private": True,
+                "url": url + "?method=flickr.people.getPublicPhotos&format=json",
+            }
+        ],
+    )
     first = ingest_twice(settings, classifier, sqlite_url, samples)
-    places = {2: (52.516275, 13.377704), 5: (48.85837, 2.294481), 7: (40.689247, -74.044502),
-              9: (51.500729, -0.124625)}
+    places = {2: (52.516275, 13.377704), 5: (48.85837, 2.294481), 7: (40.689247, -74.044502), 9: (51.500729, -0.124625)}
     expected = {}
     for i in range(10):
         pid, secret = 53012345670 + i, f"a{i}b{i}c{i}d{i}e"
@@ -75,14 +87,25 @@ def test_flickr_rest_json_epoch_text_times_and_zero_places(server, sqlite_url, s
 
 def test_mastodon_every_attachment_is_a_photo_videos_are_not(server, sqlite_url, settings_for, classifier):
     samples = Samples(server)
-    url = samples.pages("/api/v1/accounts/109302/statuses", "max_id",
-                        {None: "mastodon_page1.json", "110380000000000003": "mastodon_page2.json"}, "application/json")
+    url = samples.pages(
+        "/api/v1/accounts/109302/statuses",
+        "max_id",
+        {None: "mastodon_page1.json", "110380000000000003": "mastodon_page2.json"},
+        "application/json",
+    )
     settings = settings_for(sqlite_url, [{"name": "masto", "preset": "mastodon", "url": url, "allow_private": True}])
     first = ingest_twice(settings, classifier, sqlite_url, samples)
     media = "https://files.mastodon.social/media_attachments/files/110/380"
     day = {1: 5, 2: 5, 3: 5, 4: 5, 6: 2, 8: 1, 9: 1}
-    expected = {f"{media}/{i:03d}/original/{i:04x}c0ffee.{'png' if i == 9 else 'jpg'}":
-                (datetime(2023, 5, d, 10), None, None, "source") for i, d in day.items()}
+    expected = {
+        f"{media}/{i:03d}/original/{i:04x}c0ffee.{'png' if i == 9 else 'jpg'}": (
+            datetime(2023, 5, d, 10),
+            None,
+            None,
+            "source",
+        )
+        for i, d in day.items()
+    }
     assert first.new == 7 and stored(sqlite_url, samples) == expected
     ids = [r[0] for r in rows(sqlite_url, "SELECT external_id FROM images WHERE external_id LIKE '%0005|%'")]
     assert len(ids) == len(set(ids)) == 4  # four photos of one post: stable, distinct ids
@@ -91,16 +114,28 @@ def test_mastodon_every_attachment_is_a_photo_videos_are_not(server, sqlite_url,
 
 def test_reddit_listing_galleries_and_previews(server, sqlite_url, settings_for, classifier):
     samples = Samples(server)
-    url = samples.pages("/r/cola/new.json", "after", {None: "reddit_page1.json", "t3_self01": "reddit_page2.json"},
-                        "application/json")
+    url = samples.pages(
+        "/r/cola/new.json", "after", {None: "reddit_page1.json", "t3_self01": "reddit_page2.json"}, "application/json"
+    )
     settings = settings_for(sqlite_url, [{"name": "reddit", "preset": "reddit", "url": url, "allow_private": True}])
     first = ingest_twice(settings, classifier, sqlite_url, samples)
     gallery = datetime.fromtimestamp(1684000000, UTC).replace(tzinfo=None)
-    expected = {f"https://preview.redd.it/g{i}media.jpg?width=1600&format=pjpg&auto=webp&s=bb{i}":
-                (gallery, None, None, "source") for i in (1, 2, 3)}
+    expected = {
+        f"https://preview.redd.it/g{i}media.jpg?width=1600&format=pjpg&auto=webp&s=bb{i}": (
+            gallery,
+            None,
+            None,
+            "source",
+        )
+        for i in (1, 2, 3)
+    }
     for key, epoch in (("img001", 1683990000), ("img002", 1683970000)):
         expected[f"https://preview.redd.it/{key}.jpg?auto=webp&s=5f1e2d3c"] = (
-            datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None), None, None, "source")
+            datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None),
+            None,
+            None,
+            "source",
+        )
     assert first.new == 5 and stored(sqlite_url, samples) == expected
 
 
@@ -111,7 +146,8 @@ def test_reddit_atom_one_photo_per_image_post(server, sqlite_url, settings_for, 
     first = ingest_twice(settings, classifier, sqlite_url, samples)
     assert first.new == 2 and stored(sqlite_url, samples) == {
         "https://b.thumbs.redditmedia.com/img001.jpg": (datetime(2023, 5, 13, 15), None, None, "source"),
-        "https://b.thumbs.redditmedia.com/img002.jpg": (datetime(2023, 5, 13, 17), None, None, "source")}
+        "https://b.thumbs.redditmedia.com/img002.jpg": (datetime(2023, 5, 13, 17), None, None, "source"),
+    }
 
 
 def test_tumblr_not_well_formed_is_read_with_a_warning_in_status(server, sqlite_url, settings_for, classifier):
@@ -120,14 +156,17 @@ def test_tumblr_not_well_formed_is_read_with_a_warning_in_status(server, sqlite_
     settings = settings_for(sqlite_url, [{"name": "tumblr", "kind": "rss", "url": url, "allow_private": True}])
     first = ingest_twice(settings, classifier, sqlite_url, samples)
     media = "https://64.media.tumblr.com"
-    expected = {f"{media}/0a1b2c3d/tumblr_rb1x_1280.jpg": (t("2023-05-13T18:30:12-04:00"), None, None, "source"),
-                f"{media}/9f8e7d6c/tumblr_rb1y_1280.jpg": (t("2023-05-13T18:30:12-04:00"), None, None, "source"),
-                f"{media}/1234abcd/tumblr_rb2z_1280.jpg": (t("2023-05-13T19:00:00-04:00"), None, None, "source"),
-                f"{media}/5555eeee/tumblr_rb3w_640.png": (t("2023-05-13T21:00:00-04:00"), None, None, "source")}
+    expected = {
+        f"{media}/0a1b2c3d/tumblr_rb1x_1280.jpg": (t("2023-05-13T18:30:12-04:00"), None, None, "source"),
+        f"{media}/9f8e7d6c/tumblr_rb1y_1280.jpg": (t("2023-05-13T18:30:12-04:00"), None, None, "source"),
+        f"{media}/1234abcd/tumblr_rb2z_1280.jpg": (t("2023-05-13T19:00:00-04:00"), None, None, "source"),
+        f"{media}/5555eeee/tumblr_rb3w_640.png": (t("2023-05-13T21:00:00-04:00"), None, None, "source"),
+    }
     assert first.new == 4 and stored(sqlite_url, samples) == expected
     assert rows(sqlite_url, "SELECT caption FROM images WHERE uri LIKE '%rb1y%'") == [
-        ("Can\u2019t stop photographing these",)]
-    (failures, error), = rows(sqlite_url, "SELECT consecutive_failures, last_error FROM sources")
+        ("Can\u2019t stop photographing these",)
+    ]
+    ((failures, error),) = rows(sqlite_url, "SELECT consecutive_failures, last_error FROM sources")
     assert failures == 0 and error.startswith("warning: malformed feed") and "undefined entity" in error
     assert "warning: malformed feed" in run_cli("--config", settings.config_path, "status", check=True).output
 
@@ -137,9 +176,14 @@ def test_youtube_channel_thumbnails_not_players(server, sqlite_url, settings_for
     url = samples.feed("/feeds/videos.xml", "youtube.atom", "application/atom+xml")
     settings = settings_for(sqlite_url, [{"name": "yt", "preset": "youtube", "url": url, "allow_private": True}])
     first = ingest_twice(settings, classifier, sqlite_url, samples)
-    expected = {f"https://i{n}.ytimg.com/vi/vid0000000{n}/hqdefault.jpg": (t(when), None, None, "source")
-                for n, when in ((1, "2023-05-10T16:00:08+00:00"), (2, "2023-05-12T16:00:01+00:00"),
-                                (3, "2023-05-14T09:30:00+00:00"))}
+    expected = {
+        f"https://i{n}.ytimg.com/vi/vid0000000{n}/hqdefault.jpg": (t(when), None, None, "source")
+        for n, when in (
+            (1, "2023-05-10T16:00:08+00:00"),
+            (2, "2023-05-12T16:00:01+00:00"),
+            (3, "2023-05-14T09:30:00+00:00"),
+        )
+    }
     assert first.new == 3 and first.failures == {} and stored(sqlite_url, samples) == expected
 
 
@@ -149,23 +193,33 @@ def test_wordpress_georss_null_island_srcset_and_avatars(server, sqlite_url, set
     settings = settings_for(sqlite_url, [{"name": "wp", "preset": "wordpress", "url": url, "allow_private": True}])
     first = ingest_twice(settings, classifier, sqlite_url, samples)
     up = "https://lakeside.example.org/wp-content/uploads/2023/05"
-    expected = {f"{up}/picnic.jpg": (datetime(2023, 5, 10, 12), None, None, "source"),
-                f"{up}/gate.jpg": (datetime(2023, 5, 11, 9, 30), 52.516275, 13.377704, "source"),
-                f"{up}/kiosk-1024x683.jpg": (datetime(2023, 5, 11, 9, 30), 52.516275, 13.377704, "source"),
-                "https://i0.wp.com/lakeside.example.org/wp-content/uploads/2023/05/boats.jpg?fit=1200%2C800&ssl=1":
-                    (datetime(2023, 5, 12, 17, 45), None, None, "source"),
-                f"{up}/crisps.jpg": (datetime(2023, 5, 13, 8), None, None, "source")}
+    expected = {
+        f"{up}/picnic.jpg": (datetime(2023, 5, 10, 12), None, None, "source"),
+        f"{up}/gate.jpg": (datetime(2023, 5, 11, 9, 30), 52.516275, 13.377704, "source"),
+        f"{up}/kiosk-1024x683.jpg": (datetime(2023, 5, 11, 9, 30), 52.516275, 13.377704, "source"),
+        "https://i0.wp.com/lakeside.example.org/wp-content/uploads/2023/05/boats.jpg?fit=1200%2C800&ssl=1": (
+            datetime(2023, 5, 12, 17, 45),
+            None,
+            None,
+            "source",
+        ),
+        f"{up}/crisps.jpg": (datetime(2023, 5, 13, 8), None, None, "source"),
+    }
     assert first.new == 5 and stored(sqlite_url, samples) == expected
 
 
 def test_wordpress_null_island_kept_when_the_source_says_it_is_real(server, sqlite_url, settings_for, classifier):
     samples = Samples(server)
     url = samples.feed("/feed/", "wordpress.rss", "application/rss+xml")
-    settings = settings_for(sqlite_url, [{"name": "wp", "preset": "wordpress", "url": url, "allow_private": True,
-                                          "allow_null_island": True}])
+    settings = settings_for(
+        sqlite_url,
+        [{"name": "wp", "preset": "wordpress", "url": url, "allow_private": True, "allow_null_island": True}],
+    )
     run_once(settings, classifier)
-    places = {uri.rsplit("/", 1)[-1]: (lat, lon) for uri, _, lat, lon, _ in
-              ((u, *v) for u, v in stored(sqlite_url, samples).items())}
+    places = {
+        uri.rsplit("/", 1)[-1]: (lat, lon)
+        for uri, _, lat, lon, _ in ((u, *v) for u, v in stored(sqlite_url, samples).items())
+    }
     assert places["picnic.jpg"] == (0.0, 0.0) and places["crisps.jpg"] == (None, None)
 
 
@@ -177,8 +231,10 @@ def test_json_feed_attachments_and_exif_places(server, sqlite_url, settings_for,
     settings = settings_for(sqlite_url, [{"name": "notes", "kind": "jsonfeed", "url": url, "allow_private": True}])
     first = ingest_twice(settings, classifier, sqlite_url, samples)
     media = "https://notes.example.net/media"
-    expected = {f"{media}/lemon.jpg": (t("2023-05-07T09:15:00-07:00"), None, None, "source"),
-                f"{media}/pier.jpg": (t("2023-05-08T18:00:00+02:00"), 48.5, 2.25, "source"),
-                f"{media}/tower.jpg": (t("2023-05-08T18:00:00+02:00"), None, None, "source")}
+    expected = {
+        f"{media}/lemon.jpg": (t("2023-05-07T09:15:00-07:00"), None, None, "source"),
+        f"{media}/pier.jpg": (t("2023-05-08T18:00:00+02:00"), 48.5, 2.25, "source"),
+        f"{media}/tower.jpg": (t("2023-05-08T18:00:00+02:00"), None, None, "source"),
+    }
     assert first.new == 3 and stored(sqlite_url, samples) == expected
     assert rows(sqlite_url, "SELECT author FROM images WHERE uri LIKE '%tower%'") == [("Robin",)]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from ingest_helpers import FeedServer, Reply, jpeg
@@ -19,7 +19,7 @@ _HOST_URL = re.compile(r"https?://(?!jsonfeed\.org/)((?:[a-z0-9-]+\.)+[a-z]{2,})
 _NOT_PHOTOS = {".swf": "application/x-shockwave-flash", ".mp4": "video/mp4", ".mp3": "audio/mpeg"}
 
 
-def exif_photo(seed: int, gps: Optional[tuple[float, float]]) -> bytes:
+def exif_photo(seed: int, gps: tuple[float, float] | None) -> bytes:
     """A distinct noise JPEG carrying EXIF GPS (as cameras write it: degrees, minutes, seconds)."""
     from PIL import Image
 
@@ -27,8 +27,9 @@ def exif_photo(seed: int, gps: Optional[tuple[float, float]]) -> bytes:
     exif = Image.Exif()
     if gps is not None:
         lat, lon = gps
-        exif.get_ifd(0x8825).update({1: "N" if lat >= 0 else "S", 2: (abs(lat), 0.0, 0.0),
-                                     3: "E" if lon >= 0 else "W", 4: (abs(lon), 0.0, 0.0)})
+        exif.get_ifd(0x8825).update(
+            {1: "N" if lat >= 0 else "S", 2: (abs(lat), 0.0, 0.0), 3: "E" if lon >= 0 else "W", 4: (abs(lon), 0.0, 0.0)}
+        )
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif.tobytes(), quality=90)
     return buffer.getvalue()
@@ -82,7 +83,7 @@ class Samples:
         self.server.routes[path] = Reply(body=self.text(name).encode(), content_type=content_type)
         return self.server.url(path)
 
-    def pages(self, path: str, param: str, pages: dict[Optional[str], str], content_type: str) -> str:
+    def pages(self, path: str, param: str, pages: dict[str | None, str], content_type: str) -> str:
         """Serve samples at `path` chosen by one query parameter's value (None: absent); others get []."""
         bodies = {value: self.text(name).encode() for value, name in pages.items()}
 
