@@ -11,11 +11,14 @@ def __getattr__(name: str) -> Any:
     # Lazy, so `import reports` stays cheap for the CLI.
     if name == "build_campaign_report":
         from reports.campaign import build_campaign_report
+
         return build_campaign_report
     if name == "build_period_report":
         from reports.period import build_period_report
+
         return build_period_report
     if name == "write_report":
         from reports.output import write_report
+
         return write_report
     raise AttributeError(name)

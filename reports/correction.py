@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ class Correction:
     draws: np.ndarray  # (D, B, W) simulated true counts, NaN for brands without a correction
     rates: dict[str, BrandRates] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # brand -> why not corrected
-    false_alarms: Optional[np.ndarray] = None  # (B, W) expected false alarms at the point estimate
+    false_alarms: np.ndarray | None = None  # (B, W) expected false alarms at the point estimate
 
     def corrected(self, brand: str) -> bool:
         """Whether `brand` has a correction (rates known and usable)."""
@@ -63,7 +63,7 @@ def _stream(seed: int, brand: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(brand.encode("utf-8"))])
 
 
-def _why_not(rates: Optional[BrandRates], have_rates: bool) -> str:
+def _why_not(rates: BrandRates | None, have_rates: bool) -> str:
     if not have_rates:
         return "the model version has no measured error rates: raw figures shown"
     if rates is None:
@@ -71,8 +71,10 @@ def _why_not(rates: Optional[BrandRates], have_rates: bool) -> str:
     if not rates.positives or not rates.negatives:
         return "error rates were measured without photos showing (or not showing) this brand: raw figures shown"
     if rates.recall - rates.fpr < MIN_SEPARATION:
-        return (f"the model barely tells this brand apart (recall {rates.recall:.0%} vs false alarms "
-                f"{rates.fpr:.0%}): too unreliable to correct, raw figures shown")
+        return (
+            f"the model barely tells this brand apart (recall {rates.recall:.0%} vs false alarms "
+            f"{rates.fpr:.0%}): too unreliable to correct, raw figures shown"
+        )
     return ""
 
 
@@ -80,8 +82,9 @@ def _split_known(rates: Sequence[BrandRates]) -> bool:
     return all(r.negatives_nologo and r.negatives - r.negatives_nologo > 0 for r in rates)
 
 
-def _solve(recall: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, observed: np.ndarray,
-           images: np.ndarray) -> np.ndarray:
+def _solve(
+    recall: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, observed: np.ndarray, images: np.ndarray
+) -> np.ndarray:
     """True counts T (..., B, W) from observed = recall T + FPR_nologo (N - sum T) + FPR_other (sum T - T).
 
     A photo without brand b shows either no logo (about N - sum of all true counts) or other brands;
@@ -92,8 +95,10 @@ def _solve(recall: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, observ
     """
     size = recall.shape[-1]
     # A draw where recall barely beats the FPR would divide by ~0: floor the gap (such draws land far out).
-    matrix = (np.eye(size) * np.maximum(recall - fp_other, 1e-3)[..., None, :].swapaxes(-1, -2)
-              + (fp_other - fp_none)[..., :, None])
+    matrix = (
+        np.eye(size) * np.maximum(recall - fp_other, 1e-3)[..., None, :].swapaxes(-1, -2)
+        + (fp_other - fp_none)[..., :, None]
+    )
     return np.linalg.solve(matrix, observed - fp_none[..., :, None] * images)
 
 
@@ -105,15 +110,22 @@ def _false_alarms(truth: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, 
     return fp_none[..., :, None] * none + fp_other[..., :, None] * other
 
 
-def correct(totals: pd.DataFrame, error_rates: Optional[ErrorRates], brands: Sequence[str],
-            windows: Sequence[str], seed: int = 0, draws: int = DRAWS) -> Correction:
+def correct(
+    totals: pd.DataFrame,
+    error_rates: ErrorRates | None,
+    brands: Sequence[str],
+    windows: Sequence[str],
+    seed: int = 0,
+    draws: int = DRAWS,
+) -> Correction:
     """Corrected counts and their draws for `brands` x `windows` from window totals (photos, images).
 
     Pass every brand the model counts (not only the tracked ones): together they say how many photos
     show no logo at all, where false alarms are counted apart when the rates give them apart."""
     indexed = totals.set_index(["brand", "window"])
     observed = np.array([[float(indexed["photos"].get((b, w), 0)) for w in windows] for b in brands]).reshape(
-        len(brands), len(windows))
+        len(brands), len(windows)
+    )
     per_window = totals.groupby("window")["images"].max()
     images = np.array([float(per_window.get(w, 0)) for w in windows])
     point = np.full(observed.shape, np.nan)
@@ -125,8 +137,9 @@ def correct(totals: pd.DataFrame, error_rates: Optional[ErrorRates], brands: Seq
     if used:
         rates = [known[brands[i]] for i in used]
         split = _split_known(rates)
-        tp, pos, fp, neg = (np.array([getattr(r, k) for r in rates], float)
-                            for k in ("tp", "positives", "fp", "negatives"))
+        tp, pos, fp, neg = (
+            np.array([getattr(r, k) for r in rates], float) for k in ("tp", "positives", "fp", "negatives")
+        )
         if split:
             fpn, negn = (np.array([getattr(r, k) for r in rates], float) for k in ("fp_nologo", "negatives_nologo"))
             hat = (tp / pos, fpn / negn, (fp - fpn) / (neg - negn))
@@ -137,24 +150,38 @@ def correct(totals: pd.DataFrame, error_rates: Optional[ErrorRates], brands: Seq
         alarms[used] = _false_alarms(point[used], hat[1], hat[2], images)
         # Per brand, its own seeded stream: the same report twice reads the same.
         streams = [_stream(seed, brands[i]) for i in used]
-        recall = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, tp, pos)], axis=1)
+        recall = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, tp, pos, strict=True)], axis=1)
         if split:
-            fp_none = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fpn, negn)], axis=1)
-            fp_other = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp - fpn, neg - negn)],
-                                axis=1)
+            fp_none = np.stack(
+                [g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fpn, negn, strict=True)], axis=1
+            )
+            fp_other = np.stack(
+                [g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp - fpn, neg - negn, strict=True)], axis=1
+            )
         else:
-            fp_none = fp_other = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp, neg)],
-                                          axis=1)
+            fp_none = fp_other = np.stack(
+                [g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp, neg, strict=True)], axis=1
+            )
         noise = np.stack([g.standard_normal((draws, len(windows))) for g in streams], axis=1)
         # Counting noise: given the truth T, observed = Binomial(T, recall) + Binomial(false-alarm chances).
         truth = np.clip(_solve(recall, fp_none, fp_other, np.broadcast_to(obs, noise.shape), images), 0, images)
         false = _false_alarms(truth, fp_none, fp_other, images)
         chances = np.clip(images - truth, 1, None)
-        spread = np.sqrt(truth * recall[..., None] * (1 - recall[..., None])
-                         + false * (1 - np.clip(false / chances, 0, 1)))
+        spread = np.sqrt(
+            truth * recall[..., None] * (1 - recall[..., None]) + false * (1 - np.clip(false / chances, 0, 1))
+        )
         simulated[:, used, :] = np.clip(_solve(recall, fp_none, fp_other, obs - noise * spread, images), 0, None)
-    return Correction(list(brands), list(windows), observed, images, point, simulated,
-                      {b: known[b] for b in brands if b in known}, notes, alarms)
+    return Correction(
+        list(brands),
+        list(windows),
+        observed,
+        images,
+        point,
+        simulated,
+        {b: known[b] for b in brands if b in known},
+        notes,
+        alarms,
+    )
 
 
 def count_table(c: Correction) -> pd.DataFrame:
@@ -165,15 +192,44 @@ def count_table(c: Correction) -> pd.DataFrame:
         rates = c.rates.get(brand)
         for j, window in enumerate(c.windows):
             n = c.images[j]
-            records.append({
-                "window": window, "brand": brand, "photos": int(c.observed[i, j]), "images": int(n),
-                "recall": rates.recall if rates else np.nan, "fpr": rates.fpr if rates else np.nan,
-                "false_alarms": c.false_alarms[i, j] if c.false_alarms is not None else np.nan,
-                "adjusted": c.point[i, j], "adjusted_low": low[i, j], "adjusted_high": high[i, j],
-                "adjusted_rate_per_1000": 1000 * c.point[i, j] / n if n else np.nan,
-                "tp": rates.tp if rates else np.nan, "positives": rates.positives if rates else np.nan,
-                "fp": rates.fp if rates else np.nan, "negatives": rates.negatives if rates else np.nan,
-                "note": c.notes.get(brand, "")})
-    return pd.DataFrame.from_records(records, columns=[
-        "window", "brand", "photos", "images", "recall", "fpr", "false_alarms", "adjusted", "adjusted_low",
-        "adjusted_high", "adjusted_rate_per_1000", "tp", "positives", "fp", "negatives", "note"])
+            records.append(
+                {
+                    "window": window,
+                    "brand": brand,
+                    "photos": int(c.observed[i, j]),
+                    "images": int(n),
+                    "recall": rates.recall if rates else np.nan,
+                    "fpr": rates.fpr if rates else np.nan,
+                    "false_alarms": c.false_alarms[i, j] if c.false_alarms is not None else np.nan,
+                    "adjusted": c.point[i, j],
+                    "adjusted_low": low[i, j],
+                    "adjusted_high": high[i, j],
+                    "adjusted_rate_per_1000": 1000 * c.point[i, j] / n if n else np.nan,
+                    "tp": rates.tp if rates else np.nan,
+                    "positives": rates.positives if rates else np.nan,
+                    "fp": rates.fp if rates else np.nan,
+                    "negatives": rates.negatives if rates else np.nan,
+                    "note": c.notes.get(brand, ""),
+                }
+            )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "window",
+            "brand",
+            "photos",
+            "images",
+            "recall",
+            "fpr",
+            "false_alarms",
+            "adjusted",
+            "adjusted_low",
+            "adjusted_high",
+            "adjusted_rate_per_1000",
+            "tp",
+            "positives",
+            "fp",
+            "negatives",
+            "note",
+        ],
+    )

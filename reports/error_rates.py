@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,9 +16,9 @@ class BrandRates:
     positives: float
     fp: float
     negatives: float
-    fp_nologo: Optional[float] = None
-    negatives_nologo: Optional[float] = None
-    threshold: Optional[float] = None
+    fp_nologo: float | None = None
+    negatives_nologo: float | None = None
+    threshold: float | None = None
 
     @property
     def recall(self) -> float:
@@ -43,13 +44,13 @@ class ErrorRates:
     source: str
 
 
-def _count(value: Any) -> Optional[float]:
+def _count(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         return None
     return float(value)
 
 
-def _brand(entry: Any) -> Optional[BrandRates]:
+def _brand(entry: Any) -> BrandRates | None:
     """One brand's rates, or None when its counts are missing or inconsistent (that brand only)."""
     if not isinstance(entry, Mapping):
         return None
@@ -64,17 +65,22 @@ def _brand(entry: Any) -> Optional[BrandRates]:
     return BrandRates(tp, positives, fp, negatives, fp_nologo, negatives_nologo, threshold)
 
 
-def read_error_rates(metrics: Any) -> Optional[ErrorRates]:
+def read_error_rates(metrics: Any) -> ErrorRates | None:
     """The cleaned error rates of a model version's metrics JSON; None when the bundle predates them."""
     block = metrics.get("error_rates") if isinstance(metrics, Mapping) else None
     if not isinstance(block, Mapping) or not isinstance(block.get("brands"), Mapping):
         return None
-    brands = {str(name): rates for name, rates in ((n, _brand(e)) for n, e in block["brands"].items())
-              if rates is not None}
+    brands = {
+        str(name): rates for name, rates in ((n, _brand(e)) for n, e in block["brands"].items()) if rates is not None
+    }
     photos = int(_count(block.get("photos")) or 0)
-    return ErrorRates(brands=brands, method=str(block.get("method") or "unknown")[:40],
-                      detail=str(block.get("detail") or "")[:400], photos=photos,
-                      source=str(block.get("source") or "")[:40])
+    return ErrorRates(
+        brands=brands,
+        method=str(block.get("method") or "unknown")[:40],
+        detail=str(block.get("detail") or "")[:400],
+        photos=photos,
+        source=str(block.get("source") or "")[:40],
+    )
 
 
 def is_calibrated(metrics: Any) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -34,5 +34,6 @@ class ExposureReport:
     quality: DataQuality
     headline: str
     warnings: list[str]
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    top_posts: pd.DataFrame = field(default_factory=pd.DataFrame)  # reports.top_posts.load_top_posts
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     kind: str = "period"

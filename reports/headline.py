@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 
@@ -20,10 +20,10 @@ def times(value: float) -> str:
 
 
 def interval(low: float, high: float) -> str:
-    """'95% CI 1.6-2.8x', or a note when no interval exists."""
+    """'likely range 1.6–2.8x' (the 95% interval in plain words), or a note when no interval exists."""
     if not (math.isfinite(low) and not math.isnan(high)):
         return "no interval: a window has zero photos"
-    return f"95% CI {times(low).rstrip('x')}-{times(high)}"
+    return f"likely range {times(low).rstrip('x')}–{times(high)}"
 
 
 def figures(row: Any, relative: bool = False) -> tuple[float, float, float, bool]:
@@ -55,28 +55,31 @@ def _raw_note(corrected: bool) -> str:
     return "" if corrected else ", raw counts: not corrected for the classifier's mistakes"
 
 
-def own_sentence(row: Optional[pd.Series], brand: str) -> str:
+def own_sentence(row: pd.Series | None, brand: str) -> str:
     """How the campaign brand's rate moved during the campaign."""
     if row is None:
         return f"{brand} was not seen in any photo before or during the campaign."
     if _too_few(row):
-        return (f"Too few photos to conclude about {brand}: {row['baseline_photos']} before and "
-                f"{row['photos']} during the campaign.")
+        return (
+            f"Too few photos to conclude about {brand}: {row['baseline_photos']} before and "
+            f"{row['photos']} during the campaign."
+        )
     lift, low, high, corrected = figures(row)
     kind = verdict_of(low, high)
     ci = interval(low, high) + _raw_note(corrected)
     if kind == "uncertain":
         return f"{brand}'s change during the campaign is too uncertain to tell ({times(low)}–{times(high)})."
     if kind in ("flat", "none"):
-        return (f"{brand}'s rate per 1,000 photos did not change clearly during the campaign "
-                f"({times(lift)} the rate before, {ci}).")
+        return (
+            f"{brand}'s rate per 1,000 photos did not change clearly during the campaign "
+            f"({times(lift)} the rate before, {ci})."
+        )
     if kind == "drop":
         return f"{brand} fell to {times(lift)} its rate per 1,000 photos before the campaign ({ci})."
-    return (f"{brand} appeared in {times(lift)} as many photos per 1,000 during the campaign "
-            f"as before ({ci}).")
+    return f"{brand} appeared in {times(lift)} as many photos per 1,000 during the campaign as before ({ci})."
 
 
-def competitor_phrase(row: Optional[pd.Series], brand: str) -> str:
+def competitor_phrase(row: pd.Series | None, brand: str) -> str:
     """'Globex stayed flat (...)' / 'Globex rose 1.4x (95% CI ...)' / 'Globex: too uncertain to tell (...)'."""
     if row is None or _too_few(row):
         return f"too few photos of {brand} to tell"
@@ -97,11 +100,34 @@ def relative_sentence(row: pd.Series) -> str:
     if verdict_of(low, high) == "none":
         return f"Against {row['competitor']}: too few photos to compare."
     if verdict_of(low, high) == "uncertain" or not math.isfinite(value):
-        return (f"Against {row['competitor']}, {row['brand']}'s lift relative to theirs is too uncertain to tell "
-                f"({times(low)}–{times(high)}).")
+        return (
+            f"Against {row['competitor']}, {row['brand']}'s lift relative to theirs is too uncertain to tell "
+            f"({times(low)}–{times(high)})."
+        )
     clear = "" if low > 1 or high < 1 else " (not a clear difference)"
-    return (f"Against {row['competitor']}, {row['brand']}'s lift was {times(value)} theirs "
-            f"({interval(low, high)}{_raw_note(corrected)}){clear}.")
+    return (
+        f"Against {row['competitor']}, {row['brand']}'s lift was {times(value)} theirs "
+        f"({interval(low, high)}{_raw_note(corrected)}){clear}."
+    )
+
+
+def after_sentence(during: pd.Series | None, after: pd.Series | None, brand: str) -> str:
+    """Whether the change lasted after the campaign: stayed up, faded part of the way, or faded away."""
+    if after is None or _too_few(after):
+        return f"Too few photos after the campaign to tell whether {brand}'s change lasted."
+    lift, low, high, corrected = figures(after)
+    if verdict_of(low, high) == "none":
+        return f"After the campaign {brand} has no interval: a window has zero photos."
+    shown = f"{times(lift)} the rate before, {interval(low, high)}{_raw_note(corrected)}"
+    rose = during is not None and not _too_few(during) and verdict_of(*figures(during)[1:3]) == "rise"
+    if not rose:
+        return f"After the campaign {brand} was at {shown}."
+    peak = figures(during)[0]
+    if verdict_of(low, high) != "rise":
+        return f"After the campaign the lift faded: {brand} was back at {shown}."
+    if high < peak:
+        return f"After the campaign the lift faded from {times(peak)} but lasted in part: {brand} stayed at {shown}."
+    return f"After the campaign the lift lasted: {brand} stayed at {shown}."
 
 
 def campaign_headline(brand: str, competitors: list[str], lifts: pd.DataFrame, relative: pd.DataFrame) -> str:
@@ -111,6 +137,10 @@ def campaign_headline(brand: str, competitors: list[str], lifts: pd.DataFrame, r
     phrases = [competitor_phrase(during.loc[c] if c in during.index else None, c) for c in competitors]
     if phrases:
         sentence = sentence.rstrip(".") + "; " + "; ".join(phrases) + "."
+    after = lifts[lifts["window"] == "after"].set_index("brand")
+    if not after.empty:
+        own = during.loc[brand] if brand in during.index else None
+        sentence += " " + after_sentence(own, after.loc[brand] if brand in after.index else None, brand)
     rel = relative[relative["window"] == "during"]
     extra = " ".join(relative_sentence(row) for _, row in rel.iterrows())
     return f"{sentence} {extra}".strip()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import warnings as _warnings
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,13 @@ def period_start(day: date, by: str) -> date:
     return day - timedelta(days=day.weekday()) if by == "week" else day
 
 
-def window_totals(counts: pd.DataFrame, images: pd.DataFrame, windows: Sequence[Any],
-                  brands: Optional[Sequence[str]] = None, reach: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+def window_totals(
+    counts: pd.DataFrame,
+    images: pd.DataFrame,
+    windows: Sequence[Any],
+    brands: Sequence[str] | None = None,
+    reach: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Per window and brand: photos, images (denominator), rate per 1,000 photos, photos per day, reach."""
     names = [w.name for w in windows]
     days = pd.Series({w.name: w.days for w in windows})
@@ -54,20 +60,38 @@ def window_totals(counts: pd.DataFrame, images: pd.DataFrame, windows: Sequence[
         table["reach_weighted"], table["photos_with_reach"] = np.nan, 0
     else:
         reach = reach.rename(columns={"reach": "reach_weighted", "reach_known": "photos_with_reach"})
-        table = table.merge(reach[["window", "brand", "reach_weighted", "photos_with_reach"]],
-                            on=["window", "brand"], how="left")
+        table = table.merge(
+            reach[["window", "brand", "reach_weighted", "photos_with_reach"]], on=["window", "brand"], how="left"
+        )
         table["photos_with_reach"] = table["photos_with_reach"].fillna(0).astype(int)
     table["days"] = table["window"].map(days).astype(int)
     table["images"] = table["window"].map(seen["images"]).fillna(0).astype(int)
     table["images_reach"] = table["window"].map(seen["reach"]).fillna(0)
     table["photos"] = table["photos"].astype(int)
-    table["rate_per_1000"] = np.where(table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan)
+    table["rate_per_1000"] = np.where(
+        table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan
+    )
     table["photos_per_day"] = table["photos"] / table["days"]
-    table["reach_share"] = np.where(table["images_reach"] > 0,
-                                    table["reach_weighted"] / table["images_reach"].where(table["images_reach"] > 0, 1),
-                                    np.nan)
-    return table[["window", "brand", "days", "photos", "images", "rate_per_1000", "photos_per_day",
-                  "reach_weighted", "photos_with_reach", "images_reach", "reach_share"]]
+    table["reach_share"] = np.where(
+        table["images_reach"] > 0,
+        table["reach_weighted"] / table["images_reach"].where(table["images_reach"] > 0, 1),
+        np.nan,
+    )
+    return table[
+        [
+            "window",
+            "brand",
+            "days",
+            "photos",
+            "images",
+            "rate_per_1000",
+            "photos_per_day",
+            "reach_weighted",
+            "photos_with_reach",
+            "images_reach",
+            "reach_share",
+        ]
+    ]
 
 
 def poisson_lift(count1: int, exposure1: float, count0: int, exposure0: float) -> dict[str, float]:
@@ -94,8 +118,9 @@ def _too_uncertain(low: float, high: float) -> bool:
     return not (np.isfinite(low) and np.isfinite(high) and low > 0) or high / low > MAX_CI_RATIO
 
 
-def lift_table(totals: pd.DataFrame, baseline: str = "before",
-               compare: Sequence[str] = ("during", "after")) -> pd.DataFrame:
+def lift_table(
+    totals: pd.DataFrame, baseline: str = "before", compare: Sequence[str] = ("during", "after")
+) -> pd.DataFrame:
     """Per brand and comparison window: rates, lift (rate ratio vs baseline), 95% CI, p-value, warning."""
     records = []
     indexed = totals.set_index(["window", "brand"])
@@ -112,15 +137,42 @@ def lift_table(totals: pd.DataFrame, baseline: str = "before",
                 warning = f"too few photos to conclude (fewest in a window: {fewest}; need {MIN_PHOTOS})"
             elif _too_uncertain(stats["ci_low"], stats["ci_high"]):
                 warning = "interval too wide to conclude"
-            records.append({"brand": brand, "window": name, "baseline": baseline,
-                            "photos": int(row["photos"]), "images": int(row["images"]),
-                            "baseline_photos": int(base["photos"]), "baseline_images": int(base["images"]),
-                            "rate_per_1000": row["rate_per_1000"], "baseline_rate_per_1000": base["rate_per_1000"],
-                            **stats, "significant": bool(stats["p_value"] < 0.05) if np.isfinite(stats["p_value"]) else False,
-                            "warning": warning})
-    return pd.DataFrame.from_records(records, columns=[
-        "brand", "window", "baseline", "photos", "images", "baseline_photos", "baseline_images",
-        "rate_per_1000", "baseline_rate_per_1000", "lift", "ci_low", "ci_high", "p_value", "significant", "warning"])
+            records.append(
+                {
+                    "brand": brand,
+                    "window": name,
+                    "baseline": baseline,
+                    "photos": int(row["photos"]),
+                    "images": int(row["images"]),
+                    "baseline_photos": int(base["photos"]),
+                    "baseline_images": int(base["images"]),
+                    "rate_per_1000": row["rate_per_1000"],
+                    "baseline_rate_per_1000": base["rate_per_1000"],
+                    **stats,
+                    "significant": bool(stats["p_value"] < 0.05) if np.isfinite(stats["p_value"]) else False,
+                    "warning": warning,
+                }
+            )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "brand",
+            "window",
+            "baseline",
+            "photos",
+            "images",
+            "baseline_photos",
+            "baseline_images",
+            "rate_per_1000",
+            "baseline_rate_per_1000",
+            "lift",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "significant",
+            "warning",
+        ],
+    )
 
 
 def relative_lift(lifts: pd.DataFrame, brand: str, competitors: Sequence[str]) -> pd.DataFrame:
@@ -136,23 +188,47 @@ def relative_lift(lifts: pd.DataFrame, brand: str, competitors: Sequence[str]) -
                 continue
             a, b = ours.iloc[0], theirs.iloc[0]
             counts = [a["photos"], a["baseline_photos"], b["photos"], b["baseline_photos"]]
-            record = {"brand": brand, "competitor": competitor, "window": name, "brand_lift": a["lift"],
-                      "competitor_lift": b["lift"], "relative_lift": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                      "p_value": np.nan, "warning": ""}
+            record = {
+                "brand": brand,
+                "competitor": competitor,
+                "window": name,
+                "brand_lift": a["lift"],
+                "competitor_lift": b["lift"],
+                "relative_lift": np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "p_value": np.nan,
+                "warning": "",
+            }
             if min(counts) > 0:
                 log_ratio = math.log(a["lift"]) - math.log(b["lift"])
                 se = math.sqrt(sum(1.0 / c for c in counts))
-                record.update(relative_lift=math.exp(log_ratio), ci_low=math.exp(log_ratio - Z95 * se),
-                              ci_high=math.exp(log_ratio + Z95 * se),
-                              p_value=float(2 * norm.sf(abs(log_ratio) / se)))
+                record.update(
+                    relative_lift=math.exp(log_ratio),
+                    ci_low=math.exp(log_ratio - Z95 * se),
+                    ci_high=math.exp(log_ratio + Z95 * se),
+                    p_value=float(2 * norm.sf(abs(log_ratio) / se)),
+                )
             if min(counts) < MIN_PHOTOS:
                 record["warning"] = f"too few photos to conclude (fewest in a window: {int(min(counts))})"
             elif _too_uncertain(record["ci_low"], record["ci_high"]):
                 record["warning"] = "interval too wide to conclude"
             records.append(record)
-    return pd.DataFrame.from_records(records, columns=[
-        "brand", "competitor", "window", "brand_lift", "competitor_lift", "relative_lift", "ci_low", "ci_high",
-        "p_value", "warning"])
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "brand",
+            "competitor",
+            "window",
+            "brand_lift",
+            "competitor_lift",
+            "relative_lift",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "warning",
+        ],
+    )
 
 
 def share_of_voice(counts: pd.DataFrame, key: str, brands: Sequence[str]) -> pd.DataFrame:
@@ -164,8 +240,9 @@ def share_of_voice(counts: pd.DataFrame, key: str, brands: Sequence[str]) -> pd.
     return grouped[[key, "brand", "photos", "share"]]
 
 
-def time_series(counts: pd.DataFrame, images: pd.DataFrame, by: str, first: date, last: date,
-                brands: Sequence[str]) -> pd.DataFrame:
+def time_series(
+    counts: pd.DataFrame, images: pd.DataFrame, by: str, first: date, last: date, brands: Sequence[str]
+) -> pd.DataFrame:
     """Per day or week and brand: photos, images and rate per 1,000 photos (every bucket present)."""
     days = pd.date_range(first, last, freq="D").date
     buckets = sorted({period_start(d, by) for d in days})
@@ -176,7 +253,9 @@ def time_series(counts: pd.DataFrame, images: pd.DataFrame, by: str, first: date
     table = grid.merge(c, on=["period", "brand"], how="left").fillna({"photos": 0})
     table["photos"] = table["photos"].astype(int)
     table["images"] = table["period"].map(i).fillna(0).astype(int)
-    table["rate_per_1000"] = np.where(table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan)
+    table["rate_per_1000"] = np.where(
+        table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan
+    )
     return table
 
 
@@ -186,10 +265,13 @@ def breakdown(counts: pd.DataFrame, images: pd.DataFrame, key: str, brands: Sequ
     extra = [c for c in ("latitude", "longitude") if c in images]
     table = counts.merge(images[["window", key, "images", *extra]], on=["window", key], how="left")
     table["images"] = table["images"].fillna(0).astype(int)
-    table["rate_per_1000"] = np.where(table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan)
+    table["rate_per_1000"] = np.where(
+        table["images"] > 0, 1000 * table["photos"] / table["images"].clip(lower=1), np.nan
+    )
     # Ties in photos fall back to the key, so the rows' order never depends on the order SQL returned them in.
-    return (table.sort_values(["window", "brand", "photos", key], ascending=[True, True, False, True], kind="stable")
-            .reset_index(drop=True))
+    return table.sort_values(
+        ["window", "brand", "photos", key], ascending=[True, True, False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def small_count_warnings(totals: pd.DataFrame, brands: Sequence[str]) -> list[str]:
@@ -197,8 +279,10 @@ def small_count_warnings(totals: pd.DataFrame, brands: Sequence[str]) -> list[st
     messages = []
     for row in totals[totals["brand"].isin(brands)].itertuples(index=False):
         if row.photos < MIN_PHOTOS:
-            messages.append(f"Only {row.photos} photo{'s' if row.photos != 1 else ''} of {row.brand} "
-                            f"in the {row.window} window: too few to conclude (we need at least {MIN_PHOTOS}).")
+            messages.append(
+                f"Only {row.photos} photo{'s' if row.photos != 1 else ''} of {row.brand} "
+                f"in the {row.window} window: too few to conclude (we need at least {MIN_PHOTOS})."
+            )
     for window in totals["window"].unique():
         images = int(totals.loc[totals["window"] == window, "images"].max() or 0)
         if images == 0:

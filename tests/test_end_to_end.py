@@ -18,8 +18,9 @@ from monitor.demo.world import Scale
 
 # Enough photos that a network trained from random weights learns the logos, few enough for ~2 minutes.
 # Held-out photos are cheap (drawn and scored, not trained on) and narrow every corrected interval.
-E2E_SCALE = Scale(train_per_brand=140, train_none=140, holdout_per_brand=60, holdout_none=150, daily_min=16,
-                  daily_max=24)
+E2E_SCALE = Scale(
+    train_per_brand=140, train_none=140, holdout_per_brand=60, holdout_none=150, daily_min=16, daily_max=24
+)
 E2E_PLAN = TrainingPlan(input_size=64, epochs=14, views=2)
 
 
@@ -28,8 +29,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     """One small demo run, its console output kept."""
     out = tmp_path_factory.mktemp("demo")
     buffer = io.StringIO()
-    result = run_demo(out, seed=0, scale=E2E_SCALE, plan=E2E_PLAN,
-                      console=Console(file=buffer, width=120, force_terminal=False), workers=1)
+    result = run_demo(
+        out,
+        seed=0,
+        scale=E2E_SCALE,
+        plan=E2E_PLAN,
+        console=Console(file=buffer, width=120, force_terminal=False),
+        workers=1,
+    )
     return result, buffer.getvalue()
 
 

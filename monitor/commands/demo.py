@@ -11,10 +11,11 @@ def register(app: typer.Typer) -> None:
     """Add the `demo` command."""
 
     @app.command("demo")
-    def demo(out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for the world, database and report."),
-             seed: int = typer.Option(0, "--seed", help="Seed of the generated world (same seed, same photos)."),
-             scale: str = typer.Option("full", "--scale", help="small (about a minute) or full (a few minutes).")
-             ) -> None:
+    def demo(
+        out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for the world, database and report."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the generated world (same seed, same photos)."),
+        scale: str = typer.Option("full", "--scale", help="small (about a minute) or full (a few minutes)."),
+    ) -> None:
         """Draw four fictional brands into thousands of photos, train a model, ingest a 12-week feed, report.
 
         Needs no internet and no data of your own. Afterwards open the HTML report it names, or

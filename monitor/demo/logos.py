@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
@@ -42,8 +42,13 @@ def brand_by_role(role: str) -> Brand:
 
 
 def _polygon(cx: float, cy: float, radius: float, sides: int, phase: float) -> list[tuple[float, float]]:
-    return [(cx + radius * math.cos(phase + 2 * math.pi * k / sides),
-             cy + radius * math.sin(phase + 2 * math.pi * k / sides)) for k in range(sides)]
+    return [
+        (
+            cx + radius * math.cos(phase + 2 * math.pi * k / sides),
+            cy + radius * math.sin(phase + 2 * math.pi * k / sides),
+        )
+        for k in range(sides)
+    ]
 
 
 def _circle_wave(draw: ImageDraw.ImageDraw, size: int, colour: tuple[int, int, int]) -> None:
@@ -72,8 +77,10 @@ def _triangle_stack(draw: ImageDraw.ImageDraw, size: int, colour: tuple[int, int
     dark = tuple(int(v * 0.55) for v in colour) + (255,)
     for row, (top, base, half) in enumerate(((0.04, 0.40, 0.20), (0.30, 0.68, 0.32), (0.56, 0.96, 0.46))):
         fill = colour + (255,) if row % 2 == 0 else dark
-        draw.polygon([(size / 2, size * top), (size / 2 - size * half, size * base),
-                      (size / 2 + size * half, size * base)], fill=fill)
+        draw.polygon(
+            [(size / 2, size * top), (size / 2 - size * half, size * base), (size / 2 + size * half, size * base)],
+            fill=fill,
+        )
 
 
 def _ring_bar(draw: ImageDraw.ImageDraw, size: int, colour: tuple[int, int, int]) -> None:
@@ -82,15 +89,26 @@ def _ring_bar(draw: ImageDraw.ImageDraw, size: int, colour: tuple[int, int, int]
     bar = size * 0.08  # a diagonal navy bar through the ring
     c = size / 2
     d = size * 0.5
-    draw.polygon([(c - d + bar, c + d - bar * 3), (c + d - bar * 3, c - d + bar), (c + d - bar, c - d + bar * 3),
-                  (c - d + bar * 3, c + d - bar)], fill=(30, 41, 59, 255))
+    draw.polygon(
+        [
+            (c - d + bar, c + d - bar * 3),
+            (c + d - bar * 3, c - d + bar),
+            (c + d - bar, c - d + bar * 3),
+            (c - d + bar * 3, c + d - bar),
+        ],
+        fill=(30, 41, 59, 255),
+    )
 
 
-_DRAW = {"circle_wave": _circle_wave, "hexagon_letter": _hexagon_letter,
-         "triangle_stack": _triangle_stack, "ring_bar": _ring_bar}
+_DRAW = {
+    "circle_wave": _circle_wave,
+    "hexagon_letter": _hexagon_letter,
+    "triangle_stack": _triangle_stack,
+    "ring_bar": _ring_bar,
+}
 
 
-@lru_cache(maxsize=None)
+@cache
 def symbol(name: str) -> Image.Image:
     """The brand's symbol alone: an RGBA image MASTER x MASTER with a transparent background."""
     brand = next(b for b in BRANDS if b.name == name)
@@ -105,7 +123,7 @@ def symbol(name: str) -> Image.Image:
     return image.resize((MASTER, MASTER), Image.Resampling.LANCZOS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def lockup(name: str) -> Image.Image:
     """The symbol above the brand's lettering, as an RGBA image (a second way the logo appears)."""
     brand = next(b for b in BRANDS if b.name == name)
@@ -115,7 +133,13 @@ def lockup(name: str) -> Image.Image:
     image = Image.new("RGBA", (MASTER, MASTER + text_height), (0, 0, 0, 0))
     image.alpha_composite(mark, (0, 0))
     draw = ImageDraw.Draw(image)
-    draw.text((MASTER / 2, MASTER + text_height / 2), brand.wordmark, font=font, anchor="mm",
-              fill=brand.colour + (255,), stroke_width=2, stroke_fill=(255, 255, 255, 255))
+    draw.text(
+        (MASTER / 2, MASTER + text_height / 2),
+        brand.wordmark,
+        font=font,
+        anchor="mm",
+        fill=brand.colour + (255,),
+        stroke_width=2,
+        stroke_fill=(255, 255, 255, 255),
+    )
     return image
-

@@ -36,8 +36,7 @@ def _logo_instance(brand: str, rng: np.random.Generator, size: int) -> tuple[Ima
     """The brand's logo at `size` pixels with rotation, perspective, lighting and blur applied."""
     art = lockup(brand) if rng.random() < 0.35 else symbol(brand)
     scale = size / MASTER
-    logo = art.resize((max(8, round(art.width * scale)), max(8, round(art.height * scale))),
-                      Image.Resampling.LANCZOS)
+    logo = art.resize((max(8, round(art.width * scale)), max(8, round(art.height * scale))), Image.Resampling.LANCZOS)
     if rng.random() < 0.6:
         logo = _warp(logo, rng, 0.12)
     angle = float(rng.uniform(-35, 35)) if rng.random() < 0.7 else 0.0
@@ -82,8 +81,9 @@ def _occlude(canvas: Image.Image, box: tuple[int, int, int, int], rng: np.random
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
 
 
-def make_photo(rng: np.random.Generator, brands: list[str], min_size: int = 70,
-               max_size: int = 170) -> tuple[Image.Image, list[PlacedLogo]]:
+def make_photo(
+    rng: np.random.Generator, brands: list[str], min_size: int = 70, max_size: int = 170
+) -> tuple[Image.Image, list[PlacedLogo]]:
     """A WIDTH x HEIGHT RGB photo showing the given brands (none, one or two)."""
     canvas = scene(rng)
     add_distractors(canvas, rng, int(rng.integers(0, 3)))
@@ -101,8 +101,7 @@ def make_photo(rng: np.random.Generator, brands: list[str], min_size: int = 70,
             box = (x, y, x + logo.width, y + logo.height)
             if not _overlaps(box, boxes):
                 break
-        canvas.alpha_composite(logo, (max(x, 0), max(y, 0)),
-                               (max(-x, 0), max(-y, 0)))
+        canvas.alpha_composite(logo, (max(x, 0), max(y, 0)), (max(-x, 0), max(-y, 0)))
         box = (max(x, 0), max(y, 0), min(x + logo.width, WIDTH), min(y + logo.height, HEIGHT))
         occluded = bool(rng.random() < 0.25)
         if occluded:

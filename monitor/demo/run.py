@@ -5,41 +5,22 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from monitor.demo.logos import BRANDS, brand_by_role
+from monitor.demo.model import PLANS, TrainingPlan, evaluate_model, progress_bar, train_model
 from monitor.demo.truth import check_report
 from monitor.demo.world import Scale, World, generate_world, planned_photo_count, resolve_scale
 
 SOURCE_NAME = "demo-feed"
-WHY_BACKBONE = ("MobileNet v1 (alpha 0.25) with weights 'none', trained from scratch on the drawn logos: "
-                "it needs no internet and no weights file, and is small enough to train in a minute or two "
-                "on 2 CPU cores. On real photos use InceptionV3 with ImageNet weights (the default), "
-                "which `monitor train` fine-tunes a head on.")
-
-
-@dataclass(frozen=True)
-class TrainingPlan:
-    """How the demo trains its model (small, offline)."""
-
-    backbone: str = "mobilenet_v1_025"
-    weights: str = "none"
-    input_size: int = 96
-    epochs: int = 25
-    batch_size: int = 64
-    views: int = 2
-    learning_rate: float = 3e-3
-
-
-PLANS = {"small": TrainingPlan(epochs=15), "full": TrainingPlan()}
 
 
 @dataclass
@@ -58,13 +39,8 @@ class DemoResult:
     truth: Any = None  # monitor.demo.truth.TruthCheck: the report against the feed's ground truth
 
     @property
-    def html_report(self) -> Optional[Path]:
+    def html_report(self) -> Path | None:
         return next((p for p in self.report_paths if p.suffix == ".html"), None)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
 
 
 @contextmanager
@@ -76,21 +52,25 @@ def _stage(console: Console, title: str, timings: dict[str, float], key: str) ->
     console.print(f"[dim]{title}: {timings[key]:.1f} s[/dim]")
 
 
-def make_world(out: Path, seed: int, scale: "str | Scale", console: Console, workers: Optional[int] = None) -> World:
+def make_world(out: Path, seed: int, scale: str | Scale, console: Console, workers: int | None = None) -> World:
     """Draw the world into `out` with a progress bar."""
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     total = planned_photo_count(seed, scale)
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("drawing photos", total=total)
         world = generate_world(out, seed, scale, workers=workers, on_progress=lambda n: progress.advance(task, n))
     counts = world.counts
     console.print(f"brands: {', '.join(f'{b.name} ({b.role})' for b in BRANDS)}")
-    console.print(f"training photos per folder: {counts['train']}; held out: {sum(counts['holdout'].values())}; "
-                  f"feed: {counts['feed_photos']} photos over 12 weeks; two-logo photos: {counts['two_logo_photos']}")
+    console.print(
+        f"training photos per folder: {counts['train']}; held out: {sum(counts['holdout'].values())}; "
+        f"feed: {counts['feed_photos']} photos over 12 weeks; two-logo photos: {counts['two_logo_photos']}"
+    )
     own = brand_by_role("own").name
     planted = world.planted[own]
-    console.print(f"planted: {own} in {planted['baseline']:.0%} of photos before the campaign, "
-                  f"{planted['campaign']:.0%} during it ({world.campaign['start']} to {world.campaign['end']})")
+    console.print(
+        f"planted: {own} in {planted['baseline']:.0%} of photos before the campaign, "
+        f"{planted['campaign']:.0%} during it ({world.campaign['start']} to {world.campaign['end']})"
+    )
     return world
 
 
@@ -102,9 +82,15 @@ def demo_config(world: World, plan: TrainingPlan) -> dict[str, Any]:
         "brands": {"own": [own], "competitors": [b.name for b in BRANDS if b.name != own]},
         "campaigns": [dict(world.campaign)],
         "sources": [{"name": SOURCE_NAME, "kind": "folder", "path": "feed", "interval": "1h"}],
-        "classifier": {"model": "models/demo", "backbone": plan.backbone, "weights": plan.weights,
-                       "input_size": plan.input_size, "batch_size": plan.batch_size, "epochs": plan.epochs,
-                       "augmentation": {"views": plan.views, "seed": world.seed}},
+        "classifier": {
+            "model": "models/demo",
+            "backbone": plan.backbone,
+            "weights": plan.weights,
+            "input_size": plan.input_size,
+            "batch_size": plan.batch_size,
+            "epochs": plan.epochs,
+            "augmentation": {"views": plan.views, "seed": world.seed},
+        },
         "ingest": {"batch_size": 64},
         "paths": {"inbox": "inbox", "reports": "reports", "cache": ".cache", "models": "models"},
     }
@@ -116,73 +102,11 @@ def write_config(world: World, plan: TrainingPlan) -> Path:
 
     path = world.root / "config.yaml"
     header = "# Written by `monitor demo`: the generated world's brands, campaign, feed and model.\n"
-    path.write_text(header + yaml.safe_dump(demo_config(world, plan), sort_keys=False, allow_unicode=True),
-                    encoding="utf-8")
+    path.write_text(
+        header + yaml.safe_dump(demo_config(world, plan), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     load_settings(path)
     return path
-
-
-def _datasets(world: World) -> tuple[Any, Any, Any]:
-    """Training photos, and the held-out photos split in two: one half calibrates the model and chooses its
-    thresholds, the other half measures its error rates at exactly those thresholds."""
-    from classifier.dataset import load_dataset
-
-    calibration, test = load_dataset(world.holdout_dir, progress=False).split(0.5, world.seed)
-    return load_dataset(world.train_dir, progress=False), calibration, test
-
-
-def train_model(settings: Any, world: World, plan: TrainingPlan, console: Console) -> Any:
-    """Train the demo's classifier on the world's labelled photos; save the bundle where the config points."""
-    from classifier.scratch import train_from_scratch
-
-    console.print(f"backbone: [bold]{plan.backbone}[/bold], weights: [bold]{plan.weights}[/bold] "
-                  f"(whole network trained from random weights), input {plan.input_size} px, "
-                  f"{plan.epochs} epochs x {plan.views} views")
-    console.print(f"[dim]why: {WHY_BACKBONE}[/dim]")
-    train_set, held_out, _ = _datasets(world)
-    with _progress(console) as progress:
-        photos = progress.add_task("preparing views", total=len(train_set) + len(held_out))
-        epochs = progress.add_task("training", total=plan.epochs)
-        model = train_from_scratch(
-            train_set, backbone=plan.backbone, input_size=plan.input_size, epochs=plan.epochs, views=plan.views,
-            batch_size=plan.batch_size, learning_rate=plan.learning_rate, seed=world.seed, valid_set=held_out,
-            on_photo=lambda: progress.advance(photos),
-            on_epoch=lambda epoch, logs: progress.update(
-                epochs, advance=1, description=f"training (loss {logs.get('loss', float('nan')):.3f})"))
-    model.save(settings.classifier.model)
-    console.print(f"thresholds calibrated on {len(held_out)} held-out photos: "
-                  + ", ".join(f"{b} {t:.2f}" for b, t in model.thresholds.items()))
-    console.print(f"model bundle: {settings.classifier.model}")
-    return model
-
-
-def evaluate_model(model: Any, world: World, settings: Any, console: Console) -> dict[str, Any]:
-    """Score the other half of the held-out photos; store the error rates measured there in the bundle.
-
-    Like `monitor evaluate --update-rates`: the rates are counted at the stored thresholds on photos that
-    did not choose them (a split), which is what the report's correction needs."""
-    from classifier.bundle import update_metrics
-    from classifier.error_rates import at_thresholds
-    from classifier.evaluate import evaluate
-
-    _, calibration, test = _datasets(world)
-    scores: list = []
-    metrics = evaluate(model, test, keep_scores=scores)
-    rates = at_thresholds(test.labels(model.classes), scores[0], model.classes, model.thresholds, None,
-                          source="evaluate")
-    rates["detail"] = (f"split: counted on {len(test)} held-out drawn photos at the stored thresholds, "
-                       f"which were chosen on the other {len(calibration)}")
-    model.metrics = {**model.metrics, "error_rates": rates}
-    update_metrics(settings.classifier.model, model.metrics)
-    console.print(f"{len(test)} held-out photos: macro AP {metrics['macro_average_precision']:.3f}, "
-                  f"brand top-1 {metrics['brand_top1_accuracy']:.3f}")
-    table = Table("brand", "finds (recall)", "false alarms on no-logo photos", "on other brands' photos")
-    for brand, r in rates["brands"].items():
-        table.add_row(brand, f"{r['tp']}/{r['positives']} = {r['recall'] or 0:.0%}",
-                      f"{r['fp_nologo']}/{r['negatives_nologo']}", f"{r['fp_other']}/{r['negatives_other']}")
-    console.print(f"error rates the report corrects with ({rates['detail']}):")
-    console.print(table)
-    return metrics
 
 
 def prepare_database(settings: Any, console: Console) -> str:
@@ -206,12 +130,21 @@ def ingest_feed(settings: Any, console: Console) -> dict[str, Any]:
 
         raise MonitorError(f"ingesting the demo feed failed: {summary.error}")
     table = Table("new", "duplicates", "reposts", "rejected", "detections")
-    table.add_row(str(summary.new), str(summary.duplicates), str(summary.reposts),
-                  str(sum(summary.rejected.values())),
-                  ", ".join(f"{k}: {v}" for k, v in sorted(summary.detections.items())) or "0")
+    table.add_row(
+        str(summary.new),
+        str(summary.duplicates),
+        str(summary.reposts),
+        str(sum(summary.rejected.values())),
+        ", ".join(f"{k}: {v}" for k, v in sorted(summary.detections.items())) or "0",
+    )
     console.print(table)
-    return {"new": summary.new, "duplicates": summary.duplicates, "reposts": summary.reposts,
-            "rejected": dict(summary.rejected), "detections": dict(summary.detections)}
+    return {
+        "new": summary.new,
+        "duplicates": summary.duplicates,
+        "reposts": summary.reposts,
+        "rejected": dict(summary.rejected),
+        "detections": dict(summary.detections),
+    }
 
 
 def write_campaign_report(settings: Any, console: Console) -> tuple[Any, list[Path]]:
@@ -219,9 +152,16 @@ def write_campaign_report(settings: Any, console: Console) -> tuple[Any, list[Pa
     from reports.output import make_report
 
     campaign = settings.campaigns[0]
-    report, paths = make_report(settings.database.url, None, ("csv", "html"), campaign=campaign.name,
-                                configured=settings.campaigns, tracked=settings.brands.tracked,
-                                reports_dir=settings.paths.reports, by="week")
+    report, paths = make_report(
+        settings.database.url,
+        None,
+        ("csv", "html"),
+        campaign=campaign.name,
+        configured=settings.campaigns,
+        tracked=settings.brands.tracked,
+        reports_dir=settings.paths.reports,
+        by="week",
+    )
     console.print(f"[bold]{report.headline}[/bold]")
     for warning in report.warnings:
         console.print(f"note: {warning}")
@@ -231,10 +171,17 @@ def write_campaign_report(settings: Any, console: Console) -> tuple[Any, list[Pa
 def headline_numbers(report: Any) -> dict[str, dict[str, float]]:
     """Corrected lift during the campaign with its 95% interval (raw beside it), for every brand in the report."""
     during = report.lifts[report.lifts["window"] == "during"]
-    return {row["brand"]: {"lift": float(row["corrected_lift"]), "ci_low": float(row["corrected_ci_low"]),
-                           "ci_high": float(row["corrected_ci_high"]), "raw_lift": float(row["lift"]),
-                           "raw_ci_low": float(row["ci_low"]), "raw_ci_high": float(row["ci_high"])}
-            for _, row in during.iterrows()}
+    return {
+        row["brand"]: {
+            "lift": float(row["corrected_lift"]),
+            "ci_low": float(row["corrected_ci_low"]),
+            "ci_high": float(row["corrected_ci_high"]),
+            "raw_lift": float(row["lift"]),
+            "raw_ci_low": float(row["ci_low"]),
+            "raw_ci_high": float(row["ci_high"]),
+        }
+        for _, row in during.iterrows()
+    }
 
 
 def _ratio(value: float) -> str:
@@ -245,9 +192,15 @@ def print_truth(check: Any, console: Console) -> None:
     """Planted vs measured lift for every brand and window (vs before), and the truth check's verdicts."""
     table = Table("brand", "vs before", "planted", "true in feed", "raw", "corrected (95% interval)", "covers truth")
     for row in check.lifts.itertuples(index=False):
-        table.add_row(row.brand, row.window, f"{row.planted:.2f}x", f"{row.true:.2f}x", f"{_ratio(row.raw)}x",
-                      f"{_ratio(row.corrected)}x ({_ratio(row.low)}-{_ratio(row.high)})",
-                      "yes" if row.covered else "[red]no[/red]")
+        table.add_row(
+            row.brand,
+            row.window,
+            f"{row.planted:.2f}x",
+            f"{row.true:.2f}x",
+            f"{_ratio(row.raw)}x",
+            f"{_ratio(row.corrected)}x ({_ratio(row.low)}-{_ratio(row.high)})",
+            "yes" if row.covered else "[red]no[/red]",
+        )
     console.print(table)
     for ok, seen in check.checks.values():
         console.print(f"{'[green]pass[/green]' if ok else '[red]FAIL[/red]'}  {seen}")
@@ -263,8 +216,14 @@ def print_headline(result: DemoResult, console: Console) -> None:
     console.print(f"config: {result.config_path}  (try: monitor --config {result.config_path} status)")
 
 
-def run_demo(out: Path, seed: int = 0, scale: "str | Scale" = "full", console: Optional[Console] = None,
-             plan: Optional[TrainingPlan] = None, workers: Optional[int] = None) -> DemoResult:
+def run_demo(
+    out: Path,
+    seed: int = 0,
+    scale: str | Scale = "full",
+    console: Console | None = None,
+    plan: TrainingPlan | None = None,
+    workers: int | None = None,
+) -> DemoResult:
     """Generate the world, write the config, train, evaluate, upgrade the database, ingest, report."""
     from monitor.config import load_settings
 
@@ -294,6 +253,8 @@ def run_demo(out: Path, seed: int = 0, scale: "str | Scale" = "full", console: O
         result.truth = check_report(world.root, result.report_paths[0].parent)
     timings["total"] = round(time.perf_counter() - started, 1)
     print_headline(result, console)
-    console.print(f"cost: {timings['total']:.0f} s on {os.cpu_count()} CPU cores (drawing {timings['world']:.0f} s, "
-                  f"training {timings['train']:.0f} s, ingest {timings['ingest']:.0f} s, report {timings['report']:.0f} s)")
+    console.print(
+        f"cost: {timings['total']:.0f} s on {os.cpu_count()} CPU cores (drawing {timings['world']:.0f} s, "
+        f"training {timings['train']:.0f} s, ingest {timings['ingest']:.0f} s, report {timings['report']:.0f} s)"
+    )
     return result

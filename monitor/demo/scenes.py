@@ -14,8 +14,9 @@ _Y = np.linspace(-0.5, 0.5, HEIGHT, dtype=np.float32)
 SCENE_KINDS = ("landscape", "street", "texture", "stripes", "interior")
 
 
-def random_colour(rng: np.random.Generator, saturation: tuple[float, float] = (0.1, 0.7),
-                  value: tuple[float, float] = (0.25, 0.95)) -> np.ndarray:
+def random_colour(
+    rng: np.random.Generator, saturation: tuple[float, float] = (0.1, 0.7), value: tuple[float, float] = (0.25, 0.95)
+) -> np.ndarray:
     """A muted RGB colour (float32 0..255): scenes are calmer than brand colours, as in most photos."""
     h = rng.random()
     s = rng.uniform(*saturation) * 0.6
@@ -44,10 +45,12 @@ def _noise(rng: np.random.Generator, height: int, width: int, cells: int, amplit
 
 def _landscape(rng: np.random.Generator) -> np.ndarray:
     horizon = int(rng.uniform(0.3, 0.7) * HEIGHT)
-    sky = _gradient(random_colour(rng, (0.2, 0.6), (0.6, 1.0)), random_colour(rng, (0.0, 0.3), (0.7, 1.0)),
-                    horizon, WIDTH)
-    ground = _gradient(random_colour(rng, (0.2, 0.8), (0.3, 0.8)), random_colour(rng, (0.2, 0.8), (0.15, 0.6)),
-                       HEIGHT - horizon, WIDTH)
+    sky = _gradient(
+        random_colour(rng, (0.2, 0.6), (0.6, 1.0)), random_colour(rng, (0.0, 0.3), (0.7, 1.0)), horizon, WIDTH
+    )
+    ground = _gradient(
+        random_colour(rng, (0.2, 0.8), (0.3, 0.8)), random_colour(rng, (0.2, 0.8), (0.15, 0.6)), HEIGHT - horizon, WIDTH
+    )
     image = np.concatenate([sky, ground], axis=0)
     image += _noise(rng, HEIGHT, WIDTH, int(rng.integers(6, 30)), rng.uniform(5, 25))
     # hills: a smooth random skyline filled with the ground colour
@@ -61,8 +64,9 @@ def _landscape(rng: np.random.Generator) -> np.ndarray:
 
 
 def _street(rng: np.random.Generator) -> np.ndarray:
-    image = _gradient(random_colour(rng, (0.1, 0.5), (0.6, 1.0)), random_colour(rng, (0.0, 0.2), (0.5, 0.9)),
-                      HEIGHT, WIDTH)
+    image = _gradient(
+        random_colour(rng, (0.1, 0.5), (0.6, 1.0)), random_colour(rng, (0.0, 0.2), (0.5, 0.9)), HEIGHT, WIDTH
+    )
     canvas = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     x = int(rng.integers(-30, 10))
@@ -102,21 +106,23 @@ def _stripes(rng: np.random.Generator) -> np.ndarray:
 
 
 def _interior(rng: np.random.Generator) -> np.ndarray:
-    wall = _gradient(random_colour(rng, (0.0, 0.4), (0.5, 0.95)), random_colour(rng, (0.0, 0.4), (0.3, 0.8)),
-                     HEIGHT, WIDTH)
+    wall = _gradient(
+        random_colour(rng, (0.0, 0.4), (0.5, 0.95)), random_colour(rng, (0.0, 0.4), (0.3, 0.8)), HEIGHT, WIDTH
+    )
     floor = int(rng.uniform(0.55, 0.85) * HEIGHT)
     wall[floor:] = random_colour(rng, (0.1, 0.6), (0.2, 0.7))
     canvas = Image.fromarray(np.clip(wall, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(rng.integers(1, 5))):  # tables, shelves, frames
         x0, y0 = int(rng.integers(0, WIDTH - 40)), int(rng.integers(0, HEIGHT - 30))
-        draw.rectangle((x0, y0, x0 + int(rng.integers(20, 140)), y0 + int(rng.integers(10, 80))),
-                       fill=tuple(int(v) for v in random_colour(rng, (0.0, 0.5), (0.1, 0.8))))
+        draw.rectangle(
+            (x0, y0, x0 + int(rng.integers(20, 140)), y0 + int(rng.integers(10, 80))),
+            fill=tuple(int(v) for v in random_colour(rng, (0.0, 0.5), (0.1, 0.8))),
+        )
     return np.asarray(canvas, dtype=np.float32) + _noise(rng, HEIGHT, WIDTH, 30, rng.uniform(3, 10))
 
 
-_MAKERS = {"landscape": _landscape, "street": _street, "texture": _texture, "stripes": _stripes,
-           "interior": _interior}
+_MAKERS = {"landscape": _landscape, "street": _street, "texture": _texture, "stripes": _stripes, "interior": _interior}
 
 
 def scene(rng: np.random.Generator, kind: str | None = None) -> Image.Image:
@@ -140,8 +146,16 @@ def add_distractors(image: Image.Image, rng: np.random.Generator, count: int) ->
         elif kind == 1:
             sides = int(rng.integers(3, 9))
             c, r, phase = (x + size / 2, y + size / 2), size / 2, rng.uniform(0, math.pi)
-            draw.polygon([(c[0] + r * math.cos(phase + 2 * math.pi * k / sides),
-                           c[1] + r * math.sin(phase + 2 * math.pi * k / sides)) for k in range(sides)], fill=fill)
+            draw.polygon(
+                [
+                    (
+                        c[0] + r * math.cos(phase + 2 * math.pi * k / sides),
+                        c[1] + r * math.sin(phase + 2 * math.pi * k / sides),
+                    )
+                    for k in range(sides)
+                ],
+                fill=fill,
+            )
         elif kind == 2:  # a sign: a plate with bars that look like text
             h = max(8, size // 2)
             draw.rectangle((x, y, x + size * 2, y + h), fill=fill)
@@ -151,9 +165,13 @@ def add_distractors(image: Image.Image, rng: np.random.Generator, count: int) ->
             draw.ellipse((x, y, x + size, y + size), outline=fill, width=max(2, size // 7))
         else:  # a star
             c, phase = (x + size / 2, y + size / 2), rng.uniform(0, math.pi)
-            points = [(c[0] + (size / 2 if k % 2 == 0 else size / 5) * math.cos(phase + math.pi * k / 5),
-                       c[1] + (size / 2 if k % 2 == 0 else size / 5) * math.sin(phase + math.pi * k / 5))
-                      for k in range(10)]
+            points = [
+                (
+                    c[0] + (size / 2 if k % 2 == 0 else size / 5) * math.cos(phase + math.pi * k / 5),
+                    c[1] + (size / 2 if k % 2 == 0 else size / 5) * math.sin(phase + math.pi * k / 5),
+                )
+                for k in range(10)
+            ]
             draw.polygon(points, fill=fill)
 
 
@@ -173,7 +191,7 @@ def soften(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     result = result.point(lut)
     if rng.random() < 0.4:
         sigma = rng.uniform(2, 7)
-        noise = (rng.standard_normal((HEIGHT, WIDTH, 1), dtype=np.float32) * np.float32(sigma))
+        noise = rng.standard_normal((HEIGHT, WIDTH, 1), dtype=np.float32) * np.float32(sigma)
         array = np.asarray(result, dtype=np.float32)
         array += noise
         result = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))

@@ -52,9 +52,16 @@ def true_counts(root: Path) -> pd.DataFrame:
     feed = feed.dropna(subset=["window"])
     brands = list(world["planted"])
     images = feed.groupby("window").size()
-    rows = [{"window": w, "brand": b, "images": int(images.get(w, 0)),
-             "true": int(feed.loc[feed["window"] == w, "brands"].map(lambda s, b=b: b in s.split(";")).sum())}
-            for w in WINDOWS for b in brands]
+    rows = [
+        {
+            "window": w,
+            "brand": b,
+            "images": int(images.get(w, 0)),
+            "true": int(feed.loc[feed["window"] == w, "brands"].map(lambda s, b=b: b in s.split(";")).sum()),
+        }
+        for w in WINDOWS
+        for b in brands
+    ]
     return pd.DataFrame(rows)
 
 
@@ -64,8 +71,11 @@ def check_report(root: Path, report_dir: Path) -> TruthCheck:
     world = json.loads((root / "world.json").read_text(encoding="utf-8"))
     truth = true_counts(root)
     adjusted = pd.read_csv(report_dir / "adjusted.csv")
-    counts = truth.merge(adjusted[["window", "brand", "photos", "adjusted", "adjusted_low", "adjusted_high"]],
-                         on=["window", "brand"], how="left")
+    counts = truth.merge(
+        adjusted[["window", "brand", "photos", "adjusted", "adjusted_low", "adjusted_high"]],
+        on=["window", "brand"],
+        how="left",
+    )
     counts["covered"] = (counts["adjusted_low"] <= counts["true"]) & (counts["true"] <= counts["adjusted_high"])
 
     rate = truth.set_index(["brand", "window"]).eval("true / images")
@@ -77,18 +87,31 @@ def check_report(root: Path, report_dir: Path) -> TruthCheck:
         planted = world["planted"][row.brand]
         true = rate[(row.brand, row.window)] / rate[(row.brand, "before")]
         low, high = row.corrected_ci_low, row.corrected_ci_high
-        records.append({"brand": row.brand, "window": row.window,
-                        "planted": planted[PLANTED[row.window]] / planted["baseline"], "true": true,
-                        "raw": row.lift, "raw_low": row.ci_low, "raw_high": row.ci_high,
-                        "corrected": row.corrected_lift, "low": low, "high": high,
-                        "covered": bool(low <= true <= high), "verdict": verdict_of(low, high)})
+        records.append(
+            {
+                "brand": row.brand,
+                "window": row.window,
+                "planted": planted[PLANTED[row.window]] / planted["baseline"],
+                "true": true,
+                "raw": row.lift,
+                "raw_low": row.ci_low,
+                "raw_high": row.ci_high,
+                "corrected": row.corrected_lift,
+                "low": low,
+                "high": high,
+                "covered": bool(low <= true <= high),
+                "verdict": verdict_of(low, high),
+            }
+        )
     lifts = pd.DataFrame(records)
 
     share = pd.read_csv(report_dir / "share_of_voice.csv")
     truth["true_share"] = truth["true"] / truth.groupby("window")["true"].transform("sum")
     shares = truth[["window", "brand", "true_share"]].merge(
         share[["window", "brand", "share", "corrected_share"]].rename(columns={"share": "raw_share"}),
-        on=["window", "brand"], how="left")
+        on=["window", "brand"],
+        how="left",
+    )
     shares["error"] = (shares["corrected_share"] - shares["true_share"]).abs()
 
     own = world["campaign"]["brand"]
@@ -97,21 +120,31 @@ def check_report(root: Path, report_dir: Path) -> TruthCheck:
     called_flat = rose[rose["verdict"] == "flat"]
     need_counts, need_lifts = len(counts) - 1, len(lifts) - 1
     checks = {
-        "counts": (int(counts["covered"].sum()) >= need_counts,
-                   f"corrected counts cover the true count in {int(counts['covered'].sum())} of {len(counts)} cells "
-                   f"(need {need_counts})"),
-        "lifts": (int(lifts["covered"].sum()) >= need_lifts,
-                  f"corrected lifts cover the true lift in {int(lifts['covered'].sum())} of {len(lifts)} "
-                  f"(need {need_lifts})"),
-        "share": (bool((shares["error"] <= SHARE_TOLERANCE).all()),
-                  f"corrected share of voice within {shares['error'].max() * 100:.1f} points of the truth "
-                  f"(need {SHARE_TOLERANCE * 100:.0f})"),
-        "campaign": (bool(own_during["low"] > 1 or own_during["high"] < 1),
-                     f"{own}'s corrected lift during the campaign: {own_during['low']:.2f}-{own_during['high']:.2f}"
-                     f" (must exclude 1)"),
-        "not_flat": (called_flat.empty,
-                     "no brand that truly rose 1.3x or more is called flat" if called_flat.empty else
-                     "called flat although it rose: " + ", ".join(f"{r.brand} {r.window}"
-                                                                 for r in called_flat.itertuples())),
+        "counts": (
+            int(counts["covered"].sum()) >= need_counts,
+            f"corrected counts cover the true count in {int(counts['covered'].sum())} of {len(counts)} cells "
+            f"(need {need_counts})",
+        ),
+        "lifts": (
+            int(lifts["covered"].sum()) >= need_lifts,
+            f"corrected lifts cover the true lift in {int(lifts['covered'].sum())} of {len(lifts)} (need {need_lifts})",
+        ),
+        "share": (
+            bool((shares["error"] <= SHARE_TOLERANCE).all()),
+            f"corrected share of voice within {shares['error'].max() * 100:.1f} points of the truth "
+            f"(need {SHARE_TOLERANCE * 100:.0f})",
+        ),
+        "campaign": (
+            bool(own_during["low"] > 1 or own_during["high"] < 1),
+            f"{own}'s corrected lift during the campaign: {own_during['low']:.2f}-{own_during['high']:.2f}"
+            f" (must exclude 1)",
+        ),
+        "not_flat": (
+            called_flat.empty,
+            "no brand that truly rose 1.3x or more is called flat"
+            if called_flat.empty
+            else "called flat although it rose: "
+            + ", ".join(f"{r.brand} {r.window}" for r in called_flat.itertuples()),
+        ),
     }
     return TruthCheck(counts, lifts, shares, checks)

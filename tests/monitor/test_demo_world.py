@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +15,17 @@ from PIL import Image
 from monitor.demo.logos import BRANDS, brand_by_role, brand_names, lockup, symbol
 from monitor.demo.world import FEED_START, NONE, PLACES, Scale, campaign_window, generate_world, plan_world
 
-TINY = Scale(train_per_brand=5, train_none=4, holdout_per_brand=2, holdout_none=2, daily_min=2, daily_max=3,
-             pair_fraction=0.4)
+TINY = Scale(
+    train_per_brand=5, train_none=4, holdout_per_brand=2, holdout_none=2, daily_min=2, daily_max=3, pair_fraction=0.4
+)
 
 
 def _digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _truth(root: Path, name: str) -> list[dict[str, str]]:
@@ -90,7 +94,7 @@ def test_feed_photos_have_sidecars_inside_the_twelve_weeks(small_world) -> None:
         meta = json.loads(Path(f"{photo}.json").read_text(encoding="utf-8"))
         assert set(meta) == {"posted_at", "latitude", "longitude", "place", "caption", "reach", "author"}
         posted = datetime.fromisoformat(meta["posted_at"].replace("Z", "+00:00"))
-        assert posted.tzinfo == timezone.utc and meta["posted_at"].endswith("Z")
+        assert posted.tzinfo == UTC and meta["posted_at"].endswith("Z")
         assert 0 <= (posted.date() - FEED_START).days < 84
         assert meta["place"] in places and isinstance(meta["reach"], int) and meta["reach"] > 0
         assert abs(photo.stat().st_mtime - posted.timestamp()) < 1
@@ -121,7 +125,8 @@ def test_planted_rates_are_in_the_ground_truth(small_world) -> None:
     assert observed["campaign"]["rate"] == pytest.approx(own["campaign"], abs=1e-4)
     written = json.loads((small_world.root / "world.json").read_text(encoding="utf-8"))
     assert written["planted"][brand_by_role("own").name]["campaign"] == pytest.approx(
-        2 * written["planted"][brand_by_role("own").name]["baseline"])
+        2 * written["planted"][brand_by_role("own").name]["baseline"]
+    )
     assert written["campaign"] == campaign_window()
     assert (date.fromisoformat(written["campaign"]["start"]) - FEED_START).days == 28
     assert (date.fromisoformat(written["campaign"]["end"]) - FEED_START).days == 55
@@ -139,12 +144,14 @@ def test_the_full_plan_has_the_planted_effect_at_feed_scale() -> None:
 
 
 def test_logos_are_drawn_at_varied_scales(small_world) -> None:
-    sizes = np.array([int(size) for row in _truth(small_world.root, "train")
-                      for size in row["logo_sizes"].split(";") if size])
+    sizes = np.array(
+        [int(size) for row in _truth(small_world.root, "train") for size in row["logo_sizes"].split(";") if size]
+    )
     assert len(sizes) > 150
     assert sizes.min() < 85 and sizes.max() > 180  # wide shots and close-ups
     low, high = np.percentile(sizes, [10, 90])
     assert high / low > 1.8
-    feed = np.array([int(size) for row in _truth(small_world.root, "feed")
-                     for size in row["logo_sizes"].split(";") if size])
+    feed = np.array(
+        [int(size) for row in _truth(small_world.root, "feed") for size in row["logo_sizes"].split(";") if size]
+    )
     assert feed.max() <= 170 and feed.min() < 85

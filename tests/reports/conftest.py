@@ -16,7 +16,6 @@ def campaign() -> Campaign:
 @pytest.fixture
 def planted(sqlite_url: str) -> Database:
     """Acme doubles its rate during the campaign (10 -> 20 of 500 photos a day); Globex is flat (15 a day)."""
-    db = seed(sqlite_url, lambda d: 500,
-              lambda d: {"Acme": 20 if window_of(d) == "during" else 10, "Globex": 15})
+    db = seed(sqlite_url, lambda d: 500, lambda d: {"Acme": 20 if window_of(d) == "during" else 10, "Globex": 15})
     yield db
     db.dispose()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from planted_world import error_rates_metrics
 from sqlalchemy import insert
 
-from planted_world import error_rates_metrics
 from report_seed import END, START, Campaign, seed, window_of
 from reports import build_campaign_report, build_period_report
 from reports.errors import ReportError
@@ -25,8 +25,9 @@ def _row(frame, **where):
 def test_planted_doubling_is_a_lift_near_two_and_a_flat_competitor_is_flat(db_url: str) -> None:
     # Acme: 10 -> 20 -> 10 of 500 photos a day; Globex: 15 a day throughout (SQLite and PostgreSQL).
     # Three reposts a day also show Acme; they are left out by default (counts and denominator).
-    db = seed(db_url, lambda d: 500, lambda d: {"Acme": 20 if window_of(d) == "during" else 10, "Globex": 15},
-              reposts=3)
+    db = seed(
+        db_url, lambda d: 500, lambda d: {"Acme": 20 if window_of(d) == "during" else 10, "Globex": 15}, reposts=3
+    )
     report = build_campaign_report(db, Campaign())
     acme = _row(report.lifts, brand="Acme", window="during")
     assert acme["lift"] == pytest.approx(2.0, rel=0.05)
@@ -46,7 +47,10 @@ def test_planted_doubling_is_a_lift_near_two_and_a_flat_competitor_is_flat(db_ur
     # The seeded model version predates measured error rates: figures stay raw, and the report says so.
     assert report.warnings == ["The model version has no measured error rates: every figure is raw (not corrected)."]
     assert acme["corrected_lift"] != acme["corrected_lift"]  # NaN
-    assert set(report.places["place"]) == {"Paris", "New York"} and set(report.sources["source"]) == {"feed-a", "feed-b"}
+    assert set(report.places["place"]) == {"Paris", "New York"} and set(report.sources["source"]) == {
+        "feed-a",
+        "feed-b",
+    }
     assert set(report.quality.rejections["reason"]) == {"too_small"}
     assert report.quality.rejections["photos"].sum() == 42  # one a day over 42 days
     assert list(report.quality.failing_sources["source"]) == ["feed-b"]
@@ -58,8 +62,11 @@ def test_planted_doubling_is_a_lift_near_two_and_a_flat_competitor_is_flat(db_ur
 
 def test_a_feed_that_doubles_for_everyone_is_not_a_lift(sqlite_url: str) -> None:
     # Volume doubles during the campaign and every brand's count doubles with it: rates stay put.
-    db = seed(sqlite_url, lambda d: 800 if window_of(d) == "during" else 400,
-              lambda d: {"Acme": 24 if window_of(d) == "during" else 12, "Globex": 30 if window_of(d) == "during" else 15})
+    db = seed(
+        sqlite_url,
+        lambda d: 800 if window_of(d) == "during" else 400,
+        lambda d: {"Acme": 24 if window_of(d) == "during" else 12, "Globex": 30 if window_of(d) == "during" else 15},
+    )
     report = build_campaign_report(db, Campaign())
     before, during = (_row(report.totals, brand="Acme", window=w) for w in ("before", "during"))
     assert during["photos"] == 2 * before["photos"]  # raw counts doubled...
@@ -93,13 +100,35 @@ def test_reposts_are_excluded_by_default_and_counted_on_request(sqlite_url: str)
 def test_model_version_defaults_to_the_newest_with_detections_and_can_be_named(sqlite_url: str) -> None:
     db = seed(sqlite_url, lambda d: 100, lambda d: {"Acme": 10})
     with db.engine.begin() as conn:
-        conn.execute(insert(ModelVersion.__table__), [{
-            "id": 2, "checksum": "b" * 64, "bundle_path": "/models/v2", "backbone": "mobilenet_v2", "input_size": 224,
-            "classes": ["Acme"], "thresholds": {"Acme": 0.4}, "metrics": {},
-            "created_at": datetime(2026, 4, 2, tzinfo=timezone.utc)}])
-        conn.execute(insert(Detection.__table__), [{
-            "image_id": 1 + 101 * 20, "brand": "Acme", "confidence": 0.9, "model_version_id": 2,
-            "posted_at": datetime(2026, 3, 7, 0, 0, 7, tzinfo=timezone.utc), "source_id": 1}])
+        conn.execute(
+            insert(ModelVersion.__table__),
+            [
+                {
+                    "id": 2,
+                    "checksum": "b" * 64,
+                    "bundle_path": "/models/v2",
+                    "backbone": "mobilenet_v2",
+                    "input_size": 224,
+                    "classes": ["Acme"],
+                    "thresholds": {"Acme": 0.4},
+                    "metrics": {},
+                    "created_at": datetime(2026, 4, 2, tzinfo=UTC),
+                }
+            ],
+        )
+        conn.execute(
+            insert(Detection.__table__),
+            [
+                {
+                    "image_id": 1 + 101 * 20,
+                    "brand": "Acme",
+                    "confidence": 0.9,
+                    "model_version_id": 2,
+                    "posted_at": datetime(2026, 3, 7, 0, 0, 7, tzinfo=UTC),
+                    "source_id": 1,
+                }
+            ],
+        )
         rebuild_rollups(conn)
     newest = build_campaign_report(db, Campaign(competitors=()))
     assert newest.model_version["id"] == 2
@@ -126,4 +155,4 @@ def test_period_report_by_week(planted) -> None:
     assert _row(report.totals, brand="Acme")["photos"] == 20 * 14
     weeks = report.series[report.series["brand"] == "Acme"]
     assert list(weeks["photos"]) == [140, 140] and all(p.weekday() == 0 for p in weeks["period"])
-    assert "analysed 7,000 photos over 14 days" in report.headline
+    assert "analysed 7,000 photos (14 days with data of 14)" in report.headline

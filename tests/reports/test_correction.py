@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from planted_world import Model, count, error_rates_metrics, measure
+
 from report_seed import BASELINE_START, START, Campaign, seed, window_of
 from reports import build_campaign_report
 from reports.correction import correct, count_table
@@ -23,8 +23,9 @@ PREVALENCE = {"Acme": (0.02, 0.04, 0.02), "Globex": (0.03, 0.03, 0.03), "Initech
 MODELS = {"Acme": Model(0.8, 0.02), "Globex": Model(0.7, 0.03), "Initech": Model(0.85, 0.015)}
 
 
-def _world(rng: np.random.Generator, images: int = 3000, positives: int = 150, negatives: int = 1500,
-           split: bool = False) -> tuple[pd.DataFrame, dict, dict]:
+def _world(
+    rng: np.random.Generator, images: int = 3000, positives: int = 150, negatives: int = 1500, split: bool = False
+) -> tuple[pd.DataFrame, dict, dict]:
     """One simulated feed: the truth per brand and window, what the model counted, and the measured rates."""
     n = np.full(len(WINDOWS), images)
     truth, rows = {}, []
@@ -51,12 +52,14 @@ def test_intervals_reach_their_nominal_coverage_over_simulated_worlds() -> None:
         for row in count_table(c).itertuples():
             hits["count"].append(row.adjusted_low <= truth[(row.brand, row.window)] <= row.adjusted_high)
         for row in corrected_lifts(c).itertuples():
-            hits["lift"].append(row.corrected_ci_low <= _true_lift(truth, row.brand, row.window)
-                                <= row.corrected_ci_high)
+            hits["lift"].append(
+                row.corrected_ci_low <= _true_lift(truth, row.brand, row.window) <= row.corrected_ci_high
+            )
         for row in corrected_share(c, BRANDS).itertuples():
             total = sum(truth[(b, row.window)] for b in BRANDS)
-            hits["share"].append(row.corrected_share_low <= truth[(row.brand, row.window)] / total
-                                 <= row.corrected_share_high)
+            hits["share"].append(
+                row.corrected_share_low <= truth[(row.brand, row.window)] / total <= row.corrected_share_high
+            )
     coverage = {k: float(np.mean(v)) for k, v in hits.items()}
     assert all(0.90 <= v <= 0.99 for v in coverage.values()), coverage
 
@@ -88,15 +91,24 @@ def test_false_alarms_on_no_logo_photos_are_corrected_for_the_feeds_own_mix() ->
     # undercount the feed's false alarms. Rates given apart are combined in the feed's own mix.
     images, true = 3000, {"Acme": 300, "Globex": 600}
     observed = {"Acme": 0.8 * 300 + 0.08 * (3000 - 900), "Globex": 0.8 * 600 + 0.01 * (3000 - 600)}
-    totals = pd.DataFrame([{"window": "during", "brand": b, "photos": round(observed[b]), "images": images}
-                           for b in true])
-    brands = {"Acme": {"tp": 800, "positives": 1000, "fp": 80, "negatives": 2000, "fp_nologo": 80,
-                       "negatives_nologo": 1000},
-              "Globex": {"tp": 800, "positives": 1000, "fp": 20, "negatives": 2000, "fp_nologo": 10,
-                         "negatives_nologo": 1000}}
+    totals = pd.DataFrame(
+        [{"window": "during", "brand": b, "photos": round(observed[b]), "images": images} for b in true]
+    )
+    brands = {
+        "Acme": {"tp": 800, "positives": 1000, "fp": 80, "negatives": 2000, "fp_nologo": 80, "negatives_nologo": 1000},
+        "Globex": {
+            "tp": 800,
+            "positives": 1000,
+            "fp": 20,
+            "negatives": 2000,
+            "fp_nologo": 10,
+            "negatives_nologo": 1000,
+        },
+    }
     split = read_error_rates({"error_rates": {"brands": brands}})
-    pooled = read_error_rates({"error_rates": {"brands": {
-        b: {k: v for k, v in r.items() if "nologo" not in k} for b, r in brands.items()}}})
+    pooled = read_error_rates(
+        {"error_rates": {"brands": {b: {k: v for k, v in r.items() if "nologo" not in k} for b, r in brands.items()}}}
+    )
     by_split = count_table(correct(totals, split, list(true), ["during"])).set_index("brand")
     by_pooled = count_table(correct(totals, pooled, list(true), ["during"])).set_index("brand")
     assert by_split.loc["Acme", "adjusted"] == pytest.approx(300, abs=3)
@@ -105,8 +117,9 @@ def test_false_alarms_on_no_logo_photos_are_corrected_for_the_feeds_own_mix() ->
 
 
 def test_corrections_that_cannot_be_made_are_said_not_guessed() -> None:
-    totals = pd.DataFrame([{"window": "during", "brand": b, "photos": 50, "images": 1000}
-                           for b in ("Acme", "Globex", "Initech")])
+    totals = pd.DataFrame(
+        [{"window": "during", "brand": b, "photos": 50, "images": 1000} for b in ("Acme", "Globex", "Initech")]
+    )
     rates = read_error_rates(error_rates_metrics({"Acme": (30, 100, 25, 100), "Globex": (80, 100, 2, 400)}))
     table = count_table(correct(totals, rates, ["Acme", "Globex", "Initech"], ["during"])).set_index("brand")
     assert "barely tells this brand apart" in table.loc["Acme", "note"] and math.isnan(table.loc["Acme", "adjusted"])
@@ -118,24 +131,29 @@ def test_corrections_that_cannot_be_made_are_said_not_guessed() -> None:
 
 def test_hostile_error_rates_cost_only_their_own_brand() -> None:
     metrics = error_rates_metrics({"Acme": (80, 100, 5, 400)})
-    metrics["error_rates"]["brands"].update({
-        "Globex": {"tp": 120, "positives": 100, "fp": 1, "negatives": 10},  # more hits than positives
-        "Initech": {"tp": "80", "positives": None, "fp": -1, "negatives": float("nan")},
-        "Umbrella": ["not", "a", "mapping"]})
+    metrics["error_rates"]["brands"].update(
+        {
+            "Globex": {"tp": 120, "positives": 100, "fp": 1, "negatives": 10},  # more hits than positives
+            "Initech": {"tp": "80", "positives": None, "fp": -1, "negatives": float("nan")},
+            "Umbrella": ["not", "a", "mapping"],
+        }
+    )
     rates = read_error_rates(metrics)
     assert rates is not None and set(rates.brands) == {"Acme"}
     assert read_error_rates({"error_rates": "garbage"}) is None and read_error_rates(None) is None
 
 
 def test_the_same_report_twice_reads_the_same_and_more_labelled_photos_narrow_it() -> None:
-    totals = pd.DataFrame([{"window": w, "brand": "Acme", "photos": p, "images": 2000}
-                           for w, p in (("before", 300), ("during", 500))])
+    totals = pd.DataFrame(
+        [{"window": w, "brand": "Acme", "photos": p, "images": 2000} for w, p in (("before", 300), ("during", 500))]
+    )
     few = read_error_rates(error_rates_metrics({"Acme": (16, 20, 4, 100)}))
     many = read_error_rates(error_rates_metrics({"Acme": (800, 1000, 200, 5000)}))
     wide = corrected_lifts(correct(totals, few, ["Acme"], ["before", "during"], seed=3), compare=["during"])
     again = corrected_lifts(correct(totals, few, ["Acme"], ["before", "during"], seed=3), compare=["during"])
     narrow = corrected_lifts(correct(totals, many, ["Acme"], ["before", "during"], seed=3), compare=["during"])
     pd.testing.assert_frame_equal(wide, again)
+
     def log_width(frame: pd.DataFrame) -> float:
         return float(np.log(frame["corrected_ci_high"] / frame["corrected_ci_low"]).iloc[0])
 
@@ -145,19 +163,33 @@ def test_the_same_report_twice_reads_the_same_and_more_labelled_photos_narrow_it
 def test_a_wide_interval_is_too_uncertain_to_tell_never_flat() -> None:
     assert verdict_of(0.9, 1.1) == "flat" and verdict_of(0.6, 1.9) == "uncertain"
     assert verdict_of(1.1, 3.0) == "rise" and verdict_of(0.2, 0.8) == "drop"
-    row = pd.Series({"lift": 1.0, "ci_low": 0.9, "ci_high": 1.1, "corrected_lift": 1.2, "corrected_ci_low": 0.7,
-                     "corrected_ci_high": 2.1, "warning": "", "photos": 200, "baseline_photos": 180})
+    row = pd.Series(
+        {
+            "lift": 1.0,
+            "ci_low": 0.9,
+            "ci_high": 1.1,
+            "corrected_lift": 1.2,
+            "corrected_ci_low": 0.7,
+            "corrected_ci_high": 2.1,
+            "warning": "",
+            "photos": 200,
+            "baseline_photos": 180,
+        }
+    )
     assert competitor_phrase(row, "Globex") == "Globex: too uncertain to tell (0.70x–2.1x)"
 
 
 def test_reliability_warns_when_false_alarms_are_much_of_a_count() -> None:
-    totals = pd.DataFrame([{"window": "during", "brand": b, "photos": p, "images": 5000}
-                           for b, p in (("Acme", 300), ("Globex", 300))])
+    totals = pd.DataFrame(
+        [{"window": "during", "brand": b, "photos": p, "images": 5000} for b, p in (("Acme", 300), ("Globex", 300))]
+    )
     rates = read_error_rates(error_rates_metrics({"Acme": (900, 1000, 40, 4000), "Globex": (900, 1000, 200, 4000)}))
     table = reliability(correct(totals, rates, ["Acme", "Globex"], ["during"])).set_index("brand")
     # Globex flags 5% of ~5,000 photos without it: about 240 of its 300 are false alarms.
-    assert table.loc["Globex", "share_right"] == pytest.approx(0.2, abs=0.05) and "false alarms" in \
-        table.loc["Globex", "warning"]
+    assert (
+        table.loc["Globex", "share_right"] == pytest.approx(0.2, abs=0.05)
+        and "false alarms" in table.loc["Globex", "warning"]
+    )
     assert table.loc["Acme", "share_right"] > 0.8 and table.loc["Acme", "warning"] == ""
 
 
@@ -184,8 +216,11 @@ def test_a_planted_false_alarm_floor_through_the_real_storage(db_url: str) -> No
     globex = report.lifts.set_index(["brand", "window"]).loc[("Globex", "during")]
     assert verdict_of(globex["corrected_ci_low"], globex["corrected_ci_high"]) in ("flat", "uncertain")
     adjusted = report.adjusted.set_index(["brand", "window"])
-    covered = [adjusted.loc[(b, w), "adjusted_low"] <= 14 * true[b](d) <= adjusted.loc[(b, w), "adjusted_high"]
-               for b in models for w, d in (("before", BASELINE_START), ("during", START))]
+    covered = [
+        adjusted.loc[(b, w), "adjusted_low"] <= 14 * true[b](d) <= adjusted.loc[(b, w), "adjusted_high"]
+        for b in models
+        for w, d in (("before", BASELINE_START), ("during", START))
+    ]
     assert sum(covered) >= 3
     share = report.share_by_window.set_index(["brand", "window"]).loc[("Acme", "during")]
     assert share["corrected_share"] == pytest.approx(20 / 35, abs=0.06)

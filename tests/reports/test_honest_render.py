@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from planted_world import error_rates_metrics
+
 from report_seed import Campaign, seed, window_of
 from reports import build_campaign_report, write_report
 
@@ -15,14 +16,19 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_csvs_carry_corrected_and_raw_figures_and_the_html_says_what_is_uncertain(sqlite_url: str,
-                                                                                    tmp_path: Path) -> None:
+def test_csvs_carry_corrected_and_raw_figures_and_the_html_says_what_is_uncertain(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     # Acme doubles against a small false-alarm floor; Globex is flat but its rates rest on few photos,
     # so its corrected lift is too uncertain to tell. The model's confidences are calibrated.
     metrics = error_rates_metrics({"Acme": (900, 1000, 20, 4000), "Globex": (14, 20, 3, 40)})
     metrics["calibration"] = {"method": "platt", "brands": {}, "photos": 1000}
-    db = seed(sqlite_url, lambda d: 400, lambda d: {"Acme": 40 if window_of(d) == "during" else 20, "Globex": 60},
-              metrics=metrics)
+    db = seed(
+        sqlite_url,
+        lambda d: 400,
+        lambda d: {"Acme": 40 if window_of(d) == "during" else 20, "Globex": 60},
+        metrics=metrics,
+    )
     report = build_campaign_report(db, Campaign(), examples=4)
     files = {p.name: p for p in write_report(report, tmp_path / "out")}
     db.dispose()
@@ -51,8 +57,12 @@ def test_csvs_carry_corrected_and_raw_figures_and_the_html_says_what_is_uncertai
 
 
 def test_an_uncalibrated_model_shows_a_score_not_a_probability(sqlite_url: str, tmp_path: Path) -> None:
-    db = seed(sqlite_url, lambda d: 100, lambda d: {"Acme": 10, "Globex": 8},
-              metrics=error_rates_metrics({"Acme": (90, 100, 2, 400), "Globex": (90, 100, 2, 400)}))
+    db = seed(
+        sqlite_url,
+        lambda d: 100,
+        lambda d: {"Acme": 10, "Globex": 8},
+        metrics=error_rates_metrics({"Acme": (90, 100, 2, 400), "Globex": (90, 100, 2, 400)}),
+    )
     report = build_campaign_report(db, Campaign())
     html = Path(write_report(report, tmp_path / "out", ["html"])[0]).read_text(encoding="utf-8")
     db.dispose()

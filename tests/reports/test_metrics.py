@@ -33,14 +33,21 @@ def test_poisson_lift_with_a_zero_count_has_no_interval_but_a_p_value() -> None:
 
 
 def test_relative_lift_cancels_a_market_wide_rise() -> None:
-    totals = _totals([("before", "Acme", 100, 10000), ("during", "Acme", 300, 20000),
-                      ("before", "Globex", 100, 10000), ("during", "Globex", 200, 20000)])
+    totals = _totals(
+        [
+            ("before", "Acme", 100, 10000),
+            ("during", "Acme", 300, 20000),
+            ("before", "Globex", 100, 10000),
+            ("during", "Globex", 200, 20000),
+        ]
+    )
     lifts = lift_table(totals, compare=("during",))
     relative = relative_lift(lifts, "Acme", ["Globex"]).iloc[0]
     assert relative["relative_lift"] == pytest.approx(1.5)
     assert relative["ci_low"] > 1.0
-    flat = relative_lift(lift_table(totals.assign(photos=[100, 200, 100, 200]), compare=("during",)),
-                         "Acme", ["Globex"]).iloc[0]
+    flat = relative_lift(
+        lift_table(totals.assign(photos=[100, 200, 100, 200]), compare=("during",)), "Acme", ["Globex"]
+    ).iloc[0]
     assert flat["relative_lift"] == pytest.approx(1.0) and flat["ci_low"] < 1 < flat["ci_high"]
 
 
@@ -49,4 +56,6 @@ def test_small_counts_are_flagged_in_plain_words() -> None:
     lifts = lift_table(totals, compare=("during",))
     assert lifts.iloc[0]["warning"].startswith("too few photos")
     messages = small_count_warnings(totals, ["Acme"])
-    assert messages == [f"Only 3 photos of Acme in the before window: too few to conclude (we need at least {MIN_PHOTOS})."]
+    assert messages == [
+        f"Only 3 photos of Acme in the before window: too few to conclude (we need at least {MIN_PHOTOS})."
+    ]

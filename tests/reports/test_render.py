@@ -23,9 +23,13 @@ EVIL_PLACE = "+cmd|' /C calc'!A0 <img src=x onerror=alert(2)>"
 
 @pytest.fixture
 def hostile(sqlite_url: str, tmp_path: Path):
-    db = seed(sqlite_url, lambda d: 300,
-              lambda d: {"Acme": 12 if window_of(d) == "during" else 6, EVIL_BRAND: 9},
-              caption=EVIL_CAPTION, places=("Paris", EVIL_PLACE))
+    db = seed(
+        sqlite_url,
+        lambda d: 300,
+        lambda d: {"Acme": 12 if window_of(d) == "during" else 6, EVIL_BRAND: 9},
+        caption=EVIL_CAPTION,
+        places=("Paris", EVIL_PLACE),
+    )
     report = build_campaign_report(db, Campaign(competitors=(EVIL_BRAND,)))
     paths = write_report(report, tmp_path / "out")
     yield report, {p.name: p for p in paths}
@@ -40,12 +44,15 @@ def _read(path: Path) -> list[dict[str, str]]:
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.scripts, self.handlers, self.images, self.links = 0, [], [], []
+        self.scripts, self.handlers, self.images, self.links, self.anchors = 0, [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         self.scripts += tag == "script"
         self.handlers += [(tag, name) for name, _ in attrs if name.lower().startswith("on")]
-        self.links += [value for name, value in attrs if name in ("src", "href") and not value.startswith("data:")]
+        fetched = ("src", "href") if tag != "a" else ("src",)  # a link to the post is followed only on a click
+        self.links += [value for name, value in attrs if name in fetched and not value.startswith("data:")]
+        if tag == "a":
+            self.anchors.append(dict(attrs).get("href", ""))
         if tag == "img":
             self.images.append(dict(attrs).get("src", ""))
 
@@ -78,7 +85,8 @@ def test_csv_files_are_documented_iso_dated_and_formula_free(hostile) -> None:
     assert "-74.0" in {row["longitude"] for row in places}  # a negative number stays a number
     summary = _read(files["summary.csv"])
     assert {(row["window"], row["window_start"]) for row in summary} == {
-        (w.name, w.first_day.isoformat()) for w in report.windows}
+        (w.name, w.first_day.isoformat()) for w in report.windows
+    }
     lift = _read(files["lift.csv"])
     acme = next(row for row in lift if row["brand"] == "Acme" and row["window"] == "during")
     assert float(acme["ci_low"]) > 1
@@ -90,13 +98,14 @@ def test_html_is_self_contained_and_user_text_is_inert(hostile) -> None:
     parser = _Tags()
     parser.feed(html)
     charts = html.count('class="chart"')
-    assert charts == 4
-    assert parser.scripts == 1 + charts  # plotly.js once, then one small script per chart
+    assert charts == 6  # lift, time series, share, share per period, reach, map
+    assert parser.scripts == 2 + charts  # plotly.js and the map data once, then one small script per chart
     assert parser.handlers == []  # no onerror= or any other handler came through
     assert parser.images and all(src.startswith("data:image/jpeg;base64,") for src in parser.images)
     assert EVIL_BRAND not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert parser.links == []  # nothing to fetch
+    assert parser.anchors and all(a.startswith("https://example.test/p/") for a in parser.anchors)  # top posts
     figures = re.findall(r"var f = (\{.*?\}); Plotly\.newPlot", html)
     assert len(figures) == charts
     for figure in figures:
