@@ -48,6 +48,15 @@ def readable_photo(uri: str) -> tuple[bytes, str] | None:
     return (data, kind) if kind else None
 
 
+def _on_disk(uri: str) -> bool:
+    """Whether the photo's file is still there (cheap: the page links it; serving it checks it decodes)."""
+    path = local_path(uri)
+    try:
+        return path is not None and path.is_file()
+    except OSError:
+        return False
+
+
 class ReviewSession:
     """What the review app serves: the queue of one model version in one mode, and where verdicts go."""
 
@@ -77,6 +86,7 @@ class ReviewSession:
         self._lock = threading.Lock()
         self._targets: dict[str, int] = {}
         self.queue: list[Any] = []
+        self._planned: tuple[Any, Plan] | None = None
         if mode == "sample":
             self.refresh()
         else:
@@ -99,10 +109,14 @@ class ReviewSession:
     def plan(self) -> Plan:
         """How many judgments each stratum has and needs, from the audit so far."""
         rows = store.judgments(self.db, self.version_id, mode="sample")
-        strata = {p.image_id: p.stratum for p in self.frame}
-        judged = {r["image_id"]: strata[r["image_id"]] for r in rows if r["image_id"] in strata}
-        audit = audited_rates(self.db, self.version_id, self.brands, seed=self.seed) if rows else None
-        return plan_sample(self.frame, judged, audit, self.precision)
+        # The audit (a simulation) runs again only when the judgments changed since the last page.
+        key = (len(rows), max((r["judged_at"] for r in rows), default=None))
+        if self._planned is None or self._planned[0] != key:
+            strata = {p.image_id: p.stratum for p in self.frame}
+            judged = {r["image_id"]: strata[r["image_id"]] for r in rows if r["image_id"] in strata}
+            audit = audited_rates(self.db, self.version_id, self.brands, seed=self.seed) if rows else None
+            self._planned = (key, plan_sample(self.frame, judged, audit, self.precision))
+        return self._planned[1]
 
     def _verdicts(self) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
@@ -132,7 +146,7 @@ class ReviewSession:
                     "detected": entry.detected,
                     "verdicts": stored.get("verdicts", {}),
                     "judged_by": stored.get("by"),
-                    "readable": readable_photo(row.get("uri") or "") is not None,
+                    "readable": _on_disk(row.get("uri") or ""),
                 }
             )
         return items
