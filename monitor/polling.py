@@ -62,6 +62,8 @@ class SourceSummary:
             self.detections[brand] = self.detections.get(brand, 0) + count
         for failure in counts.failures:
             self.failures[failure.reason] = self.failures.get(failure.reason, 0) + 1
+        if result.unstored:  # photos the database refused (storage.writes.UNSTORABLE)
+            self.failures["unstorable"] = self.failures.get("unstorable", 0) + len(result.unstored)
         self.batches += 1
 
 
@@ -100,6 +102,10 @@ def poll_source(db: Database, source_settings: SourceSettings, context: SourceCo
     finally:
         if source is not None:
             source.close()
+    if summary.error and context.stop is not None and context.stop.is_set():
+        log.info("poll %s cut short by a stop request: %s", source_settings.name, summary.error)
+        summary.error = None  # not the source's failure: no backoff; the next run polls it again
+        return summary
     if summary.error:
         failures = _failures(db, source_id) + 1
         next_try = utcnow() + timedelta(seconds=backoff(source_settings.interval, failures))
@@ -115,7 +121,7 @@ def poll_source(db: Database, source_settings: SourceSettings, context: SourceCo
 
 
 def _failures(db: Database, source_id: int) -> int:
-    # TODO(storage): a storage.sources function for this read; it is the only query monitor runs itself.
+    # The one read monitor makes itself (storage.sources has no function for it yet).
     with db.session() as session:
         query = select(schema.Source.consecutive_failures).where(schema.Source.id == source_id)
         return int(session.scalar(query) or 0)

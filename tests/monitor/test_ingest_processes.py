@@ -118,6 +118,34 @@ def test_daemon_picks_up_a_dropped_photo_records_failures_and_stops_on_sigterm(t
     assert status.exit_code == 0 and "inbox" in status.stdout and "upstream is down" in status.stdout
 
 
+@pytest.mark.parametrize("command", [("ingest", "--once"), ("run", "--executor", "celery")])
+def test_sigterm_ends_a_request_stuck_on_a_silent_server(tmp_path, sqlite_url, make_config, server, command):
+    from storage.migrate import upgrade
+
+    upgrade(sqlite_url)
+    answered = []
+
+    def silent(_handler):  # holds the request far longer than anyone waits for the process
+        time.sleep(WAIT * 2)
+        answered.append(True)
+
+    server.routes["/api"] = silent
+    config = make_config(sqlite_url, [{"name": "api", "kind": "json", "url": server.url("/api"), "interval": 60,
+                                       "allow_private": True, "fields": {"image": "img"}}],
+                         ingest={"connect_timeout": 5, "read_timeout": WAIT * 2},
+                         executor={"broker_url": "redis://127.0.0.1:6379/14"})
+    proc = subprocess.Popen(monitor_cmd(config, *command), cwd=ROOT, env=subprocess_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: server.hits.get("/api"), "the request to the silent server", proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 0, err[-3000:]
+    assert not answered  # it stopped while the request was still waiting
+    assert count(sqlite_url, "SELECT consecutive_failures FROM sources WHERE name = 'api'") == 0
+
+
 def test_daemon_and_ingest_refuse_without_a_model(tmp_path, sqlite_url, make_config):
     from storage.migrate import upgrade
 
