@@ -29,8 +29,8 @@ def slug(text: str) -> str:
     return f"{kept or 'report'}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
-def write_report(report: Any, out_dir: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
-    """Write CSV files and/or report.html into out_dir; returns every path written."""
+def write_report(report: Any, out_dir: Path, formats: Iterable[str] = FORMATS, excel: bool = False) -> list[Path]:
+    """Write CSV files (UTF-8 with a BOM for Excel when `excel`) and/or report.html into out_dir; returns the paths."""
     from reports.render_csv import write_csv
     from reports.render_html import write_html
 
@@ -38,7 +38,7 @@ def write_report(report: Any, out_dir: Path, formats: Iterable[str] = FORMATS) -
     written: list[Path] = []
     for fmt in parse_formats(formats):
         if fmt == "csv":
-            written.extend(write_csv(report, out_dir))
+            written.extend(write_csv(report, out_dir, excel=excel))
         else:
             written.append(write_html(report, out_dir / "report.html"))
     return written
@@ -46,16 +46,17 @@ def write_report(report: Any, out_dir: Path, formats: Iterable[str] = FORMATS) -
 
 def make_report(url: str, out_dir: Path | None, formats: Iterable[str] = FORMATS, *, campaign: str | None = None,
                 first: Any = None, last: Any = None, configured: Iterable[Any] = (), tracked: Iterable[str] = (),
-                reports_dir: Path = Path("reports"), by: str = "day", model_version: int | None = None,
-                include_reposts: bool = False, raw: bool = False) -> tuple[Any, list[Path]]:
+                reports_dir: Path = Path("reports"), by: str = "auto", model_version: int | None = None,
+                include_reposts: bool = False, raw: bool = False, own: Iterable[str] = (),
+                excel: bool = False) -> tuple[Any, list[Path]]:
     """Open the database, build the campaign (by name) or period (first..last) report and write it.
 
     `raw` counts from the raw tables instead of the rollups (same numbers; for checks and benchmarks)."""
     from storage.campaigns import get_campaign
     from storage.engine import open_database
 
-    if by not in ("day", "week"):
-        raise ReportError(f"--by must be day or week (got {by!r})")
+    if by not in ("auto", "day", "week"):
+        raise ReportError(f"--by must be auto, day or week (got {by!r})")
     if (campaign is None) == (first is None or last is None):
         raise ReportError("give either --campaign NAME or both --from DATE and --to DATE")
     formats = parse_formats(formats)
@@ -72,8 +73,8 @@ def make_report(url: str, out_dir: Path | None, formats: Iterable[str] = FORMATS
         else:
             from reports.period import build_period_report
 
-            report = build_period_report(db, first, last, **options)
+            report = build_period_report(db, first, last, own=list(own), **options)
             default_dir = reports_dir / f"{first}_{last}"
-        return report, write_report(report, Path(out_dir) if out_dir else default_dir, formats)
+        return report, write_report(report, Path(out_dir) if out_dir else default_dir, formats, excel)
     finally:
         db.dispose()

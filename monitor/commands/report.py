@@ -20,8 +20,11 @@ def register(app: typer.Typer) -> None:
                end: Optional[datetime] = typer.Option(None, "--to", formats=["%Y-%m-%d"],
                                                       help="Last day of a plain report, inclusive."),
                formats: str = typer.Option("csv,html", "--format", help="csv, html or both (comma-separated)."),
+               excel: bool = typer.Option(False, "--excel", help="CSV as UTF-8 with a byte-order mark, so Excel on "
+                                          "Windows shows accents and emoji right."),
                out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: paths.reports/NAME)."),
-               by: str = typer.Option("day", "--by", help="Time series buckets: day or week."),
+               by: str = typer.Option("auto", "--by", help="Time series buckets: day, week, or auto "
+                                   "(weeks unless the report spans under three weeks)."),
                model_version: Optional[int] = typer.Option(None, "--model-version",
                                                            help="Model version id (default: the newest with detections)."),
                exclude_reposts: bool = typer.Option(True, "--exclude-reposts/--include-reposts",
@@ -31,7 +34,7 @@ def register(app: typer.Typer) -> None:
         """Write an exposure report: lift before/during/after a campaign vs competitors, or a date range.
 
         Example: monitor report --campaign spring-launch --format csv,html --by week
-        Example: monitor report --from 2026-03-01 --to 2026-03-31 --out reports/march
+        Example: monitor report --from 2026-03-01 --to 2026-03-31 --out reports/march --excel
         """
         from monitor.campaigns import check_report_brands
         from reports.output import make_report
@@ -41,8 +44,9 @@ def register(app: typer.Typer) -> None:
         result, paths = make_report(
             settings.database.url, out, formats, campaign=campaign,
             first=start.date() if start else None, last=end.date() if end else None,
-            configured=settings.campaigns, tracked=settings.brands.tracked, reports_dir=settings.paths.reports,
-            by=by, model_version=model_version, include_reposts=not exclude_reposts, raw=from_raw)
+            configured=settings.campaigns, tracked=settings.brands.tracked, own=settings.brands.own,
+            reports_dir=settings.paths.reports,
+            by=by, model_version=model_version, include_reposts=not exclude_reposts, raw=from_raw, excel=excel)
         typer.echo(result.headline)
         for warning in result.warnings:
             typer.echo(f"note: {warning}")
