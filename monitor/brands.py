@@ -7,8 +7,9 @@ model versions registered in the database (brands an older model detected stay r
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from classifier.bundle import read_manifest
 from classifier.errors import BundleError
@@ -22,7 +23,7 @@ class UnknownBrand(ConfigError):
     """A brand name the model does not know."""
 
 
-def bundle_classes(model_path: Path) -> Optional[list[str]]:
+def bundle_classes(model_path: Path) -> list[str] | None:
     """The brands of the bundle at `model_path`, or None when nothing is there yet (BundleError when what is
     there is no readable bundle)."""
     path = Path(model_path)
@@ -31,7 +32,7 @@ def bundle_classes(model_path: Path) -> Optional[list[str]]:
     return [str(brand) for brand in read_manifest(path)["classes"]]
 
 
-def model_brands(settings: Settings, db: Optional[Database] = None) -> Optional[set[str]]:
+def model_brands(settings: Settings, db: Database | None = None) -> set[str] | None:
     """Brands the configured bundle or any registered model version knows; None when there is no model yet."""
     known: set[str] = set()
     found = False
@@ -49,7 +50,7 @@ def model_brands(settings: Settings, db: Optional[Database] = None) -> Optional[
     return known if found else None
 
 
-def suggestion(name: str, known: Iterable[str]) -> Optional[str]:
+def suggestion(name: str, known: Iterable[str]) -> str | None:
     """The known brand `name` most likely means (same letters in another case, or a close spelling)."""
     choices = sorted(known)
     for choice in choices:
@@ -68,8 +69,9 @@ def check_brands(named: Iterable[tuple[str, str]], known: Iterable[str], model: 
             continue
         close = suggestion(brand, known)
         hint = f"; did you mean {close!r}?" if close else ""
-        raise UnknownBrand(f"{where}: {brand!r} is not a brand {model} knows{hint} "
-                           f"(it knows: {', '.join(sorted(known)) or 'none'})")
+        raise UnknownBrand(
+            f"{where}: {brand!r} is not a brand {model} knows{hint} (it knows: {', '.join(sorted(known)) or 'none'})"
+        )
 
 
 def configured_brands(settings: Settings) -> list[tuple[str, str]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable, Optional
 
 from monitor.brands import campaign_brands, check_brands, model_brands
 from monitor.config import Settings
@@ -12,9 +12,17 @@ from storage.campaigns import add_campaign, list_campaigns
 from storage.engine import open_database
 
 
-def add_checked_campaign(settings: Settings, name: str, brand: str, start: date, end: date, *,
-                         competitors: Iterable[str] = (), baseline_days: Optional[int] = None,
-                         after_days: Optional[int] = None) -> tuple[CampaignSpec, bool, bool]:
+def add_checked_campaign(
+    settings: Settings,
+    name: str,
+    brand: str,
+    start: date,
+    end: date,
+    *,
+    competitors: Iterable[str] = (),
+    baseline_days: int | None = None,
+    after_days: int | None = None,
+) -> tuple[CampaignSpec, bool, bool]:
     """Store the campaign once its fields and brands check out; (spec, shadowed by the config, brands checked)."""
     competitors = list(dict.fromkeys(c for c in competitors if c != brand))
     check_campaign(name, brand, start, end, baseline_days, after_days, competitors)
@@ -26,12 +34,21 @@ def add_checked_campaign(settings: Settings, name: str, brand: str, start: date,
     draft = CampaignSpec(name=name, brand=brand, start=start, end=end, competitors=tuple(competitors))
     if known is not None:
         check_brands(campaign_brands(draft), known)
-    spec, shadowed = add_campaign(settings.database.url, name, brand, start, end, competitors=competitors,
-                                  baseline_days=baseline_days, after_days=after_days, configured=settings.campaigns)
+    spec, shadowed = add_campaign(
+        settings.database.url,
+        name,
+        brand,
+        start,
+        end,
+        competitors=competitors,
+        baseline_days=baseline_days,
+        after_days=after_days,
+        configured=settings.campaigns,
+    )
     return spec, shadowed, known is not None
 
 
-def check_report_brands(settings: Settings, campaign: Optional[str]) -> None:
+def check_report_brands(settings: Settings, campaign: str | None) -> None:
     """Before a report: the campaign's brands and the tracked ones must be brands the model knows (when known)."""
     db = open_database(settings.database.url)
     try:

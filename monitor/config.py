@@ -8,7 +8,7 @@ import os
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -71,12 +71,12 @@ class CampaignSettings(_Strict):
     brand: str
     start: date
     end: date
-    baseline_days: Optional[int] = None
-    after_days: Optional[int] = None
+    baseline_days: int | None = None
+    after_days: int | None = None
     competitors: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _checked(self) -> "CampaignSettings":
+    def _checked(self) -> CampaignSettings:
         check_spec(self)  # the one campaign check (storage.campaign_spec), shared with the database and reports
         return self
 
@@ -92,7 +92,7 @@ class SourceSettings(BaseModel):
 
     name: str
     kind: str
-    preset: Optional[str] = None  # flickr | mastodon | reddit | youtube | wordpress (monitor.sources.presets)
+    preset: str | None = None  # flickr | mastodon | reddit | youtube | wordpress (monitor.sources.presets)
     interval: float = 300.0
     enabled: bool = True
     allow_private: bool = False
@@ -144,7 +144,7 @@ class ClassifierSettings(_Strict):
     model: Path = Path("models/current")
     backbone: str = "inception_v3"
     weights: str = "imagenet"
-    input_size: Optional[int] = Field(default=None, ge=32, le=1024)
+    input_size: int | None = Field(default=None, ge=32, le=1024)
     batch_size: int = Field(default=32, ge=1, le=1024)
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     epochs: int = Field(default=30, ge=1)
@@ -169,7 +169,8 @@ class IngestSettings(_Strict):
     max_pixels: int = Field(default=60_000_000, ge=10_000)
     min_side: int = Field(default=32, ge=1)
     image_formats: list[Literal["jpeg", "png", "webp", "gif", "bmp", "tiff"]] = Field(
-        default_factory=lambda: ["jpeg", "png", "webp", "gif", "bmp", "tiff"], min_length=1)
+        default_factory=lambda: ["jpeg", "png", "webp", "gif", "bmp", "tiff"], min_length=1
+    )
     max_decode_mb: int = Field(default=256, ge=16, le=65536)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
@@ -231,7 +232,7 @@ class Settings(_Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
-    config_path: Optional[Path] = Field(default=None, exclude=True)
+    config_path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("sources", "campaigns")
     @classmethod
@@ -262,11 +263,13 @@ class Settings(_Strict):
 
 def _expand_env(value: Any, where: str, environ: dict[str, str], origin: str = "<config>") -> Any:
     if isinstance(value, str):
+
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
-                raise ConfigError(f"{origin}: {where}: environment variable {name} is not set "
-                                  f"(referenced as ${{{name}}})")
+                raise ConfigError(
+                    f"{origin}: {where}: environment variable {name} is not set (referenced as ${{{name}}})"
+                )
             return environ[name]
 
         return _ENV_REF.sub(replace, value)
@@ -284,7 +287,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return text or "(top level)"
 
 
-def _model_at(loc: tuple[Any, ...]) -> Optional[type[BaseModel]]:
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     model: Any = Settings
     for part in loc:
         if isinstance(part, int):
@@ -326,7 +329,7 @@ def _resolve(path: Path, base: Path) -> Path:
 def _resolve_sqlite(url: str, base: Path) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
-        rest = url[len(prefix):]
+        rest = url[len(prefix) :]
         if rest and not rest.startswith(":"):
             return prefix + str(_resolve(Path(rest), base))
     return url
@@ -369,8 +372,9 @@ def _expanded_size(data: Any, limit: int = MAX_YAML_NODES) -> int:
     return size(data)
 
 
-def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = None,
-                   environ: Optional[dict[str, str]] = None) -> Settings:
+def parse_settings(
+    data: Any, origin: str = "<config>", base: Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     """Validate already-parsed YAML data; paths resolve against `base`."""
     if data is None:
         data = {}
@@ -381,8 +385,10 @@ def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = N
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     if expanded > MAX_YAML_NODES:
-        raise ConfigError(f"{origin}: the YAML expands to over {MAX_YAML_NODES} values through its aliases "
-                          "(a \"billion laughs\" file?); write the values out instead")
+        raise ConfigError(
+            f"{origin}: the YAML expands to over {MAX_YAML_NODES} values through its aliases "
+            '(a "billion laughs" file?); write the values out instead'
+        )
     data = _expand_env(data, "", dict(os.environ) if environ is None else environ, origin)
     try:
         settings = Settings.model_validate(data)
@@ -403,7 +409,7 @@ def parse_settings(data: Any, origin: str = "<config>", base: Optional[Path] = N
     return settings
 
 
-def config_path(explicit: Optional[Path] = None, environ: Optional[dict[str, str]] = None) -> Path:
+def config_path(explicit: Path | None = None, environ: dict[str, str] | None = None) -> Path:
     """The config file to use: the explicit one, else $MONITOR_CONFIG, else ./config.yaml."""
     environ = dict(os.environ) if environ is None else environ
     if explicit is not None:
@@ -411,7 +417,7 @@ def config_path(explicit: Optional[Path] = None, environ: Optional[dict[str, str
     return Path(environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
 
 
-def load_settings(path: Optional[Path] = None, environ: Optional[dict[str, str]] = None) -> Settings:
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read, expand and validate a config file; every problem is a one-line ConfigError."""
     path = config_path(path, environ)
     if not path.exists():
@@ -430,4 +436,3 @@ def load_settings(path: Optional[Path] = None, environ: Optional[dict[str, str]]
     settings = parse_settings(data, str(path), path.resolve().parent, environ)
     settings.config_path = path.resolve()
     return settings
-

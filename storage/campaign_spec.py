@@ -6,9 +6,10 @@ Config entries (monitor.config), rows in the database (storage.campaigns) and re
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from storage.errors import InvalidCampaign
 
@@ -25,8 +26,8 @@ class CampaignSpec:
     brand: str
     start: date
     end: date
-    baseline_days: Optional[int] = None
-    after_days: Optional[int] = None
+    baseline_days: int | None = None
+    after_days: int | None = None
     competitors: tuple[str, ...] = field(default_factory=tuple)
     origin: str = "db"
 
@@ -45,8 +46,15 @@ def campaign_days(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
-def check_campaign(name: str, brand: str, start: date, end: date, baseline_days: Optional[int] = None,
-                   after_days: Optional[int] = None, competitors: Sequence[str] = ()) -> None:
+def check_campaign(
+    name: str,
+    brand: str,
+    start: date,
+    end: date,
+    baseline_days: int | None = None,
+    after_days: int | None = None,
+    competitors: Sequence[str] = (),
+) -> None:
     """Raise InvalidCampaign (a StorageError and a ValueError) naming what is wrong with these fields."""
     if not str(name).strip():
         raise InvalidCampaign("campaign name is empty")
@@ -66,21 +74,36 @@ def check_campaign(name: str, brand: str, start: date, end: date, baseline_days:
         raise InvalidCampaign(f"{label}: end {end} is before start {start}")
     for what, value in (("baseline_days", baseline_days), ("after_days", after_days)):
         if value is not None and not 0 < value <= MAX_WINDOW_DAYS:
-            raise InvalidCampaign(f"{label}: {what} must be a positive number of days up to {MAX_WINDOW_DAYS} "
-                                  f"(got {value})")
+            raise InvalidCampaign(
+                f"{label}: {what} must be a positive number of days up to {MAX_WINDOW_DAYS} (got {value})"
+            )
 
 
 def check_spec(campaign: Any) -> None:
     """`check_campaign` on anything with the campaign fields (a config entry, a CampaignSpec)."""
-    check_campaign(campaign.name, campaign.brand, campaign.start, campaign.end, campaign.baseline_days,
-                   campaign.after_days, tuple(campaign.competitors or ()))
+    check_campaign(
+        campaign.name,
+        campaign.brand,
+        campaign.start,
+        campaign.end,
+        campaign.baseline_days,
+        campaign.after_days,
+        tuple(campaign.competitors or ()),
+    )
 
 
 def from_settings(campaign: Any) -> CampaignSpec:
     """A CampaignSpec from a config entry (anything with the config's campaign fields)."""
-    return CampaignSpec(name=campaign.name, brand=campaign.brand, start=campaign.start, end=campaign.end,
-                        baseline_days=campaign.baseline_days, after_days=campaign.after_days,
-                        competitors=tuple(campaign.competitors or ()), origin="config")
+    return CampaignSpec(
+        name=campaign.name,
+        brand=campaign.brand,
+        start=campaign.start,
+        end=campaign.end,
+        baseline_days=campaign.baseline_days,
+        after_days=campaign.after_days,
+        competitors=tuple(campaign.competitors or ()),
+        origin="config",
+    )
 
 
 def merge_campaigns(configured: Iterable[Any], stored: Iterable[CampaignSpec]) -> list[CampaignSpec]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -12,19 +13,43 @@ from storage.engine import Database, open_database
 from storage.errors import StorageError
 from storage.schema import Campaign
 
-__all__ = ["CampaignSpec", "add_campaign", "all_campaigns", "from_settings", "get_campaign", "list_campaigns",
-           "merge_campaigns", "remove_campaign", "upsert_campaign"]
+__all__ = [
+    "CampaignSpec",
+    "add_campaign",
+    "all_campaigns",
+    "from_settings",
+    "get_campaign",
+    "list_campaigns",
+    "merge_campaigns",
+    "remove_campaign",
+    "upsert_campaign",
+]
 
 
 def _spec(row: Campaign) -> CampaignSpec:
-    return CampaignSpec(name=row.name, brand=row.brand, start=row.start_date, end=row.end_date,
-                        baseline_days=row.baseline_days, after_days=row.after_days,
-                        competitors=tuple(row.competitors or ()), origin="db")
+    return CampaignSpec(
+        name=row.name,
+        brand=row.brand,
+        start=row.start_date,
+        end=row.end_date,
+        baseline_days=row.baseline_days,
+        after_days=row.after_days,
+        competitors=tuple(row.competitors or ()),
+        origin="db",
+    )
 
 
-def upsert_campaign(db: Database, name: str, brand: str, start: date, end: date, *,
-                    competitors: Iterable[str] = (), baseline_days: Optional[int] = None,
-                    after_days: Optional[int] = None) -> CampaignSpec:
+def upsert_campaign(
+    db: Database,
+    name: str,
+    brand: str,
+    start: date,
+    end: date,
+    *,
+    competitors: Iterable[str] = (),
+    baseline_days: int | None = None,
+    after_days: int | None = None,
+) -> CampaignSpec:
     """Create the campaign, or replace the one stored under the same name."""
     competitors = list(dict.fromkeys(c for c in competitors if c != brand))
     check_campaign(name, brand, start, end, baseline_days, after_days, competitors)
@@ -46,7 +71,7 @@ def list_campaigns(db: Database) -> list[CampaignSpec]:
         return [_spec(row) for row in rows]
 
 
-def get_campaign(db: Optional[Database], name: str, configured: Iterable[Any] = ()) -> CampaignSpec:
+def get_campaign(db: Database | None, name: str, configured: Iterable[Any] = ()) -> CampaignSpec:
     """The campaign called `name` (config first, then database), or a StorageError listing the known ones."""
     campaigns = merge_campaigns(configured, list_campaigns(db) if db is not None else [])
     for campaign in campaigns:
@@ -56,14 +81,24 @@ def get_campaign(db: Optional[Database], name: str, configured: Iterable[Any] = 
     raise StorageError(f"no campaign named {name!r} (known: {known}); add one with `monitor campaign add`")
 
 
-def add_campaign(url: str, name: str, brand: str, start: date, end: date, *, competitors: Iterable[str] = (),
-                 baseline_days: Optional[int] = None, after_days: Optional[int] = None,
-                 configured: Iterable[Any] = ()) -> tuple[CampaignSpec, bool]:
+def add_campaign(
+    url: str,
+    name: str,
+    brand: str,
+    start: date,
+    end: date,
+    *,
+    competitors: Iterable[str] = (),
+    baseline_days: int | None = None,
+    after_days: int | None = None,
+    configured: Iterable[Any] = (),
+) -> tuple[CampaignSpec, bool]:
     """Store a campaign in the database at `url`; also says whether a config campaign shadows it."""
     db = open_database(url)
     try:
-        spec = upsert_campaign(db, name, brand, start, end, competitors=competitors,
-                               baseline_days=baseline_days, after_days=after_days)
+        spec = upsert_campaign(
+            db, name, brand, start, end, competitors=competitors, baseline_days=baseline_days, after_days=after_days
+        )
     finally:
         db.dispose()
     return spec, any(c.name == name for c in configured)
@@ -89,5 +124,8 @@ def remove_campaign(url: str, name: str, configured: Iterable[Any] = ()) -> None
     if not removed:
         in_config = any(c.name == name for c in configured)
         known = ", ".join(c.name for c in all_campaigns(url)) or "none stored"
-        raise StorageError(f"campaign {name!r} is defined in the config file; remove it there" if in_config
-                           else f"no campaign named {name!r} in the database (stored: {known})")
+        raise StorageError(
+            f"campaign {name!r} is defined in the config file; remove it there"
+            if in_config
+            else f"no campaign named {name!r} in the database (stored: {known})"
+        )

@@ -7,21 +7,21 @@ through from failing the batch on a strict database (PostgreSQL refuses NUL and 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from storage.schema import FetchFailure, Image
 
-BIGINT_MAX = 2 ** 63 - 1
+BIGINT_MAX = 2**63 - 1
 _TEXT_COLUMNS = ("uri", "external_id", "place", "caption", "author", "reject_reason", "reject_detail")
 
 
-def column_length(table: Any, name: str) -> Optional[int]:
+def column_length(table: Any, name: str) -> int | None:
     """The declared length of a text column (None for unbounded Text)."""
     return getattr(table.c[name].type, "length", None)
 
 
-def clean_text(value: Any, limit: Optional[int] = None) -> Optional[str]:
+def clean_text(value: Any, limit: int | None = None) -> str | None:
     """Text that every database stores: NUL removed, lone surrogates replaced, at most `limit` characters."""
     if value is None:
         return None
@@ -35,7 +35,7 @@ def clean_text(value: Any, limit: Optional[int] = None) -> Optional[str]:
     return text[:limit] if limit is not None else text
 
 
-def finite(value: Any) -> Optional[float]:
+def finite(value: Any) -> float | None:
     """The value as a finite float, or None (for None, booleans, text that is no number, NaN and infinities)."""
     if value is None or isinstance(value, bool):
         return None
@@ -52,12 +52,12 @@ def clean_number(value: Any, low: float, high: float) -> Any:
     return value if number is not None and low <= number <= high else None
 
 
-def clean_moment(value: Optional[datetime]) -> Optional[datetime]:
+def clean_moment(value: datetime | None) -> datetime | None:
     """The time when it can be expressed in UTC (a year-9999 time with an offset cannot), else None."""
     if value is None:
         return None
     try:
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except (OverflowError, ValueError):
         return None
 
@@ -74,8 +74,7 @@ def clean_image_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def clean_failure_text(uri: str, reason: str, detail: Optional[str]) -> tuple[str, str, Optional[str]]:
+def clean_failure_text(uri: str, reason: str, detail: str | None) -> tuple[str, str, str | None]:
     """A fetch failure's uri, reason and detail made storable."""
     table = FetchFailure.__table__
-    return (clean_text(uri) or "", clean_text(reason, column_length(table, "reason")) or "unknown",
-            clean_text(detail))
+    return (clean_text(uri) or "", clean_text(reason, column_length(table, "reason")) or "unknown", clean_text(detail))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -66,8 +67,7 @@ def make_engine(url: str | URL, echo: bool = False) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             path = sqlite_file(parsed)
-            engine = create_engine(parsed, echo=echo,
-                                   connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+            engine = create_engine(parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine, wal=path is not None)
             return engine
         return create_engine(parsed, echo=echo, pool_pre_ping=True)
@@ -90,7 +90,8 @@ class Database:
         self.engine = make_engine(self.url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -111,7 +112,7 @@ class Database:
         """Close every pooled connection."""
         self.engine.dispose()
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -131,5 +132,6 @@ def open_database(url: str | URL, upgrade: bool = False, echo: bool = False) -> 
     if at != head:
         raise DatabaseNotReady(
             f"database {redact_url(url)} is at revision {at or 'none (empty)'}, head is {head}: "
-            "run `monitor db upgrade`")
+            "run `monitor db upgrade`"
+        )
     return Database(url, echo=echo)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from alembic import command
 from alembic.config import Config
@@ -38,7 +37,7 @@ def _unreachable(url: str | URL, exc: BaseException) -> DatabaseNotReady:
     return DatabaseNotReady(f"database {redact_url(url)} is unreachable: {describe_error(exc)}")
 
 
-def current(url: str | URL) -> Optional[str]:
+def current(url: str | URL) -> str | None:
     """The revision the database is at, or None for an empty (or not yet created) database."""
     path = sqlite_file(normalize_url(url))
     if path is not None and not path.exists():
@@ -53,7 +52,7 @@ def current(url: str | URL) -> Optional[str]:
         engine.dispose()
 
 
-def upgrade(url: str | URL, revision: str = "head") -> Optional[str]:
+def upgrade(url: str | URL, revision: str = "head") -> str | None:
     """Migrate the database to `revision` (creating every table when empty); returns the revision now current."""
     path = sqlite_file(normalize_url(url))
     if path is not None:

@@ -6,11 +6,25 @@ detections and images instead, with the same results (a test compares the two).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
-from typing import Any, Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import (BigInteger, Integer, String, and_, bindparam, case, cast, func, literal, literal_column,
-                        select, text, type_coerce)
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,20 +32,31 @@ from storage.engine import Database, describe_error
 from storage.errors import StorageError
 from storage.redaction import redact_text, redact_url
 from storage.rollups import utc_day
-from storage.schema import (NO_PLACE, NO_REASON, Detection, DetectionRollup, FetchFailure, Image, ImageRollup,
-                            ModelVersion, Source, Thumbnail, UTCDateTime)
+from storage.schema import (
+    NO_PLACE,
+    NO_REASON,
+    Detection,
+    DetectionRollup,
+    FetchFailure,
+    Image,
+    ImageRollup,
+    ModelVersion,
+    Source,
+    Thumbnail,
+    UTCDateTime,
+)
 
 D = Detection.__table__.c
 R = DetectionRollup.__table__.c
 G = ImageRollup.__table__.c
-I = Image.__table__.c
+IM = Image.__table__.c
 S = Source.__table__.c
 T = Thumbnail.__table__.c
 M = ModelVersion.__table__.c
 F = FetchFailure.__table__.c
 
 
-Reader = Union[Database, Engine]  # what report queries read through
+Reader = Database | Engine  # what report queries read through
 
 
 def _engine(db: Reader) -> Engine:
@@ -57,8 +82,9 @@ def day_of(column, dialect: str):
 
 def window_of(column, windows: Sequence[Any]):
     """A CASE expression naming the window (objects with name/start/end) a timestamp falls in."""
-    return case(*[(and_(column >= w.start, column < w.end), literal(w.name)) for w in windows],
-                else_=literal(None, String))
+    return case(
+        *[(and_(column >= w.start, column < w.end), literal(w.name)) for w in windows], else_=literal(None, String)
+    )
 
 
 def _span(windows: Sequence[Any]) -> tuple[datetime, datetime]:
@@ -66,38 +92,44 @@ def _span(windows: Sequence[Any]) -> tuple[datetime, datetime]:
 
 
 def _accepted(include_reposts: bool) -> list[Any]:
-    conditions = [I.status == "accepted"]
+    conditions = [IM.status == "accepted"]
     if not include_reposts:
-        conditions.append(I.repost_of_id.is_(None))
+        conditions.append(IM.repost_of_id.is_(None))
     return conditions
 
 
-def latest_model_version(db: Reader) -> Optional[int]:
+def latest_model_version(db: Reader) -> int | None:
     """The newest model version id that has any detection, or None."""
     rows = _rows(db, select(func.max(D.model_version_id).label("id")))
     return rows[0]["id"] if rows else None
 
 
-def model_version(db: Reader, version_id: int) -> Optional[dict[str, Any]]:
+def model_version(db: Reader, version_id: int) -> dict[str, Any] | None:
     """One model version's row (thresholds, metrics, backbone...), or None."""
-    rows = _rows(db, select(M.id, M.checksum, M.bundle_path, M.backbone, M.input_size, M.classes,
-                            M.thresholds, M.metrics, M.created_at).where(M.id == version_id))
+    rows = _rows(
+        db,
+        select(
+            M.id, M.checksum, M.bundle_path, M.backbone, M.input_size, M.classes, M.thresholds, M.metrics, M.created_at
+        ).where(M.id == version_id),
+    )
     return rows[0] if rows else None
 
 
 def model_versions_used(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Model versions with at least one detection posted in [start, end) (an index probe per version)."""
-    used = (select(D.id).where(D.model_version_id == M.id, D.posted_at >= start, D.posted_at < end)
-            .limit(1).exists())
-    statement = (select(M.id, M.checksum, M.backbone, M.input_size, M.bundle_path, M.thresholds, M.created_at)
-                 .where(used).order_by(M.id))
+    used = select(D.id).where(D.model_version_id == M.id, D.posted_at >= start, D.posted_at < end).limit(1).exists()
+    statement = (
+        select(M.id, M.checksum, M.backbone, M.input_size, M.bundle_path, M.thresholds, M.created_at)
+        .where(used)
+        .order_by(M.id)
+    )
     return _rows(db, statement)
 
 
 def _days(start: datetime, end: datetime) -> tuple[date, date]:
     """The whole UTC days [first, stop) that [start, end) covers; a rollup cannot split a day."""
     for moment in (start, end):
-        if (moment.astimezone(timezone.utc) if moment.tzinfo else moment).time() != time(0):
+        if (moment.astimezone(UTC) if moment.tzinfo else moment).time() != time(0):
             raise StorageError(f"rollups count whole UTC days: {moment.isoformat()} is not midnight UTC")
     return utc_day(start), utc_day(end)
 
@@ -114,8 +146,10 @@ def _known_sum(column: Any, known: Any, name: str) -> Any:
 
 def _day_window(column: Any, windows: Sequence[Any]) -> Any:
     """window_of for a DATE column: windows are whole UTC days."""
-    return case(*[(and_(column >= utc_day(w.start), column < utc_day(w.end)), literal(w.name)) for w in windows],
-                else_=literal(None, String))
+    return case(
+        *[(and_(column >= utc_day(w.start), column < utc_day(w.end)), literal(w.name)) for w in windows],
+        else_=literal(None, String),
+    )
 
 
 def _iso_days(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,16 +162,19 @@ def detections_in_span(db: Reader, model_version_id: int, start: datetime, end: 
     """How many detections one model version made on photos posted in [start, end)."""
     if raw:
         statement = select(func.count().label("n")).where(
-            D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
+            D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end
+        )
     else:
         first, stop = _days(start, end)
         statement = select(cast(func.coalesce(func.sum(R.photos), 0), BigInteger).label("n")).where(
-            R.model_version_id == model_version_id, R.day >= first, R.day < stop)
+            R.model_version_id == model_version_id, R.day >= first, R.day < stop
+        )
     return int(_rows(db, statement)[0]["n"])
 
 
-def brand_counts_by_day(db: Reader, model_version_id: int, start: datetime, end: datetime,
-                        include_reposts: bool = False, raw: bool = False) -> list[dict[str, Any]]:
+def brand_counts_by_day(
+    db: Reader, model_version_id: int, start: datetime, end: datetime, include_reposts: bool = False, raw: bool = False
+) -> list[dict[str, Any]]:
     """Photos showing each brand per UTC day and source: day, brand, source, photos.
 
     Raw: scans detections alone (they carry posted_at and source_id; the pipeline classifies accepted
@@ -145,17 +182,23 @@ def brand_counts_by_day(db: Reader, model_version_id: int, start: datetime, end:
     """
     if not raw:
         first, stop = _days(start, end)
-        counted = (select(R.day.label("day"), R.brand.label("brand"), R.source_id.label("source_id"),
-                          _total(R.photos, "photos"))
-                   .where(R.model_version_id == model_version_id, R.day >= first, R.day < stop,
-                          *_no_reposts(R, include_reposts))
-                   .group_by(R.day, R.brand, R.source_id))
+        counted = (
+            select(
+                R.day.label("day"), R.brand.label("brand"), R.source_id.label("source_id"), _total(R.photos, "photos")
+            )
+            .where(
+                R.model_version_id == model_version_id, R.day >= first, R.day < stop, *_no_reposts(R, include_reposts)
+            )
+            .group_by(R.day, R.brand, R.source_id)
+        )
         return _iso_days(_with_source_names(db, counted.subquery()))
     dialect = _engine(db).dialect.name
     day = day_of(D.posted_at, dialect).label("day")
-    counted = (select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
-               .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
-               .group_by(day, D.brand, D.source_id))
+    counted = (
+        select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
+        .where(D.model_version_id == model_version_id, D.posted_at >= start, D.posted_at < end)
+        .group_by(day, D.brand, D.source_id)
+    )
     rows = _with_source_names(db, counted.subquery())
     if include_reposts or not _has_reposts(db, start, end):
         return rows
@@ -175,8 +218,11 @@ _SQLITE_REPOSTS = text(
     "WHERE i.repost_of_id IS NOT NULL AND +i.posted_at >= :start AND +i.posted_at < :end "
     "AND d.image_id = i.id AND +d.model_version_id = :version "
     "GROUP BY day, d.brand, s.name"
-).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()),
-             bindparam("version", type_=Integer()))
+).bindparams(
+    bindparam("start", type_=UTCDateTime()),
+    bindparam("end", type_=UTCDateTime()),
+    bindparam("version", type_=Integer()),
+)
 
 
 def _repost_counts(db: Reader, model_version_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -185,18 +231,28 @@ def _repost_counts(db: Reader, model_version_id: int, start: datetime, end: date
     if dialect == "sqlite":
         return _rows(db, _SQLITE_REPOSTS.bindparams(start=start, end=end, version=model_version_id))
     day = day_of(D.posted_at, dialect).label("day")
-    statement = (select(day, D.brand.label("brand"), S.name.label("source"), func.count().label("photos"))
-                 .select_from(Image.__table__.join(Detection.__table__, D.image_id == I.id)
-                              .outerjoin(Source.__table__, S.id == D.source_id))
-                 .where(I.repost_of_id.is_not(None), I.posted_at >= start, I.posted_at < end,
-                        D.model_version_id == model_version_id)
-                 .group_by(day, D.brand, S.name))
+    statement = (
+        select(day, D.brand.label("brand"), S.name.label("source"), func.count().label("photos"))
+        .select_from(
+            Image.__table__.join(Detection.__table__, D.image_id == IM.id).outerjoin(
+                Source.__table__, S.id == D.source_id
+            )
+        )
+        .where(
+            IM.repost_of_id.is_not(None),
+            IM.posted_at >= start,
+            IM.posted_at < end,
+            D.model_version_id == model_version_id,
+        )
+        .group_by(day, D.brand, S.name)
+    )
     return _rows(db, statement)
 
 
 def _has_reposts(db: Reader, start: datetime, end: datetime) -> bool:
     statement = select(literal(1).label("found")).where(
-        select(I.id).where(I.repost_of_id.is_not(None), I.posted_at >= start, I.posted_at < end).exists())
+        select(IM.id).where(IM.repost_of_id.is_not(None), IM.posted_at >= start, IM.posted_at < end).exists()
+    )
     return bool(_rows(db, statement))
 
 
@@ -205,63 +261,120 @@ def _no_reposts(rollup: Any, include_reposts: bool) -> list[Any]:
 
 
 def _with_source_names(db: Reader, aggregated) -> list[dict[str, Any]]:
-    statement = (select(aggregated.c.day, aggregated.c.brand, S.name.label("source"), aggregated.c.photos)
-                 .select_from(aggregated.outerjoin(Source.__table__, S.id == aggregated.c.source_id)))
+    statement = select(aggregated.c.day, aggregated.c.brand, S.name.label("source"), aggregated.c.photos).select_from(
+        aggregated.outerjoin(Source.__table__, S.id == aggregated.c.source_id)
+    )
     return _rows(db, statement)
 
 
-def images_by_day(db: Reader, start: datetime, end: datetime, include_reposts: bool = False,
-                  raw: bool = False) -> list[dict[str, Any]]:
+def images_by_day(
+    db: Reader, start: datetime, end: datetime, include_reposts: bool = False, raw: bool = False
+) -> list[dict[str, Any]]:
     """Accepted photos (the denominator) per UTC day, source and place, with reach and coordinate sums."""
     if raw:
-        day = day_of(I.posted_at, _engine(db).dialect.name).label("day")
-        aggregated = (select(day, I.source_id.label("source_id"), I.place.label("place"),
-                             func.count().label("images"), func.sum(I.reach).label("reach"),
-                             func.count(I.reach).label("reach_known"),
-                             func.sum(I.latitude).label("latitude_sum"), func.sum(I.longitude).label("longitude_sum"),
-                             func.count(I.latitude).label("located"))
-                      .where(I.posted_at >= start, I.posted_at < end, *_accepted(include_reposts))
-                      .group_by(day, I.source_id, I.place)).subquery()
+        day = day_of(IM.posted_at, _engine(db).dialect.name).label("day")
+        aggregated = (
+            select(
+                day,
+                IM.source_id.label("source_id"),
+                IM.place.label("place"),
+                func.count().label("images"),
+                func.sum(IM.reach).label("reach"),
+                func.count(IM.reach).label("reach_known"),
+                func.sum(IM.latitude).label("latitude_sum"),
+                func.sum(IM.longitude).label("longitude_sum"),
+                func.count(IM.latitude).label("located"),
+            )
+            .where(IM.posted_at >= start, IM.posted_at < end, *_accepted(include_reposts))
+            .group_by(day, IM.source_id, IM.place)
+        ).subquery()
     else:
         first, stop = _days(start, end)
-        aggregated = (select(G.day.label("day"), G.source_id.label("source_id"),
-                             func.nullif(G.place, NO_PLACE).label("place"), _total(G.images, "images"),
-                             _known_sum(G.reach, G.reach_known, "reach"), _total(G.reach_known, "reach_known"),
-                             _known_sum(G.latitude_sum, G.located, "latitude_sum"),
-                             _known_sum(G.longitude_sum, G.located, "longitude_sum"), _total(G.located, "located"))
-                      .where(G.day >= first, G.day < stop, G.status == "accepted", *_no_reposts(G, include_reposts))
-                      .group_by(G.day, G.source_id, G.place)).subquery()
+        aggregated = (
+            select(
+                G.day.label("day"),
+                G.source_id.label("source_id"),
+                func.nullif(G.place, NO_PLACE).label("place"),
+                _total(G.images, "images"),
+                _known_sum(G.reach, G.reach_known, "reach"),
+                _total(G.reach_known, "reach_known"),
+                _known_sum(G.latitude_sum, G.located, "latitude_sum"),
+                _known_sum(G.longitude_sum, G.located, "longitude_sum"),
+                _total(G.located, "located"),
+            )
+            .where(G.day >= first, G.day < stop, G.status == "accepted", *_no_reposts(G, include_reposts))
+            .group_by(G.day, G.source_id, G.place)
+        ).subquery()
     a = aggregated.c
-    statement = (select(a.day, S.name.label("source"), a.place, a.images, a.reach, a.reach_known,
-                        a.latitude_sum, a.longitude_sum, a.located)
-                 .select_from(aggregated.outerjoin(Source.__table__, S.id == a.source_id)))
+    statement = select(
+        a.day,
+        S.name.label("source"),
+        a.place,
+        a.images,
+        a.reach,
+        a.reach_known,
+        a.latitude_sum,
+        a.longitude_sum,
+        a.located,
+    ).select_from(aggregated.outerjoin(Source.__table__, S.id == a.source_id))
     rows = _rows(db, statement)
     return rows if raw else _iso_days(rows)
 
 
-def brand_counts_by_place(db: Reader, model_version_id: int, windows: Sequence[Any], brands: Sequence[str],
-                          include_reposts: bool = False, raw: bool = False) -> list[dict[str, Any]]:
+def brand_counts_by_place(
+    db: Reader,
+    model_version_id: int,
+    windows: Sequence[Any],
+    brands: Sequence[str],
+    include_reposts: bool = False,
+    raw: bool = False,
+) -> list[dict[str, Any]]:
     """For the given brands, per window and place: photos and the reach they add up to (sources that give it)."""
     start, end = _span(windows)
     if not raw:
         first, stop = _days(start, end)
         window = _day_window(R.day, windows).label("window")
-        statement = (select(window, func.nullif(R.place, NO_PLACE).label("place"), R.brand.label("brand"),
-                            _total(R.photos, "photos"), _known_sum(R.reach, R.reach_known, "reach"),
-                            _total(R.reach_known, "reach_known"))
-                     .where(R.model_version_id == model_version_id, R.brand.in_(list(brands)),
-                            R.day >= first, R.day < stop, *_no_reposts(R, include_reposts))
-                     .group_by(window, R.place, R.brand))
+        statement = (
+            select(
+                window,
+                func.nullif(R.place, NO_PLACE).label("place"),
+                R.brand.label("brand"),
+                _total(R.photos, "photos"),
+                _known_sum(R.reach, R.reach_known, "reach"),
+                _total(R.reach_known, "reach_known"),
+            )
+            .where(
+                R.model_version_id == model_version_id,
+                R.brand.in_(list(brands)),
+                R.day >= first,
+                R.day < stop,
+                *_no_reposts(R, include_reposts),
+            )
+            .group_by(window, R.place, R.brand)
+        )
         return _rows(db, statement)
     if _engine(db).dialect.name == "sqlite":
         return _rows(db, _sqlite_place_counts(model_version_id, windows, list(brands), include_reposts))
     window = window_of(D.posted_at, windows).label("window")
-    statement = (select(window, I.place.label("place"), D.brand.label("brand"), func.count().label("photos"),
-                        func.sum(I.reach).label("reach"), func.count(I.reach).label("reach_known"))
-                 .select_from(Detection.__table__.join(Image.__table__, I.id == D.image_id))
-                 .where(D.model_version_id == model_version_id, D.brand.in_(list(brands)),
-                        D.posted_at >= start, D.posted_at < end, *_accepted(include_reposts))
-                 .group_by(window, I.place, D.brand))
+    statement = (
+        select(
+            window,
+            IM.place.label("place"),
+            D.brand.label("brand"),
+            func.count().label("photos"),
+            func.sum(IM.reach).label("reach"),
+            func.count(IM.reach).label("reach_known"),
+        )
+        .select_from(Detection.__table__.join(Image.__table__, IM.id == D.image_id))
+        .where(
+            D.model_version_id == model_version_id,
+            D.brand.in_(list(brands)),
+            D.posted_at >= start,
+            D.posted_at < end,
+            *_accepted(include_reposts),
+        )
+        .group_by(window, IM.place, D.brand)
+    )
     return _rows(db, statement)
 
 
@@ -277,12 +390,20 @@ def _sqlite_place_counts(model_version_id: int, windows: Sequence[Any], brands: 
         "FROM images AS i CROSS JOIN detections AS d "
         f"WHERE +i.posted_at >= :start AND +i.posted_at < :end AND i.status = 'accepted' {reposts}"
         "AND d.image_id = i.id AND d.brand IN :brands AND +d.model_version_id = :version "
-        'GROUP BY "window", i.place, d.brand')
-    params = [bindparam("start", _span(windows)[0], type_=stamp), bindparam("end", _span(windows)[1], type_=stamp),
-              bindparam("brands", brands, expanding=True), bindparam("version", model_version_id, type_=Integer())]
+        'GROUP BY "window", i.place, d.brand'
+    )
+    params = [
+        bindparam("start", _span(windows)[0], type_=stamp),
+        bindparam("end", _span(windows)[1], type_=stamp),
+        bindparam("brands", brands, expanding=True),
+        bindparam("version", model_version_id, type_=Integer()),
+    ]
     for k, w in enumerate(windows):
-        params += [bindparam(f"s{k}", w.start, type_=stamp), bindparam(f"e{k}", w.end, type_=stamp),
-                   bindparam(f"n{k}", w.name, type_=String())]
+        params += [
+            bindparam(f"s{k}", w.start, type_=stamp),
+            bindparam(f"e{k}", w.end, type_=stamp),
+            bindparam(f"n{k}", w.name, type_=String()),
+        ]
     return statement.bindparams(*params)
 
 
@@ -292,61 +413,103 @@ def rejections(db: Reader, windows: Sequence[Any], raw: bool = False) -> list[di
     if not raw:
         first, stop = _days(start, end)
         window = _day_window(G.day, windows).label("window")
-        statement = (select(window, func.nullif(G.reject_reason, NO_REASON).label("reason"), _total(G.images, "photos"))
-                     .where(G.day >= first, G.day < stop, G.status == "rejected")
-                     .group_by(window, G.reject_reason))
+        statement = (
+            select(window, func.nullif(G.reject_reason, NO_REASON).label("reason"), _total(G.images, "photos"))
+            .where(G.day >= first, G.day < stop, G.status == "rejected")
+            .group_by(window, G.reject_reason)
+        )
         return _rows(db, statement)
-    window = window_of(I.posted_at, windows).label("window")
-    statement = (select(window, I.reject_reason.label("reason"), func.count().label("photos"))
-                 .where(I.posted_at >= start, I.posted_at < end, I.status == "rejected")
-                 .group_by(window, I.reject_reason))
+    window = window_of(IM.posted_at, windows).label("window")
+    statement = (
+        select(window, IM.reject_reason.label("reason"), func.count().label("photos"))
+        .where(IM.posted_at >= start, IM.posted_at < end, IM.status == "rejected")
+        .group_by(window, IM.reject_reason)
+    )
     return _rows(db, statement)
 
 
 def source_failures(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Photo fetch failures last seen in [start, end) per source and reason, with their attempts and last time."""
-    statement = (select(S.name.label("source"), F.reason.label("reason"), func.count().label("failures"),
-                        func.sum(F.attempts).label("attempts"), func.max(F.last_at).label("last_at"))
-                 .select_from(FetchFailure.__table__.join(Source.__table__, S.id == F.source_id))
-                 .where(F.last_at >= start, F.last_at < end)
-                 .group_by(S.name, F.reason).order_by(S.name, F.reason))
+    statement = (
+        select(
+            S.name.label("source"),
+            F.reason.label("reason"),
+            func.count().label("failures"),
+            func.sum(F.attempts).label("attempts"),
+            func.max(F.last_at).label("last_at"),
+        )
+        .select_from(FetchFailure.__table__.join(Source.__table__, S.id == F.source_id))
+        .where(F.last_at >= start, F.last_at < end)
+        .group_by(S.name, F.reason)
+        .order_by(S.name, F.reason)
+    )
     return _rows(db, statement)
 
 
 def failing_sources(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Sources whose last poll error falls in [start, end) or that are failing now."""
-    statement = (select(S.name.label("source"), S.kind.label("kind"), S.last_error.label("last_error"),
-                        S.last_error_at.label("last_error_at"),
-                        S.consecutive_failures.label("consecutive_failures"),
-                        S.last_success_at.label("last_success_at"))
-                 .where((and_(S.last_error_at >= start, S.last_error_at < end)) | (S.consecutive_failures > 0))
-                 .order_by(S.name))
+    statement = (
+        select(
+            S.name.label("source"),
+            S.kind.label("kind"),
+            S.last_error.label("last_error"),
+            S.last_error_at.label("last_error_at"),
+            S.consecutive_failures.label("consecutive_failures"),
+            S.last_success_at.label("last_success_at"),
+        )
+        .where((and_(S.last_error_at >= start, S.last_error_at < end)) | (S.consecutive_failures > 0))
+        .order_by(S.name)
+    )
     # Errors are stored redacted; rows written before that are redacted here.
     return [{**row, "last_error": redact_text(row["last_error"])} for row in _rows(db, statement)]
 
 
-def top_examples(db: Reader, model_version_id: int, brands: Iterable[str], windows: Sequence[Any],
-                 limit: int = 3, include_reposts: bool = False) -> list[dict[str, Any]]:
+def top_examples(
+    db: Reader,
+    model_version_id: int,
+    brands: Iterable[str],
+    windows: Sequence[Any],
+    limit: int = 3,
+    include_reposts: bool = False,
+) -> list[dict[str, Any]]:
     """The most confident photos per brand and window, with their thumbnails (JPEG bytes, or None)."""
-    joined = (Detection.__table__.join(Image.__table__, I.id == D.image_id)
-              .outerjoin(Thumbnail.__table__, T.image_id == D.image_id)
-              .outerjoin(Source.__table__, S.id == D.source_id))
+    joined = (
+        Detection.__table__.join(Image.__table__, IM.id == D.image_id)
+        .outerjoin(Thumbnail.__table__, T.image_id == D.image_id)
+        .outerjoin(Source.__table__, S.id == D.source_id)
+    )
     # On SQLite, hide posted_at's indexes (unary +) so the (model, brand, confidence) index is read
     # in order and the scan stops after `limit` rows instead of sorting every detection.
     dialect = _engine(db).dialect.name
-    posted = (type_coerce(literal_column("+detections.posted_at"), UTCDateTime()) if dialect == "sqlite"
-              else D.posted_at)
+    posted = type_coerce(literal_column("+detections.posted_at"), UTCDateTime()) if dialect == "sqlite" else D.posted_at
     rows: list[dict[str, Any]] = []
     for brand in brands:
         for w in windows:
-            statement = (select(literal(w.name).label("window"), D.brand.label("brand"),
-                                D.image_id.label("image_id"), D.confidence.label("confidence"),
-                                D.posted_at.label("posted_at"), I.uri.label("uri"), I.caption.label("caption"),
-                                I.place.label("place"), S.name.label("source"), T.jpeg.label("jpeg"),
-                                T.width.label("width"), T.height.label("height"))
-                         .select_from(joined)
-                         .where(D.model_version_id == model_version_id, D.brand == brand,
-                                posted >= w.start, posted < w.end, *_accepted(include_reposts))
-                         .order_by(D.confidence.desc()).limit(limit))
+            statement = (
+                select(
+                    literal(w.name).label("window"),
+                    D.brand.label("brand"),
+                    D.image_id.label("image_id"),
+                    D.confidence.label("confidence"),
+                    D.posted_at.label("posted_at"),
+                    IM.uri.label("uri"),
+                    IM.caption.label("caption"),
+                    IM.place.label("place"),
+                    S.name.label("source"),
+                    T.jpeg.label("jpeg"),
+                    T.width.label("width"),
+                    T.height.label("height"),
+                )
+                .select_from(joined)
+                .where(
+                    D.model_version_id == model_version_id,
+                    D.brand == brand,
+                    posted >= w.start,
+                    posted < w.end,
+                    *_accepted(include_reposts),
+                )
+                .order_by(D.confidence.desc())
+                .limit(limit)
+            )
             rows.extend({**row, "uri": redact_url(row["uri"])} for row in _rows(db, statement))
     return rows

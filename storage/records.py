@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,7 @@ class DetectionRecord:
 
     brand: str
     confidence: float
-    box: Optional[tuple[float, float, float, float]] = None
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -22,24 +22,24 @@ class ImageRecord:
 
     sha256: str
     uri: str
-    external_id: Optional[str] = None
-    posted_at: Optional[datetime] = None  # aware; None means "when ingested"
+    external_id: str | None = None
+    posted_at: datetime | None = None  # aware; None means "when ingested"
     time_source: str = "ingested"  # source | exif | ingested
-    phash: Optional[str] = None  # imagehash phash as 16 hex digits (64 bits)
-    latitude: Optional[float] = None
-    longitude: Optional[float] = None
-    place: Optional[str] = None
-    caption: Optional[str] = None
-    author: Optional[str] = None
-    reach: Optional[int] = None
-    width: Optional[int] = None
-    height: Optional[int] = None
+    phash: str | None = None  # imagehash phash as 16 hex digits (64 bits)
+    latitude: float | None = None
+    longitude: float | None = None
+    place: str | None = None
+    caption: str | None = None
+    author: str | None = None
+    reach: int | None = None
+    width: int | None = None
+    height: int | None = None
     status: str = "accepted"  # accepted | rejected
-    reject_reason: Optional[str] = None
-    reject_detail: Optional[str] = None
-    thumbnail_jpeg: Optional[bytes] = field(default=None, repr=False)
-    thumbnail_width: Optional[int] = None
-    thumbnail_height: Optional[int] = None
+    reject_reason: str | None = None
+    reject_detail: str | None = None
+    thumbnail_jpeg: bytes | None = field(default=None, repr=False)
+    thumbnail_width: int | None = None
+    thumbnail_height: int | None = None
     detections: list[DetectionRecord] = field(default_factory=list)
 
 
@@ -50,7 +50,7 @@ class FetchFailureRecord:
     uri: str
     reason: str
     detail: str = ""
-    ref: Optional[dict[str, Any]] = field(default=None, compare=False, hash=False)  # to fetch it again later
+    ref: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # to fetch it again later
 
 
 @dataclass

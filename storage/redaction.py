@@ -8,11 +8,31 @@ from urllib.parse import parse_qsl
 
 MASK = "***"
 # Query keys whose values are credentials (compared lower-cased, with - and . read as _).
-SECRET_KEYS = frozenset({
-    "key", "token", "api_key", "apikey", "access_token", "refresh_token", "id_token", "auth", "authorization",
-    "sig", "signature", "password", "passwd", "pwd", "secret", "client_secret", "credential", "credentials",
-    "session", "sessionid", "code",
-})
+SECRET_KEYS = frozenset(
+    {
+        "key",
+        "token",
+        "api_key",
+        "apikey",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "auth",
+        "authorization",
+        "sig",
+        "signature",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "credential",
+        "credentials",
+        "session",
+        "sessionid",
+        "code",
+    }
+)
 # A key ending in one of these words is secret too (x_api_key, x_amz_signature, my_token).
 _SECRET_ENDINGS = ("key", "token", "secret", "password", "passwd", "sig", "signature", "credential", "auth")
 _AUTHORITY = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)")
@@ -39,7 +59,7 @@ def redact_url(url: Any) -> str:
         userinfo, _, host = authority.group(2).rpartition("@")
         if ":" in userinfo:
             userinfo = userinfo.split(":", 1)[0] + ":" + MASK
-        rest = f"{authority.group(1)}{userinfo}@{host}{rest[authority.end():]}"
+        rest = f"{authority.group(1)}{userinfo}@{host}{rest[authority.end() :]}"
     fragment = _mask_query(fragment) if "=" in fragment else fragment
     return f"{rest}{mark}{_mask_query(query)}{hash_}{fragment}"
 
@@ -65,10 +85,10 @@ def redact_text(text: Any) -> Any:
     """Free text (an error message) with every URL in it redacted; None stays None."""
     if text is None:
         return None
+
     def one(match: re.Match[str]) -> str:
         url = match.group(0)
         core = url.rstrip(".,;:!?)]}")  # sentence punctuation after a URL is not part of it
-        return redact_url(core) + url[len(core):]
+        return redact_url(core) + url[len(core) :]
 
     return _URL_IN_TEXT.sub(one, str(text))
-

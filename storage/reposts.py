@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import combinations
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ BANDS = PHASH_BITS // BAND_BITS
 _MAX_NEIGHBOURS = 1000  # probes per band beyond which comparing with every stored hash is cheaper
 
 
-def phash_bands(phash: Optional[str]) -> tuple[Optional[int], ...]:
+def phash_bands(phash: str | None) -> tuple[int | None, ...]:
     """The 64-bit hash as four 16-bit integers (None for no hash)."""
     if phash is None:
         return (None,) * BANDS
@@ -35,8 +36,9 @@ def phash_int(phash: str) -> int:
             raise ValueError(phash)
         return int(phash, 16)
     except ValueError:
-        raise StorageError(f"perceptual hash {phash!r} is not {PHASH_BITS // 4} hex digits "
-                           f"(imagehash.phash with hash_size=8)") from None
+        raise StorageError(
+            f"perceptual hash {phash!r} is not {PHASH_BITS // 4} hex digits (imagehash.phash with hash_size=8)"
+        ) from None
 
 
 @lru_cache(maxsize=16)
@@ -75,8 +77,12 @@ class _NearIndex:
         if self.scan:
             pool: Iterable[tuple[Any, int, Any]] = self.entries
         else:
-            pool = (entry for band, part in enumerate(_split(value)) for mask in self.masks
-                    for entry in self.bands[band].get(part ^ mask, ()))
+            pool = (
+                entry
+                for band, part in enumerate(_split(value))
+                for mask in self.masks
+                for entry in self.bands[band].get(part ^ mask, ())
+            )
         near = [entry for entry in pool if (entry[1] ^ value).bit_count() <= self.distance]
         return min(near, key=lambda entry: entry[0])[2] if near else None
 
@@ -105,10 +111,14 @@ _PROBE_ROWS = 20_000  # probe rows per statement
 # The probes travel as one parameter (a JSON text on SQLite, arrays on PostgreSQL), so the
 # statement text stays the same and is prepared once; q is the outer loop of the join.
 _PROBES_FROM = {
-    "sqlite": "SELECT " + ", ".join(f"json_extract(value, '$[{n}]') AS {c}" for n, c in enumerate(_PROBE_COLUMNS))
-              + " FROM json_each(:probes)",
-    "postgresql": "SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS integer[])" for c in _PROBE_COLUMNS)
-                  + ") AS p(" + ", ".join(_PROBE_COLUMNS) + ")",
+    "sqlite": "SELECT "
+    + ", ".join(f"json_extract(value, '$[{n}]') AS {c}" for n, c in enumerate(_PROBE_COLUMNS))
+    + " FROM json_each(:probes)",
+    "postgresql": "SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS integer[])" for c in _PROBE_COLUMNS)
+    + ") AS p("
+    + ", ".join(_PROBE_COLUMNS)
+    + ")",
 }
 
 
@@ -117,8 +127,10 @@ def _near_sql(dialect: str, by_band: bool) -> Any:
     """The statement returning (probe position, image id) for stored photos within :distance."""
     head = f"WITH q AS MATERIALIZED ({_PROBES_FROM[dialect]}) "
     if by_band:
-        pairs = " UNION ALL ".join(f"SELECT q.pos, i.id, {_XOR_SQL} FROM q CROSS JOIN images i "
-                                   f"WHERE q.band = {band} AND i.phash_b{band} = q.v" for band in range(BANDS))
+        pairs = " UNION ALL ".join(
+            f"SELECT q.pos, i.id, {_XOR_SQL} FROM q CROSS JOIN images i WHERE q.band = {band} AND i.phash_b{band} = q.v"
+            for band in range(BANDS)
+        )
     else:  # so far apart that probing would read everything anyway
         pairs = f"SELECT q.pos, i.id, {_XOR_SQL} FROM q CROSS JOIN images i WHERE i.phash_b0 IS NOT NULL"
     return text(f"{head}SELECT DISTINCT c.pos, c.id FROM ({pairs}) AS c WHERE {_DISTANCE_SQL} <= :distance")
@@ -138,30 +150,34 @@ def stored_originals(session: Session, records: Sequence[ImageRecord], distance:
     the exact Hamming distance is computed in SQL from the same index entries; only matches
     come back.
     """
-    probes = [(pos, _split(phash_int(r.phash))) for pos, r in enumerate(records)
-              if r.phash and r.status == "accepted"]
+    probes = [(pos, _split(phash_int(r.phash))) for pos, r in enumerate(records) if r.phash and r.status == "accepted"]
     if not probes:
         return {}
     dialect = session.get_bind().dialect.name
     by_band = _use_bands(distance)
     masks = _flip_masks(distance // BANDS) if by_band else (0,)
-    rows = [(pos, band, part ^ mask, *h) for pos, h in probes
-            for band, part in (enumerate(h) if by_band else [(0, 0)]) for mask in masks]
+    rows = [
+        (pos, band, part ^ mask, *h)
+        for pos, h in probes
+        for band, part in (enumerate(h) if by_band else [(0, 0)])
+        for mask in masks
+    ]
     earliest: dict[int, int] = {}
     statement = _near_sql(dialect, by_band)
     for start in range(0, len(rows), _PROBE_ROWS):
-        params = {**_probe_params(dialect, rows[start:start + _PROBE_ROWS]), "distance": distance}
+        params = {**_probe_params(dialect, rows[start : start + _PROBE_ROWS]), "distance": distance}
         for pos, image_id in session.execute(statement, params):
             if pos not in earliest or image_id < earliest[pos]:
                 earliest[pos] = image_id
-    originals: dict[int, Optional[int]] = {}
+    originals: dict[int, int | None] = {}
     for chunk_ids in chunks(sorted(set(earliest.values()))):
         originals.update(session.execute(select(Image.id, Image.repost_of_id).where(Image.id.in_(chunk_ids))).all())
     return {records[pos].sha256: originals[image_id] or image_id for pos, image_id in earliest.items()}
 
 
-def assign_reposts(session: Session, records: Sequence[ImageRecord], rows: dict[str, dict[str, Any]],
-                    distance: int) -> dict[str, str]:
+def assign_reposts(
+    session: Session, records: Sequence[ImageRecord], rows: dict[str, dict[str, Any]], distance: int
+) -> dict[str, str]:
     """Set repost_of_id on rows near a stored image; return {sha: sha of the in-batch original}."""
     stored = stored_originals(session, records, distance)
     index = _NearIndex(distance)  # this batch's accepted photos, for copies within the batch

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,9 +19,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -32,26 +32,26 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
         # SQLite keeps text: store naive UTC so lexical order is time order.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # Named constraints, so later migrations can alter them (SQLite batch mode needs the names).
@@ -79,13 +79,13 @@ class Source(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
-    cursor: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    last_polled_at: Mapped[Optional[datetime]]
-    last_success_at: Mapped[Optional[datetime]]
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
-    last_error_at: Mapped[Optional[datetime]]
+    cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    last_polled_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    next_try_at: Mapped[Optional[datetime]]
+    next_try_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -95,37 +95,37 @@ class Image(Base):
     __tablename__ = "images"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sources.id"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    phash: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    phash: Mapped[str | None] = mapped_column(String(32), index=True)
     uri: Mapped[str] = mapped_column(Text)
-    external_id: Mapped[Optional[str]] = mapped_column(Text)  # whole, however long (signed CDN URLs)
-    external_id_sha256: Mapped[Optional[str]] = mapped_column(String(64))  # what the index holds
+    external_id: Mapped[str | None] = mapped_column(Text)  # whole, however long (signed CDN URLs)
+    external_id_sha256: Mapped[str | None] = mapped_column(String(64))  # what the index holds
     posted_at: Mapped[datetime]
     time_source: Mapped[str] = mapped_column(String(16), default="ingested")  # source|exif|ingested
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
-    latitude: Mapped[Optional[float]] = mapped_column(Float)
-    longitude: Mapped[Optional[float]] = mapped_column(Float)
-    place: Mapped[Optional[str]] = mapped_column(String(300))
-    caption: Mapped[Optional[str]] = mapped_column(Text)
-    author: Mapped[Optional[str]] = mapped_column(String(300))
-    reach: Mapped[Optional[int]] = mapped_column(BigInteger)
-    width: Mapped[Optional[int]] = mapped_column(Integer)
-    height: Mapped[Optional[int]] = mapped_column(Integer)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    place: Mapped[str | None] = mapped_column(String(300))
+    caption: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(300))
+    reach: Mapped[int | None] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="accepted")  # accepted|rejected
-    reject_reason: Mapped[Optional[str]] = mapped_column(String(64))
-    reject_detail: Mapped[Optional[str]] = mapped_column(Text)
-    repost_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("images.id"), index=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(64))
+    reject_detail: Mapped[str | None] = mapped_column(Text)
+    repost_of_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"), index=True)
     # An accepted photo's 64-bit phash as four 16-bit bands (NULL otherwise): a near copy shares a
     # band within distance // 4 bits; each band's index also holds the others, so the exact
     # distance is computed from the index alone (storage.reposts).
-    phash_b0: Mapped[Optional[int]] = mapped_column(Integer)
-    phash_b1: Mapped[Optional[int]] = mapped_column(Integer)
-    phash_b2: Mapped[Optional[int]] = mapped_column(Integer)
-    phash_b3: Mapped[Optional[int]] = mapped_column(Integer)
+    phash_b0: Mapped[int | None] = mapped_column(Integer)
+    phash_b1: Mapped[int | None] = mapped_column(Integer)
+    phash_b2: Mapped[int | None] = mapped_column(Integer)
+    phash_b3: Mapped[int | None] = mapped_column(Integer)
 
-    source: Mapped[Optional[Source]] = relationship()
-    detections: Mapped[list["Detection"]] = relationship(back_populates="image")
+    source: Mapped[Source | None] = relationship()
+    detections: Mapped[list[Detection]] = relationship(back_populates="image")
 
     __table_args__ = (
         Index("ix_images_posted_at_status", "posted_at", "status"),
@@ -135,8 +135,13 @@ class Image(Base):
         Index("ix_images_phash_band2", "phash_b2", "phash_b0", "phash_b1", "phash_b3"),
         Index("ix_images_phash_band3", "phash_b3", "phash_b0", "phash_b1", "phash_b2"),
         # Reports ask "any reposts in this window?": a small index holding reposts only answers it.
-        Index("ix_images_reposts_posted", "posted_at", "repost_of_id",
-              sqlite_where=text("repost_of_id IS NOT NULL"), postgresql_where=text("repost_of_id IS NOT NULL")),
+        Index(
+            "ix_images_reposts_posted",
+            "posted_at",
+            "repost_of_id",
+            sqlite_where=text("repost_of_id IS NOT NULL"),
+            postgresql_where=text("repost_of_id IS NOT NULL"),
+        ),
     )
 
 
@@ -178,11 +183,11 @@ class Detection(Base):
     confidence: Mapped[float] = mapped_column(Float)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     posted_at: Mapped[datetime]
-    source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sources.id"))
-    box_x1: Mapped[Optional[float]] = mapped_column(Float)  # coarse box, fractions of width/height
-    box_y1: Mapped[Optional[float]] = mapped_column(Float)
-    box_x2: Mapped[Optional[float]] = mapped_column(Float)
-    box_y2: Mapped[Optional[float]] = mapped_column(Float)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
+    box_x1: Mapped[float | None] = mapped_column(Float)  # coarse box, fractions of width/height
+    box_y1: Mapped[float | None] = mapped_column(Float)
+    box_x2: Mapped[float | None] = mapped_column(Float)
+    box_y2: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     image: Mapped[Image] = relationship(back_populates="detections")
@@ -248,8 +253,8 @@ class Campaign(Base):
     brand: Mapped[str] = mapped_column(String(200))
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
-    baseline_days: Mapped[Optional[int]] = mapped_column(Integer)
-    after_days: Mapped[Optional[int]] = mapped_column(Integer)
+    baseline_days: Mapped[int | None] = mapped_column(Integer)
+    after_days: Mapped[int | None] = mapped_column(Integer)
     competitors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -264,12 +269,12 @@ class FetchFailure(Base):
     uri: Mapped[str] = mapped_column(Text)
     uri_sha256: Mapped[str] = mapped_column(String(64))  # unique per source: a btree cannot hold a long uri
     reason: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[Optional[str]] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
     # What the source said of the photo, to fetch it again; None is SQL NULL (not JSON null), so queries can test it.
-    ref: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON(none_as_null=True), nullable=True)
+    ref: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     __table_args__ = (
         Index("ix_fetch_failures_source_last", "source_id", "last_at"),
@@ -284,18 +289,18 @@ class Batch(Base):
     __tablename__ = "batches"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sources.id"))  # None: reclassify across sources
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))  # None: reclassify across sources
     kind: Mapped[str] = mapped_column(String(16))  # ingest | reclassify
     refs: Mapped[list[Any]] = mapped_column(JSON)  # what to fetch, as the monitor encodes it
-    model_path: Mapped[Optional[str]] = mapped_column(Text)  # reclassify: the bundle to score with
+    model_path: Mapped[str | None] = mapped_column(Text)  # reclassify: the bundle to score with
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    published_at: Mapped[Optional[datetime]]  # last sent to the broker; None: not yet
-    started_at: Mapped[Optional[datetime]]
-    done_at: Mapped[Optional[datetime]]
-    worker: Mapped[Optional[str]] = mapped_column(String(200))
-    result: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)  # counts, once done
+    published_at: Mapped[datetime | None]  # last sent to the broker; None: not yet
+    started_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # counts, once done
 
     __table_args__ = (Index("ix_batches_state_published", "state", "published_at"),)
 
@@ -322,9 +327,9 @@ class BrokerStatus(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text)
     reachable: Mapped[bool] = mapped_column(default=True)
-    down_since: Mapped[Optional[datetime]]
+    down_since: Mapped[datetime | None]
     last_checked: Mapped[datetime] = mapped_column(default=utcnow)
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Judgment(Base):

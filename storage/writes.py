@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,7 +42,7 @@ def known_sha256(db: Database, hashes: Iterable[str]) -> set[str]:
     return found
 
 
-def text_sha256(text: Optional[str]) -> Optional[str]:
+def text_sha256(text: str | None) -> str | None:
     """The hex sha256 of a text (what long uris and external ids are indexed and kept unique by)."""
     return None if text is None else hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -50,40 +51,68 @@ def _image_row(record: ImageRecord, source_id: int, now: datetime) -> dict[str, 
     """The images row of a record, cleaned; StorageError when it cannot be built (a malformed hash)."""
     bands = phash_bands(record.phash if record.status == "accepted" else None)
     posted_at = clean_moment(record.posted_at)
-    row = clean_image_row({
-        "source_id": source_id, "sha256": record.sha256, "phash": record.phash, "uri": record.uri,
-        "external_id": record.external_id, "posted_at": posted_at or now,
-        "time_source": record.time_source if posted_at else "ingested",
-        "ingested_at": now, "latitude": record.latitude, "longitude": record.longitude,
-        "place": record.place or None, "caption": record.caption, "author": record.author,
-        "reach": record.reach, "width": record.width, "height": record.height,
-        "status": record.status, "reject_reason": record.reject_reason or None,
-        "reject_detail": record.reject_detail, "repost_of_id": None,
-        "phash_b0": bands[0], "phash_b1": bands[1], "phash_b2": bands[2], "phash_b3": bands[3],
-    })
+    row = clean_image_row(
+        {
+            "source_id": source_id,
+            "sha256": record.sha256,
+            "phash": record.phash,
+            "uri": record.uri,
+            "external_id": record.external_id,
+            "posted_at": posted_at or now,
+            "time_source": record.time_source if posted_at else "ingested",
+            "ingested_at": now,
+            "latitude": record.latitude,
+            "longitude": record.longitude,
+            "place": record.place or None,
+            "caption": record.caption,
+            "author": record.author,
+            "reach": record.reach,
+            "width": record.width,
+            "height": record.height,
+            "status": record.status,
+            "reject_reason": record.reject_reason or None,
+            "reject_detail": record.reject_detail,
+            "repost_of_id": None,
+            "phash_b0": bands[0],
+            "phash_b1": bands[1],
+            "phash_b2": bands[2],
+            "phash_b3": bands[3],
+        }
+    )
     row["place"] = row["place"] or None
     row["external_id_sha256"] = text_sha256(row["external_id"])
     return row
 
 
-def save_batch(db: Database, source_id: int, model_version_id: Optional[int],
-               images: Iterable[ImageRecord], failures: Iterable[FetchFailureRecord] = (),
-               cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6,
-               fetched: Iterable[str] = ()) -> BatchResult:
+def save_batch(
+    db: Database,
+    source_id: int,
+    model_version_id: int | None,
+    images: Iterable[ImageRecord],
+    failures: Iterable[FetchFailureRecord] = (),
+    cursor: dict[str, Any] | None = None,
+    phash_distance: int = 6,
+    fetched: Iterable[str] = (),
+) -> BatchResult:
     """Store a batch in one transaction: images once per sha256, near-copies as reposts,
     detections once per (image, brand, model), thumbnails, fetch failures, and the source's
     cursor (left as it is when `cursor` is None). Earlier fetch failures of the images' uris and of
     `fetched` (uris read this time whose bytes were stored already) are cleared. Nothing is stored
     if any part fails."""
     with db.session(write=True) as session:
-        return save_batch_in(session, source_id, model_version_id, images, failures, cursor, phash_distance,
-                             fetched)
+        return save_batch_in(session, source_id, model_version_id, images, failures, cursor, phash_distance, fetched)
 
 
-def save_batch_in(session: Session, source_id: int, model_version_id: Optional[int],
-                  images: Iterable[ImageRecord], failures: Iterable[FetchFailureRecord] = (),
-                  cursor: Optional[dict[str, Any]] = None, phash_distance: int = 6,
-                  fetched: Iterable[str] = ()) -> BatchResult:
+def save_batch_in(
+    session: Session,
+    source_id: int,
+    model_version_id: int | None,
+    images: Iterable[ImageRecord],
+    failures: Iterable[FetchFailureRecord] = (),
+    cursor: dict[str, Any] | None = None,
+    phash_distance: int = 6,
+    fetched: Iterable[str] = (),
+) -> BatchResult:
     """`save_batch` inside a transaction the caller owns."""
     now = utcnow()
     result = BatchResult()
@@ -115,11 +144,15 @@ def save_batch_in(session: Session, source_id: int, model_version_id: Optional[i
     stored = _stored_images(session, sorted(sha for sha in rows if sha not in refused))
 
     table = Image.__table__
-    reposts_later = [{"b_id": stored[sha]["id"], "b_orig": stored[orig]["id"]}
-                     for sha, orig in in_batch_original.items() if sha in inserted and orig in stored]
+    reposts_later = [
+        {"b_id": stored[sha]["id"], "b_orig": stored[orig]["id"]}
+        for sha, orig in in_batch_original.items()
+        if sha in inserted and orig in stored
+    ]
     if reposts_later:
-        session.execute(update(table).where(table.c.id == bindparam("b_id"))
-                        .values(repost_of_id=bindparam("b_orig")), reposts_later)
+        session.execute(
+            update(table).where(table.c.id == bindparam("b_id")).values(repost_of_id=bindparam("b_orig")), reposts_later
+        )
     for sha, orig in in_batch_original.items():
         if sha in inserted and orig in stored:
             rows[sha]["repost_of_id"] = stored[sha]["repost_of_id"] = stored[orig]["id"]
@@ -142,8 +175,11 @@ def save_batch_in(session: Session, source_id: int, model_version_id: Optional[i
     result.failures = _save_failures(session, source_id, [*failures, *unstorable], now)
     uris.difference_update(f.uri for f in unstorable)
     for chunk in chunks(sorted(filter(None, (text_sha256(uri) for uri in uris)))):
-        session.execute(FetchFailure.__table__.delete().where(
-            FetchFailure.source_id == source_id, FetchFailure.uri_sha256.in_(chunk)))
+        session.execute(
+            FetchFailure.__table__.delete().where(
+                FetchFailure.source_id == source_id, FetchFailure.uri_sha256.in_(chunk)
+            )
+        )
     if cursor is not None:
         try:
             json.dumps(cursor)
@@ -184,8 +220,7 @@ def _unstorable(record: ImageRecord, reason: str) -> FetchFailureRecord:
 
 
 # What detections copy from their photo, and what the rollups count them by.
-_IMAGE_FACTS = (Image.id, Image.posted_at, Image.source_id, Image.status, Image.place, Image.reach,
-                Image.repost_of_id)
+_IMAGE_FACTS = (Image.id, Image.posted_at, Image.source_id, Image.status, Image.place, Image.reach, Image.repost_of_id)
 
 
 def _stored_images(session: Session, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -197,15 +232,21 @@ def _stored_images(session: Session, hashes: Sequence[str]) -> dict[str, dict[st
     return found
 
 
-def _save_detections(session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]],
-                     model_version_id: Optional[int]) -> dict[str, int]:
-    found = [(stored[r.sha256], detection) for r in records if stored[r.sha256]["status"] == "accepted"
-             for detection in r.detections]
+def _save_detections(
+    session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]], model_version_id: int | None
+) -> dict[str, int]:
+    found = [
+        (stored[r.sha256], detection)
+        for r in records
+        if stored[r.sha256]["status"] == "accepted"
+        for detection in r.detections
+    ]
     return _insert_detections(session, model_version_id, found)
 
 
-def save_detections_in(session: Session, model_version_id: int,
-                       found: dict[int, list[DetectionRecord]]) -> dict[str, int]:
+def save_detections_in(
+    session: Session, model_version_id: int, found: dict[int, list[DetectionRecord]]
+) -> dict[str, int]:
     """Store a model version's detections of stored accepted photos (image id -> detections) once per
     (image, brand, model), with the photo's time and source; ids of missing or rejected photos are
     skipped. Returns the detections inserted, by brand."""
@@ -213,13 +254,18 @@ def save_detections_in(session: Session, model_version_id: int,
     for chunk in chunks(sorted(found)):
         query = select(*_IMAGE_FACTS).where(Image.id.in_(chunk))
         images.update((row.id, row._asdict()) for row in session.execute(query))
-    pairs = [(images[image_id], detection) for image_id in sorted(found)
-             if image_id in images and images[image_id]["status"] == "accepted" for detection in found[image_id]]
+    pairs = [
+        (images[image_id], detection)
+        for image_id in sorted(found)
+        if image_id in images and images[image_id]["status"] == "accepted"
+        for detection in found[image_id]
+    ]
     return _insert_detections(session, model_version_id, pairs)
 
 
-def _insert_detections(session: Session, model_version_id: Optional[int],
-                       found: Sequence[tuple[dict[str, Any], DetectionRecord]]) -> dict[str, int]:
+def _insert_detections(
+    session: Session, model_version_id: int | None, found: Sequence[tuple[dict[str, Any], DetectionRecord]]
+) -> dict[str, int]:
     """Insert (stored photo, detection) pairs not stored yet; count the new ones into the rollup, by brand."""
     if not found:
         return {}
@@ -228,17 +274,28 @@ def _insert_detections(session: Session, model_version_id: Optional[int],
     rows = []
     for image, detection in found:
         box = detection.box or (None, None, None, None)
-        rows.append({
-            "image_id": image["id"], "brand": detection.brand,
-            "confidence": float(detection.confidence), "model_version_id": model_version_id,
-            "posted_at": image["posted_at"], "source_id": image["source_id"],
-            "box_x1": box[0], "box_y1": box[1], "box_x2": box[2], "box_y2": box[3],
-            "created_at": utcnow(),
-        })
+        rows.append(
+            {
+                "image_id": image["id"],
+                "brand": detection.brand,
+                "confidence": float(detection.confidence),
+                "model_version_id": model_version_id,
+                "posted_at": image["posted_at"],
+                "source_id": image["source_id"],
+                "box_x1": box[0],
+                "box_y1": box[1],
+                "box_x2": box[2],
+                "box_y2": box[3],
+                "created_at": utcnow(),
+            }
+        )
     rows.sort(key=lambda row: (row["image_id"], row["brand"]))
     table = Detection.__table__
-    statement = dialect_insert(session, table).on_conflict_do_nothing(
-        index_elements=["image_id", "brand", "model_version_id"]).returning(table.c.image_id, table.c.brand)
+    statement = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing(index_elements=["image_id", "brand", "model_version_id"])
+        .returning(table.c.image_id, table.c.brand)
+    )
     inserted = session.execute(statement, rows).all()
     images = {image["id"]: image for image, _ in found}
     add_detections(session, model_version_id, [(images[image_id], brand) for image_id, brand in inserted])
@@ -246,13 +303,21 @@ def _insert_detections(session: Session, model_version_id: Optional[int],
 
 
 def _save_thumbnails(session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]]) -> None:
-    rows = [{"image_id": stored[r.sha256]["id"], "jpeg": r.thumbnail_jpeg,
-             "width": r.thumbnail_width or 0, "height": r.thumbnail_height or 0}
-            for r in records if r.thumbnail_jpeg]
+    rows = [
+        {
+            "image_id": stored[r.sha256]["id"],
+            "jpeg": r.thumbnail_jpeg,
+            "width": r.thumbnail_width or 0,
+            "height": r.thumbnail_height or 0,
+        }
+        for r in records
+        if r.thumbnail_jpeg
+    ]
     if rows:
         rows.sort(key=lambda row: row["image_id"])
-        session.execute(dialect_insert(session, Thumbnail.__table__).on_conflict_do_nothing(
-            index_elements=["image_id"]), rows)
+        session.execute(
+            dialect_insert(session, Thumbnail.__table__).on_conflict_do_nothing(index_elements=["image_id"]), rows
+        )
 
 
 def _save_failures(session: Session, source_id: int, failures: Iterable[FetchFailureRecord], now: datetime) -> int:
@@ -261,13 +326,26 @@ def _save_failures(session: Session, source_id: int, failures: Iterable[FetchFai
     for failure in failures:
         uri, reason, detail = clean_failure_text(failure.uri, failure.reason, redact_text(failure.detail))
         statement = dialect_insert(session, table).values(
-            source_id=source_id, uri=uri, uri_sha256=text_sha256(uri), reason=reason, detail=detail,
-            attempts=1, first_at=now, last_at=now, ref=failure.ref)
+            source_id=source_id,
+            uri=uri,
+            uri_sha256=text_sha256(uri),
+            reason=reason,
+            detail=detail,
+            attempts=1,
+            first_at=now,
+            last_at=now,
+            ref=failure.ref,
+        )
         statement = statement.on_conflict_do_update(
             index_elements=["source_id", "uri_sha256"],
-            set_={"attempts": table.c.attempts + 1, "reason": statement.excluded.reason,
-                  "detail": statement.excluded.detail, "last_at": statement.excluded.last_at,
-                  "ref": func.coalesce(statement.excluded.ref, table.c.ref)})
+            set_={
+                "attempts": table.c.attempts + 1,
+                "reason": statement.excluded.reason,
+                "detail": statement.excluded.detail,
+                "last_at": statement.excluded.last_at,
+                "ref": func.coalesce(statement.excluded.ref, table.c.ref),
+            },
+        )
         session.execute(statement)
         count += 1
     return count

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 import typer
 
@@ -13,16 +12,20 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Define campaigns to report on.", no_args_is_help=True)
 
     @group.command("add")
-    def add(ctx: typer.Context, name: str = typer.Argument(..., help="Campaign name."),
-            brand: str = typer.Option(..., "--brand", help="The brand the campaign promotes."),
-            start: datetime = typer.Option(..., "--start", formats=["%Y-%m-%d"], help="First day (UTC)."),
-            end: datetime = typer.Option(..., "--end", formats=["%Y-%m-%d"], help="Last day, inclusive."),
-            competitor: Optional[list[str]] = typer.Option(None, "--competitor",
-                                                           help="Competitor brand (repeatable)."),
-            baseline_days: Optional[int] = typer.Option(
-                None, "--baseline-days", help="Days before the start to compare with (default: campaign length)."),
-            after_days: Optional[int] = typer.Option(
-                None, "--after-days", help="Days after the end to check (default: campaign length).")) -> None:
+    def add(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help="Campaign name."),
+        brand: str = typer.Option(..., "--brand", help="The brand the campaign promotes."),
+        start: datetime = typer.Option(..., "--start", formats=["%Y-%m-%d"], help="First day (UTC)."),
+        end: datetime = typer.Option(..., "--end", formats=["%Y-%m-%d"], help="Last day, inclusive."),
+        competitor: list[str] | None = typer.Option(None, "--competitor", help="Competitor brand (repeatable)."),
+        baseline_days: int | None = typer.Option(
+            None, "--baseline-days", help="Days before the start to compare with (default: campaign length)."
+        ),
+        after_days: int | None = typer.Option(
+            None, "--after-days", help="Days after the end to check (default: campaign length)."
+        ),
+    ) -> None:
         """Store a campaign in the database (replacing one of the same name); brands must be ones the model knows.
 
         Example: monitor campaign add spring --brand Acme --start 2026-03-02 --end 2026-03-15 --competitor Globex
@@ -30,10 +33,19 @@ def register(app: typer.Typer) -> None:
         from monitor.campaigns import add_checked_campaign
 
         spec, shadowed, checked = add_checked_campaign(
-            ctx.obj.settings, name, brand, start.date(), end.date(), competitors=competitor or [],
-            baseline_days=baseline_days, after_days=after_days)
-        typer.echo(f"campaign {spec.name!r}: {spec.brand} from {spec.start} to {spec.end}"
-                   + (f" against {', '.join(spec.competitors)}" if spec.competitors else ""))
+            ctx.obj.settings,
+            name,
+            brand,
+            start.date(),
+            end.date(),
+            competitors=competitor or [],
+            baseline_days=baseline_days,
+            after_days=after_days,
+        )
+        typer.echo(
+            f"campaign {spec.name!r}: {spec.brand} from {spec.start} to {spec.end}"
+            + (f" against {', '.join(spec.competitors)}" if spec.competitors else "")
+        )
         if not checked:
             typer.echo("note: no model yet to check the brand names against (train one with `monitor train`)")
         if shadowed:

@@ -10,11 +10,17 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
 
     @group.command("check")
-    def check(ctx: typer.Context,
-              online: bool = typer.Option(False, "--online", help="Also ask every feed and API for its pages "
-                                          "(no photo is fetched)."),
-              load_model: bool = typer.Option(False, "--load-model", help="Also load the model bundle's weights "
-                                              "(TensorFlow: seconds; without it only its manifest is read).")) -> None:
+    def check(
+        ctx: typer.Context,
+        online: bool = typer.Option(
+            False, "--online", help="Also ask every feed and API for its pages (no photo is fetched)."
+        ),
+        load_model: bool = typer.Option(
+            False,
+            "--load-model",
+            help="Also load the model bundle's weights (TensorFlow: seconds; without it only its manifest is read).",
+        ),
+    ) -> None:
         """Validate the config file, its model bundle and the brand names it uses, check that folders exist
         (with --online that feeds answer, with --load-model that the bundle loads), and summarise it; exit
         code 1 names what failed.

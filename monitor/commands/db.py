@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from storage.redaction import redact_url
@@ -14,8 +12,9 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Create or migrate the database.", no_args_is_help=True)
 
     @group.command("upgrade")
-    def upgrade(ctx: typer.Context,
-                url: Optional[str] = typer.Option(None, help="Database URL (default: from the config).")) -> None:
+    def upgrade(
+        ctx: typer.Context, url: str | None = typer.Option(None, help="Database URL (default: from the config).")
+    ) -> None:
         """Bring the database to the newest schema (creates it when empty).
 
         Example: monitor db upgrade
@@ -32,11 +31,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{redact_url(target)}: upgraded from revision {before or 'none (empty)'} to {revision}")
 
     @group.command("rebuild-rollups")
-    def rebuild_rollups(ctx: typer.Context,
-                        url: Optional[str] = typer.Option(None, help="Database URL (default: from the config)."),
-                        check: bool = typer.Option(False, "--check",
-                                                   help="Only count rollup rows that differ from the raw rows.")
-                        ) -> None:
+    def rebuild_rollups(
+        ctx: typer.Context,
+        url: str | None = typer.Option(None, help="Database URL (default: from the config)."),
+        check: bool = typer.Option(False, "--check", help="Only count rollup rows that differ from the raw rows."),
+    ) -> None:
         """Recompute the rollup tables reports read from the raw detections and images (one transaction).
 
         Example: monitor db rebuild-rollups --check
@@ -58,4 +57,3 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     app.add_typer(group, name="db")
-

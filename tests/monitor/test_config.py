@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import config_path, load_settings, parse_duration
+from monitor.config import SourceSettings, config_path, load_settings, parse_duration
 from monitor.errors import ConfigError
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
@@ -59,10 +59,13 @@ def test_good_config_loads_with_paths_resolved_against_its_folder(tmp_path: Path
     assert settings.brands.tracked == ["acme", "globex", "initech"]
     [campaign] = settings.campaigns
     assert (str(campaign.start), str(campaign.end), campaign.length_days, campaign.baseline_days) == (
-        "2026-03-01", "2026-03-31", 31, 28)
+        "2026-03-01",
+        "2026-03-31",
+        31,
+        28,
+    )
     [source] = settings.sources
-    assert (source.name, source.kind, source.interval, source.options) == ("inbox", "folder", 300.0,
-                                                                          {"path": "inbox"})
+    assert (source.name, source.kind, source.interval, source.options) == ("inbox", "folder", 300.0, {"path": "inbox"})
     assert settings.classifier.thresholds == {"acme": 0.7}
     assert settings.ingest.phash_distance == 8
 
@@ -96,7 +99,8 @@ def test_monitor_config_variable_and_explicit_path_select_the_file(tmp_path: Pat
     with pytest.raises(ConfigError) as caught:
         load_settings(tmp_path / "missing.yaml")
     assert str(caught.value) == (
-        f"{tmp_path / 'missing.yaml'}: config file not found (give --config PATH or set MONITOR_CONFIG)")
+        f"{tmp_path / 'missing.yaml'}: config file not found (give --config PATH or set MONITOR_CONFIG)"
+    )
 
 
 @pytest.mark.skipif(not REPO_CONFIG.exists(), reason="the repository's config.yaml is not written yet")
@@ -110,74 +114,92 @@ BAD = {
     "unknown_top_level_key": (
         "databse:\n  url: sqlite:///x.db\n",
         "databse: unknown key; did you mean 'database'? "
-        "(valid keys: brands, campaigns, classifier, database, executor, ingest, paths, sources)"),
+        "(valid keys: brands, campaigns, classifier, database, executor, ingest, paths, sources)",
+    ),
     "unknown_nested_key": (
         "database:\n  urll: sqlite:///x.db\n",
-        "database.urll: unknown key; did you mean 'url'? (valid keys: echo, url)"),
+        "database.urll: unknown key; did you mean 'url'? (valid keys: echo, url)",
+    ),
     "bad_date": (
         "campaigns:\n  - {name: spring, brand: acme, start: 2026-02-30, end: 2026-03-31}\n",
         "campaigns[0].start: Input should be a valid date or datetime, day value is outside expected range "
-        "(got '2026-02-30')"),
+        "(got '2026-02-30')",
+    ),
     "end_before_start": (
         "campaigns:\n  - {name: spring, brand: acme, start: 2026-03-10, end: 2026-03-01}\n",
-        "campaigns[0]: campaign 'spring': end 2026-03-01 is before start 2026-03-10"),
+        "campaigns[0]: campaign 'spring': end 2026-03-01 is before start 2026-03-10",
+    ),
     "campaign_year_out_of_range": (
         "campaigns:\n  - {name: spring, brand: acme, start: 2026-03-10, end: 9999-03-01}\n",
-        "campaigns[0]: campaign 'spring': end 9999-03-01 is outside the years 1970 to 2200"),
+        "campaigns[0]: campaign 'spring': end 9999-03-01 is outside the years 1970 to 2200",
+    ),
     "campaign_baseline_not_positive": (
         "campaigns:\n  - {name: spring, brand: acme, start: 2026-03-10, end: 2026-03-20, baseline_days: 0}\n",
-        "campaigns[0]: campaign 'spring': baseline_days must be a positive number of days up to 36500 (got 0)"),
+        "campaigns[0]: campaign 'spring': baseline_days must be a positive number of days up to 36500 (got 0)",
+    ),
     "absurd_interval_number": (
         "sources:\n  - {name: inbox, kind: folder, path: inbox, interval: 1.0e+20}\n",
-        "sources[0].interval: is longer than 366 days; use seconds or e.g. 30s, 5m, 2h, 1d (got 1e+20)"),
+        "sources[0].interval: is longer than 366 days; use seconds or e.g. 30s, 5m, 2h, 1d (got 1e+20)",
+    ),
     "absurd_interval_days": (
         "sources:\n  - {name: inbox, kind: folder, path: inbox, interval: 99999999999d}\n",
-        "sources[0].interval: is longer than 366 days; use seconds or e.g. 30s, 5m, 2h, 1d (got '99999999999d')"),
+        "sources[0].interval: is longer than 366 days; use seconds or e.g. 30s, 5m, 2h, 1d (got '99999999999d')",
+    ),
     "exponential_aliases": (
         "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
         + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 8)),
-        "the YAML expands to over 100000 values through its aliases (a \"billion laughs\" file?); "
-        "write the values out instead"),
+        'the YAML expands to over 100000 values through its aliases (a "billion laughs" file?); '
+        "write the values out instead",
+    ),
     "recursive_alias": (
         "brands: &b {own: [acme], competitors: *b}\n",
-        "the YAML refers to itself through an alias (a recursive anchor)"),
+        "the YAML refers to itself through an alias (a recursive anchor)",
+    ),
     "interval_in_words": (
         "sources:\n  - {name: inbox, kind: folder, path: inbox, interval: 5 minutes}\n",
-        "sources[0].interval: not a duration; use seconds or e.g. 30s, 5m, 2h, 1d (got '5 minutes')"),
+        "sources[0].interval: not a duration; use seconds or e.g. 30s, 5m, 2h, 1d (got '5 minutes')",
+    ),
     "zero_interval": (
         "sources:\n  - {name: inbox, kind: folder, path: inbox, interval: 0s}\n",
-        "sources[0].interval: must be longer than zero (got '0s')"),
+        "sources[0].interval: must be longer than zero (got '0s')",
+    ),
     "missing_env_var": (
         "sources:\n  - name: inbox\n    kind: folder\n    path: ${INBOX_DIR}/photos\n",
-        "sources[0].path: environment variable INBOX_DIR is not set (referenced as ${INBOX_DIR})"),
+        "sources[0].path: environment variable INBOX_DIR is not set (referenced as ${INBOX_DIR})",
+    ),
     "invalid_yaml": (
         "brands:\n  own: [acme, globex\ncampaigns: []\n",
-        "invalid YAML at line 3, column 10: expected ',' or ']', but got ':'"),
-    "top_level_list": (
-        "- database\n- brands\n",
-        "the top level must be a mapping of keys, not list"),
+        "invalid YAML at line 3, column 10: expected ',' or ']', but got ':'",
+    ),
+    "top_level_list": ("- database\n- brands\n", "the top level must be a mapping of keys, not list"),
     "duplicate_source_names": (
         "sources:\n  - {name: inbox, kind: folder, path: a}\n  - {name: inbox, kind: folder, path: b}\n",
-        "sources: name 'inbox' is used twice; names must be unique"),
+        "sources: name 'inbox' is used twice; names must be unique",
+    ),
     "unknown_source_kind": (
         "sources:\n  - {name: inbox, kind: foldr, path: inbox}\n",
-        "sources[0].kind: unknown source kind 'foldr'; did you mean 'folder'? (valid kinds: {kinds})"),
+        "sources[0].kind: unknown source kind 'foldr'; did you mean 'folder'? (valid kinds: {kinds})",
+    ),
     "threshold_out_of_range": (
         "classifier:\n  thresholds: {acme: 1.5}\n",
-        "classifier.thresholds: threshold for 'acme' is 1.5; it must be between 0 and 1"),
+        "classifier.thresholds: threshold for 'acme' is 1.5; it must be between 0 and 1",
+    ),
     "wrong_type": (
         "ingest:\n  batch_size: lots\n",
-        "ingest.batch_size: Input should be a valid integer, unable to parse string as an integer (got 'lots')"),
+        "ingest.batch_size: Input should be a valid integer, unable to parse string as an integer (got 'lots')",
+    ),
     "missing_campaign_field": (
         "campaigns:\n  - {name: spring, start: 2026-03-01, end: 2026-03-31}\n",
-        "campaigns[0].brand: required key is missing"),
+        "campaigns[0].brand: required key is missing",
+    ),
     "out_of_range_number": (
         "classifier:\n  tiling: {grid: 9}\n",
-        "classifier.tiling.grid: Input should be less than or equal to 4 (got 9)"),
+        "classifier.tiling.grid: Input should be less than or equal to 4 (got 9)",
+    ),
     "unknown_key_of_a_source_kind": (
         "sources:\n  - {name: inbox, kind: folder, path: inbox, recursiv: true}\n",
-        "sources[0].recursiv: unknown key for a folder source; did you mean 'recursive'? "
-        "(valid keys: {folder_keys})"),
+        "sources[0].recursiv: unknown key for a folder source; did you mean 'recursive'? (valid keys: {folder_keys})",
+    ),
 }
 
 
@@ -188,7 +210,7 @@ def _fill(expected: str) -> str:
         available = kinds()
         if "folder" not in available:
             pytest.skip("the folder source kind (monitor/sources/folder.py) is not written yet")
-        common = {"name", "kind", "interval", "enabled", "allow_private"}
+        common = set(SourceSettings.model_fields)
         folder_keys = ", ".join(sorted(set(available["folder"].Options.model_fields) | common))
         expected = expected.replace("{kinds}", ", ".join(sorted(available))).replace("{folder_keys}", folder_keys)
     return expected
@@ -209,10 +231,12 @@ def test_several_problems_are_counted_after_the_first(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(path, environ={})
     assert str(caught.value) == (
-        f"{path}: ingest.batch_size: Input should be greater than or equal to 1 (got 0) (and 1 more problem)")
+        f"{path}: ingest.batch_size: Input should be greater than or equal to 1 (got 0) (and 1 more problem)"
+    )
 
 
-@pytest.mark.parametrize("text,seconds", [(90, 90.0), ("30s", 30.0), ("5m", 300.0), ("2h", 7200.0),
-                                          ("1d", 86400.0), ("1.5 min", 90.0)])
+@pytest.mark.parametrize(
+    "text,seconds", [(90, 90.0), ("30s", 30.0), ("5m", 300.0), ("2h", 7200.0), ("1d", 86400.0), ("1.5 min", 90.0)]
+)
 def test_durations(text, seconds: float) -> None:
     assert parse_duration(text) == seconds

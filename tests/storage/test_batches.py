@@ -7,17 +7,26 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from storage.batches import (due_batches, enqueue_batch, fail_exhausted, get_batch, mark_published, mark_started,
-                             outbox_backlog, record_batch_error)
+from storage.batches import (
+    due_batches,
+    enqueue_batch,
+    fail_exhausted,
+    get_batch,
+    mark_published,
+    mark_started,
+    outbox_backlog,
+    record_batch_error,
+)
 from storage.engine import Database
-from storage.sources import ensure_source, get_cursor
 from storage.schema import Batch, utcnow
+from storage.sources import ensure_source, get_cursor
 
 
 def _published_ago(db: Database, batch_id: int, seconds: float) -> None:
     with db.session(write=True) as session:
-        session.execute(update(Batch).where(Batch.id == batch_id)
-                        .values(published_at=utcnow() - timedelta(seconds=seconds)))
+        session.execute(
+            update(Batch).where(Batch.id == batch_id).values(published_at=utcnow() - timedelta(seconds=seconds))
+        )
 
 
 def test_a_batch_and_its_cursor_are_written_together(db: Database) -> None:

@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from storage import migrate
 from storage.engine import Database, make_engine, normalize_url, open_database
-from storage.redaction import redact_url as redact
 from storage.errors import DatabaseNotReady, StorageError
+from storage.redaction import redact_url as redact
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(sqlite_url: str) -> None:
@@ -28,8 +28,9 @@ def test_sqlite_enforces_foreign_keys(sqlite_url: str) -> None:
     try:
         with pytest.raises(StorageError, match="FOREIGN KEY constraint failed"):
             with db.session() as session:
-                session.execute(text("INSERT INTO thumbnails (image_id, jpeg, width, height) "
-                                     "VALUES (999, x'00', 1, 1)"))
+                session.execute(
+                    text("INSERT INTO thumbnails (image_id, jpeg, width, height) VALUES (999, x'00', 1, 1)")
+                )
     finally:
         db.dispose()
 
@@ -61,7 +62,8 @@ def test_open_database_refuses_an_empty_database(db_url: str) -> None:
     with pytest.raises(DatabaseNotReady) as caught:
         open_database(db_url)
     assert str(caught.value) == (
-        f"database {redact(db_url)} is at revision none (empty), head is {migrate.head()}: run `monitor db upgrade`")
+        f"database {redact(db_url)} is at revision none (empty), head is {migrate.head()}: run `monitor db upgrade`"
+    )
 
 
 def test_open_database_with_upgrade_migrates_first(db_url: str) -> None:

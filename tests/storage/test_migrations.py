@@ -62,18 +62,24 @@ def test_downgrade_to_base_and_back(sqlite_url: str) -> None:
 
 
 def test_production_code_never_calls_create_all() -> None:
-    offenders = [str(path.relative_to(ROOT)) for package in ("monitor", "storage", "reports", "classifier")
-                 for path in (ROOT / package).rglob("*.py")
-                 if re.search(r"\bcreate_all\s*\(", path.read_text(encoding="utf-8"))]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("monitor", "storage", "reports", "classifier")
+        for path in (ROOT / package).rglob("*.py")
+        if re.search(r"\bcreate_all\s*\(", path.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 
 def test_migration_scripts_are_package_data() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    shipped = [path.relative_to(ROOT / "storage") for path in (ROOT / "storage" / "migrations").rglob("*")
-               if path.is_file() and path.suffix in (".py", ".mako")]
+    shipped = [
+        path.relative_to(ROOT / "storage")
+        for path in (ROOT / "storage" / "migrations").rglob("*")
+        if path.is_file() and path.suffix in (".py", ".mako")
+    ]
     assert shipped
-    patterns = re.search(r'^storage = \[(.*)\]$', text, re.M).group(1)
+    patterns = re.search(r"^storage = \[(.*)\]$", text, re.M).group(1)
     globs = [p.strip().strip('"') for p in patterns.split(",")]
     for path in shipped:
         assert any(path.match(glob) for glob in globs), f"{path} is not in [tool.setuptools.package-data]"
@@ -89,19 +95,37 @@ def test_0005_fills_the_hash_columns_of_rows_stored_at_0004(db_url: str) -> None
     now = "2026-03-01 12:00:00"
     try:
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO sources (id, name, kind, consecutive_failures, created_at) "
-                              "VALUES (1, 'feed', 'rss', 0, :now)"), {"now": now})
-            conn.execute(text("INSERT INTO images (id, source_id, sha256, uri, external_id, posted_at, time_source, "
-                              "ingested_at, status) VALUES (1, 1, :sha, 'https://x/1.jpg', 'entry-1', :now, "
-                              "'source', :now, 'accepted')"), {"sha": "a" * 64, "now": now})
-            conn.execute(text("INSERT INTO fetch_failures (source_id, uri, reason, attempts, first_at, last_at) "
-                              "VALUES (1, 'https://x/2.jpg', 'timeout', 1, :now, :now)"), {"now": now})
+            conn.execute(
+                text(
+                    "INSERT INTO sources (id, name, kind, consecutive_failures, created_at) "
+                    "VALUES (1, 'feed', 'rss', 0, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO images (id, source_id, sha256, uri, external_id, posted_at, time_source, "
+                    "ingested_at, status) VALUES (1, 1, :sha, 'https://x/1.jpg', 'entry-1', :now, "
+                    "'source', :now, 'accepted')"
+                ),
+                {"sha": "a" * 64, "now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO fetch_failures (source_id, uri, reason, attempts, first_at, last_at) "
+                    "VALUES (1, 'https://x/2.jpg', 'timeout', 1, :now, :now)"
+                ),
+                {"now": now},
+            )
         assert migrate.upgrade(db_url) == migrate.head()
         with engine.connect() as conn:
             assert conn.execute(text("SELECT external_id, external_id_sha256 FROM images")).one() == (
-                "entry-1", hashlib.sha256(b"entry-1").hexdigest())
+                "entry-1",
+                hashlib.sha256(b"entry-1").hexdigest(),
+            )
             assert conn.execute(text("SELECT uri_sha256 FROM fetch_failures")).scalar_one() == (
-                hashlib.sha256(b"https://x/2.jpg").hexdigest())
+                hashlib.sha256(b"https://x/2.jpg").hexdigest()
+            )
     finally:
         engine.dispose()
     # What 0004 could not hold on PostgreSQL now goes in whole, and the old failure is found by its hash.
@@ -112,8 +136,13 @@ def test_0005_fills_the_hash_columns_of_rows_stored_at_0004(db_url: str) -> None
     long_id = "https://cdn.example.net/" + "x" * 5000
     db = open_database(db_url)
     try:
-        result = writes.save_batch(db, 1, None, [ImageRecord(sha256="b" * 64, uri=long_id, external_id=long_id)],
-                                   failures=[FetchFailureRecord("https://x/2.jpg", "timeout")])
+        result = writes.save_batch(
+            db,
+            1,
+            None,
+            [ImageRecord(sha256="b" * 64, uri=long_id, external_id=long_id)],
+            failures=[FetchFailureRecord("https://x/2.jpg", "timeout")],
+        )
         assert (result.new, result.failures) == (1, 1)
         with db.session() as session:
             assert session.execute(text("SELECT attempts FROM fetch_failures")).scalar_one() == 2

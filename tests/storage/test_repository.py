@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +15,6 @@ from storage.errors import StorageError
 from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
 from storage.schema import Detection, FetchFailure, Image, Source, Thumbnail
 
-UTC = timezone.utc
-
 
 def sha(n: int) -> str:
     return hashlib.sha256(str(n).encode()).hexdigest()
@@ -24,8 +22,14 @@ def sha(n: int) -> str:
 
 def image(n: int, phash: str | None = None, brands: tuple[str, ...] = ("acme", "globex"), **fields) -> ImageRecord:
     fields.setdefault("posted_at", datetime(2026, 3, 1, 12, tzinfo=UTC) + timedelta(hours=n))
-    return ImageRecord(sha256=sha(n), uri=f"https://example.org/{n}.jpg", external_id=str(n), phash=phash,
-                       detections=[DetectionRecord(b, 0.9) for b in brands], **fields)
+    return ImageRecord(
+        sha256=sha(n),
+        uri=f"https://example.org/{n}.jpg",
+        external_id=str(n),
+        phash=phash,
+        detections=[DetectionRecord(b, 0.9) for b in brands],
+        **fields,
+    )
 
 
 def count(db: Database, model, *where) -> int:
@@ -40,8 +44,9 @@ def source(db: Database) -> int:
 
 @pytest.fixture
 def model(db: Database) -> int:
-    return model_versions.register_model_version(db, "c" * 64, "/models/v1", "inception_v3", 299,
-                                                 ["acme", "globex"], {"acme": 0.5, "globex": 0.6}, {"map": 0.8})
+    return model_versions.register_model_version(
+        db, "c" * 64, "/models/v1", "inception_v3", 299, ["acme", "globex"], {"acme": 0.5, "globex": 0.6}, {"map": 0.8}
+    )
 
 
 def test_ensure_source_and_model_version_are_idempotent(db: Database, source: int, model: int) -> None:
@@ -53,8 +58,9 @@ def test_ensure_source_and_model_version_are_idempotent(db: Database, source: in
 
 def test_same_image_saved_twice_is_one_row(db: Database, source: int, model: int) -> None:
     first = writes.save_batch(db, source, model, [image(1), image(2)], cursor={"n": 2})
-    assert first == BatchResult(new=2, duplicates=0, reposts=0, rejected={},
-                                detections={"acme": 2, "globex": 2}, failures=0)
+    assert first == BatchResult(
+        new=2, duplicates=0, reposts=0, rejected={}, detections={"acme": 2, "globex": 2}, failures=0
+    )
     second = writes.save_batch(db, source, model, [image(1), image(1)], cursor={"n": 3})
     assert second == BatchResult(new=0, duplicates=2, reposts=0, rejected={}, detections={}, failures=0)
     assert count(db, Image) == 2
@@ -66,8 +72,11 @@ def test_same_image_saved_twice_is_one_row(db: Database, source: int, model: int
 def test_detections_copy_the_images_time_and_source(db: Database, source: int, model: int) -> None:
     writes.save_batch(db, source, model, [image(5)])
     with db.session() as session:
-        rows = session.execute(select(Detection.posted_at, Detection.source_id, Image.posted_at)
-                               .join(Image, Image.id == Detection.image_id)).all()
+        rows = session.execute(
+            select(Detection.posted_at, Detection.source_id, Image.posted_at).join(
+                Image, Image.id == Detection.image_id
+            )
+        ).all()
     assert rows and all(d_at == i_at and d_source == source for d_at, d_source, i_at in rows)
 
 
@@ -101,8 +110,9 @@ def test_near_copies_are_stored_as_reposts_of_the_first(db: Database, source: in
     result = writes.save_batch(db, source, model, [image(2, three_bits), image(3, far)], phash_distance=6)
     assert (result.new, result.reposts) == (2, 1)
     # A copy of the repost points at the first photo, not at the repost; so does a copy within the batch.
-    result = writes.save_batch(db, source, model, [image(4, three_bits), image(5, far.replace("0f", "1f", 1))],
-                               phash_distance=6)
+    result = writes.save_batch(
+        db, source, model, [image(4, three_bits), image(5, far.replace("0f", "1f", 1))], phash_distance=6
+    )
     assert (result.new, result.reposts) == (2, 2)
     with db.session() as session:
         by_sha = dict(session.execute(select(Image.sha256, Image.id)).all())
@@ -116,12 +126,14 @@ def test_near_copies_are_stored_as_reposts_of_the_first(db: Database, source: in
 def test_repost_within_one_batch_and_distance_bound(db: Database, source: int, model: int) -> None:
     base = 0x0123456789ABCDEF
     seven_bits = base ^ 0b1111111  # all seven flips in the lowest band
-    result = writes.save_batch(db, source, model, [image(1, f"{base:016x}"), image(2, f"{seven_bits:016x}")],
-                               phash_distance=6)
+    result = writes.save_batch(
+        db, source, model, [image(1, f"{base:016x}"), image(2, f"{seven_bits:016x}")], phash_distance=6
+    )
     assert result.reposts == 0  # 7 > 6
     spread = base ^ (1 << 0) ^ (1 << 20) ^ (1 << 40) ^ (1 << 60) ^ (1 << 61) ^ (1 << 62)  # 6 bits, all bands
-    result = writes.save_batch(db, source, model, [image(3, f"{spread:016x}"), image(4, f"{spread ^ 1 << 30:016x}")],
-                               phash_distance=6)
+    result = writes.save_batch(
+        db, source, model, [image(3, f"{spread:016x}"), image(4, f"{spread ^ 1 << 30:016x}")], phash_distance=6
+    )
     assert result.reposts == 2  # 3 is 6 bits from 1; 4 is 7 from 1 but 1 from 3, which is 1's repost
     with db.session() as session:
         reposts = dict(session.execute(select(Image.sha256, Image.repost_of_id)).all())
@@ -129,12 +141,15 @@ def test_repost_within_one_batch_and_distance_bound(db: Database, source: int, m
     assert reposts[sha(3)] == first and reposts[sha(4)] == first
 
 
-def test_rejected_images_are_kept_without_detections_and_never_originals(db: Database, source: int,
-                                                                          model: int) -> None:
+def test_rejected_images_are_kept_without_detections_and_never_originals(db: Database, source: int, model: int) -> None:
     rejected = image(1, "aaaaaaaaaaaaaaaa", status="rejected", reject_reason="too_small", reject_detail="20x20")
     result = writes.save_batch(db, source, model, [rejected, image(2, "aaaaaaaaaaaaaaaa")])
     assert (result.new, result.reposts, result.rejected, result.detections) == (
-        2, 0, {"too_small": 1}, {"acme": 1, "globex": 1})
+        2,
+        0,
+        {"too_small": 1},
+        {"acme": 1, "globex": 1},
+    )
 
 
 def test_bad_phash_costs_only_its_photo_with_a_clear_reason(db: Database, source: int, model: int) -> None:
@@ -151,8 +166,14 @@ def test_failed_batch_leaves_no_rows_and_no_cursor_change(db: Database, source: 
     writes.save_batch(db, source, model, [image(1)], cursor={"n": 1})
     # The detections' model version does not exist: the insert fails after the images went in.
     with pytest.raises(StorageError, match="(?i)foreign key"):
-        writes.save_batch(db, source, model + 99, [image(2), image(3)],
-                          failures=[FetchFailureRecord("https://x/1", "timeout")], cursor={"n": 3})
+        writes.save_batch(
+            db,
+            source,
+            model + 99,
+            [image(2), image(3)],
+            failures=[FetchFailureRecord("https://x/1", "timeout")],
+            cursor={"n": 3},
+        )
     # The cursor is written last; a cursor that cannot be stored undoes the images before it.
     with pytest.raises(StorageError, match="cannot be stored as JSON"):
         writes.save_batch(db, source, model, [image(4)], cursor={"when": object()})
@@ -195,15 +216,26 @@ def test_source_status_counts_per_source(db: Database, model: int) -> None:
     inbox = sources.ensure_source(db, "inbox", "folder")
     feed = sources.ensure_source(db, "feed", "rss")
     sources.ensure_source(db, "idle", "api")
-    writes.save_batch(db, inbox, model, [image(1, "1111111111111111"), image(2, "1111111111111113"),
-                                       image(3, status="rejected", reject_reason="decode", brands=())],
-                      failures=[FetchFailureRecord("https://x/9", "timeout")])
+    writes.save_batch(
+        db,
+        inbox,
+        model,
+        [
+            image(1, "1111111111111111"),
+            image(2, "1111111111111113"),
+            image(3, status="rejected", reject_reason="decode", brands=()),
+        ],
+        failures=[FetchFailureRecord("https://x/9", "timeout")],
+    )
     writes.save_batch(db, feed, model, [image(4, brands=("acme",))])
     status = {row["name"]: row for row in sources.source_status(db)}
     assert list(status) == ["feed", "idle", "inbox"]
     pick = ("images_accepted", "images_rejected", "reposts", "detections", "fetch_failures", "kind")
     assert {name: tuple(row[k] for k in pick) for name, row in status.items()} == {
-        "inbox": (2, 1, 1, 4, 1, "folder"), "feed": (1, 0, 0, 1, 0, "rss"), "idle": (0, 0, 0, 0, 0, "api")}
+        "inbox": (2, 1, 1, 4, 1, "folder"),
+        "feed": (1, 0, 0, 1, 0, "rss"),
+        "idle": (0, 0, 0, 0, 0, "api"),
+    }
 
 
 def _save_in_another_process(url: str, barrier, results, rounds: int) -> None:
@@ -226,8 +258,9 @@ def test_two_processes_saving_the_same_photos_at_once_leave_one_row_each(db_url:
     open_database(db_url, upgrade=True).dispose()
     context = multiprocessing.get_context("spawn")
     barrier, results, rounds = context.Barrier(2), context.Queue(), 3
-    workers = [context.Process(target=_save_in_another_process, args=(db_url, barrier, results, rounds))
-               for _ in range(2)]
+    workers = [
+        context.Process(target=_save_in_another_process, args=(db_url, barrier, results, rounds)) for _ in range(2)
+    ]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=120) for _ in range(2 * rounds)]
@@ -266,8 +299,10 @@ def test_reposts_match_a_brute_force_search(db: Database, source: int, model: in
         writes.save_batch(db, source, model, batch, phash_distance=distance)
     with db.session() as session:
         ids = {int(external): image_id for external, image_id in session.execute(select(Image.external_id, Image.id))}
-        stored = {int(external): repost_of for external, repost_of in
-                  session.execute(select(Image.external_id, Image.repost_of_id))}
+        stored = {
+            int(external): repost_of
+            for external, repost_of in session.execute(select(Image.external_id, Image.repost_of_id))
+        }
     got = [stored[n] for n in range(len(hashes))]
     # Brute force: the earliest (lowest id) photo of earlier batches within the distance, else the
     # first such photo earlier in the same batch; a copy of a copy points at the original.
@@ -285,17 +320,28 @@ def test_due_refetches_picks_transient_failures_with_a_ref_by_attempts_and_backo
     def ref(n: int) -> dict:
         return {"uri": f"https://x/{n}.jpg", "external_id": str(n)}
 
-    writes.save_batch(db, source, None, [], [
-        FetchFailureRecord("https://x/1.jpg", "http_503", "busy", ref=ref(1)),
-        FetchFailureRecord("https://x/2.jpg", "http_404", "gone", ref=ref(2)),
-        FetchFailureRecord("https://x/3.jpg", "timeout", "slow"),  # no ref (recorded before refs were kept)
-        FetchFailureRecord("https://x/4.jpg", "timeout", "slow", ref=ref(4))])
+    writes.save_batch(
+        db,
+        source,
+        None,
+        [],
+        [
+            FetchFailureRecord("https://x/1.jpg", "http_503", "busy", ref=ref(1)),
+            FetchFailureRecord("https://x/2.jpg", "http_404", "gone", ref=ref(2)),
+            FetchFailureRecord("https://x/3.jpg", "timeout", "slow"),  # no ref (recorded before refs were kept)
+            FetchFailureRecord("https://x/4.jpg", "timeout", "slow", ref=ref(4)),
+        ],
+    )
     writes.save_batch(db, source, None, [], [FetchFailureRecord("https://x/4.jpg", "timeout", "again")])  # 2nd try
     with db.session() as session:
         kept = dict(session.execute(select(FetchFailure.uri, FetchFailure.ref.is_(None))).all())
-    assert kept == {"https://x/1.jpg": False, "https://x/2.jpg": False, "https://x/3.jpg": True,
-                    "https://x/4.jpg": False}  # a retry without a ref keeps the one stored; None is SQL NULL
-    transient, now = {"http_503", "timeout"}, datetime.now(timezone.utc)
+    assert kept == {
+        "https://x/1.jpg": False,
+        "https://x/2.jpg": False,
+        "https://x/3.jpg": True,
+        "https://x/4.jpg": False,
+    }  # a retry without a ref keeps the one stored; None is SQL NULL
+    transient, now = {"http_503", "timeout"}, datetime.now(UTC)
     due = sources.due_refetches
     assert due(db, source, transient, 5, 60, now=now) == []  # nothing is a minute old yet
     assert due(db, source, transient, 5, 60, now=now + timedelta(seconds=90)) == [ref(1)]  # 4 waits 2 minutes
