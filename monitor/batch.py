@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from monitor.config import IngestSettings
 from monitor.errors import FetchError, FetchReason, ImageRejected
@@ -28,11 +28,11 @@ class Item:
     """One ref on its way through a batch: bytes, then a check result, then detections."""
 
     ref: ImageRef
-    sha256: Optional[str] = None
-    data: Optional[bytes] = None
-    failure: Optional[FetchError] = None
-    rejected: Optional[ImageRejected] = None
-    checked: Optional[CheckedImage] = None
+    sha256: str | None = None
+    data: bytes | None = None
+    failure: FetchError | None = None
+    rejected: ImageRejected | None = None
+    checked: CheckedImage | None = None
     known: bool = False
 
 
@@ -66,7 +66,7 @@ def read_item(source: Source, ref: ImageRef) -> Item:
     return item
 
 
-def read_items(source: Source, refs: list[ImageRef], pool: Optional[ThreadPoolExecutor] = None) -> list[Item]:
+def read_items(source: Source, refs: list[ImageRef], pool: ThreadPoolExecutor | None = None) -> list[Item]:
     """Read every ref of a batch (in the pool's threads when given)."""
     reader = pool.map if pool is not None else map
     return list(reader(lambda ref: read_item(source, ref), refs))
@@ -98,7 +98,7 @@ def check_item(item: Item, ingest: IngestSettings, model: LoadedModel) -> None:
 
 
 def check_items(items: list[Item], ingest: IngestSettings, model: LoadedModel,
-                pool: Optional[ThreadPoolExecutor] = None) -> None:
+                pool: ThreadPoolExecutor | None = None) -> None:
     """Check every item that still has bytes."""
     pending = [i for i in items if i.data is not None]
     list((pool.map if pool is not None else map)(lambda item: check_item(item, ingest, model), pending))
@@ -116,7 +116,8 @@ def build_records(items: list[Item], found: list[list[DetectionRecord]], ingest:
                   source_name: str) -> tuple[list[ImageRecord], list[FetchFailureRecord]]:
     """Image records (accepted with their detections, then rejected) and fetch-failure records of a batch."""
     accepted = [i for i in items if i.checked is not None]
-    records = [_accepted(item, detections, ingest.thumbnail_size) for item, detections in zip(accepted, found)]
+    records = [_accepted(item, detections, ingest.thumbnail_size)
+               for item, detections in zip(accepted, found, strict=True)]
     failures = []
     for item in items:
         if item.rejected is not None:
@@ -137,8 +138,8 @@ def build_records(items: list[Item], found: list[list[DetectionRecord]], ingest:
 
 
 def store_batch(db: Database, model: LoadedModel, items: list[Item], ingest: IngestSettings, source_id: int,
-                source_name: str, cursor: Optional[dict[str, Any]] = None, outbox_id: Optional[int] = None,
-                worker: str = "worker") -> Optional[BatchCounts]:
+                source_name: str, cursor: dict[str, Any] | None = None, outbox_id: int | None = None,
+                worker: str = "worker") -> BatchCounts | None:
     """Classify a checked batch, build its records and save them (and the cursor) in one transaction.
 
     With `outbox_id` the outbox row is claimed and marked done in that same transaction; None when another
@@ -178,7 +179,7 @@ def _accepted(item: Item, detections: list[DetectionRecord], thumbnail_size: int
         detections=detections)
 
 
-def _utc(moment: Optional[datetime]) -> Optional[datetime]:
+def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

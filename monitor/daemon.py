@@ -8,8 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -32,16 +31,17 @@ def _jitter(interval: float) -> float:
 class Daemon:
     """Polls every enabled source on its own interval until `stop` is set (SIGTERM/SIGINT set it)."""
 
-    def __init__(self, settings: Settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None):
+    def __init__(self, settings: Settings, stop: threading.Event | None = None, executor: str | None = None):
         self.settings = settings
         self.executor = executor or settings.executor.kind
         self.sources = [s for s in settings.sources if s.enabled]
         if not self.sources:
-            raise ConfigError(f"{settings.config_path or 'config'}: no enabled sources to watch; add one under `sources:`")
+            raise ConfigError(f"{settings.config_path or 'config'}: no enabled sources to watch; "
+                              f"add one under `sources:`")
         self.stop = stop or threading.Event()
         self.db = open_database(settings.database.url)
-        self.model: Optional[LoadedModel] = None
-        self.publisher: Optional[Publisher] = None
+        self.model: LoadedModel | None = None
+        self.publisher: Publisher | None = None
         try:
             self.runner = self._celery_runner() if self.executor == "celery" else self._local_runner()
         except Exception:
@@ -69,7 +69,7 @@ class Daemon:
         if self.stop.is_set():
             return
         waiting = self.retry_at.get(source_settings.name)
-        if waiting and datetime.now(timezone.utc) < waiting:
+        if waiting and datetime.now(UTC) < waiting:
             log.debug("poll %s skipped: backing off until %s", source_settings.name, waiting.isoformat())
             return
         try:
@@ -87,16 +87,16 @@ class Daemon:
         if install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self._on_signal)
-        scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+        scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for source in self.sources:
             scheduler.add_job(self.poll, IntervalTrigger(seconds=source.interval, jitter=_jitter(source.interval),
-                                                         timezone=timezone.utc),
+                                                         timezone=UTC),
                               args=[source], id=source.name, name=f"poll {source.name}", next_run_time=now)
         if self.publisher is not None:
             every = self.settings.executor.heartbeat_interval
-            scheduler.add_job(self.reconcile, IntervalTrigger(seconds=every, timezone=timezone.utc),
+            scheduler.add_job(self.reconcile, IntervalTrigger(seconds=every, timezone=UTC),
                               id="monitor:reconcile", name="check the broker and resend pending batches",
                               next_run_time=now)
         scheduler.start()
@@ -124,7 +124,7 @@ class Daemon:
         self.stop.set()
 
 
-def run_daemon(settings: Settings, stop: Optional[threading.Event] = None, executor: Optional[str] = None) -> None:
+def run_daemon(settings: Settings, stop: threading.Event | None = None, executor: str | None = None) -> None:
     """Run the daemon until SIGTERM/SIGINT (or `stop`); the local executor refuses to start without a usable
     model, the celery one only schedules (workers classify)."""
     Daemon(settings, stop, executor).run(install_signals=stop is None)

@@ -1,6 +1,6 @@
 """Errors the monitor package raises; the CLI turns them into one-line messages."""
 
-from enum import Enum
+from enum import StrEnum
 
 from classifier.errors import ClassifierError
 from reports.errors import ReportError
@@ -23,7 +23,7 @@ class SourceError(MonitorError):
         self.reason = reason
 
 
-class FetchReason(str, Enum):
+class FetchReason(StrEnum):
     """Why a photo (or a page) could not be fetched; stored as its value in fetch_failures.reason."""
 
     ERROR = "error"  # something unexpected inside a source
@@ -51,9 +51,6 @@ class FetchReason(str, Enum):
     NOT_A_FILE = "not_a_file"  # a FIFO, device, socket or folder where a photo was expected
     OUTSIDE_FOLDER = "outside_folder"  # a symlink out of a watched folder
     UNREADABLE = "unreadable"  # the source cannot read photos at all
-
-    def __str__(self) -> str:
-        return self.value
 
     @staticmethod
     def http(status: int) -> str:

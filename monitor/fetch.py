@@ -10,8 +10,8 @@ import ssl
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 from urllib.parse import quote, urljoin, urlsplit
 
 from monitor.config import IngestSettings
@@ -51,7 +51,7 @@ class _Target:
     path: str  # path and query, as sent
 
 
-def embedded_ipv4(ip: ipaddress.IPv6Address) -> Optional[ipaddress.IPv4Address]:
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 one carries (mapped, IPv4-compatible, 6to4, NAT64), or None."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
@@ -71,7 +71,7 @@ def blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def host_port(entry: str) -> tuple[str, Optional[int]]:
+def host_port(entry: str) -> tuple[str, int | None]:
     """An allow_hosts / send_headers_to entry as (host, port or None for the default ports)."""
     entry = entry.strip().lower()
     if entry.startswith("["):  # [v6] or [v6]:port
@@ -83,7 +83,7 @@ def host_port(entry: str) -> tuple[str, Optional[int]]:
     return entry, None
 
 
-def _matches(entries: set[tuple[str, Optional[int]]], target: _Target) -> bool:
+def _matches(entries: set[tuple[str, int | None]], target: _Target) -> bool:
     port = target.port if target.port != _DEFAULT_PORTS[target.scheme] else None
     return (target.host, port) in entries or (port is None and (target.host, target.port) in entries)
 
@@ -94,9 +94,9 @@ class Fetcher:
     def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 20.0, retries: int = 3,
                  max_bytes: int = 20_000_000, allow_private: bool = False,
                  allow_hosts: Iterable[str] = (), user_agent: str = "brand-exposure-monitor",
-                 headers: Optional[dict[str, str]] = None, backoff_factor: float = 0.5,
-                 header_origin: Optional[str] = None, send_headers_to: Iterable[str] = (),
-                 stop: Optional[threading.Event] = None, tls_context: Optional[ssl.SSLContext] = None):
+                 headers: dict[str, str] | None = None, backoff_factor: float = 0.5,
+                 header_origin: str | None = None, send_headers_to: Iterable[str] = (),
+                 stop: threading.Event | None = None, tls_context: ssl.SSLContext | None = None):
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         # One deadline per request, connect to the last body byte: a peer trickling headers or body under
@@ -117,8 +117,8 @@ class Fetcher:
 
     @classmethod
     def from_settings(cls, ingest: IngestSettings, allow_private: bool = False, allow_hosts: Iterable[str] = (),
-                      headers: Optional[dict[str, str]] = None, header_origin: Optional[str] = None,
-                      send_headers_to: Iterable[str] = (), stop: Optional[threading.Event] = None) -> "Fetcher":
+                      headers: dict[str, str] | None = None, header_origin: str | None = None,
+                      send_headers_to: Iterable[str] = (), stop: threading.Event | None = None) -> Fetcher:
         """A fetcher with the limits of `settings.ingest` and one source's address and header policy."""
         return cls(connect_timeout=ingest.connect_timeout, read_timeout=ingest.read_timeout,
                    retries=ingest.retries, max_bytes=ingest.max_bytes, allow_private=allow_private,
@@ -143,7 +143,7 @@ class Fetcher:
                      errors="replace")
         return _Target(url, scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path)
 
-    def _origin(self, url: str) -> Optional[tuple[str, str, int]]:
+    def _origin(self, url: str) -> tuple[str, str, int] | None:
         try:
             target = self._target(url)
         except FetchError:
@@ -182,7 +182,7 @@ class Fetcher:
         return headers
 
     # -- fetching ----------------------------------------------------------------------------
-    def get(self, url: str, accept: tuple[str, ...] = IMAGE_TYPES, max_bytes: Optional[int] = None) -> Fetched:
+    def get(self, url: str, accept: tuple[str, ...] = IMAGE_TYPES, max_bytes: int | None = None) -> Fetched:
         """GET `url`, following redirects (each hop re-checked), and return the checked body."""
         limit = max_bytes or self.max_bytes
         for _ in range(MAX_REDIRECTS + 1):
@@ -247,7 +247,7 @@ class Fetcher:
                 sock.close()
 
     def _connect(self, target: _Target, addresses: list[tuple], limits: Limits) -> socket.socket:
-        error: Optional[BaseException] = None
+        error: BaseException | None = None
         for address in addresses:
             try:
                 return connect(address, target.host, target.scheme == "https", limits, self.connect_timeout,
@@ -294,7 +294,7 @@ class _Again(Exception):
         self.error = error
 
 
-def _decoder(url: str, encoding: Optional[str]):
+def _decoder(url: str, encoding: str | None):
     """A function (chunk, room) -> decoded pieces for a Content-Encoding, capped so a bomb cannot expand."""
     encoding = (encoding or "identity").strip().lower()
     if encoding in ("identity", ""):

@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from classifier.tiling import Tiling
 from monitor.config import Settings
@@ -67,7 +67,7 @@ def load_model(settings: Settings, db: Database, classifier: Any = None) -> Load
                        settings.classifier.batch_size)
 
 
-def calibration_mismatch(info: dict, tiling: Any) -> Optional[str]:
+def calibration_mismatch(info: dict, tiling: Any) -> str | None:
     """Why the bundle's thresholds do not fit how photos will be scored (tiled or not, which grid), or None."""
     training = info.get("training")
     if not isinstance(training, dict) or "tiling" not in training:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from monitor.batch import Item, check_items, drop_known, read_items, store_batch
 from monitor.config import Settings, SourceSettings
@@ -24,8 +25,8 @@ OnBatch = Callable[[SourceSummary, int], None]
 class Ingestor:
     """Runs sources through the pipeline with one loaded model and one database."""
 
-    def __init__(self, settings: Settings, db: Database, model: LoadedModel, stop: Optional[threading.Event] = None,
-                 workers: int = 4, on_batch: Optional[OnBatch] = None):
+    def __init__(self, settings: Settings, db: Database, model: LoadedModel, stop: threading.Event | None = None,
+                 workers: int = 4, on_batch: OnBatch | None = None):
         self.on_batch = on_batch  # called after each commit with the source's totals and the batch size
         self.settings = settings
         self.db = db
@@ -48,7 +49,7 @@ class Ingestor:
         return summary
 
     # -- the batch loop ------------------------------------------------------------------------
-    def _drain(self, source: Source, source_id: int, cursor: Optional[dict[str, Any]],
+    def _drain(self, source: Source, source_id: int, cursor: dict[str, Any] | None,
                summary: SourceSummary) -> None:
         prepared: queue.Queue = queue.Queue(maxsize=1)
         halt = threading.Event()
@@ -75,7 +76,7 @@ class Ingestor:
                     pass
             producer.join()
 
-    def _produce(self, source: Source, source_id: int, cursor: Optional[dict[str, Any]], out: queue.Queue,
+    def _produce(self, source: Source, source_id: int, cursor: dict[str, Any] | None, out: queue.Queue,
                  halt: threading.Event) -> None:
         """Read, hash and decode batches ahead of the classifier (runs in its own thread)."""
         size = self.settings.ingest.batch_size
@@ -116,9 +117,9 @@ class Ingestor:
         log.debug("batch of %d from %s committed: %s", len(items), summary.name, counts.result)
 
 
-def ingest_once(settings: Settings, source_names: Optional[Iterable[str]] = None,
-                stop: Optional[threading.Event] = None, db: Optional[Database] = None,
-                model: Optional[LoadedModel] = None, on_batch: Optional[OnBatch] = None) -> list[SourceSummary]:
+def ingest_once(settings: Settings, source_names: Iterable[str] | None = None,
+                stop: threading.Event | None = None, db: Database | None = None,
+                model: LoadedModel | None = None, on_batch: OnBatch | None = None) -> list[SourceSummary]:
     """One pass over the enabled sources (or the named ones); returns a summary per source."""
     names = list(source_names or [])
     chosen = [settings.source(n) for n in names] if names else [s for s in settings.sources if s.enabled]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -31,7 +32,7 @@ def backoff(interval: float, failures: int) -> float:
 
 def utcnow() -> datetime:
     """Now, aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -47,8 +48,8 @@ class SourceSummary:
     failures: dict[str, int] = field(default_factory=dict)  # fetch failures by reason
     batches: int = 0
     queued: int = 0  # photos written to the outbox for workers (celery executor)
-    error: Optional[str] = None  # the poll itself failed
-    next_try_at: Optional[datetime] = None  # after a failure: when to poll again (backoff)
+    error: str | None = None  # the poll itself failed
+    next_try_at: datetime | None = None  # after a failure: when to poll again (backoff)
 
     def add(self, counts: BatchCounts) -> None:
         """Fold one stored batch into the totals."""
@@ -67,10 +68,10 @@ class SourceSummary:
         self.batches += 1
 
 
-Drain = Callable[[Source, int, Optional[dict[str, Any]], SourceSummary], None]
+Drain = Callable[[Source, int, dict[str, Any] | None, SourceSummary], None]
 
 
-def polled_refs(db: Database, source: Source, source_id: int, cursor: Optional[dict[str, Any]],
+def polled_refs(db: Database, source: Source, source_id: int, cursor: dict[str, Any] | None,
                 ingest: IngestSettings) -> Iterable[ImageRef]:
     """The source's new refs after `cursor`, then its earlier fetch failures that are due another try.
 
@@ -90,7 +91,7 @@ def poll_source(db: Database, source_settings: SourceSettings, context: SourceCo
     recorded with its backoff and returned, never raised."""
     summary = SourceSummary(source_settings.name)
     source_id = ensure_source(db, source_settings.name, source_settings.kind)
-    source: Optional[Source] = None
+    source: Source | None = None
     try:
         source = build_source(source_settings, context)
         drain(source, source_id, get_cursor(db, source_id), summary)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -64,7 +65,7 @@ def rescore(model: LoadedModel, ingest: IngestSettings, items: list[Item]) -> tu
     """Detections per image id for the items that still decode, and how many did not."""
     check_items(items, ingest, model)
     accepted = [i for i in items if i.checked is not None]
-    found = dict(zip((int(i.ref.external_id) for i in accepted), classify_items(model, items)))
+    found = dict(zip((int(i.ref.external_id) for i in accepted), classify_items(model, items), strict=True))
     return found, Counter(rescored=len(found), rejected=len(items) - len(accepted))
 
 
@@ -75,8 +76,8 @@ def store_rescored(session: Session, model_version_id: int, found: dict[int, lis
     return {**{k: int(v) for k, v in counts.items()}, "detections": dict(stored)}
 
 
-def reclassify(settings: Settings, model_dir: Path, since: Optional[datetime] = None, db: Optional[Database] = None,
-               on_progress: Optional[Callable[[int, int], None]] = None) -> ReclassifySummary:
+def reclassify(settings: Settings, model_dir: Path, since: datetime | None = None, db: Database | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> ReclassifySummary:
     """Re-score every stored accepted photo (posted since `since`) in this process with the bundle at model_dir."""
     own_db = db is None
     db = db or open_database(settings.database.url)

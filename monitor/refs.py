@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from monitor.sources.base import ImageRef
 
 _REF_FIELDS = ("uri", "external_id", "latitude", "longitude", "place", "caption", "author", "reach")
 
 
-def b64_text(data: Optional[bytes]) -> Optional[str]:
+def b64_text(data: bytes | None) -> str | None:
     """Bytes as base64 text for JSON (None stays None)."""
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
-def b64_bytes(text: Optional[str]) -> Optional[bytes]:
+def b64_bytes(text: str | None) -> bytes | None:
     """The bytes b64_text wrote (None stays None)."""
     return None if text is None else base64.b64decode(text)
 

@@ -3,9 +3,10 @@ and the broker, queues and workers of the celery executor)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -42,12 +43,12 @@ def summary_table(summaries: list) -> Table:
     return table
 
 
-def print_summary(summaries: list, console: Optional[Console] = None) -> None:
+def print_summary(summaries: list, console: Console | None = None) -> None:
     """Print the ingest summary table."""
     (console or Console()).print(summary_table(summaries))
 
 
-def _when(moment: Optional[datetime]) -> str:
+def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
 
 
@@ -76,7 +77,7 @@ def status_table(rows: list[dict[str, Any]], configured: list) -> Table:
     return table
 
 
-def _age(moment: Optional[datetime], now: datetime) -> str:
+def _age(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "never"
     seconds = max(0, int((now - moment).total_seconds()))
@@ -84,9 +85,9 @@ def _age(moment: Optional[datetime], now: datetime) -> str:
                                                     else f"{seconds // 3600}h ago")
 
 
-def cluster_tables(status: Any, now: Optional[datetime] = None) -> list[Table]:
+def cluster_tables(status: Any, now: datetime | None = None) -> list[Table]:
     """The broker with its queue depths and the outbox, and the workers with their last heartbeat."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     broker = Table(title="Broker and queues")
     for header in ("what", "state"):
         broker.add_column(header, overflow="fold")
@@ -121,14 +122,14 @@ def cluster_tables(status: Any, now: Optional[datetime] = None) -> list[Table]:
     return [broker, workers]
 
 
-def print_status(settings: Settings, console: Optional[Console] = None) -> None:
+def print_status(settings: Settings, console: Console | None = None) -> None:
     """Print the status table of every source (and, with the celery executor, the broker, queues and workers)."""
     console = console or Console()
     db = open_database(settings.database.url)
     try:
         rows = source_status(db)
         judged = judgments_line(db)
-        cluster: Optional[ClusterStatus] = None
+        cluster: ClusterStatus | None = None
         if settings.executor.kind == "celery":
             cluster = cluster_status(settings, db)
     finally:
@@ -141,7 +142,7 @@ def print_status(settings: Settings, console: Optional[Console] = None) -> None:
 
 
 @contextmanager
-def photo_progress(console: Optional[Console] = None) -> Iterator[Callable[[Any, int], None]]:
+def photo_progress(console: Console | None = None) -> Iterator[Callable[[Any, int], None]]:
     """A live count of photos processed per source (the total is unknown while sources stream).
 
     The display starts with the first committed batch, so errors before it print cleanly.
@@ -166,7 +167,7 @@ def photo_progress(console: Optional[Console] = None) -> Iterator[Callable[[Any,
             progress.stop()
 
 
-def print_reclassify(summary: Any, console: Optional[Console] = None) -> None:
+def print_reclassify(summary: Any, console: Console | None = None) -> None:
     """Print what a reclassify run stored and skipped."""
     table = Table(title=f"Reclassified with model version {summary.model_version_id}")
     for header in ("photos", "re-scored", "bytes changed", "unreadable", "rejected", "new detections"):
@@ -177,7 +178,7 @@ def print_reclassify(summary: Any, console: Optional[Console] = None) -> None:
 
 
 @contextmanager
-def reclassify_progress(console: Optional[Console] = None) -> Iterator[Callable[[int, int], None]]:
+def reclassify_progress(console: Console | None = None) -> Iterator[Callable[[int, int], None]]:
     """A progress bar over the stored photos being re-scored (on_progress(advance, total))."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

@@ -13,7 +13,6 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 _TICK = 0.25  # how often a blocked read looks at the deadline and the stop event
 
@@ -32,7 +31,7 @@ class Limits:
 
     deadline: float  # time.monotonic() value
     idle: float  # seconds without a byte before giving up
-    stop: Optional[threading.Event] = None
+    stop: threading.Event | None = None
 
     def left(self) -> float:
         """Seconds until the deadline; raises Stopped or Expired when it is time to give up."""
@@ -64,7 +63,7 @@ class _GuardedReader(io.RawIOBase):
             self.sock.settimeout(min(left, _TICK))
             try:
                 return self.sock.recv_into(buffer)
-            except (socket.timeout, ssl.SSLWantReadError):
+            except (TimeoutError, ssl.SSLWantReadError):
                 continue
 
 
@@ -88,7 +87,7 @@ class _GuardedSocket:
 
 
 def connect(address: tuple, host: str, tls: bool, limits: Limits, connect_timeout: float,
-            context: Optional[ssl.SSLContext] = None) -> socket.socket:
+            context: ssl.SSLContext | None = None) -> socket.socket:
     """A connected socket to `address` (a getaddrinfo sockaddr), TLS-wrapped for `host` when asked."""
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from monitor.config import ExecutorSettings, Settings
 from monitor.distributed.tasks import CLASSIFY_TASK, FETCH_TASK, WorkerState, register_tasks
@@ -54,20 +54,20 @@ def transport_options(executor: ExecutorSettings) -> dict[str, Any]:
     return {"max_retries": 1}
 
 
-def check_broker(app) -> Optional[str]:
+def check_broker(app) -> str | None:
     """None when the broker answers, else the error in one line."""
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=CONNECT_TIMEOUT_S * 2)
-            connection.default_channel  # Redis only talks on the first command
+            _ = connection.default_channel  # Redis only talks on the first command
         return None
     except Exception as exc:  # every transport raises its own kinds
         return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
 
 
-def queue_depths(app, queues: list[str]) -> dict[str, Optional[int]]:
+def queue_depths(app, queues: list[str]) -> dict[str, int | None]:
     """Messages waiting in each queue (None when AMQP has no such queue yet), by passive declare."""
-    depths: dict[str, Optional[int]] = {}
+    depths: dict[str, int | None] = {}
     redis = str(app.conf.broker_url).startswith(("redis://", "rediss://"))
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=CONNECT_TIMEOUT_S * 2)

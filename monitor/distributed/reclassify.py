@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional
 
 from monitor.config import Settings
 from monitor.distributed.app import make_app
@@ -19,9 +19,9 @@ from storage.engine import open_database
 POLL_S = 0.5
 
 
-def reclassify_on_workers(settings: Settings, model_dir: Path, since: Optional[datetime] = None,
-                          on_progress: Optional[Callable[[int, int], None]] = None,
-                          stop_after: Optional[float] = None) -> ReclassifySummary:
+def reclassify_on_workers(settings: Settings, model_dir: Path, since: datetime | None = None,
+                          on_progress: Callable[[int, int], None] | None = None,
+                          stop_after: float | None = None) -> ReclassifySummary:
     """Queue every stored accepted photo (posted since `since`) for the workers and wait until all are done."""
     model_dir = Path(model_dir).resolve()
     db = open_database(settings.database.url)

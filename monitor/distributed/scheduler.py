@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from monitor.config import Settings, SourceSettings
 from monitor.distributed.app import FETCH_TASK, check_broker, queue_depths
 from monitor.polling import SourceSummary, poll_source, polled_refs
 from monitor.refs import encode_ref
 from monitor.sources.base import ImageRef, Source, SourceContext
-from storage.batches import (accepted_images, broker_status, due_batches, enqueue_batch, fail_exhausted,
-                             mark_published, prune_done, record_broker)
+from storage.batches import (
+    accepted_images,
+    broker_status,
+    due_batches,
+    enqueue_batch,
+    fail_exhausted,
+    mark_published,
+    prune_done,
+    record_broker,
+)
 from storage.engine import Database
 from storage.redaction import redact_url
 
@@ -60,7 +69,7 @@ class Publisher:
                     mark_published(self.db, sent)
             return True
 
-    def reconcile(self, only: Optional[set[int]] = None) -> int:
+    def reconcile(self, only: set[int] | None = None) -> int:
         """Check the broker; send batches never sent or pending too long (all pending ones after an outage).
 
         `only`: just these batches (a reclassify run watching its own), and done ones are kept."""
@@ -111,7 +120,7 @@ class Enqueuer:
     """Polls sources into the outbox: each batch of refs and the cursor after it in one transaction."""
 
     def __init__(self, settings: Settings, db: Database, publisher: Publisher,
-                 stop: Optional[threading.Event] = None):
+                 stop: threading.Event | None = None):
         self.settings = settings
         self.db = db
         self.publisher = publisher
@@ -128,7 +137,7 @@ class Enqueuer:
     def close(self) -> None:
         """Nothing to release (the app's connections close with the process)."""
 
-    def _drain(self, source: Source, source_id: int, cursor: Optional[dict[str, Any]],
+    def _drain(self, source: Source, source_id: int, cursor: dict[str, Any] | None,
                summary: SourceSummary) -> None:
         size = self.settings.ingest.batch_size
         batch: list[ImageRef] = []
@@ -152,7 +161,7 @@ class Enqueuer:
 
 
 def enqueue_reclassify(settings: Settings, db: Database, publisher: Publisher, model_path: str,
-                       since: Optional[datetime] = None) -> list[int]:
+                       since: datetime | None = None) -> list[int]:
     """Write reclassify batches of stored accepted photos to the outbox and publish them; returns their ids."""
     ids: list[int] = []
     after = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from monitor.config import Settings
 from monitor.distributed.app import check_broker, make_app, queue_depths
@@ -17,9 +17,9 @@ class ClusterStatus:
     """A snapshot of the distributed executor."""
 
     broker_url: str
-    broker_error: Optional[str]  # None: it answered just now
-    broker_record: Optional[dict[str, Any]]  # what the scheduler last recorded
-    queues: dict[str, Optional[int]] = field(default_factory=dict)
+    broker_error: str | None  # None: it answered just now
+    broker_record: dict[str, Any] | None  # what the scheduler last recorded
+    queues: dict[str, int | None] = field(default_factory=dict)
     workers: list[dict[str, Any]] = field(default_factory=list)
     backlog: dict[str, Any] = field(default_factory=dict)
 
@@ -30,7 +30,7 @@ def cluster_status(settings: Settings, db: Database) -> ClusterStatus:
     error = check_broker(app)
     executor = settings.executor
     names = [executor.fetch_queue, executor.classify_queue]
-    depths: dict[str, Optional[int]] = dict.fromkeys(names)
+    depths: dict[str, int | None] = dict.fromkeys(names)
     if error is None:
         try:
             depths = queue_depths(app, names)

@@ -6,10 +6,11 @@ import logging
 import os
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from monitor.batch import check_items, drop_known, read_items, store_batch
 from monitor.config import Settings
@@ -18,8 +19,7 @@ from monitor.model import LoadedModel, load_classifier, load_model
 from monitor.reclassify import read_for_rescore, rescore, store_rescored
 from monitor.refs import decode_ref
 from monitor.sources.readers import Readers
-from storage.batches import (claim_for_done_in, fail_batch, get_batch, mark_done_in, mark_started,
-                             record_batch_error)
+from storage.batches import claim_for_done_in, fail_batch, get_batch, mark_done_in, mark_started, record_batch_error
 from storage.engine import Database
 from storage.errors import StorageError
 
@@ -41,11 +41,11 @@ class WorkerState:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._pid: Optional[int] = None
-        self._db: Optional[Database] = None
-        self._readers: Optional[Readers] = None
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._models: dict[Optional[str], LoadedModel] = {}
+        self._pid: int | None = None
+        self._db: Database | None = None
+        self._readers: Readers | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._models: dict[str | None, LoadedModel] = {}
         self._lock = threading.Lock()
 
     def _fresh(self) -> None:
@@ -73,11 +73,11 @@ class WorkerState:
 
     @property
     def pool(self) -> ThreadPoolExecutor:
-        """Threads that read a batch's photos in parallel."""
-        self.readers
+        """Threads that read a batch's photos in parallel (made with the readers)."""
+        _ = self.readers
         return self._pool
 
-    def model(self, path: Optional[str] = None) -> LoadedModel:
+    def model(self, path: str | None = None) -> LoadedModel:
         """The configured model (or the bundle at `path`), loaded once per process and registered."""
         db = self.db
         with self._lock:
@@ -154,7 +154,7 @@ def _noted(state: WorkerState, batch_id: int, step: str) -> Iterator[None]:
         raise
 
 
-def _pending(db: Database, batch_id: int) -> Optional[dict[str, Any]]:
+def _pending(db: Database, batch_id: int) -> dict[str, Any] | None:
     batch = get_batch(db, batch_id)
     if batch is None:
         log.warning("batch %s is gone; nothing to do", batch_id)

@@ -6,7 +6,6 @@ import logging
 import os
 import socket
 import threading
-from typing import Optional
 
 from monitor.config import Settings
 from monitor.distributed.app import make_app
@@ -61,7 +60,7 @@ class Heartbeat:
         self.db.dispose()
 
 
-def run_worker(settings: Settings, concurrency: int = 1, roles: Optional[list[str]] = None, name: Optional[str] = None,
+def run_worker(settings: Settings, concurrency: int = 1, roles: list[str] | None = None, name: str | None = None,
                loglevel: str = "INFO") -> int:
     """Run a Celery worker until SIGTERM (finishes running tasks) or SIGINT; returns its exit code."""
     if concurrency < 1:

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from monitor.config import SourceSettings
 
 
-def validate_source_options(source: "SourceSettings", where: str) -> None:
+def validate_source_options(source: SourceSettings, where: str) -> None:
     """Check a source's kind-specific fields; raise ConfigError naming the key on a problem."""
     # Imported here: monitor.config calls this while validating, and the kinds import monitor.config.
     from monitor.sources.registry import validate_options

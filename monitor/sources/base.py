@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,15 +23,15 @@ class ImageRef:
 
     uri: str  # local path or http(s) URL
     external_id: str  # stable id inside the source (relative path, entry id, API id)
-    posted_at: Optional[datetime] = None  # aware UTC; None when the source does not say
-    latitude: Optional[float] = None
-    longitude: Optional[float] = None
-    place: Optional[str] = None
-    caption: Optional[str] = None
-    author: Optional[str] = None
-    reach: Optional[int] = None
-    cursor: Optional[dict[str, Any]] = None  # the source's cursor once this ref is stored
-    data: Optional[bytes] = field(default=None, repr=False)  # bytes already at hand (fake source)
+    posted_at: datetime | None = None  # aware UTC; None when the source does not say
+    latitude: float | None = None
+    longitude: float | None = None
+    place: str | None = None
+    caption: str | None = None
+    author: str | None = None
+    reach: int | None = None
+    cursor: dict[str, Any] | None = None  # the source's cursor once this ref is stored
+    data: bytes | None = field(default=None, repr=False)  # bytes already at hand (fake source)
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,12 @@ class SourceContext:
     """What source constructors get besides their own settings and options."""
 
     ingest: IngestSettings = field(default_factory=IngestSettings)
-    cache_dir: Optional[Path] = None  # where sources keep state (the folder source's file list)
-    base_dir: Optional[Path] = None  # the config file's folder: relative paths start there
-    stop: Optional[threading.Event] = None  # set on SIGTERM: every wait of the source ends soon after
+    cache_dir: Path | None = None  # where sources keep state (the folder source's file list)
+    base_dir: Path | None = None  # the config file's folder: relative paths start there
+    stop: threading.Event | None = None  # set on SIGTERM: every wait of the source ends soon after
 
     @classmethod
-    def from_settings(cls, settings: Settings, stop: Optional[threading.Event] = None) -> "SourceContext":
+    def from_settings(cls, settings: Settings, stop: threading.Event | None = None) -> SourceContext:
         """The context every source of this config is built with."""
         return cls(settings.ingest, settings.paths.cache,
                    settings.config_path.parent if settings.config_path else None, stop)
@@ -67,17 +68,17 @@ class Source(ABC):
         return self.settings.name
 
     @abstractmethod
-    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterable[ImageRef]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterable[ImageRef]:
         """Refs newer than `cursor`, oldest first; each carries the cursor to store once it is committed."""
 
     def read(self, ref: ImageRef) -> bytes:
         """The photo's bytes (refs that carry `data` are never read)."""
         raise FetchError(f"{ref.uri}: a {self.kind} source cannot read photos", FetchReason.UNREADABLE)
 
-    def committed(self, refs: Iterable[ImageRef]) -> None:
+    def committed(self, refs: Iterable[ImageRef]) -> None:  # noqa: B027 - an optional hook, not abstract
         """Called after the batch holding these refs is committed (default: nothing to remember)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release what the source holds (default: nothing)."""
 
 
@@ -112,7 +113,7 @@ class HttpSource(Source):
         self.fetcher.close()
 
 
-def as_float(value: Any) -> Optional[float]:
+def as_float(value: Any) -> float | None:
     """A metadata value as a number, or None when it is empty or not numeric."""
     try:
         return None if value in (None, "") or isinstance(value, bool) else float(value)
@@ -120,7 +121,7 @@ def as_float(value: Any) -> Optional[float]:
         return None
 
 
-def as_int(value: Any) -> Optional[int]:
+def as_int(value: Any) -> int | None:
     """A metadata value as a whole number (e.g. reach), or None."""
     number = as_float(value)
     try:
@@ -129,6 +130,6 @@ def as_int(value: Any) -> Optional[int]:
         return None
 
 
-def as_text(value: Any) -> Optional[str]:
+def as_text(value: Any) -> str | None:
     """A metadata value as text, or None when empty."""
     return None if value in (None, "") else str(value)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from monitor.sources.base import ImageRef
 from storage.cleaning import BIGINT_MAX, clean_text, column_length
@@ -19,15 +19,15 @@ from storage.schema import Image
 
 log = logging.getLogger("monitor.sources")
 FUTURE_SKEW = timedelta(minutes=10)  # clocks differ; later than this ahead of ours is not believed
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 CAPTION_CHARS = 10_000  # captions are Text, but a 300 MB sidecar caption must not reach the reports
 _COLUMNS = Image.__table__
 
 
-def clean_ref(ref: ImageRef, now: Optional[datetime] = None, source: str = "?",
+def clean_ref(ref: ImageRef, now: datetime | None = None, source: str = "?",
               allow_null_island: bool = False) -> ImageRef:
     """The ref with every field storable; what cannot be cleaned is dropped (the photo is kept)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     latitude, longitude = clean_place(ref.latitude, ref.longitude, allow_null_island)
     uri = clean_text(ref.uri) or ""
     return replace(
@@ -40,14 +40,14 @@ def clean_ref(ref: ImageRef, now: Optional[datetime] = None, source: str = "?",
         reach=clean_reach(ref.reach))
 
 
-def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -> Optional[datetime]:
+def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -> datetime | None:
     """An aware UTC time no earlier than 1970; a time beyond `now` + the skew becomes `now` (with a warning)."""
     if not isinstance(moment, datetime):
         return None
     try:
-        moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (OverflowError, ValueError):  # year 9999 with an offset
-        moment = datetime.max.replace(tzinfo=timezone.utc)
+        moment = datetime.max.replace(tzinfo=UTC)
     if moment < EARLIEST:
         return None
     if moment > now + FUTURE_SKEW:
@@ -57,8 +57,8 @@ def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -
     return moment
 
 
-def clean_place(latitude: Any, longitude: Any, allow_null_island: bool = False) -> tuple[Optional[float],
-                                                                                         Optional[float]]:
+def clean_place(latitude: Any, longitude: Any, allow_null_island: bool = False) -> tuple[float | None,
+                                                                                         float | None]:
     """Both coordinates on the globe, or neither; exactly 0,0 means unknown (feeds write it for "no place")
     unless the source says `allow_null_island`."""
     lat, lon = _finite(latitude), _finite(longitude)
@@ -69,7 +69,7 @@ def clean_place(latitude: Any, longitude: Any, allow_null_island: bool = False) 
     return lat, lon
 
 
-def clean_reach(value: Any) -> Optional[int]:
+def clean_reach(value: Any) -> int | None:
     """A whole non-negative number a BIGINT holds, or None."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if 0 <= value <= BIGINT_MAX else None
@@ -79,7 +79,7 @@ def clean_reach(value: Any) -> Optional[int]:
     return int(number)
 
 
-def _finite(value: Any) -> Optional[float]:
+def _finite(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -89,6 +89,6 @@ def _finite(value: Any) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
-def _text(value: Any, limit: Optional[int]) -> Optional[str]:
+def _text(value: Any, limit: int | None) -> str | None:
     text = clean_text(value, limit) if value is not None else None
     return text.strip() or None if text is not None else None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, ClassVar, Iterator, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,14 +22,14 @@ class FakeItem(BaseModel):
     id: str
     color: tuple[int, int, int] = (128, 128, 128)
     size: tuple[int, int] = (64, 64)
-    data_base64: Optional[str] = None
-    posted_at: Optional[datetime] = None
-    latitude: Optional[float] = None
-    longitude: Optional[float] = None
-    place: Optional[str] = None
-    caption: Optional[str] = None
-    author: Optional[str] = None
-    reach: Optional[int] = None
+    data_base64: str | None = None
+    posted_at: datetime | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    place: str | None = None
+    caption: str | None = None
+    author: str | None = None
+    reach: int | None = None
 
 
 class FakeOptions(BaseModel):
@@ -37,7 +38,7 @@ class FakeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[FakeItem] = Field(default_factory=list)
-    fail: Optional[str] = None  # every poll raises SourceError with this message
+    fail: str | None = None  # every poll raises SourceError with this message
 
 
 class FakeSource(Source):
@@ -47,7 +48,7 @@ class FakeSource(Source):
     Options: ClassVar[type[BaseModel]] = FakeOptions
     options: FakeOptions
 
-    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
         """Items after the first `cursor['done']`."""
         if self.options.fail:
             raise SourceError(f"source {self.settings.name!r}: {self.options.fail}", "fake_failure")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Optional
 
 from monitor.errors import FetchError, FetchReason
 
@@ -17,7 +16,7 @@ def inside(path: Path, root: Path) -> bool:
     return real == str(root) or real.startswith(str(root).rstrip(os.sep) + os.sep)
 
 
-def is_regular(path: Path, root: Optional[Path] = None) -> bool:
+def is_regular(path: Path, root: Path | None = None) -> bool:
     """A regular file (after symlinks); with `root`, only when it also resolves inside it."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
@@ -27,7 +26,7 @@ def is_regular(path: Path, root: Optional[Path] = None) -> bool:
     return root is None or inside(path, root)
 
 
-def read_regular(path: Path, limit: int, root: Optional[Path] = None) -> bytes:
+def read_regular(path: Path, limit: int, root: Path | None = None) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; FetchError (not_a_file, outside_folder, too_large,
     file_missing, read_error) otherwise. With `root`, the file must resolve inside it."""
     if root is not None and not inside(path, root):

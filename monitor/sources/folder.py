@@ -11,10 +11,11 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +40,7 @@ class FolderOptions(BaseModel):
     path: Path
     patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_PATTERNS))
     recursive: bool = True
-    metadata_csv: Optional[Path] = None
+    metadata_csv: Path | None = None
     # A file (or its sidecar) changed less than this many seconds ago is read only once it has stayed
     # unchanged that long, so a photo still being copied is not stored as a truncated one: a short settle
     # time is waited out within the poll, a longer one (> 5 s) leaves the file for the next poll.
@@ -73,7 +74,7 @@ class FolderSource(Source):
         self._pending: dict[str, tuple[str, _Stat]] = {}
 
     # -- polling --------------------------------------------------------------------------
-    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
         """Refs of files that are new or changed since the state that `cursor` names."""
         if not self.root.is_dir():
             raise SourceError(f"source {self.settings.name!r}: folder {self.root} does not exist", "missing_folder")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,7 +32,7 @@ class PlainReader(Source):
         self.max_bytes = context.ingest.max_bytes
         self.fetcher = Fetcher.from_settings(context.ingest)
 
-    def poll(self, cursor: Optional[dict[str, Any]]) -> Iterator[ImageRef]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
         """Nothing: a plain reader only reads."""
         return iter(())
 
@@ -52,10 +53,10 @@ class Readers:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.context = SourceContext.from_settings(settings)
-        self.built: dict[Optional[str], Source] = {}
+        self.built: dict[str | None, Source] = {}
         self.lock = threading.Lock()
 
-    def get(self, name: Optional[str]) -> Source:
+    def get(self, name: str | None) -> Source:
         """The source named `name` (or a PlainReader)."""
         with self.lock:
             if name not in self.built:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import logging
 from importlib.metadata import EntryPoint, entry_points
-from typing import Optional
 
 from pydantic import ValidationError
 
@@ -94,7 +93,7 @@ def validate_options(source: SourceSettings, where: str) -> None:
         raise ConfigError(f"{where}.{key}: {message}") from None
 
 
-def build_source(source: SourceSettings, context: Optional[SourceContext] = None) -> Source:
+def build_source(source: SourceSettings, context: SourceContext | None = None) -> Source:
     """An instance of the source's kind, configured from its settings."""
     cls = kind_class(source.kind)
     return cls(source, cls.Options.model_validate(source.options), context or SourceContext())

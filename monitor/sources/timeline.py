@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from monitor.sources.clean import FUTURE_SKEW
 
@@ -14,7 +15,7 @@ EPOCH_MS_FROM = 100_000_000_000  # epoch numbers from here on are milliseconds (
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def parse_time(value: Any) -> Optional[datetime]:
+def parse_time(value: Any) -> datetime | None:
     """An aware UTC datetime from ISO 8601 text or epoch seconds or milliseconds (naive means UTC); None if
     unusable (including times that cannot be expressed in UTC, such as year 9999 with an offset)."""
     if value in (None, "") or isinstance(value, bool):
@@ -24,17 +25,17 @@ def parse_time(value: Any) -> Optional[datetime]:
             value = float(value)
         if isinstance(value, (int, float)):
             seconds = float(value) / 1000 if abs(value) >= EPOCH_MS_FROM else float(value)
-            moment = datetime.fromtimestamp(seconds, timezone.utc)
+            moment = datetime.fromtimestamp(seconds, UTC)
         else:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         return None
 
 
-def dotted(data: Any, path: Optional[str]) -> Any:
+def dotted(data: Any, path: str | None) -> Any:
     """The value at a dotted path (`a.b.0.c`) or None when any step is missing."""
     if not path:
         return None
@@ -56,12 +57,12 @@ class Entry:
     """One feed entry: its id, time and the refs' payload."""
 
     id: str
-    time: Optional[datetime]  # what the cursor orders by (None: undated, or dated in the future)
+    time: datetime | None  # what the cursor orders by (None: undated, or dated in the future)
     payload: Any = None
-    claimed: Optional[datetime] = None  # a future time the entry claimed (kept for the ref; cleaned later)
+    claimed: datetime | None = None  # a future time the entry claimed (kept for the ref; cleaned later)
 
     @property
-    def posted(self) -> Optional[datetime]:
+    def posted(self) -> datetime | None:
         """The time the entry says it was posted."""
         return self.time or self.claimed
 
@@ -70,12 +71,12 @@ class Entry:
 class Timeline:
     """Which entries are newer than a cursor {time, ids at that time, recent undated ids}."""
 
-    time: Optional[datetime] = None
+    time: datetime | None = None
     ids: list[str] = field(default_factory=list)
     undated: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_cursor(cls, cursor: Optional[dict[str, Any]]) -> "Timeline":
+    def from_cursor(cls, cursor: dict[str, Any] | None) -> Timeline:
         cursor = cursor or {}
         return cls(parse_time(cursor.get("time")), list(cursor.get("ids") or []),
                    list(cursor.get("undated") or []))
@@ -99,17 +100,17 @@ class Timeline:
         elif entry.time == self.time and entry.id not in self.ids:
             self.ids.append(entry.id)
 
-    def newer(self, entries: list[Entry], now: Optional[datetime] = None) -> Iterator[
+    def newer(self, entries: list[Entry], now: datetime | None = None) -> Iterator[
             tuple[Entry, dict[str, Any], dict[str, Any]]]:
         """New entries oldest first (undated first), each with the cursor before and after it.
 
         An entry dated beyond now (and the allowed skew) counts as undated here, so it never moves the
         cursor's time past now (which would hide every later post)."""
-        latest = (now or datetime.now(timezone.utc)) + FUTURE_SKEW
+        latest = (now or datetime.now(UTC)) + FUTURE_SKEW
         entries = [e if e.time is None or e.time <= latest else Entry(e.id, None, e.payload, e.time)
                    for e in entries]
         ordered = sorted(entries, key=lambda e: (e.time is not None,
-                                                 e.time or datetime.min.replace(tzinfo=timezone.utc)))
+                                                 e.time or datetime.min.replace(tzinfo=UTC)))
         seen: set[str] = set()
         for entry in ordered:
             if entry.id in seen or not self.is_new(entry):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -38,7 +38,7 @@ def test_refs_and_fetched_items_survive_json():
     from monitor.refs import decode_ref, encode_ref
     from monitor.sources.base import ImageRef
 
-    ref = ImageRef(uri="fake://f/1", external_id="1", posted_at=datetime(2026, 3, 1, 12, tzinfo=timezone.utc),
+    ref = ImageRef(uri="fake://f/1", external_id="1", posted_at=datetime(2026, 3, 1, 12, tzinfo=UTC),
                    latitude=1.5, longitude=-2.0, place="Oslo", caption="hi", author="al", reach=7,
                    cursor={"n": 1}, data=b"\x00\xffbytes")
     back = decode_ref(json.loads(json.dumps(encode_ref(ref))))

@@ -6,8 +6,19 @@ from __future__ import annotations
 import subprocess
 import uuid
 
-from distributed_helpers import (exactly_once, free_port, private_pg_database, run_monitor_checked, scalar, start,
-                                 start_worker, stop, tail, wait_for, write_config)
+from distributed_helpers import (
+    exactly_once,
+    free_port,
+    private_pg_database,
+    run_monitor_checked,
+    scalar,
+    start,
+    start_worker,
+    stop,
+    tail,
+    wait_for,
+    write_config,
+)
 from ingest_helpers import jpeg
 
 EACH = 24

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-from distributed_helpers import (RABBITMQ, delete_queues, exactly_once, ingest_until_stored, private_pg_database,
-                                 rss_source, run_monitor_checked, scalar, serve_feed, start_worker, stop, write_config)
+from distributed_helpers import (
+    RABBITMQ,
+    delete_queues,
+    exactly_once,
+    ingest_until_stored,
+    private_pg_database,
+    rss_source,
+    run_monitor_checked,
+    scalar,
+    serve_feed,
+    start_worker,
+    stop,
+    write_config,
+)
 from ingest_helpers import FeedServer
 
 FEED = 200

@@ -7,13 +7,28 @@ from __future__ import annotations
 
 import signal
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from distributed_helpers import (REDIS, exactly_once, ingest_until_stored, private_pg_database, rows, rss_source,
-                                 run_monitor_checked, scalar, serve_feed, start, start_worker, stop, delete_queues,
-                                 tail, wait_for, write_config)
+from distributed_helpers import (
+    REDIS,
+    delete_queues,
+    exactly_once,
+    ingest_until_stored,
+    private_pg_database,
+    rows,
+    rss_source,
+    run_monitor_checked,
+    scalar,
+    serve_feed,
+    start,
+    start_worker,
+    stop,
+    tail,
+    wait_for,
+    write_config,
+)
 from ingest_helpers import BRANDS, FeedServer
 
 FEED, KILLED = 240, 96
@@ -102,7 +117,7 @@ def test_reclassify_with_a_second_model_adds_its_detections_once(cluster, tmp_pa
     counted = rows(url, "SELECT count(*), count(DISTINCT image_id) FROM detections WHERE model_version_id = :v",
                    v=version)[0]
     assert counted == (2 * accepted, accepted)
-    again = reclassify(load_settings(config), second, datetime.fromisoformat(since).replace(tzinfo=timezone.utc))
+    again = reclassify(load_settings(config), second, datetime.fromisoformat(since).replace(tzinfo=UTC))
     assert (again.model_version_id, again.rescored, again.detections) == (version, accepted, {})
     assert scalar(url, "SELECT count(*) FROM detections WHERE model_version_id = :v", v=version) == 2 * accepted
 
@@ -161,7 +176,7 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_through_the_w
         assert stop(scheduler) == 0, tail(scheduler)
     exactly_once(url, "flaky", 4)
     assert rows(url, "SELECT time_source, posted_at FROM images WHERE uri = :u", u=server.url("/flaky/p1.jpg")) == [
-        ("source", datetime(2026, 5, 1, 0, 1, tzinfo=timezone.utc))]
+        ("source", datetime(2026, 5, 1, 0, 1, tzinfo=UTC))]
     assert server.hits["/flaky/p1.jpg"] >= 2
     carried = [[ref["uri"] for ref in refs] for (refs,) in rows(
         url, "SELECT b.refs FROM batches b JOIN sources s ON s.id = b.source_id WHERE s.name = 'flaky' ORDER BY b.id")]

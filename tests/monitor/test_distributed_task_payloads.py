@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+from ingest_helpers import jpeg, rows
 from monitor.batch import read_items
 from monitor.distributed.app import CLASSIFY_TASK, make_app
 from monitor.distributed.payload import encode_items
@@ -14,8 +15,6 @@ from monitor.sources.readers import Readers
 from storage.batches import enqueue_batch, get_batch
 from storage.engine import open_database
 from storage.sources import ensure_source
-
-from ingest_helpers import jpeg, rows
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ingest_helpers import Reply, jpeg
 from monitor.errors import FetchError
 from monitor.fetch import FEED_TYPES, Fetcher
-
-from ingest_helpers import Reply, jpeg
 
 
 def fetcher(**overrides) -> Fetcher:

@@ -10,13 +10,12 @@ import time
 
 import pytest
 
+from ingest_helpers import FeedServer, Reply, jpeg
 from monitor.config import SourceSettings
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, blocked
 from monitor.sources.base import ImageRef, SourceContext
 from monitor.sources.registry import build_source
-
-from ingest_helpers import FeedServer, Reply, jpeg
 
 
 @pytest.fixture

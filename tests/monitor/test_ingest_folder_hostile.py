@@ -9,12 +9,11 @@ from datetime import datetime
 
 import pytest
 
+from ingest_helpers import jpeg
 from monitor.config import SourceSettings
 from monitor.errors import FetchError
 from monitor.sources.base import ImageRef, SourceContext
 from monitor.sources.registry import build_source
-
-from ingest_helpers import jpeg
 
 HANG = 60  # far longer than any of these polls takes; a poll still running then is stuck for good
 

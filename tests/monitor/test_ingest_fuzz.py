@@ -8,14 +8,15 @@ import itertools
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from ingest_helpers import Reply, jpeg, rows
 from monitor.config import SourceSettings
 from monitor.model import load_model
 from monitor.pipeline import Ingestor
 from storage.engine import open_database
-
-from ingest_helpers import Reply, jpeg, rows
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}
 FIELDS = {"image": "img", "id": "id", "time": "t", "reach": "reach", "caption": "caption", "place": "place",

@@ -4,15 +4,13 @@ each bad field is dropped or cleaned, never the photo, never the source; the cur
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from ingest_helpers import Reply, jpeg, rows
 from monitor.model import load_model
 from monitor.pipeline import ingest_once
 from storage.engine import open_database
 
-from ingest_helpers import Reply, jpeg, rows
-
-UTC = timezone.utc
 ALWAYS = {"acme": 0.001, "globex": 0.001}
 
 

@@ -9,11 +9,10 @@ import time
 
 import pytest
 
+from ingest_helpers import Reply, corpus, jpeg, rows
 from monitor.model import ModelUnavailable, load_model
 from monitor.pipeline import ingest_once
 from storage.engine import open_database
-
-from ingest_helpers import Reply, corpus, jpeg, rows
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}  # every accepted photo gets both brands: deterministic
 
@@ -203,7 +202,7 @@ def test_failing_source_backs_off_and_never_stops_the_others(sqlite_url, setting
     settings = settings_for(sqlite_url, [
         {"name": "down", "kind": "fake", "fail": "upstream is down", "interval": 60},
         {"name": "up", "kind": "fake", "items": [{"id": "x", "color": [1, 200, 3]}]}])
-    for attempt in (1, 2):
+    for _attempt in (1, 2):
         summaries = by_name(run_once(settings, classifier))
         assert "upstream is down" in summaries["down"].error and summaries["up"].error is None
     assert summaries["up"].new == 0  # stored on the first pass

@@ -78,7 +78,7 @@ def test_two_concurrent_ingest_processes_store_nothing_twice(tmp_path, db_url, m
     procs = [subprocess.Popen(monitor_cmd(config, "ingest", "--once"), cwd=ROOT, env=subprocess_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=WAIT) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err[-3000:]
         assert "Ingest summary" in out
     assert rows(db_url, "SELECT count(*), count(DISTINCT sha256) FROM images")[0] == (total, total)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from ingest_helpers import Reply, jpeg
 from monitor.config import SourceSettings
 from monitor.errors import ConfigError, SourceError
 from monitor.sources.base import SourceContext
 from monitor.sources.registry import build_source, kind_names, kinds, validate_options
-
-from ingest_helpers import Reply, jpeg
-
-UTC = timezone.utc
 
 
 def source(kind: str, tmp_path=None, **fields):
@@ -107,7 +104,8 @@ def test_folder_reads_sidecars_csv_patterns_and_subfolders(tmp_path):
     assert set(refs) == {"a.jpg", "B.JPG", "sub/c.png"}
     a = refs["a.jpg"]
     assert a.posted_at == datetime(2024, 5, 1, 10, tzinfo=UTC)  # naive means UTC
-    assert (a.latitude, a.longitude, a.place, a.caption, a.reach, a.author) == (48.85, 2.35, "Paris", "new bag", 1200, "ana")
+    assert (a.latitude, a.longitude, a.place, a.caption, a.reach, a.author) == (48.85, 2.35, "Paris", "new bag",
+                                                                                1200, "ana")
     b = refs["B.JPG"]
     assert b.posted_at == datetime(2024, 5, 2, 6, tzinfo=UTC) and b.place == "Lyon" and b.reach == 50
     assert b.latitude is None and refs["sub/c.png"].posted_at is None
