@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
             summaries = ingest_once(ctx.obj.settings, source, stop=stop, on_batch=on_batch)
         print_summary(summaries)
         failed = [s for s in summaries if s.error]
-        if summaries and len(failed) == len(summaries):  # nothing was read: say so to scripts and cron
+        # Nothing was read: say so to scripts and cron (a stop request cutting polls short is no failure).
+        if summaries and len(failed) == len(summaries) and not stop.is_set():
             from monitor.errors import SourceError
 
             raise SourceError(f"every source failed: {'; '.join(f'{s.name}: {s.error}' for s in failed)}")
