@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
+from monitor.notify_settings import AlertSettings, ScheduledReport
 from storage.campaign_spec import campaign_days, check_spec
 
 DEFAULT_CONFIG = "config.yaml"
@@ -232,9 +233,11 @@ class Settings(_Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)  # monitor.notify_settings
+    reports: list[ScheduledReport] = Field(default_factory=list)  # written by `monitor run`
     config_path: Path | None = Field(default=None, exclude=True)
 
-    @field_validator("sources", "campaigns")
+    @field_validator("sources", "campaigns", "reports")
     @classmethod
     def _unique_names(cls, items: list[Any]) -> list[Any]:
         seen: set[str] = set()

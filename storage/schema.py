@@ -352,3 +352,28 @@ class Judgment(Base):
         UniqueConstraint("image_id", "brand", "model_version_id", name="uq_judgment_image_brand_model"),
         Index("ix_judgments_model_brand", "model_version_id", "brand"),
     )
+
+
+class Notification(Base):
+    """An alert that fired or a scheduled report that was written, with its delivery; recorded once per period."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # alert | report
+    name: Mapped[str] = mapped_column(String(200))  # the alert rule or the scheduled report
+    brand: Mapped[str] = mapped_column(String(200), default="")  # "" for a report
+    period: Mapped[str] = mapped_column(String(64))  # what it covers: first..last day (the once-only key)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    message: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # figures and file paths
+    channels: Mapped[str] = mapped_column(String(64), default="")  # where it goes: webhook,mail
+    delivered: Mapped[str] = mapped_column(String(64), default="")  # the channels that took it
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("kind", "name", "brand", "period", name="uq_notification_once"),
+        Index("ix_notifications_created_at", "created_at"),
+    )

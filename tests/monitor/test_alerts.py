@@ -1,0 +1,189 @@
+"""Alerts against a real HTTP receiver and a real SMTP server on 127.0.0.1: one alert for a planted jump,
+none for a flat brand, none again after a restart; a failing webhook is recorded and retried."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socketserver
+import threading
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from monitor.alerts import AlertMonitor, crossed, evaluate
+from monitor.config import load_settings
+from monitor.notify_settings import AlertRule
+from report_seed import seed
+from storage import alerts as store
+
+JUMP_DAY = date(2026, 3, 10)
+NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
+
+
+class Receiver:
+    """An HTTP server that keeps every JSON body POSTed to it; `status` is what it answers."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.status = 200
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.bodies.append(json.loads(body))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/T000/SECRET"
+
+
+class SMTPHandler(socketserver.StreamRequestHandler):
+    """Enough of RFC 5321 for smtplib: EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT."""
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 localhost test SMTP\r\n")
+        sender, rcpts = None, []
+        while line := self.rfile.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.wfile.write(b"250-localhost\r\n250 AUTH PLAIN\r\n")
+            elif verb == b"AUTH":  # AUTH PLAIN base64(\0user\0password)
+                self.server.logins.append(base64.b64decode(line.split()[2]).split(b"\0")[1:])
+                self.wfile.write(b"235 accepted\r\n")
+            elif verb == b"MAIL":
+                sender = line
+                self.wfile.write(b"250 OK\r\n")
+            elif verb == b"RCPT":
+                rcpts.append(line)
+                self.wfile.write(b"250 OK\r\n")
+            elif verb == b"DATA":
+                self.wfile.write(b"354 end with .\r\n")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk
+                self.server.messages.append((sender, rcpts, message_from_bytes(data)))
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 OK\r\n")
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture
+def smtp() -> socketserver.ThreadingTCPServer:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SMTPHandler)
+    server.daemon_threads = True
+    server.messages, server.logins = [], []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def _config(tmp_path: Path, db_url: str, webhook: str, smtp_port: int) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"""
+database: {{url: "{db_url}"}}
+alerts:
+  webhook: "{webhook}"
+  retry_after: 5m
+  mail: {{host: 127.0.0.1, port: {smtp_port}, sender: monitor@test.local, to: [analyst@test.local],
+          username: monitor, password: "${{SMTP_TEST_PASSWORD}}"}}
+  rules:
+    - {{name: any-jump, brand: "*", direction: rise, ratio: 2, min_count: 10, days: 1, trailing_weeks: 2,
+        cooldown: 2d}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _world(url: str):
+    """200 photos a day; Acme is in 5 a day but 30 on the jump day; Globex is flat at 10 a day."""
+    return seed(url, lambda d: 200, lambda d: {"Acme": 30 if d == JUMP_DAY else 5, "Globex": 10})
+
+
+def test_one_alert_for_the_jump_none_for_flat_none_after_restart(tmp_path, sqlite_url, receiver, smtp, monkeypatch):
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", "hunter2-not-printed")
+    db = _world(sqlite_url)
+    settings = load_settings(_config(tmp_path, sqlite_url, receiver.url, smtp.server_address[1]))
+    first = AlertMonitor(settings, db)
+    assert len(first.check(NOW)) == 1
+    assert first.check(NOW + timedelta(minutes=5)) == []  # the next poll: already recorded
+    restarted = AlertMonitor(settings, db)  # a new daemon on the same database
+    assert restarted.check(NOW + timedelta(hours=1)) == []
+    assert restarted.check(NOW + timedelta(days=1)) == []  # a new day, but within the 2-day cool-down
+    assert len(receiver.bodies) == 1 and len(smtp.messages) == 1
+    text = receiver.bodies[0]["text"]
+    assert text.startswith("Acme rose to 6.0x its usual rate: 30 of 200 photos") and "Globex" not in text
+    sender, rcpts, mail = smtp.messages[0]
+    assert b"analyst@test.local" in rcpts[0] and mail["Subject"] == "[monitor] alert: any-jump"
+    assert "Acme rose to 6.0x" in mail.get_payload()
+    assert smtp.logins == [[b"monitor", b"hunter2-not-printed"]]  # the password came from the environment
+    rows = store.recent(db)
+    assert [(r["brand"], r["period"], r["delivered"], r["last_error"]) for r in rows] == [
+        ("Acme", "2026-03-10..2026-03-10", "webhook,mail", None)
+    ]
+    assert "hunter2" not in repr(settings) and "SECRET" not in repr(settings.alerts)
+    db.dispose()
+
+
+def test_a_failing_webhook_is_recorded_and_retried_while_mail_goes(tmp_path, sqlite_url, receiver, smtp, monkeypatch):
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", "pw")
+    db = _world(sqlite_url)
+    settings = load_settings(_config(tmp_path, sqlite_url, receiver.url, smtp.server_address[1]))
+    receiver.status = 500
+    monitor = AlertMonitor(settings, db)
+    assert len(monitor.check(NOW)) == 1
+    row = store.recent(db)[0]
+    assert row["delivered"] == "mail" and row["last_error"] == "webhook answered HTTP 500" and row["attempts"] == 1
+    assert "SECRET" not in row["last_error"]
+    monitor.check(NOW + timedelta(minutes=1))  # before retry_after: no new try
+    assert len(receiver.bodies) == 1
+    receiver.status = 200
+    monitor.check(NOW + timedelta(minutes=6))
+    row = store.recent(db)[0]
+    assert row["delivered"] == "mail,webhook" and row["last_error"] is None and row["attempts"] == 2
+    assert len(receiver.bodies) == 2 and len(smtp.messages) == 1  # mail was not sent twice
+    db.dispose()
+
+
+def test_unreachable_receivers_never_stop_the_check(tmp_path, sqlite_url, monkeypatch):
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", "pw")
+    db = _world(sqlite_url)
+    settings = load_settings(_config(tmp_path, sqlite_url, "http://127.0.0.1:9/hook?token=abc", 9))
+    assert len(AlertMonitor(settings, db).check(NOW)) == 1
+    error = store.recent(db)[0]["last_error"]
+    assert error.startswith("webhook unreachable (ConnectionError); mail via 127.0.0.1:9 failed")
+    assert "abc" not in error
+    db.dispose()
+
+
+def test_drop_rules_need_enough_expected_photos(sqlite_url):
+    rise = AlertRule(name="r", direction="rise", ratio=2, min_count=10)
+    drop = AlertRule(name="d", direction="drop", ratio=2, min_count=10)
+    assert crossed(rise, 20, 1000, 100, 10000) and not crossed(rise, 9, 100, 10, 10000)
+    assert crossed(drop, 2, 1000, 100, 10000)  # expected 10, saw 2
+    assert not crossed(drop, 0, 100, 100, 10000)  # expected 1: too few to tell
+    db = seed(sqlite_url, lambda d: 200, lambda d: {"Acme": 0 if d == JUMP_DAY else 20, "Globex": 10})
+    found = evaluate(db, [drop, AlertRule(name="g", brand="Globex", direction="drop")], NOW)
+    assert [(f.rule.name, f.brand, f.photos) for f in found] == [("d", "Acme", 0)]
+    db.dispose()
