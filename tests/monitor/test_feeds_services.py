@@ -33,7 +33,8 @@ def stored(url: str, samples: Samples) -> dict[str, tuple]:
         url, "SELECT uri, posted_at, latitude, longitude, time_source FROM images WHERE status = 'accepted'"
     ):
         moment = posted if isinstance(posted, datetime) else datetime.fromisoformat(str(posted))
-        found[uri.replace(samples.base + "/", "https://")] = (moment.replace(tzinfo=None), lat, lon, source)
+        moment = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment  # naive is UTC
+        found[uri.replace(samples.base + "/", "https://")] = (moment, lat, lon, source)
     return found
 
 
@@ -85,7 +86,7 @@ def test_flickr_rest_json_epoch_text_times_and_zero_places(server, sqlite_url, s
     assert rows(sqlite_url, "SELECT reach FROM images WHERE external_id = '53012345679'") == [(19,)]
 
 
-def test_mastodon_every_attachment_is_a_photo_videos_are_not(server, sqlite_url, settings_for, classifier):
+def test_mastodon_every_attachment_is_a_photo_videos_are_not(server, db_url, settings_for, classifier):
     samples = Samples(server)
     url = samples.pages(
         "/api/v1/accounts/109302/statuses",
@@ -93,8 +94,8 @@ def test_mastodon_every_attachment_is_a_photo_videos_are_not(server, sqlite_url,
         {None: "mastodon_page1.json", "110380000000000003": "mastodon_page2.json"},
         "application/json",
     )
-    settings = settings_for(sqlite_url, [{"name": "masto", "preset": "mastodon", "url": url, "allow_private": True}])
-    first = ingest_twice(settings, classifier, sqlite_url, samples)
+    settings = settings_for(db_url, [{"name": "masto", "preset": "mastodon", "url": url, "allow_private": True}])
+    first = ingest_twice(settings, classifier, db_url, samples)
     media = "https://files.mastodon.social/media_attachments/files/110/380"
     day = {1: 5, 2: 5, 3: 5, 4: 5, 6: 2, 8: 1, 9: 1}
     expected = {
@@ -106,10 +107,10 @@ def test_mastodon_every_attachment_is_a_photo_videos_are_not(server, sqlite_url,
         )
         for i, d in day.items()
     }
-    assert first.new == 7 and stored(sqlite_url, samples) == expected
-    ids = [r[0] for r in rows(sqlite_url, "SELECT external_id FROM images WHERE external_id LIKE '%0005|%'")]
+    assert first.new == 7 and stored(db_url, samples) == expected
+    ids = [r[0] for r in rows(db_url, "SELECT external_id FROM images WHERE external_id LIKE '%0005|%'")]
     assert len(ids) == len(set(ids)) == 4  # four photos of one post: stable, distinct ids
-    assert set(rows(sqlite_url, "SELECT reach, author FROM images")) == {(1520, "jane@photog.social")}
+    assert set(rows(db_url, "SELECT reach, author FROM images")) == {(1520, "jane@photog.social")}
 
 
 def test_reddit_listing_galleries_and_previews(server, sqlite_url, settings_for, classifier):
