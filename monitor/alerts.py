@@ -140,7 +140,7 @@ class AlertMonitor:
             if new is not None:
                 log.info("alert: %s", finding.message())
                 created.append(new)
-        deliver_due(self.db, lambda _row: self.targets, self.alerts.retry_after, now)
+        deliver_due(self.db, lambda _row: self.targets, self.alerts.retry_after, now, kind=KIND)
         return created
 
 

@@ -81,13 +81,17 @@ def send(targets: Targets, channel: str, subject: str, text: str) -> None:
 
 
 def deliver_due(
-    db: Any, targets_for: Callable[[dict[str, Any]], Targets], retry_after: float, now: datetime | None = None
+    db: Any,
+    targets_for: Callable[[dict[str, Any]], Targets],
+    retry_after: float,
+    now: datetime | None = None,
+    kind: str | None = None,
 ) -> int:
     """Try every notification with channels still to deliver; returns how many were fully delivered.
 
     A failing channel is recorded on the row and tried again after `retry_after`; the others still go."""
     done = 0
-    for row in store.due(db, now):
+    for row in store.due(db, now, kind):
         targets = targets_for(row)
         delivered = [c for c in row["delivered"].split(",") if c]
         errors = []

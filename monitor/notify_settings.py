@@ -19,6 +19,24 @@ def _seconds(value: Any) -> float:
     return parse_duration(value)
 
 
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def cron_trigger(line: str) -> Any:
+    """An APScheduler CronTrigger (UTC) that reads the weekday field as crontab does: 0 and 7 are Sunday.
+
+    (APScheduler 3's from_crontab counts 0 as Monday, so '0 7 * * 1' would fire on Tuesdays.)"""
+    import re
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    minute, hour, day, month, weekday = line.split()
+    named = re.sub(
+        r"(?<![/\d])(\d+)", lambda m: _WEEKDAYS[int(m.group(1))] if int(m.group(1)) < 8 else m.group(1), weekday
+    )
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=named, timezone="UTC")
+
+
 def _http_url(value: str | None) -> str | None:
     if value is not None and not value.lower().startswith(("http://", "https://")):
         raise ValueError("must be an http:// or https:// URL")
@@ -103,11 +121,9 @@ class ScheduledReport(_Strict):
     def _cron(cls, value: str) -> str:
         if len(value.split()) != CRON_FIELDS:
             raise ValueError("must be a crontab line of 5 fields: minute hour day month weekday (e.g. '0 7 * * 1')")
-        from apscheduler.triggers.cron import CronTrigger
-
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
-        except ValueError as exc:
+            cron_trigger(value)
+        except (ValueError, IndexError) as exc:
             raise ValueError(f"is not a valid crontab line: {exc}") from None
         return value
 

@@ -86,14 +86,15 @@ def has_period(db: Any, kind: str, name: str, period: str, brand: str = "") -> b
     return found is not None
 
 
-def due(db: Any, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Notifications with a channel still to deliver to, whose next try has come."""
+def due(db: Any, now: datetime | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    """Notifications (of one kind, or all) with a channel still to deliver to, whose next try has come."""
     now = now or utcnow()
+    chosen = [] if kind is None else [N.kind == kind]
     try:
         with _engine(db).connect() as conn:
             rows = conn.execute(
                 select(Notification.__table__)
-                .where(N.channels != N.delivered, N.attempts < MAX_ATTEMPTS, N.next_try_at <= now)
+                .where(N.channels != N.delivered, N.attempts < MAX_ATTEMPTS, N.next_try_at <= now, *chosen)
                 .order_by(N.id)
             ).mappings()
             return [dict(r) for r in rows]
