@@ -46,7 +46,9 @@ def _settings(workdir: Path, folder: Path, db_name: str, bundle: Path, batch_siz
     data = {"database": {"url": f"sqlite:///{workdir / db_name}"}, "classifier": {"model": str(bundle),
             "batch_size": batch_size}, "ingest": {"batch_size": batch_size},
             "paths": {"cache": str(workdir / f"cache-{db_name}")},
-            "sources": [{"name": name, "kind": "folder", "path": str(path)} for name, path in sources.items()]}
+            # settle_seconds 0: the photos are complete when the bench starts; it times the pipeline, not uploads
+            "sources": [{"name": name, "kind": "folder", "path": str(path), "settle_seconds": 0}
+                        for name, path in sources.items()]}
     return parse_settings(data, "bench", workdir)
 
 

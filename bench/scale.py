@@ -66,8 +66,10 @@ def write_config(work: Path, url: str, bundle: Path, broker: str, tag: str, sets
         "paths": {"cache": str(work / f"cache-{tag}")},
         "executor": {"kind": "celery", "broker_url": broker, "fetch_queue": f"bench.fetch.{tag}",
                      "classify_queue": f"bench.classify.{tag}", "heartbeat_interval": 2, "redeliver_after": 600},
-        "sources": [{"name": f"set{i}", "kind": "folder", "path": str(folder)} for i, folder in enumerate(sets)]
-                   + [{"name": "warm", "kind": "folder", "path": str(warm)}],
+        # settle_seconds 0: the generated photos are complete; the bench times the pipeline, not uploads
+        "sources": [{"name": f"set{i}", "kind": "folder", "path": str(folder), "settle_seconds": 0}
+                    for i, folder in enumerate(sets)]
+                   + [{"name": "warm", "kind": "folder", "path": str(warm), "settle_seconds": 0}],
     }))
     return path
 

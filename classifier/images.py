@@ -90,7 +90,7 @@ def _open(data: bytes, limits: DecodeLimits):
         raise PhotoRejected("too_large", str(exc)) from None
     except UnidentifiedImageError:
         kind = next((name for magic, name in _KNOWN if data.lstrip()[:len(magic)] == magic), None)
-        if kind is not None:
+        if kind is not None and kind.lower() not in limits.formats:  # an allowed format that fails: broken
             raise PhotoRejected("format_not_allowed", f"{kind} is not an allowed photo format "
                                 f"(allowed: {', '.join(limits.formats)})") from None
         raise PhotoRejected("not_an_image", "not a photo format this program reads") from None
