@@ -21,7 +21,7 @@ from monitor.demo.world import Scale
 E2E_SCALE = Scale(
     train_per_brand=140, train_none=140, holdout_per_brand=60, holdout_none=150, daily_min=16, daily_max=24
 )
-E2E_PLAN = TrainingPlan(input_size=64, epochs=14, views=2)
+E2E_PLAN = TrainingPlan(input_size=96, epochs=14, views=2)
 
 
 @pytest.fixture(scope="module")
