@@ -78,8 +78,12 @@ class Timeline:
     @classmethod
     def from_cursor(cls, cursor: dict[str, Any] | None) -> Timeline:
         cursor = cursor or {}
-        return cls(parse_time(cursor.get("time")), list(cursor.get("ids") or []),
-                   list(cursor.get("undated") or []))
+        time, ids = parse_time(cursor.get("time")), list(cursor.get("ids") or [])
+        if time is not None and time > datetime.now(UTC) + FUTURE_SKEW:
+            # Stored before future dates were kept out of cursors: start over (stored photos dedupe by sha256)
+            # rather than skip every post older than that date for good.
+            time, ids = None, []
+        return cls(time, ids, list(cursor.get("undated") or []))
 
     def cursor(self) -> dict[str, Any]:
         return {"time": self.time.isoformat() if self.time else None, "ids": list(self.ids),

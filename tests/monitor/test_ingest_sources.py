@@ -332,3 +332,13 @@ def test_fake_source_yields_its_items_after_the_cursor():
     assert [r.external_id for r in src.poll(refs[0].cursor)] == ["b", "c"]
     with pytest.raises(SourceError, match="boom"):
         list(source("fake", fail="boom").poll(None))
+
+
+def test_a_cursor_already_dated_in_the_future_starts_over():
+    from monitor.sources.timeline import Entry, Timeline
+
+    today = datetime.now(UTC).replace(microsecond=0)
+    entries = [Entry("a", today), Entry("b", None), Entry("c", datetime(2099, 1, 1, tzinfo=UTC))]
+    poisoned = Timeline.from_cursor({"time": "2099-01-01T00:00:00+00:00", "ids": ["x"]})
+    assert [e.id for e, _before, _after in poisoned.newer(entries)] == ["b", "c", "a"]
+    assert datetime.fromisoformat(poisoned.cursor()["time"]) == today  # the 2099 entry never moves the cursor
