@@ -153,3 +153,21 @@ def send_sample(settings: Any) -> list[str]:
     for channel in targets.channels:
         send(targets, channel, "[monitor] alert test", text)
     return targets.channels
+
+
+def notification_lines(db: Any, limit: int = 10) -> list[str]:
+    """Recent alerts and scheduled reports, one line each, with where they were delivered (for status)."""
+    lines = []
+    for row in store.recent(db, limit):
+        channels = [c for c in row["channels"].split(",") if c]
+        delivered = [c for c in row["delivered"].split(",") if c]
+        if not channels:
+            state = "no channel configured"
+        elif set(channels) <= set(delivered):
+            state = f"sent to {', '.join(delivered)}"
+        else:
+            state = f"not yet delivered ({row['attempts']} tries): {row['last_error'] or 'pending'}"
+        when = row["created_at"].strftime("%Y-%m-%d %H:%M UTC")
+        text = row["message"].splitlines()[0]
+        lines.append(f"{when} {row['kind']} {row['name']}: {text} [{state}]")
+    return lines

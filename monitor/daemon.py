@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.alerts import AlertMonitor
 from monitor.config import Settings, SourceSettings
 from monitor.distributed.app import make_app
 from monitor.distributed.scheduler import Enqueuer, Publisher
 from monitor.errors import ConfigError
 from monitor.model import LoadedModel, load_model
 from monitor.pipeline import Ingestor
+from monitor.scheduled_reports import ReportScheduler
 from storage.engine import open_database
 
 log = logging.getLogger("monitor.daemon")
@@ -48,6 +50,9 @@ class Daemon:
             self.db.dispose()
             raise
         self.retry_at: dict[str, datetime] = {}
+        # Alerts are checked after each poll; scheduled reports run on their own crontab jobs.
+        self.alerts = AlertMonitor(settings, self.db) if settings.alerts.rules else None
+        self.reports = ReportScheduler(settings, self.db)
 
     def _local_runner(self) -> Ingestor:
         self.model = load_model(self.settings, self.db)
@@ -81,6 +86,20 @@ class Daemon:
             self.retry_at[source_settings.name] = summary.next_try_at
         else:
             self.retry_at.pop(source_settings.name, None)
+        self.after_poll()
+
+    def after_poll(self) -> None:
+        """Check the alert rules and retry due deliveries; never raises (alerts must not stop polling)."""
+        if not self.reports.lock.acquire(blocking=False):
+            return  # another poll is checking right now
+        try:
+            if self.alerts is not None:
+                self.alerts.check()
+            self.reports.deliver()
+        except Exception as exc:  # e.g. the database is unreachable: the next poll checks again
+            log.error("alert check failed: %s", exc)
+        finally:
+            self.reports.lock.release()
 
     def run(self, install_signals: bool = True) -> None:
         """Start the jobs and block until stopped; the running batch is committed before returning."""
@@ -99,6 +118,7 @@ class Daemon:
             scheduler.add_job(self.reconcile, IntervalTrigger(seconds=every, timezone=UTC),
                               id="monitor:reconcile", name="check the broker and resend pending batches",
                               next_run_time=now)
+        self.reports.add_jobs(scheduler)
         scheduler.start()
         sources = ", ".join(f"{s.name} every {s.interval:g}s" for s in self.sources)
         if self.model is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -104,6 +105,7 @@ class ReportScheduler:
     def __init__(self, settings: Any, db: Any):
         self.settings, self.db = settings, db
         self.jobs = {job.name: job for job in settings.reports}
+        self.lock = threading.Lock()  # one delivery round at a time, so no notification is sent twice
 
     def add_jobs(self, scheduler: Any) -> None:
         """One cron job per scheduled report (UTC; weekdays as crontab counts them)."""
@@ -120,7 +122,8 @@ class ReportScheduler:
         """Write one scheduled report now and announce it; errors are logged, never raised (the daemon goes on)."""
         try:
             folder = write_scheduled(self.settings, self.db, self.jobs[name], now)
-            self.deliver(now)
+            with self.lock:
+                self.deliver(now)
             return folder
         except Exception as exc:  # a report that fails must not stop polling; the next run tries again
             log.error("scheduled report %s failed: %s", name, exc)

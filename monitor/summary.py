@@ -129,6 +129,9 @@ def print_status(settings: Settings, console: Console | None = None) -> None:
     try:
         rows = source_status(db)
         judged = judgments_line(db)
+        from monitor.alerts import notification_lines
+
+        notices = notification_lines(db, 5)
         cluster: ClusterStatus | None = None
         if settings.executor.kind == "celery":
             cluster = cluster_status(settings, db)
@@ -137,6 +140,10 @@ def print_status(settings: Settings, console: Console | None = None) -> None:
     console.print(status_table(rows, settings.sources))
     if judged:
         console.print(judged, markup=False, highlight=False)
+    if notices:
+        console.print("Recent alerts and scheduled reports:")
+        for line in notices:
+            console.print(f"  {line}", markup=False, highlight=False)
     for table in cluster_tables(cluster) if cluster is not None else []:
         console.print(table)
 

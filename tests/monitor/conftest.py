@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from ingest_helpers import BRANDS, FeedServer
+from notify_servers import receiver, smtp  # noqa: F401  (webhook and SMTP receivers for notification tests)
 
 
 @pytest.fixture
