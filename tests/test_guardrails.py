@@ -45,18 +45,24 @@ def _children(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
     return {name: _submodel(field.annotation) for name, field in model.model_fields.items() if not field.exclude}
 
 
-def accepted_keys(model: type[BaseModel] = Settings, prefix: str = "") -> dict[str, bool]:
-    """Every dotted key path Settings accepts -> whether it is a leaf; source options as sources.<kind>.<key>."""
+def accepted_keys(model: type[BaseModel] = Settings, prefix: str = "", seen: set | None = None) -> dict[str, bool]:
+    """Every dotted key path Settings accepts -> whether the files must describe it (a leaf; a block of keys that
+    is described at its first path, such as `mail`, only needs its own key elsewhere); source options as
+    sources.<kind>.<key>."""
+    seen = set() if seen is None else seen
     keys: dict[str, bool] = {}
     for name, sub in _children(model).items():
         path = prefix + name
-        keys[path] = sub is None
+        keys[path] = sub is None or sub in seen
         if sub is not None:
-            keys.update(accepted_keys(sub, path + "."))
+            first = sub not in seen
+            seen.add(sub)
+            below = accepted_keys(sub, path + ".", seen)
+            keys.update(below if first else dict.fromkeys(below, False))
         if model is Settings and name == "sources":
             for kind, options in _kinds().items():
                 keys[f"sources.{kind}"] = False
-                keys.update(accepted_keys(options, f"sources.{kind}."))
+                keys.update(accepted_keys(options, f"sources.{kind}.", seen))
     return keys
 
 
@@ -94,7 +100,7 @@ def readme_keys(text: str) -> set[str]:
 
 def _check(where: str, written: set[str]) -> list[str]:
     keys = accepted_keys()
-    missing = sorted(path for path, leaf in keys.items() if leaf and path not in written)
+    missing = sorted(path for path, needed in keys.items() if needed and path not in written)
     refused = sorted(written - set(keys))
     return [f"{where} does not describe {path}" for path in missing] + [
         f"{where} names {path}, which Settings does not accept" for path in refused
@@ -115,6 +121,7 @@ def test_the_key_walk_sees_nested_models_source_kinds_and_commented_examples() -
     keys = accepted_keys()
     assert keys["classifier.tiling.grid"] and keys["sources.json.fields.image"] and keys["campaigns.end"]
     assert not keys["classifier.tiling"] and "config_path" not in keys
+    assert keys["alerts.mail.host"] and keys["reports.mail"] and not keys["reports.mail.host"]  # one block, once
     assert set(CampaignSettings.model_fields) == {k.split(".")[1] for k in keys if k.startswith("campaigns.")}
     text = (
         "ingest:\n  retries: 2\n  # user_agent: x\n# Note the prose: it is not a key\n"
