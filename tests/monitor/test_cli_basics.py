@@ -264,3 +264,22 @@ def test_config_check_says_when_the_model_path_holds_no_bundle(tmp_path: Path) -
     assert f"  model: {tmp_path / 'm'} (no bundle yet: brand names unchecked; train one with `monitor train`)" in (
         done.stdout.splitlines()
     )
+
+
+def test_status_never_shows_a_source_key_or_the_broker_password(tmp_path: Path) -> None:
+    from storage import batches, sources
+    from storage.engine import open_database
+
+    (tmp_path / "config.yaml").write_text("database: {url: 'sqlite:///m.db'}\n", encoding="utf-8")
+    assert run("db", "upgrade", cwd=tmp_path).exit_code == 0
+    db = open_database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        source = sources.ensure_source(db, "api", "json_api")
+        sources.record_poll(db, source, False, "HTTP 401 from https://api.example.com/v2/media?access_token=T0K3N")
+        batches.record_broker(db, "amqp://monitor:Br0kerPw@rabbit:5672//", False, "connection refused")
+    finally:
+        db.dispose()
+    done = run("status", cwd=tmp_path)
+    assert done.exit_code == 0, done.output
+    assert "access_token=***" in done.stdout
+    assert "T0K3N" not in done.output and "Br0kerPw" not in done.output
