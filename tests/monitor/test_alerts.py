@@ -65,10 +65,10 @@ def test_one_alert_for_the_jump_none_for_flat_none_after_restart(tmp_path, sqlit
     db.dispose()
 
 
-def test_a_failing_webhook_is_recorded_and_retried_while_mail_goes(tmp_path, sqlite_url, receiver, smtp, monkeypatch):
+def test_a_failing_webhook_is_recorded_and_retried_while_mail_goes(tmp_path, db_url, receiver, smtp, monkeypatch):
     monkeypatch.setenv("SMTP_TEST_PASSWORD", "pw")
-    db = _world(sqlite_url)
-    settings = load_settings(_config(tmp_path, sqlite_url, receiver.url, smtp.server_address[1]))
+    db = _world(db_url)
+    settings = load_settings(_config(tmp_path, db_url, receiver.url, smtp.server_address[1]))
     receiver.status = 500
     monitor = AlertMonitor(settings, db)
     assert len(monitor.check(NOW)) == 1
