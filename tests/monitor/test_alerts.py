@@ -106,3 +106,24 @@ def test_drop_rules_need_enough_expected_photos(sqlite_url):
     found = evaluate(db, [drop, AlertRule(name="g", brand="Globex", direction="drop")], NOW)
     assert [(f.rule.name, f.brand, f.photos) for f in found] == [("d", "Acme", 0)]
     db.dispose()
+
+
+def test_cli_sends_a_sample_and_status_lists_alerts(tmp_path, sqlite_url, receiver, smtp, monkeypatch):
+    from cli import run_cli
+
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", "hunter2-not-printed")
+    db = _world(sqlite_url)
+    config = _config(tmp_path, sqlite_url, receiver.url, smtp.server_address[1])
+    sample = run_cli("--config", config, "alerts", "test", check=True)
+    assert sample.stdout.strip() == "sample alert sent to webhook and mail"
+    assert len(receiver.bodies) == 1 and "this is a test" in receiver.bodies[0]["text"] and len(smtp.messages) == 1
+    assert store.recent(db) == []  # a sample is not recorded
+    AlertMonitor(load_settings(config), db).check(NOW)
+    for args in (("status",), ("alerts", "list")):
+        shown = run_cli("--config", config, *args, check=True).stdout
+        assert "alert any-jump: Acme rose to 6.0x its usual rate" in shown and "[sent to webhook, mail]" in shown
+        assert "hunter2" not in shown and "SECRET" not in shown
+    receiver.status = 500
+    failed = run_cli("--config", config, "alerts", "test")
+    assert failed.exit_code == 1 and failed.stderr.strip() == "Error: webhook answered HTTP 500"
+    db.dispose()
