@@ -1,4 +1,6 @@
-"""Per-brand calibration: raw head scores -> probabilities (Platt on the logit, or isotonic), fit on held-out photos."""
+"""Calibration: raw head scores -> probabilities, fit on held-out photos. Candidates, simplest first: identity (the
+raw scores are already the best), one Platt map shared by every brand (two numbers: steady with few photos a
+brand), Platt per brand, isotonic per brand; the lowest cross-fitted log loss wins."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-METHODS = ("platt", "isotonic")
+METHODS = ("identity", "shared_platt", "platt", "isotonic")  # simplest first: ties go to the simpler
 _EPS = 1e-6
 TIE_BREAK = 1e-3  # weight of the raw score in a calibrated one (at most 0.001 of probability)
 
@@ -21,7 +23,8 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
 
 
-def fit_platt(labels: np.ndarray, scores: np.ndarray, l2: float = 1e-3, steps: int = 50) -> dict[str, float]:
+def fit_platt(labels: np.ndarray, scores: np.ndarray, l2: float = 1e-3, steps: int = 50,
+              floor: Optional[float] = None) -> dict[str, float]:
     """p = sigmoid(a * logit(score) + b) by Newton's method, with Platt's smoothed targets; a kept positive."""
     y = np.asarray(labels, dtype=np.float64)
     x = _logit(scores)
@@ -41,7 +44,7 @@ def fit_platt(labels: np.ndarray, scores: np.ndarray, l2: float = 1e-3, steps: i
         if np.abs(delta).max() < 1e-9:
             break
     # a > 0 keeps the order of scores; the floor: a finite sample never makes the model "certain"
-    return {"a": float(max(a, 1e-3)), "b": float(b), "floor": 1.0 / (len(y) + 2)}
+    return {"a": float(max(a, 1e-3)), "b": float(b), "floor": 1.0 / (len(y) + 2) if floor is None else floor}
 
 
 def fit_isotonic(labels: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
@@ -62,12 +65,12 @@ def apply_one(method: str, params: dict[str, Any], scores: np.ndarray) -> np.nda
     """One brand's calibrated probabilities: the method's map, then a sliver of the raw score added so the map is
     strictly increasing (photos keep their order: ranking figures such as AP are those of the raw scores)."""
     scores = np.asarray(scores, dtype=np.float64)
-    if method == "platt":
+    if method in ("platt", "shared_platt"):
         floor = float(params.get("floor", 0.0))  # squashed into [floor, 1 - floor]: never "certain"
         mapped = floor + (1 - 2 * floor) * _sigmoid(params["a"] * _logit(scores) + params["b"])
     elif method == "isotonic":
         mapped = np.interp(scores, params["x"], params["y"])
-    else:
+    else:  # identity
         return scores
     return (1 - TIE_BREAK) * mapped + TIE_BREAK * scores
 
@@ -103,10 +106,17 @@ class Calibration:
 
 
 def fit(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], method: str) -> Calibration:
-    """One map per brand with `method` from multi-hot labels (N, C) and raw scores (N, C)."""
-    fitter = fit_platt if method == "platt" else fit_isotonic
+    """Maps per brand with `method` from multi-hot labels (N, C) and raw scores (N, C)."""
     labels, scores = np.asarray(labels), np.asarray(scores)
-    return Calibration(method, {b: fitter(labels[:, i], scores[:, i]) for i, b in enumerate(classes)}, len(labels))
+    if method == "identity":
+        brands: dict[str, dict[str, Any]] = {b: {} for b in classes}
+    elif method == "shared_platt":  # every (photo, brand) pair as one sample; never "certain" past 1 in pairs + 2
+        shared = fit_platt(labels.ravel(), scores.ravel(), floor=1.0 / (labels.size + 2))
+        brands = {b: dict(shared) for b in classes}
+    else:
+        fitter = fit_platt if method == "platt" else fit_isotonic
+        brands = {b: fitter(labels[:, i], scores[:, i]) for i, b in enumerate(classes)}
+    return Calibration(method, brands, len(labels))
 
 
 def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
@@ -117,8 +127,8 @@ def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 
 def choose(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], folds: np.ndarray) -> Calibration:
-    """Platt or isotonic, whichever has the lower cross-fitted log loss (each fold scored by maps fit on the
-    others; `folds` gives each photo's fold), then fit on all photos."""
+    """The candidate with the lowest cross-fitted log loss (each fold scored by maps fit on the others; `folds`
+    gives each photo's fold), then fit on all photos."""
     labels, scores = np.asarray(labels), np.asarray(scores)
     losses = {}
     for method in METHODS:
@@ -127,8 +137,7 @@ def choose(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], folds
             held = folds == fold
             predicted[held] = fit(labels[~held], scores[~held], classes, method).apply(scores[held], classes)
         losses[method] = log_loss(labels, predicted)
-    losses["raw"] = log_loss(labels, scores)
-    best = min(METHODS, key=lambda m: (losses[m], m != "platt"))  # ties: the smoother Platt
+    best = min(METHODS, key=lambda m: losses[m])  # min keeps the first (simplest) of equals
     calibration = fit(labels, scores, classes, best)
     calibration.check = {"held_out_log_loss": {k: round(v, 5) for k, v in losses.items()},
                          "folds": int(len(np.unique(folds)))}

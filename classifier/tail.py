@@ -30,7 +30,7 @@ def cross_fitted(labels: np.ndarray, scores: np.ndarray, classes: list[str], gro
         if len(np.unique(fold_of[own])) > 1:
             cal = calib.choose(labels[own], scores[own], classes, fold_of[own])
         else:
-            cal = calib.fit(labels[own], scores[own], classes, "platt")
+            cal = calib.fit(labels[own], scores[own], classes, "shared_platt")
         return cal, calibrate(labels[rows], cal.apply(scores[rows], classes), classes, target_precision,
                               shrink=shrink)
 

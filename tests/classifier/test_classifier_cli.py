@@ -50,7 +50,7 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
     assert rates["tiling"] == manifest["training"]["tiling"] and set(rates["brands"]) == set(BRANDS)
     assert set(rates["brands"]["Acme"]) == {"threshold", "tp", "positives", "fp", "negatives", "fp_nologo",
                                             "negatives_nologo", "fp_other", "negatives_other", "recall", "fpr"}
-    assert manifest["metrics"]["calibration"]["method"] in ("platt", "isotonic")
+    assert manifest["metrics"]["calibration"]["method"] in ("identity", "shared_platt", "platt", "isotonic")
     assert f"error rates (cross-fit, {held_out} photos)" in result.stdout
     assert any((tmp_path / "cache").rglob("*.npy"))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from classifier.calibration import Calibration, choose, fit
+from classifier.calibration import METHODS, Calibration, choose, fit, log_loss
 from classifier.error_rates import folds_of
 from classifier.evaluate import reliability
 from classifier.tail import cross_fitted
@@ -114,15 +114,15 @@ def test_calibrated_scores_are_reliable_on_a_miscalibrated_set(seed):
 
     assert worst_gap(fresh_raw) > 0.1  # the planted miscalibration is visible
     assert worst_gap(calibration.apply(fresh_raw, CLASSES)) < 0.04
-    assert set(calibration.check["held_out_log_loss"]) == {"platt", "isotonic", "raw"}
-    assert calibration.check["held_out_log_loss"][calibration.method] < calibration.check["held_out_log_loss"]["raw"]
+    losses = calibration.check["held_out_log_loss"]
+    assert set(losses) == set(METHODS) and losses[calibration.method] < losses["identity"]
 
 
 def test_calibration_keeps_the_order_of_scores_and_round_trips():
     rng = np.random.default_rng(5)
     labels = (rng.uniform(size=(200, 2)) < 0.3).astype(np.float32)
     raw = np.clip(labels * 0.4 + rng.uniform(0, 0.6, (200, 2)), 0, 1)
-    for method in ("platt", "isotonic"):
+    for method in ("shared_platt", "platt", "isotonic"):
         calibration = fit(labels, raw, CLASSES, method)
         grid = np.linspace(0, 1, 101)
         mapped = calibration.apply(np.stack([grid, grid], axis=1), CLASSES)
@@ -131,3 +131,20 @@ def test_calibration_keeps_the_order_of_scores_and_round_trips():
         again = Calibration.from_dict(calibration.as_dict())
         np.testing.assert_allclose(again.apply(raw, CLASSES), calibration.apply(raw, CLASSES))
     assert Calibration.from_dict(None) is None and Calibration.from_dict({"method": "magic"}) is None
+
+
+def test_with_few_photos_a_brand_calibration_does_not_make_good_scores_worse():
+    """Seen on FlickrLogos (bench/calibration.py): ~4 validation photos a brand, raw scores already close; per-brand
+    maps overfit (held-out log loss 0.091 Platt, 0.052 isotonic, raw 0.043), so simpler candidates must win."""
+    rng = np.random.default_rng(7)
+    brands = [f"B{i}" for i in range(27)]
+
+    def draw(n):
+        truth = 1 / (1 + np.exp(-rng.normal(-4.0, 2.0, (n, len(brands)))))  # rare brands, honest scores
+        return (rng.uniform(size=truth.shape) < truth).astype(np.float32), truth
+
+    labels, raw = draw(200)
+    calibration = choose(labels, raw, brands, folds_of(labels, 5, 0))
+    assert calibration.method in ("identity", "shared_platt"), calibration.check
+    fresh_labels, fresh_raw = draw(5000)
+    assert log_loss(fresh_labels, calibration.apply(fresh_raw, brands)) <= 1.03 * log_loss(fresh_labels, fresh_raw)

@@ -131,7 +131,7 @@ def test_the_from_scratch_trainer_ends_like_train_and_old_bundles_still_load(tmp
     rates = model.metrics["error_rates"]
     assert rates["method"] == "cross-fit" and rates["photos"] == model.info["training"]["validation_photos"] > 0
     assert sum(r["positives"] for r in rates["brands"].values()) == model.metrics["single_brand_photos"]
-    assert model.metrics["calibration"]["method"] in ("platt", "isotonic") and model.calibration is not None
+    assert model.metrics["calibration"]["method"] in ("identity", "shared_platt", "platt", "isotonic") and model.calibration is not None
     bundle = model.save(tmp_path / "bundle")
     loaded = LogoClassifier.load(bundle)
     # the demo's bundles now record their tiling, so loading one for other scoring warns
