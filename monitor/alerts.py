@@ -12,7 +12,7 @@ from typing import Any
 from monitor.delivery import Targets, deliver_due
 from monitor.notify_settings import AlertRule
 from storage import alerts as store
-from storage import queries
+from storage import quality, queries
 
 log = logging.getLogger("monitor.alerts")
 KIND = "alert"
@@ -72,7 +72,7 @@ def crossed(rule: AlertRule, photos: int, images: int, trailing_photos: int, tra
 
 def evaluate(db: Any, rules: list[AlertRule], now: datetime, include_reposts: bool = False) -> list[Finding]:
     """Every (rule, brand) that crosses its threshold on the UTC days up to `now`'s day."""
-    version = queries.latest_model_version(db)
+    version = quality.latest_model_version(db)
     if version is None:
         return []
     today = now.astimezone(UTC).date()

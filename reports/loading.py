@@ -13,7 +13,7 @@ import pandas as pd
 
 from reports.errors import ReportError
 from reports.metrics import breakdown, daily_frame, label_windows
-from storage import queries
+from storage import quality, queries
 
 NO_PLACE, NO_SOURCE = "(no place)", "(no source)"
 COORDINATE_DECIMALS = 6  # about 0.1 m; sums added in a different order differ only far below this
@@ -28,10 +28,10 @@ def preload(*modules: str) -> threading.Thread:
 
 def choose_model_version(db: Any, requested: int | None = None) -> dict[str, Any]:
     """The requested model version, else the newest that has detections; ReportError when none."""
-    version_id = requested if requested is not None else queries.latest_model_version(db)
+    version_id = requested if requested is not None else quality.latest_model_version(db)
     if version_id is None:
         raise ReportError("the database holds no detections yet: ingest photos first (`monitor run`)")
-    version = queries.model_version(db, version_id)
+    version = quality.model_version(db, version_id)
     if version is None:
         raise ReportError(f"no model version with id {version_id} in the database")
     return version
@@ -138,14 +138,14 @@ def load_quality(
     by = {"window": lambda c: c.map(order), "photos": lambda c: -c, "reason": lambda c: c}
     rejections = rejections.sort_values(["window", "photos", "reason"], key=lambda c: by[c.name](c), kind="stable")
     failures = pd.DataFrame(
-        queries.source_failures(db, start, end), columns=["source", "reason", "failures", "attempts", "last_at"]
+        quality.source_failures(db, start, end), columns=["source", "reason", "failures", "attempts", "last_at"]
     )
     failing = pd.DataFrame(
-        queries.failing_sources(db, start, end),
+        quality.failing_sources(db, start, end),
         columns=["source", "kind", "last_error", "last_error_at", "consecutive_failures", "last_success_at"],
     )
     versions = pd.DataFrame(
-        queries.model_versions_used(db, start, end),
+        quality.model_versions_used(db, start, end),
         columns=["id", "checksum", "backbone", "input_size", "bundle_path", "thresholds", "created_at"],
     )
     versions["used_in_report"] = versions["id"] == version["id"]

@@ -6,7 +6,7 @@ detections and images instead, with the same results (a test compares the two).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -20,110 +20,34 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     select,
     text,
-    type_coerce,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from storage.engine import Database, describe_error
 from storage.errors import StorageError
-from storage.redaction import redact_text, redact_url
+from storage.reading import (
+    IM,
+    D,
+    G,
+    R,
+    Reader,
+    S,
+    accepted_only,
+    day_of,
+    engine_of,
+    read_rows,
+    span_of,
+    window_of,
+)
 from storage.rollups import utc_day
 from storage.schema import (
     NO_PLACE,
     NO_REASON,
     Detection,
-    DetectionRollup,
-    FetchFailure,
     Image,
-    ImageRollup,
-    ModelVersion,
     Source,
-    Thumbnail,
     UTCDateTime,
 )
-
-D = Detection.__table__.c
-R = DetectionRollup.__table__.c
-G = ImageRollup.__table__.c
-IM = Image.__table__.c
-S = Source.__table__.c
-T = Thumbnail.__table__.c
-M = ModelVersion.__table__.c
-F = FetchFailure.__table__.c
-
-
-Reader = Database | Engine  # what report queries read through
-
-
-def _engine(db: Reader) -> Engine:
-    return db.engine if isinstance(db, Database) else db
-
-
-def _rows(db: Reader, statement) -> list[dict[str, Any]]:
-    engine = _engine(db)
-    try:
-        with engine.connect() as conn:
-            return [dict(row) for row in conn.execute(statement).mappings()]
-    except SQLAlchemyError as exc:
-        raise StorageError(f"report query failed: {describe_error(exc)}") from exc
-
-
-def day_of(column, dialect: str):
-    """The UTC calendar day of a timestamp column as 'YYYY-MM-DD' text, on SQLite or PostgreSQL."""
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD", type_=String)
-    # SQLite keeps naive UTC text 'YYYY-MM-DD HH:MM:SS...' (storage.schema.UTCDateTime).
-    return func.substr(column, 1, 10, type_=String)
-
-
-def window_of(column, windows: Sequence[Any]):
-    """A CASE expression naming the window (objects with name/start/end) a timestamp falls in."""
-    return case(
-        *[(and_(column >= w.start, column < w.end), literal(w.name)) for w in windows], else_=literal(None, String)
-    )
-
-
-def _span(windows: Sequence[Any]) -> tuple[datetime, datetime]:
-    return min(w.start for w in windows), max(w.end for w in windows)
-
-
-def _accepted(include_reposts: bool) -> list[Any]:
-    conditions = [IM.status == "accepted"]
-    if not include_reposts:
-        conditions.append(IM.repost_of_id.is_(None))
-    return conditions
-
-
-def latest_model_version(db: Reader) -> int | None:
-    """The newest model version id that has any detection, or None."""
-    rows = _rows(db, select(func.max(D.model_version_id).label("id")))
-    return rows[0]["id"] if rows else None
-
-
-def model_version(db: Reader, version_id: int) -> dict[str, Any] | None:
-    """One model version's row (thresholds, metrics, backbone...), or None."""
-    rows = _rows(
-        db,
-        select(
-            M.id, M.checksum, M.bundle_path, M.backbone, M.input_size, M.classes, M.thresholds, M.metrics, M.created_at
-        ).where(M.id == version_id),
-    )
-    return rows[0] if rows else None
-
-
-def model_versions_used(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Model versions with at least one detection posted in [start, end) (an index probe per version)."""
-    used = select(D.id).where(D.model_version_id == M.id, D.posted_at >= start, D.posted_at < end).limit(1).exists()
-    statement = (
-        select(M.id, M.checksum, M.backbone, M.input_size, M.bundle_path, M.thresholds, M.created_at)
-        .where(used)
-        .order_by(M.id)
-    )
-    return _rows(db, statement)
 
 
 def _days(start: datetime, end: datetime) -> tuple[date, date]:
@@ -169,7 +93,7 @@ def detections_in_span(db: Reader, model_version_id: int, start: datetime, end: 
         statement = select(cast(func.coalesce(func.sum(R.photos), 0), BigInteger).label("n")).where(
             R.model_version_id == model_version_id, R.day >= first, R.day < stop
         )
-    return int(_rows(db, statement)[0]["n"])
+    return int(read_rows(db, statement)[0]["n"])
 
 
 def brand_counts_by_day(
@@ -192,7 +116,7 @@ def brand_counts_by_day(
             .group_by(R.day, R.brand, R.source_id)
         )
         return _iso_days(_with_source_names(db, counted.subquery()))
-    dialect = _engine(db).dialect.name
+    dialect = engine_of(db).dialect.name
     day = day_of(D.posted_at, dialect).label("day")
     counted = (
         select(day, D.brand.label("brand"), D.source_id.label("source_id"), func.count().label("photos"))
@@ -227,9 +151,9 @@ _SQLITE_REPOSTS = text(
 
 def _repost_counts(db: Reader, model_version_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Detections on reposts per day, brand and source (what excluding reposts subtracts)."""
-    dialect = _engine(db).dialect.name
+    dialect = engine_of(db).dialect.name
     if dialect == "sqlite":
-        return _rows(db, _SQLITE_REPOSTS.bindparams(start=start, end=end, version=model_version_id))
+        return read_rows(db, _SQLITE_REPOSTS.bindparams(start=start, end=end, version=model_version_id))
     day = day_of(D.posted_at, dialect).label("day")
     statement = (
         select(day, D.brand.label("brand"), S.name.label("source"), func.count().label("photos"))
@@ -246,14 +170,14 @@ def _repost_counts(db: Reader, model_version_id: int, start: datetime, end: date
         )
         .group_by(day, D.brand, S.name)
     )
-    return _rows(db, statement)
+    return read_rows(db, statement)
 
 
 def _has_reposts(db: Reader, start: datetime, end: datetime) -> bool:
     statement = select(literal(1).label("found")).where(
         select(IM.id).where(IM.repost_of_id.is_not(None), IM.posted_at >= start, IM.posted_at < end).exists()
     )
-    return bool(_rows(db, statement))
+    return bool(read_rows(db, statement))
 
 
 def _no_reposts(rollup: Any, include_reposts: bool) -> list[Any]:
@@ -264,7 +188,7 @@ def _with_source_names(db: Reader, aggregated) -> list[dict[str, Any]]:
     statement = select(aggregated.c.day, aggregated.c.brand, S.name.label("source"), aggregated.c.photos).select_from(
         aggregated.outerjoin(Source.__table__, S.id == aggregated.c.source_id)
     )
-    return _rows(db, statement)
+    return read_rows(db, statement)
 
 
 def images_by_day(
@@ -272,7 +196,7 @@ def images_by_day(
 ) -> list[dict[str, Any]]:
     """Accepted photos (the denominator) per UTC day, source and place, with reach and coordinate sums."""
     if raw:
-        day = day_of(IM.posted_at, _engine(db).dialect.name).label("day")
+        day = day_of(IM.posted_at, engine_of(db).dialect.name).label("day")
         aggregated = (
             select(
                 day,
@@ -285,7 +209,7 @@ def images_by_day(
                 func.sum(IM.longitude).label("longitude_sum"),
                 func.count(IM.latitude).label("located"),
             )
-            .where(IM.posted_at >= start, IM.posted_at < end, *_accepted(include_reposts))
+            .where(IM.posted_at >= start, IM.posted_at < end, *accepted_only(include_reposts))
             .group_by(day, IM.source_id, IM.place)
         ).subquery()
     else:
@@ -317,7 +241,7 @@ def images_by_day(
         a.longitude_sum,
         a.located,
     ).select_from(aggregated.outerjoin(Source.__table__, S.id == a.source_id))
-    rows = _rows(db, statement)
+    rows = read_rows(db, statement)
     return rows if raw else _iso_days(rows)
 
 
@@ -330,7 +254,7 @@ def brand_counts_by_place(
     raw: bool = False,
 ) -> list[dict[str, Any]]:
     """For the given brands, per window and place: photos and the reach they add up to (sources that give it)."""
-    start, end = _span(windows)
+    start, end = span_of(windows)
     if not raw:
         first, stop = _days(start, end)
         window = _day_window(R.day, windows).label("window")
@@ -352,9 +276,9 @@ def brand_counts_by_place(
             )
             .group_by(window, R.place, R.brand)
         )
-        return _rows(db, statement)
-    if _engine(db).dialect.name == "sqlite":
-        return _rows(db, _sqlite_place_counts(model_version_id, windows, list(brands), include_reposts))
+        return read_rows(db, statement)
+    if engine_of(db).dialect.name == "sqlite":
+        return read_rows(db, _sqlite_place_counts(model_version_id, windows, list(brands), include_reposts))
     window = window_of(D.posted_at, windows).label("window")
     statement = (
         select(
@@ -371,11 +295,11 @@ def brand_counts_by_place(
             D.brand.in_(list(brands)),
             D.posted_at >= start,
             D.posted_at < end,
-            *_accepted(include_reposts),
+            *accepted_only(include_reposts),
         )
         .group_by(window, IM.place, D.brand)
     )
-    return _rows(db, statement)
+    return read_rows(db, statement)
 
 
 def _sqlite_place_counts(model_version_id: int, windows: Sequence[Any], brands: list[str], include_reposts: bool):
@@ -393,8 +317,8 @@ def _sqlite_place_counts(model_version_id: int, windows: Sequence[Any], brands: 
         'GROUP BY "window", i.place, d.brand'
     )
     params = [
-        bindparam("start", _span(windows)[0], type_=stamp),
-        bindparam("end", _span(windows)[1], type_=stamp),
+        bindparam("start", span_of(windows)[0], type_=stamp),
+        bindparam("end", span_of(windows)[1], type_=stamp),
         bindparam("brands", brands, expanding=True),
         bindparam("version", model_version_id, type_=Integer()),
     ]
@@ -409,7 +333,7 @@ def _sqlite_place_counts(model_version_id: int, windows: Sequence[Any], brands: 
 
 def rejections(db: Reader, windows: Sequence[Any], raw: bool = False) -> list[dict[str, Any]]:
     """Rejected photos per window and reason: window, reason, photos."""
-    start, end = _span(windows)
+    start, end = span_of(windows)
     if not raw:
         first, stop = _days(start, end)
         window = _day_window(G.day, windows).label("window")
@@ -418,98 +342,11 @@ def rejections(db: Reader, windows: Sequence[Any], raw: bool = False) -> list[di
             .where(G.day >= first, G.day < stop, G.status == "rejected")
             .group_by(window, G.reject_reason)
         )
-        return _rows(db, statement)
+        return read_rows(db, statement)
     window = window_of(IM.posted_at, windows).label("window")
     statement = (
         select(window, IM.reject_reason.label("reason"), func.count().label("photos"))
         .where(IM.posted_at >= start, IM.posted_at < end, IM.status == "rejected")
         .group_by(window, IM.reject_reason)
     )
-    return _rows(db, statement)
-
-
-def source_failures(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Photo fetch failures last seen in [start, end) per source and reason, with their attempts and last time."""
-    statement = (
-        select(
-            S.name.label("source"),
-            F.reason.label("reason"),
-            func.count().label("failures"),
-            func.sum(F.attempts).label("attempts"),
-            func.max(F.last_at).label("last_at"),
-        )
-        .select_from(FetchFailure.__table__.join(Source.__table__, S.id == F.source_id))
-        .where(F.last_at >= start, F.last_at < end)
-        .group_by(S.name, F.reason)
-        .order_by(S.name, F.reason)
-    )
-    return _rows(db, statement)
-
-
-def failing_sources(db: Reader, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Sources whose last poll error falls in [start, end) or that are failing now."""
-    statement = (
-        select(
-            S.name.label("source"),
-            S.kind.label("kind"),
-            S.last_error.label("last_error"),
-            S.last_error_at.label("last_error_at"),
-            S.consecutive_failures.label("consecutive_failures"),
-            S.last_success_at.label("last_success_at"),
-        )
-        .where((and_(S.last_error_at >= start, S.last_error_at < end)) | (S.consecutive_failures > 0))
-        .order_by(S.name)
-    )
-    # Errors are stored redacted; rows written before that are redacted here.
-    return [{**row, "last_error": redact_text(row["last_error"])} for row in _rows(db, statement)]
-
-
-def top_examples(
-    db: Reader,
-    model_version_id: int,
-    brands: Iterable[str],
-    windows: Sequence[Any],
-    limit: int = 3,
-    include_reposts: bool = False,
-) -> list[dict[str, Any]]:
-    """The most confident photos per brand and window, with their thumbnails (JPEG bytes, or None)."""
-    joined = (
-        Detection.__table__.join(Image.__table__, IM.id == D.image_id)
-        .outerjoin(Thumbnail.__table__, T.image_id == D.image_id)
-        .outerjoin(Source.__table__, S.id == D.source_id)
-    )
-    # On SQLite, hide posted_at's indexes (unary +) so the (model, brand, confidence) index is read
-    # in order and the scan stops after `limit` rows instead of sorting every detection.
-    dialect = _engine(db).dialect.name
-    posted = type_coerce(literal_column("+detections.posted_at"), UTCDateTime()) if dialect == "sqlite" else D.posted_at
-    rows: list[dict[str, Any]] = []
-    for brand in brands:
-        for w in windows:
-            statement = (
-                select(
-                    literal(w.name).label("window"),
-                    D.brand.label("brand"),
-                    D.image_id.label("image_id"),
-                    D.confidence.label("confidence"),
-                    D.posted_at.label("posted_at"),
-                    IM.uri.label("uri"),
-                    IM.caption.label("caption"),
-                    IM.place.label("place"),
-                    S.name.label("source"),
-                    T.jpeg.label("jpeg"),
-                    T.width.label("width"),
-                    T.height.label("height"),
-                )
-                .select_from(joined)
-                .where(
-                    D.model_version_id == model_version_id,
-                    D.brand == brand,
-                    posted >= w.start,
-                    posted < w.end,
-                    *_accepted(include_reposts),
-                )
-                .order_by(D.confidence.desc())
-                .limit(limit)
-            )
-            rows.extend({**row, "uri": redact_url(row["uri"])} for row in _rows(db, statement))
-    return rows
+    return read_rows(db, statement)

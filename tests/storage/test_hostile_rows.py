@@ -126,7 +126,7 @@ def test_secrets_are_not_stored_in_clear(db: Database, source: int, model: int) 
 
 
 def test_errors_stored_in_clear_before_are_redacted_when_read(db: Database, source: int) -> None:
-    from storage import queries
+    from storage import quality
 
     with db.session(write=True) as session:  # as a version that stored errors unredacted left them
         session.execute(
@@ -138,7 +138,7 @@ def test_errors_stored_in_clear_before_are_redacted_when_read(db: Database, sour
         )
     shown = "GET https://api.example.com/feed?key=***: 503"
     assert sources.source_status(db)[0]["last_error"] == shown
-    failing = queries.failing_sources(db, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    failing = quality.failing_sources(db, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert [row["last_error"] for row in failing] == [shown]
 
 
@@ -151,14 +151,11 @@ def test_a_poll_error_quoting_hostile_text_is_stored(db: Database, source: int) 
 def test_example_photos_for_reports_show_their_uri_redacted(db: Database, source: int, model: int) -> None:
     from types import SimpleNamespace
 
-    from storage import queries, samples
+    from storage import samples
 
     writes.save_batch(db, source, model, [image(1, uri="https://api.example.com/p/1.jpg?api_key=K3Y&size=l")])
     window = SimpleNamespace(
         name="during", start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 3, 2, tzinfo=UTC)
     )
-    for rows in (
-        queries.top_examples(db, model, ["acme"], [window]),
-        samples.sample_examples(db, model, ["acme"], [window]),
-    ):
-        assert [row["uri"] for row in rows] == ["https://api.example.com/p/1.jpg?api_key=***&size=l"]
+    rows = samples.sample_examples(db, model, ["acme"], [window])
+    assert [row["uri"] for row in rows] == ["https://api.example.com/p/1.jpg?api_key=***&size=l"]
