@@ -121,15 +121,23 @@ class ReviewSession:
     def _verdicts(self) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
         for row in store.judgments(self.db, self.version_id):
-            entry = found.setdefault(row["image_id"], {"verdicts": {}, "by": None})
+            entry = found.setdefault(row["image_id"], {"verdicts": {}, "by": None, "modes": set()})
             entry["verdicts"][row["brand"]] = bool(row["present"])
-            entry["by"] = (row["judged_by"], f"{row['judged_at']:%Y-%m-%d %H:%M:%S} UTC")
+            entry["modes"].add(row["mode"])
+            mode = "" if row["mode"] == self.mode else f" ({row['mode']} mode: judge again to count it here)"
+            entry["by"] = (row["judged_by"] + mode, f"{row['judged_at']:%Y-%m-%d %H:%M:%S} UTC")
         return found
 
     def first_unjudged(self) -> int:
-        """The queue position of the first photo nobody judged yet (0 when all are)."""
+        """The queue position of the first photo not judged yet in this mode (0 when all are).
+
+        In sample mode a photo judged only for active learning counts as not judged: skipping it would
+        leave a hole in the random sample that depends on the model's uncertainty.
+        """
         judged = self._verdicts()
-        return next((i for i, p in enumerate(self.queue) if p.image_id not in judged), 0)
+        return next(
+            (i for i, p in enumerate(self.queue) if self.mode not in judged.get(p.image_id, {}).get("modes", ())), 0
+        )
 
     def items(self, at: int, count: int) -> list[dict[str, Any]]:
         """Queue items [at, at + count) with their photo row, detections and any stored verdicts."""

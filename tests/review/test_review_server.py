@@ -114,3 +114,18 @@ def test_monitor_status_says_how_many_judgments_each_brand_has(feed: Feed, tmp_p
     assert result.exit_code == 0, result.output
     line = next(line for line in result.stdout.splitlines() if line.startswith("Judgments for model version 1"))
     assert line.endswith("Acme 4 (+1 uncertain), Globex 4 (+1 uncertain), Initech 4 (+1 uncertain)")
+
+
+def test_a_photo_judged_only_for_active_learning_is_not_skipped_by_the_random_sample(feed: Feed) -> None:
+    from storage.judgments import Verdict, save_judgments
+
+    sample = ReviewSession(feed.db, judged_by="tester")
+    for entry in sample.queue[:3]:
+        sample.judge(entry.image_id, [])
+    fourth = sample.queue[3].image_id
+    save_judgments(feed.db, 1, [Verdict(fourth, b, False) for b in BRANDS], "uncertain", "tester")
+    assert sample.first_unjudged() == 3
+    assert "uncertain mode: judge again to count it here" in sample.items(3, 1)[0]["judged_by"][0]
+    sample.judge(fourth, [])
+    assert sample.first_unjudged() == 4
+    assert {r["mode"] for r in judgments(feed.db, 1) if r["image_id"] == fourth} == {"sample"}
