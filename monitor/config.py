@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -10,19 +9,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from monitor.config_file import check_expansion, describe_problem, expand_env, read_yaml
 from monitor.errors import ConfigError
 from monitor.notify_settings import AlertSettings, ScheduledReport
 from storage.campaign_spec import campaign_days, check_spec
 
 DEFAULT_CONFIG = "config.yaml"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 MAX_DURATION_DAYS = 366  # longer waits are typos (1e20d), and overflow the scheduler's clocks
-MAX_YAML_NODES = 100_000  # a config expands to far fewer; aliases nested to expand past this are refused
 
 
 def parse_duration(value: Any) -> float:
@@ -264,66 +261,6 @@ class Settings(_Strict):
         raise ConfigError(f"no source named {name!r} in the config (known: {known})")
 
 
-def _expand_env(value: Any, where: str, environ: dict[str, str], origin: str = "<config>") -> Any:
-    if isinstance(value, str):
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in environ:
-                raise ConfigError(
-                    f"{origin}: {where}: environment variable {name} is not set (referenced as ${{{name}}})"
-                )
-            return environ[name]
-
-        return _ENV_REF.sub(replace, value)
-    if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), environ, origin) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]", environ, origin) for i, v in enumerate(value)]
-    return value
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = Settings
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        for arg in getattr(annotation, "__args__", ()) or ():
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                annotation = arg
-        model = annotation
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _describe(error: dict[str, Any]) -> str:
-    loc = tuple(error["loc"])
-    where = _loc(loc)
-    if error["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        valid = sorted(parent.model_fields) if parent else []
-        valid = [v for v in valid if v != "config_path"]
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{where}: unknown key{hint} (valid keys: {', '.join(valid)})"
-    if error["type"] == "missing":
-        return f"{where}: required key is missing"
-    message = error["msg"].removeprefix("Value error, ")
-    value = error.get("input")
-    shown = "" if isinstance(value, (dict, list)) or value is None or repr(value) in message else f" (got {value!r})"
-    return f"{where}: {message}{shown}"
-
-
 def _resolve(path: Path, base: Path) -> Path:
     path = Path(os.path.expanduser(str(path)))
     return path if path.is_absolute() else (base / path).resolve()
@@ -338,43 +275,6 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     return url
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that leaves dates as text, so pydantic reports a bad date with its key path."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _expanded_size(data: Any, limit: int = MAX_YAML_NODES) -> int:
-    """How many values the YAML data holds once its aliases are expanded (counted without expanding them)."""
-    sizes: dict[int, int] = {}
-    busy: set[int] = set()
-
-    def size(value: Any) -> int:
-        if not isinstance(value, (dict, list)):
-            return 1
-        key = id(value)
-        if key in sizes:
-            return sizes[key]
-        if key in busy:
-            raise ConfigError("the YAML refers to itself through an alias (a recursive anchor)")
-        busy.add(key)
-        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-        total = 1
-        for child in children:
-            total += size(child)
-            if total > limit:
-                break
-        busy.discard(key)
-        sizes[key] = total
-        return total
-
-    return size(data)
-
-
 def parse_settings(
     data: Any, origin: str = "<config>", base: Path | None = None, environ: dict[str, str] | None = None
 ) -> Settings:
@@ -383,23 +283,15 @@ def parse_settings(
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys, not {type(data).__name__}")
-    try:
-        expanded = _expanded_size(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
-    if expanded > MAX_YAML_NODES:
-        raise ConfigError(
-            f"{origin}: the YAML expands to over {MAX_YAML_NODES} values through its aliases "
-            '(a "billion laughs" file?); write the values out instead'
-        )
-    data = _expand_env(data, "", dict(os.environ) if environ is None else environ, origin)
+    check_expansion(data, origin)
+    data = expand_env(data, "", dict(os.environ) if environ is None else environ, origin)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(f"{origin}: {_describe(first)}{suffix}") from None
+        raise ConfigError(f"{origin}: {describe_problem(first, Settings)}{suffix}") from None
     from monitor.sources import validate_source_options  # kinds live with their modules
 
     for index, source in enumerate(settings.sources):
@@ -423,19 +315,7 @@ def config_path(explicit: Path | None = None, environ: dict[str, str] | None = N
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read, expand and validate a config file; every problem is a one-line ConfigError."""
     path = config_path(path, environ)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found (give --config PATH or set MONITOR_CONFIG)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    data = read_yaml(path)
     settings = parse_settings(data, str(path), path.resolve().parent, environ)
     settings.config_path = path.resolve()
     return settings

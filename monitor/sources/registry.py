@@ -9,7 +9,8 @@ from importlib.metadata import EntryPoint, entry_points
 
 from pydantic import ValidationError
 
-from monitor.config import SourceSettings, _describe
+from monitor.config import SourceSettings
+from monitor.config_file import describe_problem
 from monitor.errors import ConfigError
 from monitor.sources.base import Source, SourceContext
 from monitor.sources.fake import FakeSource
@@ -88,7 +89,7 @@ def validate_options(source: SourceSettings, where: str) -> None:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"{where}.{key}: unknown key for a {source.kind} source{hint} "
                               f"(valid keys: {', '.join(valid)})") from None
-        text = _describe({**error, "loc": ()})
+        text = describe_problem({**error, "loc": ()})
         message = text.split(": ", 1)[1] if text and ": " in text else (text or error["msg"])
         raise ConfigError(f"{where}.{key}: {message}") from None
 
