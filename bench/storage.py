@@ -29,6 +29,7 @@ from sqlalchemy import String, create_engine, event, func, select, text  # noqa:
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from storage.model_versions import register_model_version  # noqa: E402
+from storage.redaction import redact_url  # noqa: E402
 from storage.sources import ensure_source  # noqa: E402
 from storage.writes import save_batch  # noqa: E402
 from storage.engine import Database, open_database  # noqa: E402
@@ -164,7 +165,7 @@ def bench(url: str, args: argparse.Namespace, label: str) -> dict[str, Any]:
         if db.dialect == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
-        result = {"url": db.url.render_as_string(hide_password=True), "insert": inserted}
+        result = {"url": redact_url(db.url), "insert": inserted}
         result["aggregation"] = aggregate(db, inserted["model_version_id"])
         return result
     finally:
