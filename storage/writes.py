@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage.cleaning import clean_failure_text, clean_image_row, clean_moment
+from storage.cleaning import clean_failure_text, clean_image_row, clean_moment, clean_text
 from storage.engine import Database, describe_error
 from storage.errors import StorageError
 from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
@@ -174,7 +174,8 @@ def save_batch_in(
     result.unstored = [{"uri": f.uri, "reason": f.detail} for f in unstorable]
     result.failures = _save_failures(session, source_id, [*failures, *unstorable], now)
     uris.difference_update(f.uri for f in unstorable)
-    for chunk in chunks(sorted(filter(None, (text_sha256(uri) for uri in uris)))):
+    # Failures are stored under their cleaned uri (storage.cleaning), so they are found by it.
+    for chunk in chunks(sorted(filter(None, (text_sha256(clean_text(uri)) for uri in uris)))):
         session.execute(
             FetchFailure.__table__.delete().where(
                 FetchFailure.source_id == source_id, FetchFailure.uri_sha256.in_(chunk)

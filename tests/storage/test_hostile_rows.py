@@ -159,3 +159,11 @@ def test_example_photos_for_reports_show_their_uri_redacted(db: Database, source
     )
     rows = samples.sample_examples(db, model, ["acme"], [window])
     assert [row["uri"] for row in rows] == ["https://api.example.com/p/1.jpg?api_key=***&size=l"]
+
+
+def test_a_failure_with_a_hostile_uri_is_stored_and_cleared_later(db: Database, source: int, model: int) -> None:
+    hostile = "https://cdn.example.net/a\x00b\udc80.jpg"
+    writes.save_batch(db, source, model, [], failures=[FetchFailureRecord(hostile, "timeout", "slow")])
+    assert rows(db, FetchFailure.uri) == [("https://cdn.example.net/ab?.jpg",)]
+    writes.save_batch(db, source, model, [], fetched=[hostile])
+    assert rows(db, FetchFailure.uri) == []
