@@ -18,8 +18,8 @@ from monitor.model import LoadedModel, load_classifier, load_model
 from monitor.sources.base import ImageRef
 from monitor.sources.readers import Readers
 from storage.batches import accepted_images, count_accepted_images
+from storage.detections import save_detections_in
 from storage.engine import Database, open_database
-from storage.writes import save_detections_in
 
 log = logging.getLogger("monitor.reclassify")
 

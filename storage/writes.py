@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,13 +17,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.cleaning import clean_failure_text, clean_image_row, clean_moment, clean_text
+from storage.detections import insert_detections, stored_images
 from storage.engine import Database, describe_error
 from storage.errors import StorageError
-from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
+from storage.records import BatchResult, FetchFailureRecord, ImageRecord
 from storage.redaction import redact_text
 from storage.reposts import assign_reposts, phash_bands
-from storage.rollups import add_detections, add_images
-from storage.schema import Detection, FetchFailure, Image, Source, Thumbnail, utcnow
+from storage.rollups import add_images
+from storage.schema import FetchFailure, Image, Source, Thumbnail, utcnow
 from storage.statements import chunks, dialect_insert
 
 UNSTORABLE = "unstorable"  # the fetch-failure reason of a photo the database refused
@@ -141,7 +141,7 @@ def save_batch_in(
     unstorable = [_unstorable(r, refused[r.sha256]) for r in records if r.sha256 in refused]
     records = [r for r in records if r.sha256 not in refused]
     uris.update(r.uri for r in records)
-    stored = _stored_images(session, sorted(sha for sha in rows if sha not in refused))
+    stored = stored_images(session, sorted(sha for sha in rows if sha not in refused))
 
     table = Image.__table__
     reposts_later = [
@@ -220,19 +220,6 @@ def _unstorable(record: ImageRecord, reason: str) -> FetchFailureRecord:
     return FetchFailureRecord(uri=record.uri, reason=UNSTORABLE, detail=f"{item}{reason}"[:2000])
 
 
-# What detections copy from their photo, and what the rollups count them by.
-_IMAGE_FACTS = (Image.id, Image.posted_at, Image.source_id, Image.status, Image.place, Image.reach, Image.repost_of_id)
-
-
-def _stored_images(session: Session, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """id, posted_at, source_id, status, place, reach and repost_of_id of stored images by sha256."""
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in chunks(hashes):
-        for row in session.execute(select(Image.sha256, *_IMAGE_FACTS).where(Image.sha256.in_(chunk))):
-            found[row.sha256] = row._asdict()
-    return found
-
-
 def _save_detections(
     session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]], model_version_id: int | None
 ) -> dict[str, int]:
@@ -242,65 +229,7 @@ def _save_detections(
         if stored[r.sha256]["status"] == "accepted"
         for detection in r.detections
     ]
-    return _insert_detections(session, model_version_id, found)
-
-
-def save_detections_in(
-    session: Session, model_version_id: int, found: dict[int, list[DetectionRecord]]
-) -> dict[str, int]:
-    """Store a model version's detections of stored accepted photos (image id -> detections) once per
-    (image, brand, model), with the photo's time and source; ids of missing or rejected photos are
-    skipped. Returns the detections inserted, by brand."""
-    images: dict[int, dict[str, Any]] = {}
-    for chunk in chunks(sorted(found)):
-        query = select(*_IMAGE_FACTS).where(Image.id.in_(chunk))
-        images.update((row.id, row._asdict()) for row in session.execute(query))
-    pairs = [
-        (images[image_id], detection)
-        for image_id in sorted(found)
-        if image_id in images and images[image_id]["status"] == "accepted"
-        for detection in found[image_id]
-    ]
-    return _insert_detections(session, model_version_id, pairs)
-
-
-def _insert_detections(
-    session: Session, model_version_id: int | None, found: Sequence[tuple[dict[str, Any], DetectionRecord]]
-) -> dict[str, int]:
-    """Insert (stored photo, detection) pairs not stored yet; count the new ones into the rollup, by brand."""
-    if not found:
-        return {}
-    if model_version_id is None:
-        raise StorageError("detections need a model version: register the model bundle first")
-    rows = []
-    for image, detection in found:
-        box = detection.box or (None, None, None, None)
-        rows.append(
-            {
-                "image_id": image["id"],
-                "brand": detection.brand,
-                "confidence": float(detection.confidence),
-                "model_version_id": model_version_id,
-                "posted_at": image["posted_at"],
-                "source_id": image["source_id"],
-                "box_x1": box[0],
-                "box_y1": box[1],
-                "box_x2": box[2],
-                "box_y2": box[3],
-                "created_at": utcnow(),
-            }
-        )
-    rows.sort(key=lambda row: (row["image_id"], row["brand"]))
-    table = Detection.__table__
-    statement = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["image_id", "brand", "model_version_id"])
-        .returning(table.c.image_id, table.c.brand)
-    )
-    inserted = session.execute(statement, rows).all()
-    images = {image["id"]: image for image, _ in found}
-    add_detections(session, model_version_id, [(images[image_id], brand) for image_id, brand in inserted])
-    return dict(sorted(Counter(brand for _, brand in inserted).items()))
+    return insert_detections(session, model_version_id, found)
 
 
 def _save_thumbnails(session: Session, records: Sequence[ImageRecord], stored: dict[str, dict[str, Any]]) -> None:

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from report_seed import AFTER_END, BASELINE_START, START, Campaign
 from reports import build_campaign_report, build_period_report, write_report
+from storage.detections import save_detections_in
 from storage.engine import Database, open_database
 from storage.model_versions import register_model_version
 from storage.records import DetectionRecord, ImageRecord
 from storage.rollups import rollup_drift
 from storage.schema import Image
 from storage.sources import ensure_source
-from storage.writes import save_batch, save_detections_in
+from storage.writes import save_batch
 
 UTC = UTC
 PLACES = {"Paris": (48.8566, 2.3522), "New York": (40.7128, -74.0060), "Oslo": (59.9139, 10.7522), None: None}

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cli import run_cli
-from storage import model_versions, sources, writes
+from storage import detections, model_versions, sources, writes
 from storage.engine import Database, open_database
 from storage.errors import StorageError
 from storage.records import BatchResult, DetectionRecord, ImageRecord
@@ -126,7 +126,7 @@ def test_mixed_batches_keep_the_rollups_equal_to_a_rebuild(db: Database, model: 
             for n in (3, 4, 100, 121)
         }
         # 100 has its acme detection of this model already; 121 is rejected.
-        assert writes.save_detections_in(session, newer, found) == {"acme": 2, "initech": 3}
+        assert detections.save_detections_in(session, newer, found) == {"acme": 2, "initech": 3}
     assert drift(db) == NO_DRIFT
     before = rollups(db)
     with db.session(write=True) as session:
@@ -145,9 +145,9 @@ def test_save_detections_in_copies_the_photo_and_is_idempotent(db: Database, mod
             ids[1]: [DetectionRecord("acme", 0.6)],
             ids[1] + 1000: [DetectionRecord("acme", 0.9)],
         }  # no such photo: skipped
-        assert writes.save_detections_in(session, newer, found) == {"acme": 2}
+        assert detections.save_detections_in(session, newer, found) == {"acme": 2}
     with db.session(write=True) as session:
-        assert writes.save_detections_in(session, newer, found) == {}
+        assert detections.save_detections_in(session, newer, found) == {}
     with db.session() as session:
         rows = session.execute(
             select(
@@ -161,7 +161,7 @@ def test_save_detections_in_copies_the_photo_and_is_idempotent(db: Database, mod
     ]
     with pytest.raises(StorageError, match="model version"):
         with db.session(write=True) as session:
-            writes.save_detections_in(session, None, found)
+            detections.save_detections_in(session, None, found)
 
 
 def test_a_failed_batch_leaves_the_rollups_untouched(db: Database, model: int) -> None:
