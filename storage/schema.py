@@ -129,6 +129,7 @@ class Image(Base):
 
     __table_args__ = (
         Index("ix_images_posted_at_status", "posted_at", "status"),
+        Index("ix_images_reach", "reach", "id"),  # reports: top posts walk photos from the most reach down
         Index("ix_images_source_external", "source_id", "external_id_sha256"),
         Index("ix_images_phash_band0", "phash_b0", "phash_b1", "phash_b2", "phash_b3"),
         Index("ix_images_phash_band1", "phash_b1", "phash_b0", "phash_b2", "phash_b3"),

@@ -164,3 +164,40 @@ def test_csv_windows_in_time_order_with_excel_bom(planted, tmp_path: Path) -> No
                 header = next(csv.reader(handle))
             assert {(name, c) for c in header} <= described, name
     assert ("top_posts.csv", "link") in described and ("lift.csv", "window_order") in described
+
+
+def test_top_posts_walk_the_reach_index_on_sqlite_and_postgresql(db_url: str) -> None:
+    from reports.top_posts import load_top_posts
+    from reports.windows import campaign_windows
+
+    db = seed(db_url, lambda d: 40, lambda d: {"Acme": 8, "Globex": 4})
+    with db.engine.begin() as conn:  # reach planted: a few ties, some photos without reach
+        conn.execute(text("UPDATE images SET reach = (id * 37) % 101 WHERE id % 9 <> 0"))
+        conn.execute(text("UPDATE images SET reach = NULL WHERE id % 9 = 0"))
+    windows = campaign_windows(Campaign())
+    top = load_top_posts(db, 1, ["Globex"], windows, limit=4)
+    for w in windows:
+        with db.engine.connect() as conn:
+            truth = [
+                (r.id, r.reach)
+                for r in conn.execute(
+                    text(
+                        "SELECT i.id, i.reach FROM images i JOIN detections d ON d.image_id = i.id "
+                        "WHERE d.brand = 'Globex' AND i.reach IS NOT NULL AND i.repost_of_id IS NULL "
+                        "AND i.status = 'accepted' ORDER BY i.reach DESC, i.id DESC"
+                    )
+                )
+                if w.contains_day(_day_of(conn, r.id))
+            ][:4]
+        got = top[top["window"] == w.name]
+        assert list(zip(got["image_id"], got["reach"], strict=True)) == truth
+        assert all(w.start <= t < w.end for t in got["posted_at"])
+    db.dispose()
+
+
+def _day_of(conn, image_id: int):
+    from sqlalchemy import select
+
+    from storage.schema import Image
+
+    return conn.execute(select(Image.posted_at).where(Image.id == image_id)).scalar_one().date()
