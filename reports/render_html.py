@@ -19,6 +19,7 @@ from reports.errors import ReportError
 from reports.estimates import FALSE_ALARM_WARNING
 from reports.headline import FLAT_BAND, figures, times, verdict_of
 from reports.metrics import MAX_CI_RATIO, MIN_PHOTOS
+from reports.top_posts import safe_link
 from reports.windows import Window
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -263,6 +264,7 @@ def _examples(report: Any) -> list[dict[str, Any]]:
             "confidence": confidence_text(row.confidence, calibrated),
             "posted_at": row.posted_at.strftime("%Y-%m-%d %H:%M UTC") if hasattr(row.posted_at, "strftime") else "",
             "uri": row.uri,
+            "link": safe_link(row.uri),
             "caption": row.caption,
             "place": row.place,
             "source": row.source,
