@@ -2,10 +2,11 @@
 
 Run after `monitor demo --out DIR` (it needs DIR/config.yaml, DIR/truth/feed.csv and the demo database):
 
-    python bench/review_demo.py DIR --photos 200
+    python bench/review_demo.py DIR --photos 200 --seeds 1 2 3 4 5 6
 
-Prints JSON: truth coverage and median interval widths of the corrected counts and lifts with the
-bundle's held-out rates, then after `review import` of the analyst's verdicts with the audited rates.
+Prints JSON lines: truth coverage and median interval widths of the corrected counts and lifts with the
+bundle's held-out rates, then per seed, on a fresh copy of the database, after `review import` of the
+analyst's verdicts on that seed's sample, with the audited rates. The demo's database is left alone.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import hashlib
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project's packages before this folder's scripts (bench/storage.py)
+
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from monitor.config import load_settings  # noqa: E402
 from monitor.demo.truth import check_report  # noqa: E402
@@ -97,17 +101,34 @@ def play_analyst(root: Path, settings, photos: int, seed: int) -> dict:
         db.dispose()
 
 
+def on_copy(settings, database: Path):
+    """The settings pointed at a copy of the demo's database (migrated to the head), so each seed starts clean."""
+    from storage.migrate import upgrade
+
+    shutil.copyfile(Path(make_url(settings.database.url).database), database)
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    return settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path)
     parser.add_argument("--photos", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="Sample seeds, one analyst each.")
     args = parser.parse_args()
-    settings = load_settings(args.root / "config.yaml")
-    before = report_figures(args.root, settings, args.root / "review-bench" / "held-out")
-    analyst = play_analyst(args.root, settings, args.photos, args.seed)
-    after = report_figures(args.root, settings, args.root / "review-bench" / "audited")
-    print(json.dumps({"held_out": before, "analyst": analyst, "audited": after}, indent=2))
+    root = args.root.resolve()
+    settings = load_settings(root / "config.yaml")
+    with tempfile.TemporaryDirectory() as scratch:
+        before = report_figures(
+            root, on_copy(settings, Path(scratch) / "held-out.db"), root / "review-bench" / "held-out"
+        )
+        print(json.dumps({"held_out": before}), flush=True)
+        for seed in args.seeds:
+            copy = on_copy(settings, Path(scratch) / f"seed-{seed}.db")
+            analyst = play_analyst(root, copy, args.photos, seed)
+            after = report_figures(root, copy, root / "review-bench" / f"audited-{seed}")
+            print(json.dumps({"seed": seed, "analyst": analyst, "audited": after}), flush=True)
 
 
 if __name__ == "__main__":
