@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -39,7 +40,7 @@ times = st.one_of(any_value, st.datetimes().map(lambda d: d.isoformat()),
                   st.integers(min_value=0, max_value=4_000_000_000_000))
 # How an item names its photo: a path this server answers (fetchable), one it does not, or no usable URL.
 photo_kinds = st.sampled_from(["fetchable", "fetchable_query", "absolute", "missing", "not_a_string", "absent"])
-item_fields = st.fixed_dictionaries({}, optional={
+item_fields = st.fixed_dictionaries({  # every field present (None is one of the values), so each example probes all
     "t": times, "reach": any_value, "caption": any_value, "place": any_value, "author": any_value,
     "lat": any_value, "lon": any_value})
 items = st.lists(st.tuples(photo_kinds, item_fields, st.booleans(), hostile_text), min_size=1, max_size=10)
@@ -57,7 +58,7 @@ def fuzz_env(db_url, server, settings_for, classifier):
 
 
 @given(generated=items)
-@hypothesis_settings(max_examples=20, deadline=None, derandomize=True,
+@hypothesis_settings(max_examples=25, deadline=None, derandomize=True,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_random_items_never_stop_the_source_and_each_fetchable_photo_is_stored_once(generated, fuzz_env):
     server, db, model, settings = fuzz_env
@@ -90,7 +91,16 @@ def test_random_items_never_stop_the_source_and_each_fetchable_photo_is_stored_o
         ingestor.close()
     assert first.error is None and second.error is None, (first.error, second.error)
     assert second.new == 0
-    stored = [uri.split("?", 1)[0] for (uri,) in rows(
-        settings.database.url, "SELECT uri FROM images WHERE uri LIKE :prefix",
-        prefix=server.url(f"/p/{example}/") + "%")]
-    assert sorted(stored) == sorted(fetchable)
+    stored = rows(settings.database.url, "SELECT uri, posted_at FROM images WHERE uri LIKE :prefix",
+                  prefix=server.url(f"/p/{example}/") + "%")
+    assert sorted(uri.split("?", 1)[0] for uri, _posted in stored) == sorted(fetchable)
+    latest = datetime.now(UTC) + timedelta(seconds=5)
+    assert all(_aware(posted) <= latest for _uri, posted in stored)  # nothing dated in the future
+    (cursor,), = rows(settings.database.url, "SELECT cursor FROM sources WHERE name = :name", name=source.name)
+    cursor = json.loads(cursor) if isinstance(cursor, str) else cursor
+    assert cursor is None or cursor.get("time") is None or _aware(cursor["time"]) <= latest
+
+
+def _aware(value) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
