@@ -70,10 +70,12 @@ def _why_not(rates: BrandRates | None, have_rates: bool) -> str:
         return "no measured error rates for this brand in the model version: raw figures shown"
     if not rates.positives or not rates.negatives:
         return "error rates were measured without photos showing (or not showing) this brand: raw figures shown"
-    if rates.recall - rates.fpr < MIN_SEPARATION:
+    # Where the rates give no-logo photos apart, those alarms are what a feed mostly holds: judge by the worse.
+    worst = max(rates.fpr, rates.fpr_nologo) if rates.negatives_nologo else rates.fpr
+    if rates.recall - worst < MIN_SEPARATION:
         return (
             f"the model barely tells this brand apart (recall {rates.recall:.0%} vs false alarms "
-            f"{rates.fpr:.0%}): too unreliable to correct, raw figures shown"
+            f"{worst:.0%}): too unreliable to correct, raw figures shown"
         )
     return ""
 

@@ -19,8 +19,10 @@ def _rates(c: Correction, point: bool) -> np.ndarray:
 
 
 def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """top / bottom; x / 0 is infinite for x > 0, and NaN (no correction) stays NaN."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.where(top > 0, np.inf, np.nan))
+        ratio = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.where(top > 0, np.inf, np.nan))
+    return np.where(np.isnan(top) | np.isnan(bottom), np.nan, ratio)
 
 
 def lift_draws(c: Correction, baseline: str, window: str) -> tuple[np.ndarray, np.ndarray]:
