@@ -134,5 +134,7 @@ def describe_problem(error: dict[str, Any], root: type[BaseModel] | None = None)
         return f"{where}: required key is missing"
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if isinstance(value, (dict, list)) or value is None or repr(value) in message else f" (got {value!r})"
+    secret = bool(loc) and loc[-1] in ("password", "webhook")  # a bad secret is named, never echoed
+    hidden = isinstance(value, (dict, list)) or value is None or secret or repr(value) in message
+    shown = "" if hidden else f" (got {value!r})"
     return f"{where}: {message}{shown}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.alerts import AlertMonitor, crossed, evaluate
 from monitor.config import load_settings
 from monitor.notify_settings import AlertRule
@@ -127,3 +129,25 @@ def test_cli_sends_a_sample_and_status_lists_alerts(tmp_path, sqlite_url, receiv
     failed = run_cli("--config", config, "alerts", "test")
     assert failed.exit_code == 1 and failed.stderr.strip() == "Error: webhook answered HTTP 500"
     db.dispose()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            'alerts: {webhook: "ftp://hooks.example/T0/SECRET-TOKEN"}',
+            "alerts.webhook: must be an http:// or https:// URL",
+        ),
+        ("alerts: {rules: [{name: a, direction: up}]}", "alerts.rules[0].direction: Input should be 'rise' or 'drop'"),
+        ('reports: [{name: w, schedule: "0 7 * *"}]', "reports[0].schedule: must be a crontab line of 5 fields"),
+        ("alerts: {mail: {host: h, to: [a@b.c], pasword: SECRET-TOKEN}}", "alerts.mail.pasword: unknown key; did you"),
+    ],
+)
+def test_config_errors_name_the_key_without_echoing_secrets(tmp_path, text, expected):
+    from monitor.errors import ConfigError
+
+    path = tmp_path / "config.yaml"
+    path.write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert expected in str(caught.value) and "SECRET-TOKEN" not in str(caught.value)
