@@ -57,6 +57,13 @@ def main() -> None:
     parser.add_argument("--tiling", action=argparse.BooleanOptionalAction, default=True,
                         help="calibrate thresholds on tiled scores (default) or on whole-photo scores")
     parser.add_argument("--grid", type=int, default=3, help="tiles per side (the whole photo is always scored too)")
+    parser.add_argument("--scoring", default="crops", choices=["crops", "feature_windows"],
+                        help="what the tiles are when --tiling: crops (a backbone pass each) or windows of one "
+                             "feature map of the photo enlarged --window-scale times (classifier.windows)")
+    parser.add_argument("--window-scale", type=float, default=2.0)
+    parser.add_argument("--compare", type=str, default="",
+                        help="also compare scorings, each with thresholds re-fit on the validation photos' own "
+                             "scores: comma list of whole, crops, windows@SCALE (e.g. whole,crops,windows@2)")
     parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
                         help="backbone arithmetic for features and prediction (auto keeps float32 here: bfloat16 "
                              "moves MobileNet v1's features too far)")
@@ -76,8 +83,8 @@ def main() -> None:
     from classifier.evaluate import evaluate, metrics_from_scores
     from classifier.features import background_crops
     from classifier.images import read_rgb
+    from classifier.tiling import Tiling
     from classifier.train import train
-    from monitor.config import TilingSettings
 
     started = time.time()
     dataset = load_dataset(data, negatives=[scenes], boxes_csv=data / "boxes.csv", progress=False)
@@ -91,11 +98,11 @@ def main() -> None:
                   hard_negatives=args.hard_negatives, pooling=args.pooling, mid_level=args.mid_level,
                   ensemble=args.ensemble, tile_crops=args.tile_crops,
                   calibration_crops=args.calibration_crops, threshold_shrink=args.threshold_shrink,
-                  tiling=TilingSettings(enabled=True, grid=args.grid, overlap=0.25) if args.tiling else None,
+                  tiling=Tiling(True, args.grid, 0.25, args.scoring, args.window_scale) if args.tiling else None,
                   precision=args.precision, progress=False)
     trained = time.time()
     plain = evaluate(model, test_set)
-    tiling = TilingSettings(enabled=True, grid=args.grid, overlap=0.25)
+    tiling = Tiling(True, args.grid, 0.25, args.scoring, args.window_scale)
     tiled_scores = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling)
     tiled = evaluate(model, test_set, tiling=tiling, scores=tiled_scores)
     crops = [item.pixels() for item in background_crops(test_set, 1, args.seed)]
@@ -110,6 +117,7 @@ def main() -> None:
     background = metrics_from_scores(np.zeros_like(crop_scores), crop_scores, model.classes, model.thresholds)
     if args.out:
         model.save(args.out)
+    compared = compare(model, train_set.split(0.2, args.seed)[1], test_set, args) if args.compare else None
     grid = f"{args.grid}x{args.grid}"
     keys = ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate",
             "micro_precision", "micro_recall", "photos", "nologo_photos")
@@ -117,17 +125,44 @@ def main() -> None:
         "backbone": "mobilenet_v1_025", "input_size": args.input_size, "views": args.views,
         "precision": model.compute_precision, "bfloat16_error": model.inference_backbone.bfloat16_error,
         "options": {k: v for k, v in vars(args).items() if k not in ("shared", "cache", "out", "dump")},
-        "thresholds_calibrated_on": f"tiled {grid} scores" if args.tiling else "whole-photo scores",
+        "thresholds_calibrated_on": f"{tiling.describe()} scores" if args.tiling else "whole-photo scores",
         "evaluated_on": "selection split of the training photos" if args.select else "held-out photos",
         "train_photos": len(train_set), "heldout_photos": len(test_set),
         "heldout": {k: plain[k] for k in keys},
-        f"heldout_tiled_{grid}": {k: tiled[k] for k in keys},
+        f"heldout_{'tiled' if args.scoring == 'crops' else 'windows'}_{grid}": {k: tiled[k] for k in keys},
+        "compared_scorings": compared,
         "heldout_background_crops_fp_rate": background["nologo_false_positive_rate"],
         "background_crops": len(crops),
         "validation_during_training": {k: model.metrics.get(k) for k in keys},
         "epochs_run": model.info["training"]["epochs_run"],
         "train_seconds": round(trained - started, 1), "total_seconds": round(time.time() - started, 1),
     }, indent=2))
+
+
+def compare(model, valid_set, test_set, args) -> dict:
+    """Held-out figures per scoring, each with calibration and thresholds re-fit on its own validation scores."""
+    from classifier.evaluate import metrics_from_scores
+    from classifier.images import read_rgb
+    from classifier.tail import finish_training
+    from classifier.tiling import Tiling
+
+    out = {}
+    for name in args.compare.split(","):
+        kind, _, scale = name.strip().partition("@")
+        tiling = {"whole": None, "crops": Tiling(True, args.grid, 0.25)}.get(kind) or \
+            Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale))
+        start = time.time()
+        valid = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
+        test = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling, raw=True)
+        seconds = time.time() - start
+        finish_training(model, labels=valid_set.labels(model.classes), scores=valid, training={}, tiling=tiling,
+                        seed=args.seed)
+        found = metrics_from_scores(test_set.labels(model.classes), model.calibrated(test), model.classes,
+                                    model.thresholds)
+        keys = ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate", "micro_precision",
+                "micro_recall")
+        out[name.strip()] = {**{k: found[k] for k in keys}, "scoring_seconds": round(seconds, 1)}
+    return out
 
 
 if __name__ == "__main__":

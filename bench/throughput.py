@@ -5,7 +5,10 @@ inference through the backbone's inference copy: batch norm folded, in the resol
 Keras backbone in a tf.function on pre-decoded tensors at batch 32 (float32, as Keras builds it), the
 same for the inference copy ("graph"), and naive loops with one call per photo: `model.predict` on the
 Keras model (what plain code does) and our compiled function (what batching alone gains).
+Also the per-photo cost of small-logo scorings on decoded photos, interleaved round by round: whole photo,
+3x3 crops (ten backbone passes) and feature-map windows (one pass on the photo enlarged 1.5x / 2x).
 Usage: python bench/throughput.py [--photos 256] [--precision auto|float32|bfloat16]
+       python bench/throughput.py --only-scorings [--scoring-photos 16] [--rounds 3]   (about 3 minutes)
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ def main() -> None:
     parser.add_argument("--head", choices=["trained", "plain"], default="trained",
                         help="trained: the head `monitor train` ships (avg+max pooling, mid-level block, 5 heads); "
                              "plain: average pooling, one head")
+    parser.add_argument("--scoring-photos", type=int, default=16, help="photos per scoring round (0: skip)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the scoring comparison")
+    parser.add_argument("--window-scales", default="1.5,2", help="feature_windows scales to compare")
+    parser.add_argument("--only-scorings", action="store_true", help="only the scoring comparison")
     args = parser.parse_args()
 
     import numpy as np
@@ -49,6 +56,9 @@ def main() -> None:
         model = LogoClassifier.create(["a", "b", "c"], backbone="inception_v3", weights="none", input_size=299,
                                       precision=args.precision, **head)
         batch = args.batch_size
+        if args.only_scorings:
+            print(json.dumps(compare_scorings(model, paths[:args.scoring_photos], args), indent=2))
+            return
 
         model.predict_files(paths[:batch], batch_size=batch)  # trace (and freeze the backbone) once
         first_batch_s = time.perf_counter() - start
@@ -90,6 +100,7 @@ def main() -> None:
             image = np.asarray(tf.image.resize(read_rgb(path), [299, 299], method="area"))[None]
             scores_fn(image).numpy()
         naive_graph = len(naive_paths) / (time.perf_counter() - start)
+        scorings = compare_scorings(model, paths[:args.scoring_photos], args) if args.scoring_photos else None
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
@@ -102,8 +113,35 @@ def main() -> None:
         "pipeline_vs_backbone": round(pipeline / backbone, 3),
         "pipeline_vs_backbone_graph": round(pipeline / backbone_graph, 3),
         "pipeline_vs_naive": round(pipeline / naive, 2), "pipeline_vs_naive_graph": round(pipeline / naive_graph, 2),
-        "peak_rss_mb": round(peak, 1),
+        "peak_rss_mb": round(peak, 1), "scorings": scorings,
     }, indent=2))
+
+
+def compare_scorings(model, paths: list, args) -> dict:
+    """Seconds per photo of each scoring on the same decoded photos, interleaved; medians over rounds."""
+    import numpy as np
+
+    from classifier.images import read_rgb
+    from classifier.tiling import Tiling
+
+    photos = [read_rgb(p) for p in paths]
+    scorings = {"whole": None, "crops_3x3": Tiling(True, 3, 0.25)}
+    for scale in args.window_scales.split(","):
+        scorings[f"windows_3x3@{float(scale):g}"] = Tiling(True, 3, 0.25, "feature_windows", float(scale))
+    batch = args.batch_size
+    for tiling in scorings.values():  # trace each once, outside the timing
+        model.scores(photos[:batch], tiling=tiling, batch_size=batch)
+    seconds: dict[str, list[float]] = {name: [] for name in scorings}
+    for _ in range(args.rounds):
+        for name, tiling in scorings.items():
+            start = time.perf_counter()
+            model.scores(photos, tiling=tiling, batch_size=batch)
+            seconds[name].append((time.perf_counter() - start) / len(photos))
+    per_photo = {name: float(np.median(values)) for name, values in seconds.items()}
+    return {"photos": len(photos), "rounds": args.rounds, "batch_size": batch,
+            "seconds_per_photo": {k: round(v, 4) for k, v in per_photo.items()},
+            "cost_vs_whole": {k: round(v / per_photo["whole"], 2) for k, v in per_photo.items()},
+            "round_seconds_per_photo": {k: [round(x, 4) for x in v] for k, v in seconds.items()}}
 
 
 if __name__ == "__main__":

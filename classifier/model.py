@@ -284,8 +284,16 @@ class LogoClassifier:
         """Probabilities with or without tiling (see classifier.tiling.Tiling); calibrated unless `raw`."""
         tiling = Tiling.of(tiling)
         if tiling.on:
-            return self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size, raw)[0]
+            return self._tiled(images, tiling, batch_size, raw)[0]
         return self.predict(images, batch_size, raw)
+
+    def _tiled(self, images: Iterable[Any], tiling: Tiling, batch_size: int, raw: bool = False):
+        """(scores, winning box) over tiling's boxes: crops, or windows of one feature map (classifier.windows)."""
+        if tiling.windows:
+            from classifier.windows import predict_windows
+
+            return predict_windows(self, images, tiling, batch_size, raw)
+        return self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size, raw)
 
     def detect(self, images: Sequence[Any], thresholds: Optional[dict[str, float]] = None,
                tiling: Any = None, batch_size: int = 32) -> list[list[Detection]]:
@@ -300,7 +308,7 @@ class LogoClassifier:
         tiled = tiling.on
         if tiled:
             boxes = tiling.boxes()
-            scores, winner = self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size)
+            scores, winner = self._tiled(images, tiling, batch_size)
         else:
             scores, winner, boxes = self.predict(images, batch_size), None, None
         results = []

@@ -1,4 +1,7 @@
-"""How photos are scored: whole, or the whole photo plus a grid of overlapping tiles (max over them)."""
+"""How photos are scored: whole, or the whole photo plus a grid of overlapping tiles (max over them).
+
+Tiles are either crops of the photo, each its own backbone pass (mode `crops`), or windows of the feature map
+of one backbone pass on the photo enlarged `scale` times (mode `feature_windows`, see classifier.windows)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,14 @@ class Tiling:
     enabled: bool = False
     grid: int = 3
     overlap: float = 0.25
+    mode: str = "crops"  # crops | feature_windows
+    scale: float = 2.0  # feature_windows: the photo's side in the one pass, in backbone input sizes
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"unknown tiling mode {self.mode!r} (choose one of: {', '.join(MODES)})")
+        if not 1.0 <= float(self.scale) <= 4.0:
+            raise ValueError(f"tiling scale must be between 1 and 4, got {self.scale}")
 
     @classmethod
     def of(cls, value: Any) -> "Tiling":
@@ -29,7 +40,8 @@ class Tiling:
         else:
             def get(key, default=None):
                 return getattr(value, key, default)
-        return cls(bool(get("enabled", False)), int(get("grid", 3) or 3), float(get("overlap", 0.25) or 0.0))
+        return cls(bool(get("enabled", False)), int(get("grid", 3) or 3), float(get("overlap", 0.25) or 0.0),
+                   str(get("mode", "crops") or "crops"), float(get("scale", 2.0) or 2.0))
 
     @property
     def on(self) -> bool:
@@ -39,29 +51,47 @@ class Tiling:
         """The boxes scored per photo: the whole photo alone, or it and the tiles."""
         return tile_boxes(self.grid, self.overlap) if self.on else [WHOLE]
 
+    @property
+    def windows(self) -> bool:
+        """True when the tiles are windows of one feature map rather than crops."""
+        return self.on and self.mode == "feature_windows"
+
+    def pass_side(self, input_size: int) -> int:
+        """Pixels per side of the one backbone pass of feature_windows."""
+        return int(round(int(input_size) * float(self.scale)))
+
     def work_side(self, input_size: int) -> int:
-        """Pixels per side a photo needs so each tile still has `input_size` pixels."""
+        """Pixels per side a photo needs so each tile (or the enlarged pass) still has full detail."""
+        if self.windows:
+            return self.pass_side(input_size)
         return int(input_size) * (self.grid if self.on else 1)
 
     def as_dict(self) -> Optional[dict[str, Any]]:
-        """What a bundle records: None for whole photos."""
-        return {"enabled": True, "grid": self.grid, "overlap": self.overlap} if self.on else None
+        """What a bundle records: None for whole photos (crops keep the record older bundles have)."""
+        if not self.on:
+            return None
+        out: dict[str, Any] = {"enabled": True, "grid": self.grid, "overlap": self.overlap}
+        return {**out, "mode": self.mode, "scale": self.scale} if self.windows else out
 
     def describe(self) -> str:
+        if self.windows:
+            return f"feature windows {self.grid}x{self.grid} at {self.scale:g}x"
         return f"tiled {self.grid}x{self.grid}" if self.on else "whole photos"
 
     def mismatch(self, calibrated: Any) -> Optional[str]:
         """Why thresholds calibrated with `calibrated` (a bundle's record) do not fit scoring with self, or None."""
         was = Tiling.of(calibrated)
-        if was.on == self.on and (not self.on or was.grid == self.grid):
+        if was.on == self.on and (not self.on or (was.grid == self.grid and was.mode == self.mode
+                                                  and (not self.windows or was.scale == self.scale))):
             return None
         more = "false alarms" if self.on else "misses"
-        was_text = f"tiled {was.grid}x{was.grid}" if was.on else "whole-photo"
+        was_text = was.describe() if was.on else "whole-photo"
         return (f"its thresholds were calibrated on {was_text} scores, but classifier.tiling scores "
                 f"{self.describe()}: expect more {more}; retrain with the same tiling "
                 f"(monitor train uses classifier.tiling)")
 
 
+MODES = ("crops", "feature_windows")
 WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 OFF = Tiling()
 
