@@ -4,40 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
+from browser import chromium_driver, needs_chromium
 from report_seed import END, START, Campaign, seed, window_of
 from reports import build_campaign_report, build_period_report, write_report
-
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def open_in_chromium(html: Path, screenshot: Path) -> dict:
     """Load the file offline, wait for every plotly chart, return console entries and chart counts."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--proxy-server=127.0.0.1:9",
-        "--proxy-bypass-list=<-loopback>",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = chromium_driver(offline=True)
     try:
-        driver.set_page_load_timeout(60)
         driver.get(html.resolve().as_uri())
         charts = driver.execute_script("return document.querySelectorAll('.chart').length")
         WebDriverWait(driver, 60).until(
@@ -61,10 +38,7 @@ def open_in_chromium(html: Path, screenshot: Path) -> dict:
         driver.quit()
 
 
-@pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-    reason="needs Debian's chromium and chromium-driver (make browser)",
-)
+@needs_chromium
 def test_report_renders_offline_in_chromium(tmp_path: Path, sqlite_url: str, artifacts_dir: Path) -> None:
     evil = "<script>alert(1)</script>"
     db = seed(

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
+from browser import chromium_driver, needs_chromium
 from report_seed import Campaign, seed, window_of
 from reports import build_campaign_report, write_report
 
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-    reason="needs Debian's chromium and chromium-driver (make browser)",
-)
+pytestmark = needs_chromium
 
 PROBE = """
 const q = (s) => Array.from(document.querySelectorAll(s));
@@ -29,30 +24,6 @@ return {
 """
 
 
-def _driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--proxy-server=127.0.0.1:9",
-        "--proxy-bypass-list=<-loopback>",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
-
-
 def test_every_chart_and_the_offline_map_render(sqlite_url: str, tmp_path: Path) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -64,9 +35,8 @@ def test_every_chart_and_the_offline_map_render(sqlite_url: str, tmp_path: Path)
     )
     report = build_campaign_report(db, Campaign())
     html = write_report(report, tmp_path / "out", ["html"])[0]
-    driver = _driver()
+    driver = chromium_driver(offline=True)
     try:
-        driver.set_page_load_timeout(60)
         driver.get(html.resolve().as_uri())
         WebDriverWait(driver, 60).until(
             lambda d: d.execute_script(

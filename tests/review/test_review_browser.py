@@ -4,46 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import BRANDS, plant_feed
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser import chromium_driver, needs_chromium
 from monitor.review.server import start_server
 from monitor.review.session import ReviewSession
 from storage.judgments import judgments
 
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 EVIL = '<script>window.__alerted=1</script><img src=x onerror="window.__alerted=1">'
 
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-    reason="needs Debian's chromium and chromium-driver (make browser)",
-)
-
-
-def chromium():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    return driver
+pytestmark = needs_chromium
 
 
 def press(driver, *keys: str) -> None:
@@ -89,7 +61,7 @@ def test_keyboard_judgments_are_stored_survive_a_reload_and_show_in_a_second_ses
 ) -> None:
     feed = plant_feed(sqlite_url, tmp_path / "photos", photos=60, caption=EVIL)
     server = start_server(ReviewSession(feed.db, judged_by="ana <b>lyst</b>"), port=0)
-    first, second = chromium(), None
+    first, second = chromium_driver(), None
     try:
         first.get(server.url)
         assert "Random sample mode" in first.find_element("id", "mode").text
@@ -120,7 +92,7 @@ def test_keyboard_judgments_are_stored_survive_a_reload_and_show_in_a_second_ses
         )
         first.save_screenshot(str(artifacts_dir / "review-grid.png"))
 
-        second = chromium()
+        second = chromium_driver()
         second.get(server.url + "?at=0&view=grid")
         for image_id in judged:
             assert ticked(second, image_id) == {b for b in BRANDS if feed.truth[image_id][b]}
