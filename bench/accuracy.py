@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--scoring", default="crops", choices=["crops", "feature_windows"],
                         help="what the tiles are when --tiling: crops (a backbone pass each) or windows of one "
                              "feature map of the photo enlarged --window-scale times (classifier.windows)")
-    parser.add_argument("--window-scale", type=float, default=2.0)
+    parser.add_argument("--window-scale", type=float, default=1.5)
     parser.add_argument("--compare", type=str, default="",
                         help="also compare scorings, each with thresholds re-fit on the validation photos' own "
                              "scores: comma list of whole, crops, windows@SCALE (e.g. whole,crops,windows@2)")

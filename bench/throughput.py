@@ -57,7 +57,10 @@ def main() -> None:
                                       precision=args.precision, **head)
         batch = args.batch_size
         if args.only_scorings:
-            print(json.dumps(compare_scorings(model, paths[:args.scoring_photos], args), indent=2))
+            result = compare_scorings(model, paths[:args.scoring_photos], args)
+            result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+            result["precision"] = model.compute_precision
+            print(json.dumps(result, indent=2))
             return
 
         model.predict_files(paths[:batch], batch_size=batch)  # trace (and freeze the backbone) once
