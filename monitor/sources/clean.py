@@ -8,13 +8,12 @@ ingest time), places on the globe.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.sources.base import ImageRef
-from storage.cleaning import BIGINT_MAX, clean_text, column_length
+from storage.cleaning import BIGINT_MAX, clean_moment, clean_text, column_length, finite
 from storage.schema import Image
 
 log = logging.getLogger("monitor.sources")
@@ -44,10 +43,7 @@ def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -
     """An aware UTC time no earlier than 1970; a time beyond `now` + the skew becomes `now` (with a warning)."""
     if not isinstance(moment, datetime):
         return None
-    try:
-        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except (OverflowError, ValueError):  # year 9999 with an offset
-        moment = datetime.max.replace(tzinfo=UTC)
+    moment = clean_moment(moment) or datetime.max.replace(tzinfo=UTC)  # None: year 9999 with an offset
     if moment < EARLIEST:
         return None
     if moment > now + FUTURE_SKEW:
@@ -61,7 +57,7 @@ def clean_place(latitude: Any, longitude: Any, allow_null_island: bool = False) 
                                                                                          float | None]:
     """Both coordinates on the globe, or neither; exactly 0,0 means unknown (feeds write it for "no place")
     unless the source says `allow_null_island`."""
-    lat, lon = _finite(latitude), _finite(longitude)
+    lat, lon = finite(latitude), finite(longitude)
     if lat is None or lon is None or not -90 <= lat <= 90 or not -180 <= lon <= 180:
         return None, None
     if lat == 0 and lon == 0 and not allow_null_island:
@@ -73,20 +69,10 @@ def clean_reach(value: Any) -> int | None:
     """A whole non-negative number a BIGINT holds, or None."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if 0 <= value <= BIGINT_MAX else None
-    number = _finite(value)
+    number = finite(value)
     if number is None or not 0 <= number <= BIGINT_MAX:
         return None
     return int(number)
-
-
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _text(value: Any, limit: int | None) -> str | None:
