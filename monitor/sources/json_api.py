@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -10,12 +9,12 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.errors import FetchError, SourceError
-from monitor.fetch import JSON_TYPES
-from monitor.sources.base import HttpOptions, HttpSource, ImageRef, as_float, as_int, as_text
+from monitor.errors import SourceError
+from monitor.sources.base import HttpOptions, ImageRef, as_float, as_int, as_text
 from monitor.sources.html_images import not_a_picture, unescape_url
+from monitor.sources.json_pages import JsonPagesSource
 from monitor.sources.jsonpath import parse_time_as, value_at, values_at
-from monitor.sources.timeline import Entry, Timeline
+from monitor.sources.timeline import Entry
 
 log = logging.getLogger(__name__)
 
@@ -51,28 +50,12 @@ class JsonOptions(HttpOptions):
     time_format: str | None = None  # strptime format of fields.time when it is not ISO 8601 or epoch
 
 
-class JsonSource(HttpSource):
+class JsonSource(JsonPagesSource):
     """A JSON API; every page is read, then items newer than the cursor are yielded oldest first."""
 
     kind: ClassVar[str] = "json"
     Options: ClassVar[type[BaseModel]] = JsonOptions
     options: JsonOptions
-
-    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
-        """Items newer than the cursor across every page, oldest first."""
-        entries = []
-        for item, page_url in self._items():
-            try:
-                entry = self._entry(item, page_url)
-            except ValueError as exc:  # e.g. an image URL urljoin cannot parse: that item only
-                log.warning("source %s: item skipped: %s", self.settings.name, exc)
-                continue
-            if entry is not None:
-                entries.append(entry)
-        for entry, before, after in Timeline.from_cursor(cursor).newer(entries):
-            urls = entry.payload[1]
-            for index, url in enumerate(urls):  # the cursor moves past the item with its last photo
-                yield self._ref(entry, url, after if index == len(urls) - 1 else before)
 
     def _items(self) -> Iterator[tuple[Any, str]]:
         url: str | None = self.options.url
@@ -93,18 +76,6 @@ class JsonSource(HttpSource):
                 yield item, url
             url = self._next(page, url) if items else None
         log.warning("source %s: stopped after max_pages=%d pages", self.settings.name, self.options.max_pages)
-
-    def _page(self, url: str) -> Any:
-        try:
-            data = self.fetcher.get(url, accept=JSON_TYPES).data
-        except FetchError as exc:
-            raise SourceError(f"source {self.settings.name!r}: {exc}", exc.reason) from None
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(
-                f"source {self.settings.name!r}: {url}: malformed JSON ({exc})", "malformed_json"
-            ) from None
 
     def _next(self, page: Any, url: str) -> str | None:
         if self.options.next_url:

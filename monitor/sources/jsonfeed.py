@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from pydantic import BaseModel, Field
 
-from monitor.errors import FetchError, SourceError
-from monitor.fetch import JSON_TYPES
-from monitor.sources.base import HttpOptions, HttpSource, ImageRef, as_text
+from monitor.errors import SourceError
+from monitor.sources.base import HttpOptions, ImageRef, as_text
 from monitor.sources.html_images import Candidate, html_images, largest_once, unescape_url
-from monitor.sources.timeline import Entry, Timeline, parse_time
-
-log = logging.getLogger(__name__)
+from monitor.sources.json_pages import JsonPagesSource
+from monitor.sources.timeline import Entry, parse_time
 
 
 class JsonFeedOptions(HttpOptions):
@@ -26,32 +22,12 @@ class JsonFeedOptions(HttpOptions):
     max_pages: int = Field(default=10, ge=1, le=1000)  # pages followed through next_url per poll
 
 
-class JsonFeedSource(HttpSource):
+class JsonFeedSource(JsonPagesSource):
     """A JSON Feed; the cursor is the newest item time plus the ids seen at that time (as for RSS)."""
 
     kind: ClassVar[str] = "jsonfeed"
     Options: ClassVar[type[BaseModel]] = JsonFeedOptions
     options: JsonFeedOptions
-
-    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
-        """Photos of items newer than the cursor, oldest first."""
-        entries = []
-        for item, page_url in self._items():
-            if not isinstance(item, dict):
-                continue
-            try:
-                urls = self._images(item, page_url)
-            except ValueError as exc:  # a URL urljoin cannot parse: that item only
-                log.warning("source %s: item skipped: %s", self.settings.name, exc)
-                continue
-            if urls:
-                identifier = as_text(item.get("id")) or as_text(item.get("url")) or urls[0]
-                moment = parse_time(item.get("date_published") or item.get("date_modified"))
-                entries.append(Entry(identifier, moment, (item, urls)))
-        for entry, before, after in Timeline.from_cursor(cursor).newer(entries):
-            urls = entry.payload[1]
-            for index, url in enumerate(urls):
-                yield self._ref(entry, url, after if index == len(urls) - 1 else before)
 
     def _items(self) -> Iterator[tuple[Any, str]]:
         url: str | None = self.options.url
@@ -70,17 +46,15 @@ class JsonFeedSource(HttpSource):
             following = page.get("next_url")
             url = urljoin(url, following) if isinstance(following, str) and items else None
 
-    def _page(self, url: str) -> Any:
-        try:
-            data = self.fetcher.get(url, accept=JSON_TYPES).data
-        except FetchError as exc:
-            raise SourceError(f"source {self.settings.name!r}: {exc}", exc.reason) from None
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(
-                f"source {self.settings.name!r}: {url}: malformed JSON ({exc})", "malformed_json"
-            ) from None
+    def _entry(self, item: Any, page_url: str) -> Entry | None:
+        if not isinstance(item, dict):
+            return None
+        urls = self._images(item, page_url)
+        if not urls:
+            return None
+        identifier = as_text(item.get("id")) or as_text(item.get("url")) or urls[0]
+        moment = parse_time(item.get("date_published") or item.get("date_modified"))
+        return Entry(identifier, moment, (item, urls))
 
     def _images(self, item: dict[str, Any], page_url: str) -> list[str]:
         found: list[Candidate] = []
