@@ -7,7 +7,7 @@ from datetime import date
 
 from monitor.brands import campaign_brands, check_brands, model_brands
 from monitor.config import Settings
-from storage.campaign_spec import CampaignSpec, check_campaign, merge_campaigns
+from storage.campaign_spec import CampaignSpec, merge_campaigns, new_campaign
 from storage.campaigns import add_campaign, list_campaigns
 from storage.engine import open_database
 
@@ -24,28 +24,18 @@ def add_checked_campaign(
     after_days: int | None = None,
 ) -> tuple[CampaignSpec, bool, bool]:
     """Store the campaign once its fields and brands check out; (spec, shadowed by the config, brands checked)."""
-    competitors = list(dict.fromkeys(c for c in competitors if c != brand))
-    check_campaign(name, brand, start, end, baseline_days, after_days, competitors)
+    spec = new_campaign(
+        name, brand, start, end, competitors=competitors, baseline_days=baseline_days, after_days=after_days
+    )
     db = open_database(settings.database.url)
     try:
         known = model_brands(settings, db)
     finally:
         db.dispose()
-    draft = CampaignSpec(name=name, brand=brand, start=start, end=end, competitors=tuple(competitors))
     if known is not None:
-        check_brands(campaign_brands(draft), known)
-    spec, shadowed = add_campaign(
-        settings.database.url,
-        name,
-        brand,
-        start,
-        end,
-        competitors=competitors,
-        baseline_days=baseline_days,
-        after_days=after_days,
-        configured=settings.campaigns,
-    )
-    return spec, shadowed, known is not None
+        check_brands(campaign_brands(spec), known)
+    stored, shadowed = add_campaign(settings.database.url, spec, configured=settings.campaigns)
+    return stored, shadowed, known is not None
 
 
 def check_report_brands(settings: Settings, campaign: str | None) -> None:

@@ -79,6 +79,22 @@ def check_campaign(
             )
 
 
+def new_campaign(
+    name: str,
+    brand: str,
+    start: date,
+    end: date,
+    *,
+    competitors: Iterable[str] = (),
+    baseline_days: int | None = None,
+    after_days: int | None = None,
+) -> CampaignSpec:
+    """A checked CampaignSpec from fields typed by a user (competitors deduplicated, the brand left out of them)."""
+    unique = tuple(dict.fromkeys(c for c in competitors if c != brand))
+    check_campaign(name, brand, start, end, baseline_days, after_days, unique)
+    return CampaignSpec(name, brand, start, end, baseline_days, after_days, unique)
+
+
 def check_spec(campaign: Any) -> None:
     """`check_campaign` on anything with the campaign fields (a config entry, a CampaignSpec)."""
     check_campaign(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from storage.campaign_spec import CampaignSpec, check_campaign, from_settings, merge_campaigns
+from storage.campaign_spec import CampaignSpec, check_spec, from_settings, merge_campaigns, new_campaign
 from storage.engine import Database, open_database
 from storage.errors import StorageError
 from storage.schema import Campaign
@@ -21,6 +20,7 @@ __all__ = [
     "get_campaign",
     "list_campaigns",
     "merge_campaigns",
+    "new_campaign",
     "remove_campaign",
     "upsert_campaign",
 ]
@@ -39,27 +39,17 @@ def _spec(row: Campaign) -> CampaignSpec:
     )
 
 
-def upsert_campaign(
-    db: Database,
-    name: str,
-    brand: str,
-    start: date,
-    end: date,
-    *,
-    competitors: Iterable[str] = (),
-    baseline_days: int | None = None,
-    after_days: int | None = None,
-) -> CampaignSpec:
-    """Create the campaign, or replace the one stored under the same name."""
-    competitors = list(dict.fromkeys(c for c in competitors if c != brand))
-    check_campaign(name, brand, start, end, baseline_days, after_days, competitors)
+def upsert_campaign(db: Database, spec: CampaignSpec) -> CampaignSpec:
+    """Create the campaign, or replace the one stored under the same name (InvalidCampaign when a field is bad)."""
+    check_spec(spec)  # new_campaign checked it already; a spec built by hand must not reach the table unchecked
     with db.session(write=True) as session:
-        row = session.scalars(select(Campaign).where(Campaign.name == name)).one_or_none()
+        row = session.scalars(select(Campaign).where(Campaign.name == spec.name)).one_or_none()
         if row is None:
-            row = Campaign(name=name)
+            row = Campaign(name=spec.name)
             session.add(row)
-        row.brand, row.start_date, row.end_date = brand, start, end
-        row.baseline_days, row.after_days, row.competitors = baseline_days, after_days, competitors
+        row.brand, row.start_date, row.end_date = spec.brand, spec.start, spec.end
+        row.baseline_days, row.after_days = spec.baseline_days, spec.after_days
+        row.competitors = list(spec.competitors)
         session.flush()
         return _spec(row)
 
@@ -81,27 +71,14 @@ def get_campaign(db: Database | None, name: str, configured: Iterable[Any] = ())
     raise StorageError(f"no campaign named {name!r} (known: {known}); add one with `monitor campaign add`")
 
 
-def add_campaign(
-    url: str,
-    name: str,
-    brand: str,
-    start: date,
-    end: date,
-    *,
-    competitors: Iterable[str] = (),
-    baseline_days: int | None = None,
-    after_days: int | None = None,
-    configured: Iterable[Any] = (),
-) -> tuple[CampaignSpec, bool]:
+def add_campaign(url: str, spec: CampaignSpec, configured: Iterable[Any] = ()) -> tuple[CampaignSpec, bool]:
     """Store a campaign in the database at `url`; also says whether a config campaign shadows it."""
     db = open_database(url)
     try:
-        spec = upsert_campaign(
-            db, name, brand, start, end, competitors=competitors, baseline_days=baseline_days, after_days=after_days
-        )
+        stored = upsert_campaign(db, spec)
     finally:
         db.dispose()
-    return spec, any(c.name == name for c in configured)
+    return stored, any(c.name == spec.name for c in configured)
 
 
 def all_campaigns(url: str, configured: Iterable[Any] = ()) -> list[CampaignSpec]:
