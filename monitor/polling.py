@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from monitor.batch import BatchCounts
 from monitor.config import IngestSettings, SourceSettings
 from monitor.errors import RETRYABLE_FETCH_REASONS, MonitorError
@@ -17,9 +15,8 @@ from monitor.refs import decode_ref
 from monitor.sources.base import ImageRef, Source, SourceContext
 from monitor.sources.clean import clean_ref
 from monitor.sources.registry import build_source
-from storage import schema
 from storage.engine import Database
-from storage.sources import due_refetches, ensure_source, get_cursor, record_poll
+from storage.sources import consecutive_failures, due_refetches, ensure_source, get_cursor, record_poll
 
 log = logging.getLogger("monitor.ingest")
 MAX_BACKOFF = 6 * 3600.0
@@ -108,7 +105,7 @@ def poll_source(db: Database, source_settings: SourceSettings, context: SourceCo
         summary.error = None  # not the source's failure: no backoff; the next run polls it again
         return summary
     if summary.error:
-        failures = _failures(db, source_id) + 1
+        failures = consecutive_failures(db, source_id) + 1
         next_try = utcnow() + timedelta(seconds=backoff(source_settings.interval, failures))
         summary.next_try_at = next_try
         record_poll(db, source_id, ok=False, error=summary.error, next_try_at=next_try)
@@ -119,10 +116,3 @@ def poll_source(db: Database, source_settings: SourceSettings, context: SourceCo
     record_poll(db, source_id, ok=True, warning=warning,
                 next_try_at=utcnow() + timedelta(seconds=source_settings.interval))
     return summary
-
-
-def _failures(db: Database, source_id: int) -> int:
-    # The one read monitor makes itself (storage.sources has no function for it yet).
-    with db.session() as session:
-        query = select(schema.Source.consecutive_failures).where(schema.Source.id == source_id)
-        return int(session.scalar(query) or 0)

@@ -36,6 +36,12 @@ def get_cursor(db: Database, source_id: int) -> dict[str, Any] | None:
         return session.scalar(select(Source.cursor).where(Source.id == source_id))
 
 
+def consecutive_failures(db: Database, source_id: int) -> int:
+    """How many polls of the source failed in a row (0 for an unknown source)."""
+    with db.session() as session:
+        return int(session.scalar(select(Source.consecutive_failures).where(Source.id == source_id)) or 0)
+
+
 def due_refetches(
     db: Database,
     source_id: int,
