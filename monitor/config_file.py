@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from monitor.errors import ConfigError
+from storage.redaction import MASK, redact_text, redact_url, secret_key
 
 MAX_YAML_NODES = 100_000  # a config expands to far fewer; aliases nested to expand past this are refused
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -134,7 +135,26 @@ def describe_problem(error: dict[str, Any], root: type[BaseModel] | None = None)
         return f"{where}: required key is missing"
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
-    secret = bool(loc) and loc[-1] in ("password", "webhook")  # a bad secret is named, never echoed
+    secret = is_secret(loc, value)  # a bad secret is named, never echoed
+    if secret and isinstance(value, str) and value:
+        message = message.replace(value, MASK)  # a validator may quote what it got
     hidden = isinstance(value, (dict, list)) or value is None or secret or repr(value) in message
     shown = "" if hidden else f" (got {value!r})"
-    return f"{where}: {message}{shown}"
+    return f"{where}: {redact_text(message)}{shown}"
+
+
+def is_secret(loc: tuple[Any, ...], value: Any = None) -> bool:
+    """Whether the value at this config path may be a credential, so an error must not show it."""
+    names = [str(part).lower() for part in loc if not isinstance(part, int)]
+    if names[:1] in (["alerts"], ["reports"]) and ("webhook" in names or "mail" in names):
+        return True  # delivery: webhook URLs carry their token, mail blocks a username and password
+    if names[:2] in (["database", "url"], ["executor", "broker_url"]) or "headers" in names:
+        return True
+    if names and (names[-1] in _SECRET_NAMES or secret_key(names[-1])):
+        return True
+    # Any key: a URL with a user in it or a secret-looking query value (?api_key=...).
+    return isinstance(value, str) and (_URL_USERINFO.match(value) is not None or redact_url(value) != value)
+
+
+_SECRET_NAMES = frozenset({"username", "user", "webhook"})
+_URL_USERINFO = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*@")

@@ -89,7 +89,7 @@ def validate_options(source: SourceSettings, where: str) -> None:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"{where}.{key}: unknown key for a {source.kind} source{hint} "
                               f"(valid keys: {', '.join(valid)})") from None
-        text = describe_problem({**error, "loc": ()})
+        text = describe_problem({**error, "loc": ("sources", "options", *error["loc"])})
         message = text.split(": ", 1)[1] if text and ": " in text else (text or error["msg"])
         raise ConfigError(f"{where}.{key}: {message}") from None
 
