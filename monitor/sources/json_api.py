@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -57,25 +56,15 @@ class JsonSource(JsonPagesSource):
     Options: ClassVar[type[BaseModel]] = JsonOptions
     options: JsonOptions
 
-    def _items(self) -> Iterator[tuple[Any, str]]:
-        url: str | None = self.options.url
-        visited: set[str] = set()
-        for _ in range(self.options.max_pages):
-            if not url or url in visited:
-                return
-            visited.add(url)
-            page = self._page(url)
-            items = value_at(page, self.options.items) if self.options.items else page
-            if not isinstance(items, list):
-                raise SourceError(
-                    f"source {self.settings.name!r}: {url}: no list of items at "
-                    f"{self.options.items or '(top level)'!r}",
-                    "bad_response",
-                )
-            for item in items:
-                yield item, url
-            url = self._next(page, url) if items else None
-        log.warning("source %s: stopped after max_pages=%d pages", self.settings.name, self.options.max_pages)
+    def _page_items(self, page: Any, url: str) -> list[Any]:
+        items = value_at(page, self.options.items) if self.options.items else page
+        if not isinstance(items, list):
+            raise SourceError(
+                f"source {self.settings.name!r}: {url}: no list of items at "
+                f"{self.options.items or '(top level)'!r}",
+                "bad_response",
+            )
+        return items
 
     def _next(self, page: Any, url: str) -> str | None:
         if self.options.next_url:

@@ -17,6 +17,8 @@ from monitor.sources.timeline import Entry, Timeline
 class JsonPagesSource(HttpSource):
     """A source whose pages are JSON; subclasses say how pages chain, what an entry is and what a ref holds."""
 
+    options: Any  # the kind's HttpOptions, with max_pages
+
     def poll(self, cursor: dict[str, Any] | None) -> Iterator[ImageRef]:
         """Photos of items newer than the cursor across every page, oldest first."""
         entries = []
@@ -46,9 +48,29 @@ class JsonPagesSource(HttpSource):
                 f"source {self.settings.name!r}: {url}: malformed JSON ({exc})", "malformed_json"
             ) from None
 
-    @abstractmethod
     def _items(self) -> Iterator[tuple[Any, str]]:
-        """Every item of every page followed, with the URL of its page."""
+        """Every item of every page followed (each page once, at most max_pages), with the URL of its page."""
+        url: str | None = self.options.url
+        visited: set[str] = set()
+        for _ in range(self.options.max_pages):
+            if not url or url in visited:
+                return
+            visited.add(url)
+            page = self._page(url)
+            items = self._page_items(page, url)
+            yield from ((item, url) for item in items)
+            url = self._next(page, url) if items else None
+        logging.getLogger(type(self).__module__).warning(
+            "source %s: stopped after max_pages=%d pages", self.settings.name, self.options.max_pages
+        )
+
+    @abstractmethod
+    def _page_items(self, page: Any, url: str) -> list[Any]:
+        """The page's list of items; SourceError when the page has none (the poll fails)."""
+
+    @abstractmethod
+    def _next(self, page: Any, url: str) -> str | None:
+        """The next page's URL, or None after the last page."""
 
     @abstractmethod
     def _entry(self, item: Any, page_url: str) -> Entry | None:

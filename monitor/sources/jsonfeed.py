@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
@@ -29,22 +28,17 @@ class JsonFeedSource(JsonPagesSource):
     Options: ClassVar[type[BaseModel]] = JsonFeedOptions
     options: JsonFeedOptions
 
-    def _items(self) -> Iterator[tuple[Any, str]]:
-        url: str | None = self.options.url
-        visited: set[str] = set()
-        for _ in range(self.options.max_pages):
-            if not url or url in visited:
-                return
-            visited.add(url)
-            page = self._page(url)
-            items = page.get("items") if isinstance(page, dict) else None
-            if not isinstance(items, list) or not str(page.get("version", "")).startswith("https://jsonfeed.org/"):
-                raise SourceError(
-                    f"source {self.settings.name!r}: {url} is not a JSON Feed (no version or items)", "malformed_feed"
-                )
-            yield from ((item, url) for item in items)
-            following = page.get("next_url")
-            url = urljoin(url, following) if isinstance(following, str) and items else None
+    def _page_items(self, page: Any, url: str) -> list[Any]:
+        items = page.get("items") if isinstance(page, dict) else None
+        if not isinstance(items, list) or not str(page.get("version", "")).startswith("https://jsonfeed.org/"):
+            raise SourceError(
+                f"source {self.settings.name!r}: {url} is not a JSON Feed (no version or items)", "malformed_feed"
+            )
+        return items
+
+    def _next(self, page: Any, url: str) -> str | None:
+        following = page.get("next_url")
+        return urljoin(url, following) if isinstance(following, str) else None
 
     def _entry(self, item: Any, page_url: str) -> Entry | None:
         if not isinstance(item, dict):
