@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date
-
 from monitor.brands import campaign_brands, check_brands, model_brands
 from monitor.config import Settings
-from storage.campaign_spec import CampaignSpec, merge_campaigns, new_campaign
+from storage.campaign_spec import CampaignSpec, merge_campaigns
 from storage.campaigns import add_campaign, list_campaigns
 from storage.engine import open_database
 
 
-def add_checked_campaign(
-    settings: Settings,
-    name: str,
-    brand: str,
-    start: date,
-    end: date,
-    *,
-    competitors: Iterable[str] = (),
-    baseline_days: int | None = None,
-    after_days: int | None = None,
-) -> tuple[CampaignSpec, bool, bool]:
-    """Store the campaign once its fields and brands check out; (spec, shadowed by the config, brands checked)."""
-    spec = new_campaign(
-        name, brand, start, end, competitors=competitors, baseline_days=baseline_days, after_days=after_days
-    )
+def add_checked_campaign(settings: Settings, spec: CampaignSpec) -> tuple[CampaignSpec, bool, bool]:
+    """Store the checked spec once its brands check out: (stored spec, shadowed by the config, brands checked)."""
     db = open_database(settings.database.url)
     try:
         known = model_brands(settings, db)

@@ -31,9 +31,9 @@ def register(app: typer.Typer) -> None:
         Example: monitor campaign add spring --brand Acme --start 2026-03-02 --end 2026-03-15 --competitor Globex
         """
         from monitor.campaigns import add_checked_campaign
+        from storage.campaign_spec import new_campaign
 
-        spec, shadowed, checked = add_checked_campaign(
-            ctx.obj.settings,
+        draft = new_campaign(
             name,
             brand,
             start.date(),
@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
             baseline_days=baseline_days,
             after_days=after_days,
         )
+        spec, shadowed, checked = add_checked_campaign(ctx.obj.settings, draft)
         typer.echo(
             f"campaign {spec.name!r}: {spec.brand} from {spec.start} to {spec.end}"
             + (f" against {', '.join(spec.competitors)}" if spec.competitors else "")
