@@ -25,8 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def _pooled(brands: dict) -> dict:
     tp, pos = sum(b["tp"] for b in brands.values()), sum(b["positives"] for b in brands.values())
     fp, neg = sum(b["fp"] for b in brands.values()), sum(b["negatives"] for b in brands.values())
-    return {"recall": round(tp / max(pos, 1), 4), "tp": tp, "positives": pos,
-            "fpr": round(fp / max(neg, 1), 4), "fp": fp, "negatives": neg}
+    return {
+        "recall": round(tp / max(pos, 1), 4),
+        "tp": tp,
+        "positives": pos,
+        "fpr": round(fp / max(neg, 1), 4),
+        "fp": fp,
+        "negatives": neg,
+    }
 
 
 def _worst_gap(bins: list, least: int) -> float:
@@ -61,27 +67,49 @@ def main() -> None:
     started = time.time()
     dataset = load_dataset(data, negatives=[scenes], boxes_csv=data / "boxes.csv", progress=False)
     train_set, test_set = dataset.split(args.test_fraction, seed=1000 + args.seed)
-    model = train(train_set, backbone="mobilenet_v1_025", weights=str(weights), input_size=args.input_size,
-                  epochs=args.epochs, views=args.views, seed=args.seed, cache_dir=args.cache, progress=False)
+    model = train(
+        train_set,
+        backbone="mobilenet_v1_025",
+        weights=str(weights),
+        input_size=args.input_size,
+        epochs=args.epochs,
+        views=args.views,
+        seed=args.seed,
+        cache_dir=args.cache,
+        progress=False,
+    )
     photos = [read_rgb(e.path) for e in test_set.examples]
     calibrated = model.scores(photos)
     raw = model.scores(photos, raw=True)
     labels = test_set.labels(model.classes)
     held_out = at_thresholds(labels, calibrated, model.classes, model.thresholds, None)
     stored = model.metrics["error_rates"]
-    print(json.dumps({
-        "train_photos": len(train_set), "validation_photos": stored["photos"], "heldout_photos": len(test_set),
-        "input_size": args.input_size, "views": args.views, "calibration": model.metrics["calibration"]["method"],
-        "calibration_check": model.metrics["calibration"]["check"],
-        "rates_stored_at_training_cross_fit": _pooled(stored["brands"]),
-        "rates_on_heldout_photos_at_stored_thresholds": _pooled(held_out["brands"]),
-        "reliability_worst_gap_heldout": {"calibrated": _worst_gap(reliability(labels, calibrated), 30),
-                                          "raw": _worst_gap(reliability(labels, raw), 30)},
-        "reliability_heldout_calibrated": [
-            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in b.items()}
-            for b in reliability(labels, calibrated) if b["pairs"]],
-        "seconds": round(time.time() - started, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "train_photos": len(train_set),
+                "validation_photos": stored["photos"],
+                "heldout_photos": len(test_set),
+                "input_size": args.input_size,
+                "views": args.views,
+                "calibration": model.metrics["calibration"]["method"],
+                "calibration_check": model.metrics["calibration"]["check"],
+                "rates_stored_at_training_cross_fit": _pooled(stored["brands"]),
+                "rates_on_heldout_photos_at_stored_thresholds": _pooled(held_out["brands"]),
+                "reliability_worst_gap_heldout": {
+                    "calibrated": _worst_gap(reliability(labels, calibrated), 30),
+                    "raw": _worst_gap(reliability(labels, raw), 30),
+                },
+                "reliability_heldout_calibrated": [
+                    {k: (round(v, 3) if isinstance(v, float) else v) for k, v in b.items()}
+                    for b in reliability(labels, calibrated)
+                    if b["pairs"]
+                ],
+                "seconds": round(time.time() - started, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

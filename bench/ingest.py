@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,18 +36,28 @@ def first_photos(folder: Path, count: int, rounds: int = 4) -> list[Path]:
     return [photo_folder(folder / f"r{k}", per_round, first_seed=k * per_round) for k in range(rounds)]
 
 
-def _settings(workdir: Path, folder: Path, db_name: str, bundle: Path, batch_size: int = 32,
-              sources: Optional[dict[str, Path]] = None):
+def _settings(
+    workdir: Path,
+    folder: Path,
+    db_name: str,
+    bundle: Path,
+    batch_size: int = 32,
+    sources: dict[str, Path] | None = None,
+):
     from monitor.config import parse_settings
 
     sources = sources or {"bench": folder}
 
-    data = {"database": {"url": f"sqlite:///{workdir / db_name}"}, "classifier": {"model": str(bundle),
-            "batch_size": batch_size}, "ingest": {"batch_size": batch_size},
-            "paths": {"cache": str(workdir / f"cache-{db_name}")},
-            # settle_seconds 0: the photos are complete when the bench starts; it times the pipeline, not uploads
-            "sources": [{"name": name, "kind": "folder", "path": str(path), "settle_seconds": 0}
-                        for name, path in sources.items()]}
+    data = {
+        "database": {"url": f"sqlite:///{workdir / db_name}"},
+        "classifier": {"model": str(bundle), "batch_size": batch_size},
+        "ingest": {"batch_size": batch_size},
+        "paths": {"cache": str(workdir / f"cache-{db_name}")},
+        # settle_seconds 0: the photos are complete when the bench starts; it times the pipeline, not uploads
+        "sources": [
+            {"name": name, "kind": "folder", "path": str(path), "settle_seconds": 0} for name, path in sources.items()
+        ],
+    }
     return parse_settings(data, "bench", workdir)
 
 
@@ -92,8 +101,13 @@ def throughput(workdir: Path, photos: int, rounds: int = 4) -> dict:
     classifier.predict(warm, batch_size=32)  # trace the tf.function outside the timings
 
     _fresh_db(workdir, "throughput.db")
-    settings = _settings(workdir, folders[0], "throughput.db", bundle,
-                         sources={f"bench-r{k}": folder for k, folder in enumerate(folders)})
+    settings = _settings(
+        workdir,
+        folders[0],
+        "throughput.db",
+        bundle,
+        sources={f"bench-r{k}": folder for k, folder in enumerate(folders)},
+    )
     upgrade(settings.database.url)
     db = open_database(settings.database.url)
     alone = end_to_end = 0.0
@@ -113,10 +127,17 @@ def throughput(workdir: Path, photos: int, rounds: int = 4) -> dict:
         db.dispose()
     total = per_round * rounds
     assert stored == total, stored
-    return {"photos": total, "rounds": rounds, "backbone": "inception_v3", "input_size": 299, "weights": "none",
-            "classifier_alone_photos_per_s": round(total / alone, 2),
-            "end_to_end_photos_per_s": round(total / end_to_end, 2),
-            "ratio": round(alone / end_to_end, 3), "target_ratio": 0.8}
+    return {
+        "photos": total,
+        "rounds": rounds,
+        "backbone": "inception_v3",
+        "input_size": 299,
+        "weights": "none",
+        "classifier_alone_photos_per_s": round(total / alone, 2),
+        "end_to_end_photos_per_s": round(total / end_to_end, 2),
+        "ratio": round(alone / end_to_end, 3),
+        "target_ratio": 0.8,
+    }
 
 
 def child_memory(workdir: Path, folder: Path, db_name: str) -> dict:
@@ -152,10 +173,16 @@ def child_memory(workdir: Path, folder: Path, db_name: str) -> dict:
         source.close()
     finally:
         db.dispose()
-    return {"photos": summary.new, "seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb, 1),
-            "second_pass_new": again.new, "second_pass_s": round(second_pass, 3),
-            "poll_only_s": round(poll_only, 3), "poll_only_refs": pending,
-            "cursor_bytes": len(json.dumps(cursor))}
+    return {
+        "photos": summary.new,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(peak_mb, 1),
+        "second_pass_new": again.new,
+        "second_pass_s": round(second_pass, 3),
+        "poll_only_s": round(poll_only, 3),
+        "poll_only_refs": pending,
+        "cursor_bytes": len(json.dumps(cursor)),
+    }
 
 
 def memory(workdir: Path, small: int, large: int) -> dict:
@@ -165,13 +192,25 @@ def memory(workdir: Path, small: int, large: int) -> dict:
     photo_folder(photos / "rest", large - small, first_seed=small)
     runs = {}
     for label, folder in (("small", photos / "first"), ("large", photos)):
-        out = subprocess.run([sys.executable, __file__, str(workdir), "--child-memory", str(folder),
-                              "--child-db", f"memory-{label}.db"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, str(workdir), "--child-memory", str(folder), "--child-db", f"memory-{label}.db"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs[label] = json.loads(out.stdout.strip().splitlines()[-1])
     growth = runs["large"]["peak_rss_mb"] / runs["small"]["peak_rss_mb"] - 1
-    return {"backbone": MEMORY_MODEL[0], "input_size": MEMORY_MODEL[1], "weights": "none",
-            "small": runs["small"], "large": runs["large"], "rss_growth": round(growth, 3), "target_growth": 0.10,
-            "second_poll_unchanged_s": runs["large"]["second_pass_s"], "target_second_poll_s": 2.0}
+    return {
+        "backbone": MEMORY_MODEL[0],
+        "input_size": MEMORY_MODEL[1],
+        "weights": "none",
+        "small": runs["small"],
+        "large": runs["large"],
+        "rss_growth": round(growth, 3),
+        "target_growth": 0.10,
+        "second_poll_unchanged_s": runs["large"]["second_pass_s"],
+        "target_second_poll_s": 2.0,
+    }
 
 
 def main() -> None:

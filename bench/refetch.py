@@ -25,9 +25,9 @@ from monitor.refs import encode_ref  # noqa: E402
 from monitor.sources.base import ImageRef  # noqa: E402
 from storage.engine import open_database  # noqa: E402
 from storage.records import FetchFailureRecord  # noqa: E402
+from storage.schema import utcnow  # noqa: E402
 from storage.sources import due_refetches, ensure_source  # noqa: E402
 from storage.writes import save_batch  # noqa: E402
-from storage.schema import utcnow  # noqa: E402
 
 
 def run(url: str, failures: int) -> dict:
@@ -37,10 +37,15 @@ def run(url: str, failures: int) -> dict:
         reasons = ["http_503", "http_404", "timeout"]
         started = time.perf_counter()
         for start in range(0, failures, 32):
-            batch = [FetchFailureRecord(f"https://example.com/p{i}.jpg", reasons[i % 3], "bench",
-                                        ref=encode_ref(ImageRef(f"https://example.com/p{i}.jpg", f"p{i}"),
-                                                       with_data=False))
-                     for i in range(start, min(start + 32, failures))]
+            batch = [
+                FetchFailureRecord(
+                    f"https://example.com/p{i}.jpg",
+                    reasons[i % 3],
+                    "bench",
+                    ref=encode_ref(ImageRef(f"https://example.com/p{i}.jpg", f"p{i}"), with_data=False),
+                )
+                for i in range(start, min(start + 32, failures))
+            ]
             save_batch(db, source, None, [], batch)
         recorded = time.perf_counter() - started
         later = utcnow() + timedelta(hours=1)
@@ -49,8 +54,12 @@ def run(url: str, failures: int) -> dict:
             started = time.perf_counter()
             due = due_refetches(db, source, RETRYABLE_FETCH_REASONS, 5, 600, now=later)
             times.append(time.perf_counter() - started)
-        return {"failures": failures, "record_seconds": round(recorded, 2), "due_returned": len(due),
-                "due_query_median_ms": round(1000 * statistics.median(times), 2)}
+        return {
+            "failures": failures,
+            "record_seconds": round(recorded, 2),
+            "due_returned": len(due),
+            "due_query_median_ms": round(1000 * statistics.median(times), 2),
+        }
     finally:
         db.dispose()
 

@@ -20,7 +20,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -28,13 +28,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
+
 from storage.scratch import scratch_database  # noqa: E402
 
 BRANDS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Cyberdyne", "Soylent"]
 PLACES = ["Paris", "Lyon", "Berlin", "Madrid", "Rome", "London", "New York", "Tokyo"]  # and none, 1 in 9
 FIRST_DAY, DAYS = date(2026, 1, 1), 90
-CAMPAIGN = {"name": "bench", "brand": "Acme", "start": date(2026, 1, 31), "end": date(2026, 3, 1),
-            "competitors": ("Globex", "Initech")}  # 30 days with 30 before and 29 after in the data
+CAMPAIGN = {
+    "name": "bench",
+    "brand": "Acme",
+    "start": date(2026, 1, 31),
+    "end": date(2026, 3, 1),
+    "competitors": ("Globex", "Initech"),
+}  # 30 days with 30 before and 29 after in the data
 
 
 def _sql_text_array(values: list[str]) -> str:
@@ -59,26 +65,44 @@ def generate(url: str, detections: int) -> dict[str, Any]:
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
             conn.execute(text("SET LOCAL synchronous_commit = off"))
-            conn.execute(text("INSERT INTO sources (id, name, kind, consecutive_failures, created_at) "
-                              "SELECT s, 'feed-' || s, 'rss', 0, now() FROM generate_series(1, 4) s"))
+            conn.execute(
+                text(
+                    "INSERT INTO sources (id, name, kind, consecutive_failures, created_at) "
+                    "SELECT s, 'feed-' || s, 'rss', 0, now() FROM generate_series(1, 4) s"
+                )
+            )
             thresholds = json.dumps({b: 0.5 for b in BRANDS})
-            per_brand = json.dumps({"per_brand": {b: {"precision": 0.9, "recall": 0.8, "f1": 0.85, "ap": 0.9,
-                                                      "support": 300} for b in BRANDS}})
-            conn.execute(text("INSERT INTO model_versions (id, checksum, bundle_path, backbone, input_size, classes, "
-                              "thresholds, metrics, created_at) VALUES (1, :c, '/models/bench', 'inception_v3', 299, "
-                              "CAST(:classes AS json), CAST(:t AS json), CAST(:m AS json), now())"),
-                         {"c": "b" * 64, "classes": json.dumps(BRANDS), "t": thresholds, "m": per_brand})
-            conn.execute(text(
-                "INSERT INTO images (id, source_id, sha256, uri, posted_at, time_source, ingested_at, latitude, "
-                "longitude, place, reach, status, reject_reason, repost_of_id) "
-                f"SELECT g, {_SOURCE.format(g='g')}, lpad(to_hex(g), 64, '0'), 'https://x.test/' || g, "
-                f"{_POSTED.format(g='g')}, 'source', now(), "
-                "CASE WHEN g % 3 = 0 THEN 40 + (g % 1000) / 100.0 END, CASE WHEN g % 3 = 0 THEN (g % 700) / 100.0 END, "
-                f"({_sql_text_array(PLACES)})[1 + g % 9], CASE WHEN g % 10 <> 0 THEN 100 + g % 1000 END, "
-                "CASE WHEN g > :a THEN 'rejected' ELSE 'accepted' END, "
-                "CASE WHEN g > :a THEN (ARRAY['too_small', 'truncated', 'not_an_image'])[1 + g % 3] END, "
-                "CASE WHEN g <= :a AND g % 100 = 5 THEN g - 1 END "
-                "FROM generate_series(1, :n) g"), {"a": accepted, "n": accepted + rejected})
+            per_brand = json.dumps(
+                {
+                    "per_brand": {
+                        b: {"precision": 0.9, "recall": 0.8, "f1": 0.85, "ap": 0.9, "support": 300} for b in BRANDS
+                    }
+                }
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (id, checksum, bundle_path, backbone, input_size, classes, "
+                    "thresholds, metrics, created_at) VALUES (1, :c, '/models/bench', 'inception_v3', 299, "
+                    "CAST(:classes AS json), CAST(:t AS json), CAST(:m AS json), now())"
+                ),
+                {"c": "b" * 64, "classes": json.dumps(BRANDS), "t": thresholds, "m": per_brand},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO images (id, source_id, sha256, uri, posted_at, time_source, ingested_at, latitude, "
+                    "longitude, place, reach, status, reject_reason, repost_of_id) "
+                    f"SELECT g, {_SOURCE.format(g='g')}, lpad(to_hex(g), 64, '0'), 'https://x.test/' || g, "
+                    f"{_POSTED.format(g='g')}, 'source', now(), "
+                    "CASE WHEN g % 3 = 0 THEN 40 + (g % 1000) / 100.0 END, "
+                    "CASE WHEN g % 3 = 0 THEN (g % 700) / 100.0 END, "
+                    f"({_sql_text_array(PLACES)})[1 + g % 9], CASE WHEN g % 10 <> 0 THEN 100 + g % 1000 END, "
+                    "CASE WHEN g > :a THEN 'rejected' ELSE 'accepted' END, "
+                    "CASE WHEN g > :a THEN (ARRAY['too_small', 'truncated', 'not_an_image'])[1 + g % 3] END, "
+                    "CASE WHEN g <= :a AND g % 100 = 5 THEN g - 1 END "
+                    "FROM generate_series(1, :n) g"
+                ),
+                {"a": accepted, "n": accepted + rejected},
+            )
             conn.execute(text("SELECT setval(pg_get_serial_sequence('images', 'id'), :n)"), {"n": accepted + rejected})
             images_s = time.perf_counter() - started
             _insert_detections(conn, detections)
@@ -86,29 +110,45 @@ def generate(url: str, detections: int) -> dict[str, Any]:
             conn.execute(text("VACUUM ANALYZE"))
     finally:
         engine.dispose()
-    return {"images": accepted + rejected, "images_rejected": rejected, "reposts": accepted // 100,
-            "detections": detections, "images_s": round(images_s, 1),
-            "generate_s": round(time.perf_counter() - started, 1)}
+    return {
+        "images": accepted + rejected,
+        "images_rejected": rejected,
+        "reposts": accepted // 100,
+        "detections": detections,
+        "images_s": round(images_s, 1),
+        "generate_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def _insert_detections(conn: Any, detections: int) -> None:
     """Detection k is photo k/3's (brands 3 apart, so distinct); its keys and indexes are built afterwards."""
-    constraints = conn.execute(text(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'detections'::regclass "
-        "AND contype IN ('p', 'u', 'f') ORDER BY contype DESC")).all()  # u, p, then f (after the keys exist)
-    indexes = conn.execute(text(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'detections' AND indexname NOT IN "
-        "(SELECT conname FROM pg_constraint WHERE conrelid = 'detections'::regclass)")).all()
+    constraints = conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'detections'::regclass "
+            "AND contype IN ('p', 'u', 'f') ORDER BY contype DESC"
+        )
+    ).all()  # u, p, then f (after the keys exist)
+    indexes = conn.execute(
+        text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'detections' AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = 'detections'::regclass)"
+        )
+    ).all()
     for name, _ in constraints:
         conn.execute(text(f'ALTER TABLE detections DROP CONSTRAINT "{name}"'))
     for name, _ in indexes:
         conn.execute(text(f'DROP INDEX "{name}"'))
     image = "(k / 3 + 1)"
-    conn.execute(text(
-        "INSERT INTO detections (id, image_id, brand, confidence, model_version_id, posted_at, source_id, created_at) "
-        f"SELECT k + 1, {image}, ({_sql_text_array(BRANDS)})[1 + ({image} + 3 * (k % 3)) % 10], "
-        f"0.5 + ((k * 31) % 500) / 1000.0, 1, {_POSTED.format(g=image)}, {_SOURCE.format(g=image)}, now() "
-        "FROM generate_series(0, :d - 1) k"), {"d": detections})
+    conn.execute(
+        text(
+            "INSERT INTO detections "
+            "(id, image_id, brand, confidence, model_version_id, posted_at, source_id, created_at) "
+            f"SELECT k + 1, {image}, ({_sql_text_array(BRANDS)})[1 + ({image} + 3 * (k % 3)) % 10], "
+            f"0.5 + ((k * 31) % 500) / 1000.0, 1, {_POSTED.format(g=image)}, {_SOURCE.format(g=image)}, now() "
+            "FROM generate_series(0, :d - 1) k"
+        ),
+        {"d": detections},
+    )
     conn.execute(text("SELECT setval(pg_get_serial_sequence('detections', 'id'), :d)"), {"d": detections})
     for name, definition in sorted(constraints, key=lambda c: c[1].startswith("FOREIGN")):
         conn.execute(text(f'ALTER TABLE detections ADD CONSTRAINT "{name}" {definition}'))
@@ -141,8 +181,7 @@ def time_report(url: str, out: Path, raw: bool) -> tuple[float, dict[str, bytes]
     from storage.campaigns import CampaignSpec
 
     started = time.perf_counter()
-    _, paths = make_report(url, out, ["csv", "html"], campaign="bench", configured=[CampaignSpec(**CAMPAIGN)],
-                           raw=raw)
+    _, paths = make_report(url, out, ["csv", "html"], campaign="bench", configured=[CampaignSpec(**CAMPAIGN)], raw=raw)
     seconds = time.perf_counter() - started
     return seconds, {p.name: p.read_bytes() for p in paths if p.suffix == ".csv"}
 
@@ -154,9 +193,9 @@ def maintenance_cost(url: str, batches: int, batch_images: int) -> dict[str, Any
     difference of two noisy medians says less than that.
     """
     from storage import writes as repo  # add_images / add_detections are timed where save_batch calls them
+    from storage.engine import open_database
     from storage.model_versions import register_model_version
     from storage.sources import ensure_source
-    from storage.engine import open_database
 
     db = open_database(url, upgrade=True)
     kept = (repo.add_images, repo.add_detections)
@@ -167,6 +206,7 @@ def maintenance_cost(url: str, batches: int, batch_images: int) -> dict[str, Any
             started = time.perf_counter()
             function(*args)
             upserts[-1] += time.perf_counter() - started
+
         return run
 
     rng = random.Random(1)
@@ -190,10 +230,15 @@ def maintenance_cost(url: str, batches: int, batch_images: int) -> dict[str, Any
         db.dispose()
     # Medians, leaving out the first of each (it warms up): other work on the machine skews means.
     with_ms, without_ms = (1000 * median(seconds[flag][1:]) for flag in (True, False))
-    return {"batches": batches, "photos_per_batch": batch_images, "ms_per_batch_with_rollups": round(with_ms, 1),
-            "ms_per_batch_without": round(without_ms, 1), "difference_ms": round(with_ms - without_ms, 1),
-            "rollup_upserts_ms_per_batch": round(1000 * median(upserts[1:]), 1),
-            "rollup_upserts_pct_of_batch": round(100 * median(upserts[1:]) / median(seconds[True][1:]), 1)}
+    return {
+        "batches": batches,
+        "photos_per_batch": batch_images,
+        "ms_per_batch_with_rollups": round(with_ms, 1),
+        "ms_per_batch_without": round(without_ms, 1),
+        "difference_ms": round(with_ms - without_ms, 1),
+        "rollup_upserts_ms_per_batch": round(1000 * median(upserts[1:]), 1),
+        "rollup_upserts_pct_of_batch": round(100 * median(upserts[1:]) / median(seconds[True][1:]), 1),
+    }
 
 
 def _photos(rng: random.Random, batch: int, count: int) -> list[Any]:
@@ -205,25 +250,37 @@ def _photos(rng: random.Random, batch: int, count: int) -> list[Any]:
         phash = rng.getrandbits(64)
         if n % 20 == 19:
             phash = int(photos[n - 10].phash, 16) ^ 0b11
-        photos.append(ImageRecord(
-            sha256=hashlib.sha256(f"{batch}-{n}".encode()).hexdigest(), uri=f"https://x.test/{batch}/{n}.jpg",
-            posted_at=datetime.combine(FIRST_DAY, datetime.min.time(), tzinfo=timezone.utc)
-            + timedelta(seconds=rng.randrange(DAYS * 86400)), time_source="source", phash=f"{phash:016x}",
-            place=rng.choice([*PLACES, None]), reach=rng.choice([None, rng.randrange(10, 10_000)]),
-            detections=[DetectionRecord(b, 0.8) for b in rng.sample(BRANDS, 3)]))
+        photos.append(
+            ImageRecord(
+                sha256=hashlib.sha256(f"{batch}-{n}".encode()).hexdigest(),
+                uri=f"https://x.test/{batch}/{n}.jpg",
+                posted_at=datetime.combine(FIRST_DAY, datetime.min.time(), tzinfo=UTC)
+                + timedelta(seconds=rng.randrange(DAYS * 86400)),
+                time_source="source",
+                phash=f"{phash:016x}",
+                place=rng.choice([*PLACES, None]),
+                reach=rng.choice([None, rng.randrange(10, 10_000)]),
+                detections=[DetectionRecord(b, 0.8) for b in rng.sample(BRANDS, 3)],
+            )
+        )
     return photos
 
 
-def measure(url: str, detections: int, raw_max: int = 10_000_000, batches: int = 60,
-            batch_images: int = 200) -> dict[str, Any]:
+def measure(
+    url: str, detections: int, raw_max: int = 10_000_000, batches: int = 60, batch_images: int = 200
+) -> dict[str, Any]:
     """Generate, rebuild the rollups, time the report both ways on PostgreSQL; time rollup upkeep on both databases."""
-    import reports.campaign  # noqa: F401  the report's imports (pandas, plotly...) are not what is measured
-    import reports.render_html  # noqa: F401
     import statsmodels.stats.rates  # noqa: F401
 
-    result: dict[str, Any] = {"benchmark": "campaign report (CSV + HTML) from rollups on PostgreSQL",
-                              "target_s": 2.0, "cpus": os.cpu_count(),
-                              "loadavg_at_start": [round(x, 1) for x in os.getloadavg()]}
+    import reports.campaign  # noqa: F401  the report's imports (pandas, plotly...) are not what is measured
+    import reports.render_html  # noqa: F401
+
+    result: dict[str, Any] = {
+        "benchmark": "campaign report (CSV + HTML) from rollups on PostgreSQL",
+        "target_s": 2.0,
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": [round(x, 1) for x in os.getloadavg()],
+    }
     with scratch_database(url, "bench_rollups") as big, tempfile.TemporaryDirectory() as scratch:
         result["data"] = generate(big, detections)
         result.update(rebuild(big))

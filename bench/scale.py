@@ -28,10 +28,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from statistics import median
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,18 +60,30 @@ def write_config(work: Path, url: str, bundle: Path, broker: str, tag: str, sets
     import yaml
 
     path = work / f"config-{tag}.yaml"
-    path.write_text(yaml.safe_dump({
-        "database": {"url": url},
-        "classifier": {"model": str(bundle), "batch_size": 32},
-        "ingest": {"batch_size": 32, "min_side": 16},
-        "paths": {"cache": str(work / f"cache-{tag}")},
-        "executor": {"kind": "celery", "broker_url": broker, "fetch_queue": f"bench.fetch.{tag}",
-                     "classify_queue": f"bench.classify.{tag}", "heartbeat_interval": 2, "redeliver_after": 600},
-        # settle_seconds 0: the generated photos are complete; the bench times the pipeline, not uploads
-        "sources": [{"name": f"set{i}", "kind": "folder", "path": str(folder), "settle_seconds": 0}
-                    for i, folder in enumerate(sets)]
-                   + [{"name": "warm", "kind": "folder", "path": str(warm), "settle_seconds": 0}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "database": {"url": url},
+                "classifier": {"model": str(bundle), "batch_size": 32},
+                "ingest": {"batch_size": 32, "min_side": 16},
+                "paths": {"cache": str(work / f"cache-{tag}")},
+                "executor": {
+                    "kind": "celery",
+                    "broker_url": broker,
+                    "fetch_queue": f"bench.fetch.{tag}",
+                    "classify_queue": f"bench.classify.{tag}",
+                    "heartbeat_interval": 2,
+                    "redeliver_after": 600,
+                },
+                # settle_seconds 0: the generated photos are complete; the bench times the pipeline, not uploads
+                "sources": [
+                    {"name": f"set{i}", "kind": "folder", "path": str(folder), "settle_seconds": 0}
+                    for i, folder in enumerate(sets)
+                ]
+                + [{"name": "warm", "kind": "folder", "path": str(warm), "settle_seconds": 0}],
+            }
+        )
+    )
     return path
 
 
@@ -110,9 +123,24 @@ class CeleryRunner:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         log = open(work / f"worker-{processes}.log", "w")
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "--config", str(config), "worker", "--concurrency", str(processes),
-             "--name", f"bench{processes}@local"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "monitor.cli",
+                "--config",
+                str(config),
+                "worker",
+                "--concurrency",
+                str(processes),
+                "--name",
+                f"bench{processes}@local",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.db = open_database(self.settings.database.url)
         self.publisher = Publisher(self.settings, self.db, make_app(self.settings))
         self.run("warm")  # TensorFlow and the model load in each child
@@ -189,16 +217,21 @@ def sizing_cost(count: int) -> dict[str, Any]:
     start = time.perf_counter()
     model.predict(images, batch_size=32)
     elapsed = time.perf_counter() - start
-    return {"inception_v3_299_ms_per_photo": round(1000 * elapsed / count, 1), "photos": count,
-            "precision": model.compute_precision}
+    return {
+        "inception_v3_299_ms_per_photo": round(1000 * elapsed / count, 1),
+        "photos": count,
+        "precision": model.compute_precision,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=480, help="photos per timed pass")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes per executor, interleaved")
-    parser.add_argument("--postgres", default=os.environ.get("MONITOR_TEST_DATABASE_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("MONITOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--backbone", default="mobilenet_v1_025")
     parser.add_argument("--input-size", type=int, default=96)
@@ -212,17 +245,22 @@ def main() -> None:
     from classifier import LogoClassifier
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    sets = [photo_folder(work / f"set{r}", args.photos, first_seed=r * 100_000, size=(320, 240), name="p{i:05d}.jpg")
-            for r in range(args.rounds)]
+    sets = [
+        photo_folder(work / f"set{r}", args.photos, first_seed=r * 100_000, size=(320, 240), name="p{i:05d}.jpg")
+        for r in range(args.rounds)
+    ]
     warm = photo_folder(work / "warm", WARM_PHOTOS, first_seed=1_000_000, size=(320, 240), name="p{i:05d}.jpg")
     bundle = work / "model"
     if not bundle.exists():
         LogoClassifier.create(BRANDS, backbone=args.backbone, weights="none", input_size=args.input_size).save(bundle)
     result: dict[str, Any] = {
         "benchmark": "ingest photos/s: local executor vs Celery workers (Redis broker, PostgreSQL)",
-        "photos_per_pass": args.photos, "rounds": args.rounds, "photo_size": "320x240 JPEG",
+        "photos_per_pass": args.photos,
+        "rounds": args.rounds,
+        "photo_size": "320x240 JPEG",
         "model": f"{args.backbone} {args.input_size}px weights none",
-        "cpus": os.cpu_count(), "loadavg_at_start": [round(x, 1) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": [round(x, 1) for x in os.getloadavg()],
     }
     modes = {"local": 0, "celery_1_process": 1, "celery_2_processes": 2}
     seconds: dict[str, list[float]] = {mode: [] for mode in modes}
@@ -245,14 +283,20 @@ def main() -> None:
             assert stored == args.rounds * args.photos + WARM_PHOTOS, (mode, stored)
         result["stored_bytes_per_row"] = table_bytes(urls["celery_2_processes"])
     ms = {mode: [1000 * t / args.photos for t in times] for mode, times in seconds.items()}
-    result["photos_per_s"] = {mode: {"median": round(args.photos / median(times), 1),
-                                     "each_round": [round(args.photos / t, 1) for t in times]}
-                              for mode, times in seconds.items()}
+    result["photos_per_s"] = {
+        mode: {
+            "median": round(args.photos / median(times), 1),
+            "each_round": [round(args.photos / t, 1) for t in times],
+        }
+        for mode, times in seconds.items()
+    }
     result["ms_per_photo_median"] = {mode: round(median(values), 2) for mode, values in ms.items()}
-    result["broker_overhead_ms_per_photo"] = round(median(
-        [c - loc for c, loc in zip(ms["celery_1_process"], ms["local"])]), 2)
-    result["speedup_2_vs_1_process"] = round(median(
-        [one / two for one, two in zip(seconds["celery_1_process"], seconds["celery_2_processes"])]), 2)
+    result["broker_overhead_ms_per_photo"] = round(
+        median([c - loc for c, loc in zip(ms["celery_1_process"], ms["local"])]), 2
+    )
+    result["speedup_2_vs_1_process"] = round(
+        median([one / two for one, two in zip(seconds["celery_1_process"], seconds["celery_2_processes"])]), 2
+    )
     result["payload"] = payload_bytes(sets[0])
     if args.sizing_photos:
         result["sizing"] = sizing_cost(args.sizing_photos)

@@ -17,9 +17,10 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,18 +29,18 @@ from rich.progress import Progress  # noqa: E402
 from sqlalchemy import String, create_engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from storage.engine import Database, open_database  # noqa: E402
 from storage.model_versions import register_model_version  # noqa: E402
+from storage.records import DetectionRecord, ImageRecord  # noqa: E402
 from storage.redaction import redact_url  # noqa: E402
+from storage.schema import Detection  # noqa: E402
 from storage.sources import ensure_source  # noqa: E402
 from storage.writes import save_batch  # noqa: E402
-from storage.engine import Database, open_database  # noqa: E402
-from storage.records import DetectionRecord, ImageRecord  # noqa: E402
-from storage.schema import Detection  # noqa: E402
 
 BRANDS = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
 PLACES = [f"City {i}" for i in range(20)] + [None]
 SOURCES = [("inbox", "folder"), ("press", "rss"), ("social", "json"), ("partners", "rss")]
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
 
 
@@ -51,13 +52,21 @@ def make_batches(detections: int, batch_images: int, seed: int):
         brands = rng.sample(BRANDS, min(rng.randint(2, 4), detections - made))
         made += len(brands)
         number += 1
-        batch.append(ImageRecord(
-            sha256=hashlib.sha256(f"photo-{seed}-{number}".encode()).hexdigest(),
-            uri=f"https://example.org/photos/{number}.jpg", external_id=str(number),
-            posted_at=START + timedelta(seconds=rng.randrange(DAYS * 86400)), time_source="source",
-            phash=f"{rng.getrandbits(64):016x}", place=rng.choice(PLACES),
-            reach=int(rng.lognormvariate(6, 1.5)), width=1080, height=1080,
-            detections=[DetectionRecord(b, round(rng.uniform(0.5, 1.0), 3)) for b in brands]))
+        batch.append(
+            ImageRecord(
+                sha256=hashlib.sha256(f"photo-{seed}-{number}".encode()).hexdigest(),
+                uri=f"https://example.org/photos/{number}.jpg",
+                external_id=str(number),
+                posted_at=START + timedelta(seconds=rng.randrange(DAYS * 86400)),
+                time_source="source",
+                phash=f"{rng.getrandbits(64):016x}",
+                place=rng.choice(PLACES),
+                reach=int(rng.lognormvariate(6, 1.5)),
+                width=1080,
+                height=1080,
+                detections=[DetectionRecord(b, round(rng.uniform(0.5, 1.0), 3)) for b in brands],
+            )
+        )
         if len(batch) == batch_images:
             yield batch
             batch = []
@@ -68,27 +77,51 @@ def make_batches(detections: int, batch_images: int, seed: int):
 def insert(db: Database, args: argparse.Namespace, label: str) -> dict[str, Any]:
     """Save every batch through storage.writes.save_batch; rows per second."""
     sources = [ensure_source(db, name, kind) for name, kind in SOURCES]
-    model = register_model_version(db, "bench" * 12 + "abcd", "/bench", "inception_v3", 299, BRANDS,
-                                   {b: 0.5 for b in BRANDS})
+    model = register_model_version(
+        db, "bench" * 12 + "abcd", "/bench", "inception_v3", 299, BRANDS, {b: 0.5 for b in BRANDS}
+    )
     images = detections = batches = reposts = 0
     started = time.perf_counter()
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{label}: inserting", total=args.detections)
         for index, batch in enumerate(make_batches(args.detections, args.batch_images, args.seed)):
-            result = save_batch(db, sources[index % len(sources)], model, batch,
-                                cursor={"batch": index}, phash_distance=args.phash_distance)
+            result = save_batch(
+                db,
+                sources[index % len(sources)],
+                model,
+                batch,
+                cursor={"batch": index},
+                phash_distance=args.phash_distance,
+            )
             added = sum(result.detections.values())
             images, detections, batches = images + result.new, detections + added, batches + 1
             reposts += result.reposts
             progress.advance(task, added)
             if detections // 100_000 > (detections - added) // 100_000:  # a trace if it is cut short
                 elapsed = time.perf_counter() - started
-                print(json.dumps({"progress": label, "detections": detections, "seconds": round(elapsed, 1),
-                                  "detections_per_s": round(detections / elapsed)}), file=sys.stderr, flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "progress": label,
+                            "detections": detections,
+                            "seconds": round(elapsed, 1),
+                            "detections_per_s": round(detections / elapsed),
+                        }
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
     seconds = time.perf_counter() - started
-    return {"images": images, "detections": detections, "reposts_found": reposts, "batches": batches,
-            "seconds": round(seconds, 2), "detections_per_s": round(detections / seconds),
-            "images_per_s": round(images / seconds), "model_version_id": model}
+    return {
+        "images": images,
+        "detections": detections,
+        "reposts_found": reposts,
+        "batches": batches,
+        "seconds": round(seconds, 2),
+        "detections_per_s": round(detections / seconds),
+        "images_per_s": round(images / seconds),
+        "model_version_id": model,
+    }
 
 
 def _day(column: Any, dialect: str) -> Any:
@@ -133,28 +166,43 @@ def aggregate(db: Database, model: int) -> dict[str, Any]:
     """Photos per brand per day in a 90-day window: the plain aggregation and the report's query."""
     start, end = START, START + timedelta(days=DAYS)
     day = _day(Detection.posted_at, db.dialect).label("day")
-    plain = (select(day, Detection.brand, func.count().label("photos"))
-             .where(Detection.model_version_id == model, Detection.posted_at >= start, Detection.posted_at < end)
-             .group_by(day, Detection.brand).order_by(day, Detection.brand))
+    plain = (
+        select(day, Detection.brand, func.count().label("photos"))
+        .where(Detection.model_version_id == model, Detection.posted_at >= start, Detection.posted_at < end)
+        .group_by(day, Detection.brand)
+        .order_by(day, Detection.brand)
+    )
 
     def run_plain() -> list[Any]:
         with db.session() as session:
             return session.execute(plain).all()
 
     times, rows, sent = _timed(db, run_plain)
-    out: dict[str, Any] = {"window_days": DAYS, "plain": {
-        "sql": "detections only: day, brand, count(*) GROUP BY day, brand", "seconds": min(times),
-        "seconds_each": times, "groups": len(rows), "photos": sum(r.photos for r in rows),
-        "plan": _plan(db, *sent[-1])}}
+    out: dict[str, Any] = {
+        "window_days": DAYS,
+        "plain": {
+            "sql": "detections only: day, brand, count(*) GROUP BY day, brand",
+            "seconds": min(times),
+            "seconds_each": times,
+            "groups": len(rows),
+            "photos": sum(r.photos for r in rows),
+            "plan": _plan(db, *sent[-1]),
+        },
+    }
     try:
         from storage.queries import brand_counts_by_day
     except ImportError:
         out["report"] = "storage.queries.brand_counts_by_day is not available"
         return out
     times, rows, sent = _timed(db, lambda: brand_counts_by_day(db, model, start, end))
-    out["report"] = {"function": "storage.queries.brand_counts_by_day",
-                     "seconds": min(times), "seconds_each": times, "groups": len(rows),
-                     "photos": sum(r["photos"] for r in rows), "statements": _plans(db, sent)}
+    out["report"] = {
+        "function": "storage.queries.brand_counts_by_day",
+        "seconds": min(times),
+        "seconds_each": times,
+        "groups": len(rows),
+        "photos": sum(r["photos"] for r in rows),
+        "statements": _plans(db, sent),
+    }
     return out
 
 
@@ -183,10 +231,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    report: dict[str, Any] = {"detections": args.detections, "batch_images": args.batch_images,
-                              "phash_distance": args.phash_distance, "days": DAYS, "brands": len(BRANDS),
-                              "sources": len(SOURCES), "places": len(PLACES),
-                              "loadavg_at_start": [round(x, 1) for x in os.getloadavg()]}
+    report: dict[str, Any] = {
+        "detections": args.detections,
+        "batch_images": args.batch_images,
+        "phash_distance": args.phash_distance,
+        "days": DAYS,
+        "brands": len(BRANDS),
+        "sources": len(SOURCES),
+        "places": len(PLACES),
+        "loadavg_at_start": [round(x, 1) for x in os.getloadavg()],
+    }
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as scratch:
             path = args.sqlite or Path(scratch) / "bench.db"
@@ -196,8 +250,9 @@ def main() -> None:
             report["sqlite"]["file_mb"] = round(path.stat().st_size / 1e6, 1)
     if args.postgres:
         name = f"bench_storage_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(make_url(args.postgres).set(drivername="postgresql+psycopg"),
-                              isolation_level="AUTOCOMMIT")
+        admin = create_engine(
+            make_url(args.postgres).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:

@@ -27,8 +27,16 @@ def write_set(root: Path, per_class: int) -> None:
     """Coloured discs (three brands) and empty scenes on noisy backgrounds."""
     colours = {"Acme": (220, 30, 30), "Bolt": (30, 60, 220), "Corona": (20, 180, 40)}
     for k, name in enumerate((*BRANDS, "none")):
-        write_photos(root / name, per_class, first_seed=k * per_class, size=(320, 240), style="noise", quality=90,
-                     mark=colours.get(name), name="{i}.jpg")
+        write_photos(
+            root / name,
+            per_class,
+            first_seed=k * per_class,
+            size=(320, 240),
+            style="noise",
+            quality=90,
+            mark=colours.get(name),
+            name="{i}.jpg",
+        )
 
 
 def main() -> None:
@@ -36,16 +44,20 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=960)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--precision", default="float32", choices=["auto", "float32", "bfloat16"],
-                        help="of the cached features (float32: the gain from caching alone)")
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=["auto", "float32", "bfloat16"],
+        help="of the cached features (float32: the gain from caching alone)",
+    )
     args = parser.parse_args()
 
     import keras
     import numpy as np
 
+    from classifier.augment import augment_params
     from classifier.dataset import load_dataset
     from classifier.features import FeatureCache, Item
-    from classifier.augment import augment_params
     from classifier.images import read_rgb
     from classifier.model import LogoClassifier
 
@@ -56,8 +68,9 @@ def main() -> None:
         photos = [read_rgb(e.path) for e in dataset.examples]
 
         # cached: backbone once (features to disk), then the head for N epochs
-        cached_model = LogoClassifier.create(dataset.classes, backbone="mobilenet_v2", weights="none",
-                                             input_size=args.size, precision=args.precision)
+        cached_model = LogoClassifier.create(
+            dataset.classes, backbone="mobilenet_v2", weights="none", input_size=args.size, precision=args.precision
+        )
         start = time.perf_counter()
         cache = FeatureCache(Path(tmp) / "cache", cached_model, augment_params(None, views=1))
         features = cache.features([Item(e, e.brands) for e in dataset.examples], 1, progress=False)[:, 0]
@@ -77,12 +90,21 @@ def main() -> None:
         full.model.fit(pixels, labels, epochs=args.epochs, batch_size=32, verbose=0)
         end_to_end = time.perf_counter() - start
 
-    print(json.dumps({
-        "photos": len(photos), "epochs": args.epochs, "backbone": f"mobilenet_v2 (weights none) at {args.size} px",
-        "cached_features_precision": cached_model.compute_precision, "cached_features_seconds": round(cached, 2),
-        "of_which_features_seconds": round(features_seconds, 2), "end_to_end_seconds": round(end_to_end, 2),
-        "speedup": round(end_to_end / cached, 2),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "photos": len(photos),
+                "epochs": args.epochs,
+                "backbone": f"mobilenet_v2 (weights none) at {args.size} px",
+                "cached_features_precision": cached_model.compute_precision,
+                "cached_features_seconds": round(cached, 2),
+                "of_which_features_seconds": round(features_seconds, 2),
+                "end_to_end_seconds": round(end_to_end, 2),
+                "speedup": round(end_to_end / cached, 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,17 @@ from typing import Any
 
 import numpy as np
 
-AUGMENT_FIELDS = ("views", "seed", "random_resized_crop", "horizontal_flip", "color_jitter",
-                  "brightness_contrast", "channel_dropout", "blur", "perspective")
+AUGMENT_FIELDS = (
+    "views",
+    "seed",
+    "random_resized_crop",
+    "horizontal_flip",
+    "color_jitter",
+    "brightness_contrast",
+    "channel_dropout",
+    "blur",
+    "perspective",
+)
 
 
 @dataclass(frozen=True)
@@ -46,17 +55,21 @@ def build_augmenter(params: AugmentParams, size: int):
     import albumentations as A
     import cv2
 
-    return A.Compose([
-        A.RandomResizedCrop(size=(size, size), scale=(0.35, 1.0), interpolation=cv2.INTER_AREA,
-                            p=params.random_resized_crop),
-        A.Resize(size, size, interpolation=cv2.INTER_AREA),  # a no-op after a crop
-        A.HorizontalFlip(p=params.horizontal_flip),
-        A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.3, hue=0.03, p=params.color_jitter),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=params.brightness_contrast),
-        A.ChannelDropout(channel_drop_range=(1, 1), fill=0, p=params.channel_dropout),
-        A.Blur(blur_limit=(3, 5), p=params.blur),
-        A.Perspective(scale=(0.02, 0.08), p=params.perspective),
-    ], seed=params.seed)
+    return A.Compose(
+        [
+            A.RandomResizedCrop(
+                size=(size, size), scale=(0.35, 1.0), interpolation=cv2.INTER_AREA, p=params.random_resized_crop
+            ),
+            A.Resize(size, size, interpolation=cv2.INTER_AREA),  # a no-op after a crop
+            A.HorizontalFlip(p=params.horizontal_flip),
+            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.3, hue=0.03, p=params.color_jitter),
+            A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=params.brightness_contrast),
+            A.ChannelDropout(channel_drop_range=(1, 1), fill=0, p=params.channel_dropout),
+            A.Blur(blur_limit=(3, 5), p=params.blur),
+            A.Perspective(scale=(0.02, 0.08), p=params.perspective),
+        ],
+        seed=params.seed,
+    )
 
 
 def view_seed(params: AugmentParams, item_key: str, view: int) -> int:
@@ -79,6 +92,7 @@ def shrink(image: np.ndarray, size: int) -> np.ndarray:
     scale = 2 * size / min(height, width)
     if scale >= 1:
         return image
-    pil = Image.fromarray(image).resize((max(1, round(width * scale)), max(1, round(height * scale))),
-                                        Image.Resampling.BOX)
+    pil = Image.fromarray(image).resize(
+        (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX
+    )
     return np.asarray(pil)

@@ -33,8 +33,7 @@ def backbone_spec(name: str) -> BackboneSpec:
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ClassifierError(
-            f"unknown backbone {name!r} (choose one of: {', '.join(BACKBONES)})") from None
+        raise ClassifierError(f"unknown backbone {name!r} (choose one of: {', '.join(BACKBONES)})") from None
 
 
 def weights_identity(weights: str | Path | None) -> str:
@@ -82,17 +81,18 @@ def build_backbone(name: str, weights: str | Path | None, input_size: int):
             raise WeightsUnavailable(f"weights file {path} does not exist (give --weights imagenet|none|PATH)")
         keras_weights = str(path)
     try:
-        model = build(include_top=False, weights=keras_weights,
-                      input_shape=(input_size, input_size, 3), **extra)
+        model = build(include_top=False, weights=keras_weights, input_shape=(input_size, input_size, 3), **extra)
     except (OSError, ValueError, Exception) as exc:  # download failures surface as many types
         if keras_weights == "imagenet":
             raise WeightsUnavailable(
                 f"cannot download the ImageNet weights for {name} ({type(exc).__name__}: {exc}); "
                 f"offline, pass a local weights file with --weights PATH (Keras 'no top' .h5 file), "
-                f"or --weights none to train from scratch") from None
+                f"or --weights none to train from scratch"
+            ) from None
         if keras_weights is not None:
             raise WeightsUnavailable(
-                f"weights file {keras_weights} does not fit backbone {name} at {input_size} px: {exc}") from None
+                f"weights file {keras_weights} does not fit backbone {name} at {input_size} px: {exc}"
+            ) from None
         raise
     model.trainable = False
     return model

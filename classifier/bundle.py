@@ -7,7 +7,7 @@ import json
 import platform
 import re
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,12 @@ def library_versions() -> dict[str, str]:
     import numpy
     import tensorflow
 
-    versions = {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
-                "keras": keras.__version__, "numpy": numpy.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }
     try:
         import albumentations
 
@@ -72,7 +76,7 @@ def save_bundle(model: Any, bundle_dir: Path) -> Path:
         "weights_file": WEIGHTS,
         "weights_sha256": file_sha256(weights),
         "metrics": model.metrics,
-        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": library_versions(),
         **{k: v for k, v in model.info.items() if k not in ("format",)},
     }
@@ -85,8 +89,10 @@ def save_bundle(model: Any, bundle_dir: Path) -> Path:
 def read_manifest(bundle_dir: Path) -> dict[str, Any]:
     """bundle.json, checked for the keys a loader needs."""
     if not bundle_dir.is_dir():
-        raise BundleError(f"model bundle {bundle_dir} does not exist or is not a directory "
-                          f"(train one with `monitor train DATA_DIR --out {bundle_dir}`)")
+        raise BundleError(
+            f"model bundle {bundle_dir} does not exist or is not a directory "
+            f"(train one with `monitor train DATA_DIR --out {bundle_dir}`)"
+        )
     path = bundle_dir / MANIFEST
     if not path.is_file():
         raise BundleError(f"model bundle {bundle_dir}: {MANIFEST} is missing; this is not a model bundle")
@@ -100,11 +106,14 @@ def read_manifest(bundle_dir: Path) -> dict[str, Any]:
     if missing:
         raise BundleError(f"model bundle {bundle_dir}: {MANIFEST} lacks {', '.join(missing)}")
     if manifest["format"] != FORMAT:
-        raise BundleError(f"model bundle {bundle_dir}: format {manifest['format']!r} is not supported "
-                          f"(this version reads format {FORMAT})")
+        raise BundleError(
+            f"model bundle {bundle_dir}: format {manifest['format']!r} is not supported "
+            f"(this version reads format {FORMAT})"
+        )
     if manifest["backbone"] not in BACKBONES:
-        raise BundleError(f"model bundle {bundle_dir}: backbone {manifest['backbone']!r} is unknown "
-                          f"(known: {', '.join(BACKBONES)})")
+        raise BundleError(
+            f"model bundle {bundle_dir}: backbone {manifest['backbone']!r} is unknown (known: {', '.join(BACKBONES)})"
+        )
     classes = manifest["classes"]
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise BundleError(f"model bundle {bundle_dir}: classes must be a non-empty list of brand names")
@@ -139,21 +148,34 @@ def load_bundle(cls: Any, bundle_dir: Path, precision: str = "auto") -> Any:
     try:
         width = _output_width(weights)
     except Exception as exc:  # h5py raises OSError and others on damaged files
-        raise BundleError(f"model bundle {bundle_dir}: weights file {weights.name} is corrupt "
-                          f"(not a readable HDF5 file: {exc})") from None
+        raise BundleError(
+            f"model bundle {bundle_dir}: weights file {weights.name} is corrupt (not a readable HDF5 file: {exc})"
+        ) from None
     if width is not None and width != len(manifest["classes"]):
-        raise BundleError(f"model bundle {bundle_dir}: the weights score {width} brands but {MANIFEST} "
-                          f"lists {len(manifest['classes'])} ({', '.join(manifest['classes'])})")
+        raise BundleError(
+            f"model bundle {bundle_dir}: the weights score {width} brands but {MANIFEST} "
+            f"lists {len(manifest['classes'])} ({', '.join(manifest['classes'])})"
+        )
     if file_sha256(weights) != manifest["weights_sha256"]:
-        raise BundleError(f"model bundle {bundle_dir}: weights file {weights.name} is corrupt or was replaced "
-                          f"(its sha256 differs from the one in {MANIFEST})")
+        raise BundleError(
+            f"model bundle {bundle_dir}: weights file {weights.name} is corrupt or was replaced "
+            f"(its sha256 differs from the one in {MANIFEST})"
+        )
     head = manifest.get("head") or {}
     try:
-        model = cls(manifest["classes"], manifest["backbone"], int(manifest["input_size"]),
-                    manifest.get("weights_identity", "unknown"), float(head.get("dropout", 0.2)),
-                    int(head.get("hidden", 256)), str(head.get("pooling", "avg")),  # older bundles: average only
-                    bool(head.get("mid_level", False)), int(head.get("ensemble", 1)), precision,
-                    _base_weights=None)
+        model = cls(
+            manifest["classes"],
+            manifest["backbone"],
+            int(manifest["input_size"]),
+            manifest.get("weights_identity", "unknown"),
+            float(head.get("dropout", 0.2)),
+            int(head.get("hidden", 256)),
+            str(head.get("pooling", "avg")),  # older bundles: average only
+            bool(head.get("mid_level", False)),
+            int(head.get("ensemble", 1)),
+            precision,
+            _base_weights=None,
+        )
     except (ClassifierError, ValueError, TypeError) as exc:
         raise BundleError(f"model bundle {bundle_dir}: cannot build the model it describes: {exc}") from None
     try:
@@ -161,14 +183,20 @@ def load_bundle(cls: Any, bundle_dir: Path, precision: str = "auto") -> Any:
             warnings.simplefilter("ignore")  # Keras warns per layer before raising; the error says it all
             model.model.load_weights(str(weights))
     except Exception as exc:  # Keras raises ValueError/KeyError on layout mismatches
-        raise BundleError(f"model bundle {bundle_dir}: the weights do not fit backbone {manifest['backbone']!r} "
-                          f"at {manifest['input_size']} px with {len(manifest['classes'])} brands "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise BundleError(
+            f"model bundle {bundle_dir}: the weights do not fit backbone {manifest['backbone']!r} "
+            f"at {manifest['input_size']} px with {len(manifest['classes'])} brands "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
     model.thresholds = {c: float(manifest["thresholds"][c]) for c in model.classes}
     model.metrics = manifest.get("metrics") or {}
     model.calibration = Calibration.from_dict(model.metrics.get("calibration"))  # None: an older bundle, raw scores
-    model.info = {k: v for k, v in manifest.items() if k not in REQUIRED and k not in (
-        "classes", "thresholds", "metrics", "head", "weights_identity", "versions", "saved_at")}
+    model.info = {
+        k: v
+        for k, v in manifest.items()
+        if k not in REQUIRED
+        and k not in ("classes", "thresholds", "metrics", "head", "weights_identity", "versions", "saved_at")
+    }
     model.checksum = bundle_checksum(bundle_dir)
     model.bundle_path = bundle_dir.resolve()
     return model

@@ -4,8 +4,9 @@ brand), Platt per brand, isotonic per brand; the lowest cross-fitted log loss wi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +24,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
 
 
-def fit_platt(labels: np.ndarray, scores: np.ndarray, l2: float = 1e-3, steps: int = 50,
-              floor: Optional[float] = None) -> dict[str, float]:
+def fit_platt(
+    labels: np.ndarray, scores: np.ndarray, l2: float = 1e-3, steps: int = 50, floor: float | None = None
+) -> dict[str, float]:
     """p = sigmoid(a * logit(score) + b) by Newton's method, with Platt's smoothed targets; a kept positive."""
     y = np.asarray(labels, dtype=np.float64)
     x = _logit(scores)
@@ -57,8 +59,10 @@ def fit_isotonic(labels: np.ndarray, scores: np.ndarray) -> dict[str, list[float
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
     iso.fit(np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=np.float64))
     floor = 1.0 / (n + 2)  # never "certain" from a finite sample
-    return {"x": [float(v) for v in iso.X_thresholds_],
-            "y": [float(v) for v in np.clip(iso.y_thresholds_, floor, 1 - floor)]}
+    return {
+        "x": [float(v) for v in iso.X_thresholds_],
+        "y": [float(v) for v in np.clip(iso.y_thresholds_, floor, 1 - floor)],
+    }
 
 
 def apply_one(method: str, params: dict[str, Any], scores: np.ndarray) -> np.ndarray:
@@ -98,9 +102,13 @@ class Calibration:
         return {"method": self.method, "brands": self.brands, "photos": self.photos, "check": self.check}
 
     @classmethod
-    def from_dict(cls, value: Any) -> Optional["Calibration"]:
+    def from_dict(cls, value: Any) -> Calibration | None:
         """The stored calibration, or None for bundles from before calibration (or an unreadable entry)."""
-        if not isinstance(value, dict) or value.get("method") not in METHODS or not isinstance(value.get("brands"), dict):
+        if (
+            not isinstance(value, dict)
+            or value.get("method") not in METHODS
+            or not isinstance(value.get("brands"), dict)
+        ):
             return None
         return cls(value["method"], value["brands"], int(value.get("photos") or 0), value.get("check") or {})
 
@@ -139,6 +147,8 @@ def choose(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], folds
         losses[method] = log_loss(labels, predicted)
     best = min(METHODS, key=lambda m: losses[m])  # min keeps the first (simplest) of equals
     calibration = fit(labels, scores, classes, best)
-    calibration.check = {"held_out_log_loss": {k: round(v, 5) for k, v in losses.items()},
-                         "folds": int(len(np.unique(folds)))}
+    calibration.check = {
+        "held_out_log_loss": {k: round(v, 5) for k, v in losses.items()},
+        "folds": int(len(np.unique(folds))),
+    }
     return calibration

@@ -6,9 +6,9 @@ import csv
 import hashlib
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.examples)
 
-    def labels(self, classes: Optional[Sequence[str]] = None) -> np.ndarray:
+    def labels(self, classes: Sequence[str] | None = None) -> np.ndarray:
         """Multi-hot targets (N, C) in the order of `classes` (default: the data set's)."""
         classes = list(classes or self.classes)
         index = {c: i for i, c in enumerate(classes)}
@@ -73,10 +73,10 @@ class Dataset:
             digest.update(f"{example.sha256}:{'|'.join(sorted(example.brands))}\n".encode())
         return digest.hexdigest()
 
-    def subset(self, examples: list[Example]) -> "Dataset":
+    def subset(self, examples: list[Example]) -> Dataset:
         return replace(self, examples=examples)
 
-    def split(self, validation: float = 0.2, seed: int = 0) -> tuple["Dataset", "Dataset"]:
+    def split(self, validation: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:
         """Seeded train/validation split, stratified on each photo's first brand (or 'none')."""
         if not 0 < validation < 1:
             raise DatasetError(f"validation fraction must be between 0 and 1, got {validation}")
@@ -129,8 +129,11 @@ def _read_labels_csv(path: Path) -> list[tuple[Path, frozenset[str]]]:
                 continue
             if len(row) > 2 or not row[0].strip():
                 raise DatasetError(f"{path}, line {line}: expected 'path,brands' (brands separated by |), got {row}")
-            brands = frozenset(b.strip() for b in (row[1] if len(row) > 1 else "").split("|")
-                               if b.strip() and b.strip().lower() != NEGATIVE_FOLDER)
+            brands = frozenset(
+                b.strip()
+                for b in (row[1] if len(row) > 1 else "").split("|")
+                if b.strip() and b.strip().lower() != NEGATIVE_FOLDER
+            )
             photo = Path(row[0].strip())
             rows.append((photo if photo.is_absolute() else path.parent / photo, brands))
     return rows
@@ -154,9 +157,13 @@ def _read_boxes_csv(path: Path) -> list[tuple[str, Box, int]]:
     return out
 
 
-def load_dataset(root: Optional[str | Path] = None, negatives: Iterable[str | Path] = (),
-                 labels_csv: Optional[str | Path] = None, boxes_csv: Optional[str | Path] = None,
-                 progress: bool = True) -> Dataset:
+def load_dataset(
+    root: str | Path | None = None,
+    negatives: Iterable[str | Path] = (),
+    labels_csv: str | Path | None = None,
+    boxes_csv: str | Path | None = None,
+    progress: bool = True,
+) -> Dataset:
     """Read a labelled set: root/<Brand>/ folders (root/none = no logo), extra negative folders,
     or a labels CSV; the same bytes under several brands become one multi-label example."""
     from rich.progress import track
@@ -216,8 +223,9 @@ def _attach_boxes(dataset: Dataset, boxes_csv: Path) -> None:
             continue
         for example in targets.values():
             if not (0 <= box.x1 < box.x2 <= example.width + 1 and 0 <= box.y1 < box.y2 <= example.height + 1):
-                dataset.box_problems.append(f"{boxes_csv}, line {line}: box outside the {example.width}x"
-                                            f"{example.height} photo {image!r}")
+                dataset.box_problems.append(
+                    f"{boxes_csv}, line {line}: box outside the {example.width}x{example.height} photo {image!r}"
+                )
                 continue
             if not any(_iou(box, other) > 0.7 for other in example.boxes if other.brand == box.brand):
                 example.boxes.append(box)  # annotators often repeat a box; keep one

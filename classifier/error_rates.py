@@ -3,8 +3,9 @@ showing it), counted on photos that did not choose the thresholds: cross-fit fol
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -36,16 +37,26 @@ def counts(labels: np.ndarray, decided: np.ndarray, classes: Sequence[str]) -> d
     for col, brand in enumerate(classes):
         shows, fired = labels[:, col], decided[:, col]
         other = ~shows & ~nologo
-        out[brand] = {"tp": int((fired & shows).sum()), "positives": int(shows.sum()),
-                      "fp": int((fired & ~shows).sum()), "negatives": int((~shows).sum()),
-                      "fp_nologo": int((fired & nologo).sum()), "negatives_nologo": int(nologo.sum()),
-                      "fp_other": int((fired & other).sum()), "negatives_other": int(other.sum())}
+        out[brand] = {
+            "tp": int((fired & shows).sum()),
+            "positives": int(shows.sum()),
+            "fp": int((fired & ~shows).sum()),
+            "negatives": int((~shows).sum()),
+            "fp_nologo": int((fired & nologo).sum()),
+            "negatives_nologo": int(nologo.sum()),
+            "fp_other": int((fired & other).sum()),
+            "negatives_other": int(other.sum()),
+        }
     return out
 
 
-def cross_fit(labels: np.ndarray, folds: np.ndarray, classes: Sequence[str],
-              decide: Callable[[np.ndarray, np.ndarray], np.ndarray],
-              counted: Optional[np.ndarray] = None) -> dict[str, dict[str, int]]:
+def cross_fit(
+    labels: np.ndarray,
+    folds: np.ndarray,
+    classes: Sequence[str],
+    decide: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    counted: np.ndarray | None = None,
+) -> dict[str, dict[str, int]]:
     """Counts summed over folds: `decide(train_mask, held_mask)` chooses on the rows of the other folds and
     returns decisions (rows, C) for the held-out rows. Only rows in `counted` (default all) are counted and
     decided: extra rows (e.g. background crops) help choose but are not photos of the feed."""
@@ -61,25 +72,57 @@ def cross_fit(labels: np.ndarray, folds: np.ndarray, classes: Sequence[str],
     return total
 
 
-def report(brand_counts: dict[str, dict[str, int]], thresholds: dict[str, float], *, method: str, detail: str,
-           photos: int, source: str, tiling: Optional[dict]) -> dict[str, Any]:
+def report(
+    brand_counts: dict[str, dict[str, int]],
+    thresholds: dict[str, float],
+    *,
+    method: str,
+    detail: str,
+    photos: int,
+    source: str,
+    tiling: dict | None,
+) -> dict[str, Any]:
     """The bundle's metrics["error_rates"] (docs/interfaces.md, "error rates"): counts and their rates."""
     brands = {}
     for brand, c in brand_counts.items():
-        brands[brand] = {"threshold": float(thresholds[brand]), **{k: int(c[k]) for k in COUNTS},
-                         "recall": c["tp"] / c["positives"] if c["positives"] else None,
-                         "fpr": c["fp"] / c["negatives"] if c["negatives"] else None}
-    return {"method": method, "detail": detail, "photos": int(photos),
-            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "source": source, "tiling": tiling, "brands": brands}
+        brands[brand] = {
+            "threshold": float(thresholds[brand]),
+            **{k: int(c[k]) for k in COUNTS},
+            "recall": c["tp"] / c["positives"] if c["positives"] else None,
+            "fpr": c["fp"] / c["negatives"] if c["negatives"] else None,
+        }
+    return {
+        "method": method,
+        "detail": detail,
+        "photos": int(photos),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": source,
+        "tiling": tiling,
+        "brands": brands,
+    }
 
 
-def at_thresholds(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], thresholds: dict[str, float],
-                  tiling: Optional[dict], source: str = "evaluate") -> dict[str, Any]:
+def at_thresholds(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    classes: Sequence[str],
+    thresholds: dict[str, float],
+    tiling: dict | None,
+    source: str = "evaluate",
+) -> dict[str, Any]:
     """Rates of fixed thresholds on labelled photos that did not choose them (e.g. `monitor evaluate`)."""
     cut = np.array([thresholds[c] for c in classes])
     decided = np.asarray(scores) >= cut
-    detail = (f"counted on {len(labels)} labelled photos given to monitor evaluate, at the bundle's stored "
-              f"thresholds (chosen on other photos)")
-    return report(counts(labels, decided, classes), thresholds, method="split", detail=detail,
-                  photos=len(labels), source=source, tiling=tiling)
+    detail = (
+        f"counted on {len(labels)} labelled photos given to monitor evaluate, at the bundle's stored "
+        f"thresholds (chosen on other photos)"
+    )
+    return report(
+        counts(labels, decided, classes),
+        thresholds,
+        method="split",
+        detail=detail,
+        photos=len(labels),
+        source=source,
+        tiling=tiling,
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -12,8 +13,9 @@ from classifier.errors import DatasetError
 from classifier.tiling import Tiling
 
 
-def metrics_from_scores(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str],
-                        thresholds: dict[str, float]) -> dict[str, Any]:
+def metrics_from_scores(
+    labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], thresholds: dict[str, float]
+) -> dict[str, Any]:
     """All evaluation figures from multi-hot labels (N, C), scores (N, C) and per-brand thresholds."""
     from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_fscore_support
 
@@ -21,24 +23,32 @@ def metrics_from_scores(labels: np.ndarray, scores: np.ndarray, classes: Sequenc
     scores = np.asarray(scores, dtype=np.float64)
     cut = np.array([thresholds[c] for c in classes])
     decided = (scores >= cut).astype(int)
-    precision, recall, f1, support = precision_recall_fscore_support(labels, decided, average=None,
-                                                                     zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(labels, decided, average=None, zero_division=0)
     per_brand = {}
     aps = []
     for i, brand in enumerate(classes):
         ap = float(average_precision_score(labels[:, i], scores[:, i])) if labels[:, i].any() else None
         if ap is not None:
             aps.append(ap)
-        per_brand[brand] = {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                            "ap": ap, "support": int(support[i]), "threshold": float(cut[i]),
-                            "predicted": int(decided[:, i].sum())}
+        per_brand[brand] = {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "ap": ap,
+            "support": int(support[i]),
+            "threshold": float(cut[i]),
+            "predicted": int(decided[:, i].sum()),
+        }
     true_positive = int((decided & labels).sum())
     single = labels.sum(axis=1) == 1
     nologo = labels.sum(axis=1) == 0
     truth = labels[single].argmax(axis=1)
     top = scores[single].argmax(axis=1) if len(classes) else np.zeros(0, int)
-    matrix = confusion_matrix(truth, top, labels=list(range(len(classes)))) if single.any() else \
-        np.zeros((len(classes), len(classes)), int)
+    matrix = (
+        confusion_matrix(truth, top, labels=list(range(len(classes))))
+        if single.any()
+        else np.zeros((len(classes), len(classes)), int)
+    )
     return {
         "reliability": reliability(labels, scores),
         "decision_confusion": decision_confusion(labels, decided, scores, classes),
@@ -55,17 +65,25 @@ def metrics_from_scores(labels: np.ndarray, scores: np.ndarray, classes: Sequenc
     }
 
 
-def evaluate(model, dataset: Dataset, tiling: Any = None, batch_size: int = 32,
-             scores: Optional[np.ndarray] = None, progress: bool = False,
-             keep_scores: Optional[list] = None) -> dict[str, Any]:
+def evaluate(
+    model,
+    dataset: Dataset,
+    tiling: Any = None,
+    batch_size: int = 32,
+    scores: np.ndarray | None = None,
+    progress: bool = False,
+    keep_scores: list | None = None,
+) -> dict[str, Any]:
     """Score every photo of `dataset` with `model` at its stored thresholds and measure (the scores are
     appended to `keep_scores` when given)."""
     from classifier.images import read_rgb
 
     unknown = sorted(set(dataset.classes) - set(model.classes))
     if unknown:
-        raise DatasetError(f"the data set has brands the model was not trained on: {', '.join(unknown)} "
-                           f"(model brands: {', '.join(model.classes)})")
+        raise DatasetError(
+            f"the data set has brands the model was not trained on: {', '.join(unknown)} "
+            f"(model brands: {', '.join(model.classes)})"
+        )
     if scores is None:
         photos = (read_rgb(e.path) for e in dataset.examples)
         if progress:
@@ -77,8 +95,9 @@ def evaluate(model, dataset: Dataset, tiling: Any = None, batch_size: int = 32,
         keep_scores.append(scores)
     result = metrics_from_scores(dataset.labels(model.classes), scores, model.classes, model.thresholds)
     result["tiling"] = Tiling.of(tiling).on
-    result["worst"] = worst_examples(dataset.labels(model.classes), scores, model.classes, model.thresholds,
-                                     [str(e.path) for e in dataset.examples])
+    result["worst"] = worst_examples(
+        dataset.labels(model.classes), scores, model.classes, model.thresholds, [str(e.path) for e in dataset.examples]
+    )
     return result
 
 
@@ -91,14 +110,21 @@ def reliability(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[
     for b in range(bins):
         inside = which == b
         count = int(inside.sum())
-        out.append({"low": b / bins, "high": (b + 1) / bins, "pairs": count,
-                    "mean_score": float(scores[inside].mean()) if count else None,
-                    "observed": float(labels[inside].mean()) if count else None})
+        out.append(
+            {
+                "low": b / bins,
+                "high": (b + 1) / bins,
+                "pairs": count,
+                "mean_score": float(scores[inside].mean()) if count else None,
+                "observed": float(labels[inside].mean()) if count else None,
+            }
+        )
     return out
 
 
-def decision_confusion(labels: np.ndarray, decided: np.ndarray, scores: np.ndarray,
-                       classes: Sequence[str]) -> dict[str, Any]:
+def decision_confusion(
+    labels: np.ndarray, decided: np.ndarray, scores: np.ndarray, classes: Sequence[str]
+) -> dict[str, Any]:
     """Photos with one brand or none: true brand (or "no logo") against the decision (the highest-scoring brand
     over its threshold, or "no logo")."""
     names = list(classes) + ["no logo"]
@@ -111,8 +137,14 @@ def decision_confusion(labels: np.ndarray, decided: np.ndarray, scores: np.ndarr
     return {"labels": names, "matrix": matrix.tolist()}
 
 
-def worst_examples(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str], thresholds: dict[str, float],
-                   paths: Sequence[str], count: int = 6) -> dict[str, list[dict[str, Any]]]:
+def worst_examples(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    classes: Sequence[str],
+    thresholds: dict[str, float],
+    paths: Sequence[str],
+    count: int = 6,
+) -> dict[str, list[dict[str, Any]]]:
     """The surest false alarms (brand not there, score over its threshold) and the clearest misses."""
     labels, scores = np.asarray(labels).astype(bool), np.asarray(scores, dtype=np.float64)
     cut = np.array([thresholds[c] for c in classes])
@@ -120,8 +152,10 @@ def worst_examples(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str
     misses = [(scores[r, c], r, c) for r, c in zip(*np.nonzero(labels & (scores < cut)))]
 
     def rows(found, reverse):
-        return [{"path": paths[r], "brand": classes[c], "score": float(v), "threshold": float(cut[c])}
-                for v, r, c in sorted(found, reverse=reverse)[:count]]
+        return [
+            {"path": paths[r], "brand": classes[c], "score": float(v), "threshold": float(cut[c])}
+            for v, r, c in sorted(found, reverse=reverse)[:count]
+        ]
 
     return {"false_alarms": rows(alarms, True), "misses": rows(misses, False)}
 

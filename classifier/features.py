@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class Item:
 
     example: Example
     brands: frozenset[str]
-    crop: Optional[tuple[int, int, int, int]] = None
+    crop: tuple[int, int, int, int] | None = None
 
     @property
     def key(self) -> str:
@@ -62,8 +62,9 @@ def _share_inside(crop: tuple[int, int, int, int], box: Box) -> float:
     return max(width, 0.0) * max(height, 0.0) / area
 
 
-def tile_items(example: Example, tiles: Sequence[tuple[float, float, float, float]],
-               majority: float = 0.5) -> list[Item]:
+def tile_items(
+    example: Example, tiles: Sequence[tuple[float, float, float, float]], majority: float = 0.5
+) -> list[Item]:
     """The tiles predict-time tiling looks at, labelled from the boxes: a brand whose box lies mostly
     inside; no brand when no box touches the tile; a tile holding only part of a box is left out."""
     out = []
@@ -76,9 +77,14 @@ def tile_items(example: Example, tiles: Sequence[tuple[float, float, float, floa
     return out
 
 
-def training_items(dataset: Dataset, context_crops: int = 2, hard_negatives: int = 1,
-                   crop_scale: float = 2.0, seed: int = 0,
-                   tiles: Sequence[tuple[float, float, float, float]] = ()) -> list[Item]:
+def training_items(
+    dataset: Dataset,
+    context_crops: int = 2,
+    hard_negatives: int = 1,
+    crop_scale: float = 2.0,
+    seed: int = 0,
+    tiles: Sequence[tuple[float, float, float, float]] = (),
+) -> list[Item]:
     """Whole photos, plus context crops around logo boxes, logo-free crops of logo photos and
     (when `tiles` gives fractional boxes) the labelled tiles of boxed photos."""
     rng = random.Random(seed)
@@ -93,8 +99,11 @@ def training_items(dataset: Dataset, context_crops: int = 2, hard_negatives: int
         boxes = sorted(example.boxes, key=lambda b: -(b.x2 - b.x1) * (b.y2 - b.y1))[:context_crops]
         for box in boxes:
             crop = _context_crop(box, w, h, crop_scale)
-            inside = frozenset(b.brand for b in example.boxes
-                               if crop[0] <= (b.x1 + b.x2) / 2 <= crop[2] and crop[1] <= (b.y1 + b.y2) / 2 <= crop[3])
+            inside = frozenset(
+                b.brand
+                for b in example.boxes
+                if crop[0] <= (b.x1 + b.x2) / 2 <= crop[2] and crop[1] <= (b.y1 + b.y2) / 2 <= crop[3]
+            )
             items.append(Item(example, inside | {box.brand}, crop))
         if not {b.brand for b in example.boxes} >= example.brands:
             continue  # a brand without a box could be anywhere: no safe negative crop
@@ -119,10 +128,15 @@ class FeatureCache:
     """Backbone features per (item, view) on disk, keyed by everything that shapes them."""
 
     def __init__(self, root: Path, model, params: AugmentParams):
-        identity = {"version": CACHE_VERSION, "backbone": model.backbone, "weights": model.weights_id,
-                    "input_size": model.input_size, "features": model.feature_layout,
-                    "precision": model.compute_precision,
-                    "augmentation": {k: v for k, v in asdict(params).items() if k != "views"}}
+        identity = {
+            "version": CACHE_VERSION,
+            "backbone": model.backbone,
+            "weights": model.weights_id,
+            "input_size": model.input_size,
+            "features": model.feature_layout,
+            "precision": model.compute_precision,
+            "augmentation": {k: v for k, v in asdict(params).items() if k != "views"},
+        }
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
         self.folder = Path(root) / self.key
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -165,11 +179,11 @@ class FeatureCache:
             with Progress(disable=not progress, transient=True) as bar:
                 task = bar.add_task(f"Backbone features ({self.model.backbone})", total=total)
                 for start in range(0, len(todo), self.CHUNK):  # saved chunk by chunk: an interrupted run resumes
-                    chunk = todo[start:start + self.CHUNK]
+                    chunk = todo[start : start + self.CHUNK]
                     computed = self.model.features(self._views(items, chunk, augmenter, bar, task), batch_size)
                     offset = 0
                     for index, missing in chunk:
-                        fresh = computed[offset:offset + len(missing)]
+                        fresh = computed[offset : offset + len(missing)]
                         offset += len(missing)
                         stored[index] = np.concatenate([stored[index], fresh], axis=0)
                         tmp = self._path(items[index]).with_suffix(".tmp.npy")

@@ -20,10 +20,12 @@ def build_head(feature_dim: int, classes: int, dropout: float, hidden: int, l2: 
     norm.trainable = False
 
     def member(suffix: str) -> list:
-        return [layers.Dropout(dropout, name=f"head_dropout_in{suffix}"),
-                layers.Dense(hidden, activation="relu", kernel_regularizer=reg, name=f"head_hidden{suffix}"),
-                layers.Dropout(dropout, name=f"head_dropout{suffix}"),
-                layers.Dense(classes, activation="sigmoid", kernel_regularizer=reg, name=f"{OUTPUT_LAYER}{suffix}")]
+        return [
+            layers.Dropout(dropout, name=f"head_dropout_in{suffix}"),
+            layers.Dense(hidden, activation="relu", kernel_regularizer=reg, name=f"head_hidden{suffix}"),
+            layers.Dropout(dropout, name=f"head_dropout{suffix}"),
+            layers.Dense(classes, activation="sigmoid", kernel_regularizer=reg, name=f"{OUTPUT_LAYER}{suffix}"),
+        ]
 
     features = keras.Input((feature_dim,), name="features")
     if members == 1:  # the layout every bundle had before ensembles: keep it so those still load

@@ -10,7 +10,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -18,12 +18,23 @@ from classifier.errors import ClassifierError, PhotoRejected
 from classifier.tiling import tile_boxes, tile_pixels  # noqa: F401  (older imports of these names)
 
 # Pillow format names per allowed family (the JPEG reader also opens MPO, the multi-picture JPEG of cameras).
-FAMILIES = {"jpeg": ("JPEG",), "png": ("PNG",), "webp": ("WEBP",), "gif": ("GIF",), "bmp": ("BMP",),
-            "tiff": ("TIFF",)}
+FAMILIES = {"jpeg": ("JPEG",), "png": ("PNG",), "webp": ("WEBP",), "gif": ("GIF",), "bmp": ("BMP",), "tiff": ("TIFF",)}
 # Signatures of formats that are never decoded, to say what a refused file is.
-_KNOWN = ((b"%!PS", "EPS"), (b"\xc5\xd0\xd3\xc6", "EPS"), (b"%PDF", "PDF"), (b"<svg", "SVG"), (b"<?xml", "XML/SVG"),
-          (b"8BPS", "PSD"), (b"\x00\x00\x01\x00", "ICO"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
-          (b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
+_KNOWN = (
+    (b"%!PS", "EPS"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"),
+    (b"%PDF", "PDF"),
+    (b"<svg", "SVG"),
+    (b"<?xml", "XML/SVG"),
+    (b"8BPS", "PSD"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+)
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 _ALPHA = ("RGBA", "LA", "PA", "La", "RGBa")
 # EXIF orientation -> the PIL transpose that shows the photo upright (as ImageOps.exif_transpose does).
@@ -89,16 +100,17 @@ def _open(data: bytes, limits: DecodeLimits):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoRejected("too_large", str(exc)) from None
     except UnidentifiedImageError:
-        kind = next((name for magic, name in _KNOWN if data.lstrip()[:len(magic)] == magic), None)
+        kind = next((name for magic, name in _KNOWN if data.lstrip()[: len(magic)] == magic), None)
         if kind is not None and kind.lower() not in limits.formats:  # an allowed format that fails: broken
-            raise PhotoRejected("format_not_allowed", f"{kind} is not an allowed photo format "
-                                f"(allowed: {', '.join(limits.formats)})") from None
+            raise PhotoRejected(
+                "format_not_allowed", f"{kind} is not an allowed photo format (allowed: {', '.join(limits.formats)})"
+            ) from None
         raise PhotoRejected("not_an_image", "not a photo format this program reads") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise PhotoRejected("not_an_image", str(exc)) from None
 
 
-def decode(source: bytes | str | Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: Optional[int] = None) -> Photo:
+def decode(source: bytes | str | Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: int | None = None) -> Photo:
     """Decode and check a photo; PhotoRejected(reason) for empty, not_an_image, format_not_allowed,
     truncated, too_large, too_small. `draft` lets JPEG decode at a reduced scale near that many pixels."""
     from PIL import Image
@@ -117,15 +129,19 @@ def decode(source: bytes | str | Path, limits: DecodeLimits = DEFAULT_LIMITS, dr
     if width * height > limits.max_pixels:
         raise PhotoRejected("too_large", f"{width}x{height} pixels is over the limit of {limits.max_pixels}")
     if min(width, height) < limits.min_side:
-        raise PhotoRejected("too_small", f"{width}x{height} pixels; the shorter side must be at least "
-                            f"{limits.min_side}")
+        raise PhotoRejected(
+            "too_small", f"{width}x{height} pixels; the shorter side must be at least {limits.min_side}"
+        )
     exif = _exif(image)
     if draft and image.format in ("JPEG", "MPO"):
         image.draft("RGB", (draft, draft))  # decode at a reduced DCT scale: far less memory and time
     cost = decoded_bytes(image)
     if cost > limits.max_bytes:
-        raise PhotoRejected("too_large", f"{width}x{height} {image.mode} needs {cost / 2**20:.0f} MiB to decode, "
-                            f"over the budget of {limits.max_bytes / 2**20:.0f} MiB")
+        raise PhotoRejected(
+            "too_large",
+            f"{width}x{height} {image.mode} needs {cost / 2**20:.0f} MiB to decode, "
+            f"over the budget of {limits.max_bytes / 2**20:.0f} MiB",
+        )
     try:
         image.load()
     except Image.DecompressionBombError as exc:
@@ -161,7 +177,7 @@ def eight_bit(image: Any) -> Any:
         band = np.asarray(image.crop((0, top, width, min(height, top + step))))
         if divisor != 1:
             band = band // divisor
-        out[top:top + step] = np.clip(band, 0, 255)
+        out[top : top + step] = np.clip(band, 0, 255)
     return Image.fromarray(out, "L")
 
 
@@ -212,7 +228,7 @@ def _exif(image: Any) -> Any:
         return None
 
 
-def _orientation(exif: Any) -> Optional[int]:
+def _orientation(exif: Any) -> int | None:
     try:
         value = exif.get(0x0112) if exif is not None else None
         return int(value) if value is not None else None

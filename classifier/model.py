@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
@@ -17,21 +18,33 @@ from classifier.images import DEFAULT_LIMITS, DecodeLimits, read_rgb, to_rgb_arr
 from classifier.inference import check_precision, inference_backbone
 from classifier.tiling import Tiling, tile_boxes, tile_pixels
 
+
 @dataclass(frozen=True)
 class Detection:
     """One brand found in one photo; box in fractions of the photo (from the tile that fired)."""
 
     brand: str
     confidence: float
-    box: Optional[tuple[float, float, float, float]] = None
+    box: tuple[float, float, float, float] | None = None
 
 
 class LogoClassifier:
     """Multi-label logo classifier: preprocessing and backbone inside the Keras model."""
 
-    def __init__(self, classes: Sequence[str], backbone: str, input_size: int, weights_id: str,
-                 dropout: float = 0.2, hidden: int = 256, pooling: str = "avg", mid_level: bool = False,
-                 ensemble: int = 1, precision: str = "auto", _base_weights: Any = None):
+    def __init__(
+        self,
+        classes: Sequence[str],
+        backbone: str,
+        input_size: int,
+        weights_id: str,
+        dropout: float = 0.2,
+        hidden: int = 256,
+        pooling: str = "avg",
+        mid_level: bool = False,
+        ensemble: int = 1,
+        precision: str = "auto",
+        _base_weights: Any = None,
+    ):
         from classifier.tf_import import import_tensorflow
 
         import_tensorflow()  # first, so TensorFlow's start-up notices stay off the terminal
@@ -61,20 +74,24 @@ class LogoClassifier:
         self.metrics: dict[str, Any] = {}
         self.calibration: Any = None  # classifier.calibration.Calibration once trained (None: raw scores)
         self.info: dict[str, Any] = {}
-        self.checksum: Optional[str] = None
-        self.bundle_path: Optional[Path] = None
+        self.checksum: str | None = None
+        self.bundle_path: Path | None = None
 
         base = build_backbone(spec.name, _base_weights, self.input_size)
         self.base = base
         # With mid_level, one functional model over the same (shared) layers also returns the mid block.
-        self._maps = keras.Model(base.input, [base.get_layer(spec.mid_layer).output, base.output],
-                                 name=f"{base.name}_tapped") if self.mid_level else base
+        self._maps = (
+            keras.Model(base.input, [base.get_layer(spec.mid_layer).output, base.output], name=f"{base.name}_tapped")
+            if self.mid_level
+            else base
+        )
         self._poolers = poolers(self.pooling, 2 if self.mid_level else 1)
         pixels = keras.Input((self.input_size, self.input_size, 3), name="pixels")
         x = pixels if spec.scales_inside else layers.Rescaling(1 / 127.5, offset=-1.0, name="scale_pixels")(pixels)
         features = self.pooled_features(x, training=False)
-        self.head = build_head(int(features.shape[-1]), len(self.classes), self.dropout, self.hidden,
-                               members=self.ensemble)
+        self.head = build_head(
+            int(features.shape[-1]), len(self.classes), self.dropout, self.hidden, members=self.ensemble
+        )
         self.feature_model = keras.Model(pixels, features, name="features")
         self.model = keras.Model(pixels, self.head(features), name="logo_classifier")
         self._fns: dict[str, Any] = {}
@@ -96,8 +113,10 @@ class LogoClassifier:
 
         if self.ensemble == 1:
             return [self.head]
-        return [keras.Model(self.head.inputs, self.head.get_layer(f"{OUTPUT_LAYER}_{index}").output)
-                for index in range(self.ensemble)]
+        return [
+            keras.Model(self.head.inputs, self.head.get_layer(f"{OUTPUT_LAYER}_{index}").output)
+            for index in range(self.ensemble)
+        ]
 
     @property
     def feature_layout(self) -> dict[str, Any]:
@@ -106,21 +125,41 @@ class LogoClassifier:
 
     # -- construction and bundles ------------------------------------------------------------
     @classmethod
-    def create(cls, classes: Sequence[str], backbone: str = "inception_v3", weights: Any = "imagenet",
-               input_size: Optional[int] = None, dropout: float = 0.2, hidden: int = 256,
-               pooling: str = "avg", mid_level: bool = False, ensemble: int = 1,
-               precision: str = "auto") -> "LogoClassifier":
+    def create(
+        cls,
+        classes: Sequence[str],
+        backbone: str = "inception_v3",
+        weights: Any = "imagenet",
+        input_size: int | None = None,
+        dropout: float = 0.2,
+        hidden: int = 256,
+        pooling: str = "avg",
+        mid_level: bool = False,
+        ensemble: int = 1,
+        precision: str = "auto",
+    ) -> LogoClassifier:
         """An untrained head on a backbone (weights 'imagenet', 'none' or a file); thresholds 0.5.
 
         pooling 'avg_max' also keeps the strongest response of each channel (a small logo survives it);
         mid_level also pools an intermediate block (logos are mid-level patterns); ensemble averages
         that many heads; precision (auto | float32 | bfloat16) is the backbone's arithmetic when predicting."""
         spec = backbone_spec(backbone)
-        return cls(classes, spec.name, int(input_size or spec.default_size), weights_identity(weights),
-                   dropout, hidden, pooling, mid_level, ensemble, precision, _base_weights=weights)
+        return cls(
+            classes,
+            spec.name,
+            int(input_size or spec.default_size),
+            weights_identity(weights),
+            dropout,
+            hidden,
+            pooling,
+            mid_level,
+            ensemble,
+            precision,
+            _base_weights=weights,
+        )
 
     @classmethod
-    def load(cls, bundle_dir: str | Path, precision: str = "auto") -> "LogoClassifier":
+    def load(cls, bundle_dir: str | Path, precision: str = "auto") -> LogoClassifier:
         """Load and check a bundle directory (BundleError explains what is wrong)."""
         from classifier.bundle import load_bundle
 
@@ -171,8 +210,7 @@ class LogoClassifier:
         """The backbone copy prediction runs (batch norm folded, in the resolved precision), built on first use."""
         if "backbone" not in self._fns:
             spec = backbone_spec(self.backbone)
-            self._fns["backbone"] = inference_backbone(self._maps, self.input_size, self.precision,
-                                                       spec.scales_inside)
+            self._fns["backbone"] = inference_backbone(self._maps, self.input_size, self.precision, spec.scales_inside)
         return self._fns["backbone"]
 
     @property
@@ -252,10 +290,12 @@ class LogoClassifier:
         scores = self._run(self._dataset(images, batch_size)).astype(np.float32)
         return scores if raw else self.calibrated(scores)
 
-    def predict_files(self, paths: Sequence[str | Path], batch_size: int = 32,
-                      limits: DecodeLimits = DEFAULT_LIMITS) -> np.ndarray:
+    def predict_files(
+        self, paths: Sequence[str | Path], batch_size: int = 32, limits: DecodeLimits = DEFAULT_LIMITS
+    ) -> np.ndarray:
         """Probabilities (N, C) from image files, decoded (classifier.images, the one decoder) in threads
         while the model runs."""
+
         def decoded(pool) -> Iterator[np.ndarray]:
             pending: list = []
             for path in paths:  # a bounded window of photos in flight, not every file at once
@@ -272,8 +312,9 @@ class LogoClassifier:
         """Pooled backbone features (N, D) of whole photos; `images` may be a lazy iterator."""
         return self._run(self._dataset(images, batch_size), name="features")
 
-    def predict_tiled(self, images: Iterable[Any], grid: int = 2, overlap: float = 0.25,
-                      batch_size: int = 32, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def predict_tiled(
+        self, images: Iterable[Any], grid: int = 2, overlap: float = 0.25, batch_size: int = 32, raw: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Max over the whole photo and grid tiles: (scores (N, C), index of the winning box (N, C))."""
         boxes = tile_boxes(grid, overlap)
         scores = self._run(self._dataset(images, batch_size, boxes)).reshape(-1, len(boxes), len(self.classes))
@@ -295,14 +336,21 @@ class LogoClassifier:
             return predict_windows(self, images, tiling, batch_size, raw)
         return self.predict_tiled(images, tiling.grid, tiling.overlap, batch_size, raw)
 
-    def detect(self, images: Sequence[Any], thresholds: Optional[dict[str, float]] = None,
-               tiling: Any = None, batch_size: int = 32) -> list[list[Detection]]:
+    def detect(
+        self,
+        images: Sequence[Any],
+        thresholds: dict[str, float] | None = None,
+        tiling: Any = None,
+        batch_size: int = 32,
+    ) -> list[list[Detection]]:
         """Brands at or above their threshold per photo, highest confidence first."""
         limits = {**self.thresholds, **(thresholds or {})}
         unknown = sorted(set(thresholds or {}) - set(self.classes))
         if unknown:
-            raise ClassifierError(f"thresholds given for brands the model does not know: {', '.join(unknown)}"
-                                  f" (model brands: {', '.join(self.classes)})")
+            raise ClassifierError(
+                f"thresholds given for brands the model does not know: {', '.join(unknown)}"
+                f" (model brands: {', '.join(self.classes)})"
+            )
         images = list(images)
         tiling = Tiling.of(tiling)
         tiled = tiling.on

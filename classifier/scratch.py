@@ -9,13 +9,15 @@ measures it like any other model; the result saves as a normal bundle.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 
-def _views(dataset: Any, classes: list[str], size: int, views: int, seed: int,
-           on_photo: Optional[Callable[[], None]] = None) -> tuple[np.ndarray, np.ndarray]:
+def _views(
+    dataset: Any, classes: list[str], size: int, views: int, seed: int, on_photo: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The plain photo plus `views - 1` augmented views per example, as (N, S, S, 3) uint8 and labels."""
     from PIL import Image
 
@@ -39,10 +41,22 @@ def _views(dataset: Any, classes: list[str], size: int, views: int, seed: int,
     return np.stack(images), np.stack(targets).astype(np.float32)
 
 
-def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: int, views: int = 4,
-                       batch_size: int = 32, learning_rate: float = 2e-3, validation: float = 0.2,
-                       seed: int = 0, valid_set: Any = None, on_photo: Optional[Callable[[], None]] = None,
-                       on_epoch: Optional[Callable[[int, dict], None]] = None, tiling: Any = None) -> Any:
+def train_from_scratch(
+    dataset: Any,
+    *,
+    backbone: str,
+    input_size: int,
+    epochs: int,
+    views: int = 4,
+    batch_size: int = 32,
+    learning_rate: float = 2e-3,
+    validation: float = 0.2,
+    seed: int = 0,
+    valid_set: Any = None,
+    on_photo: Callable[[], None] | None = None,
+    on_epoch: Callable[[int, dict], None] | None = None,
+    tiling: Any = None,
+) -> Any:
     """A LogoClassifier whose backbone and head were trained together on `dataset` (weights none); calibration,
     thresholds and error rates come from `valid_set` (default: a seeded split of `dataset`), scored with
     `tiling` (classifier.tail, as for every trainer)."""
@@ -78,18 +92,30 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
     callbacks: list[Any] = [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)]
     if on_epoch:
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_epoch(epoch, logs)))
-    history = trainer.fit(x_train.astype(np.float32), y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
-                          verbose=0, callbacks=callbacks)
+    history = trainer.fit(
+        x_train.astype(np.float32),
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
     for start in range(0, len(x_train), 256):  # settle the moving statistics on the final weights
-        base(x_train[start:start + 256].astype(np.float32) / 127.5 - 1.0, training=True)
+        base(x_train[start : start + 256].astype(np.float32) / 127.5 - 1.0, training=True)
     base.trainable = False
     model.invalidate_compiled()
 
     training = {
         "recipe": "whole network trained from random weights (classifier.scratch)",
-        "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
-        "validation_photos": len(valid_set), "views": views, "epochs_run": len(history.history.get("loss", [])),
-        "seed": seed}
+        "data_fingerprint": dataset.fingerprint(),
+        "photos": len(dataset),
+        "train_photos": len(train_set),
+        "validation_photos": len(valid_set),
+        "views": views,
+        "epochs_run": len(history.history.get("loss", [])),
+        "seed": seed,
+    }
     tiling = Tiling.of(tiling)
     if tiling.on:  # thresholds must be calibrated on the scores the daemon will compute
         scores = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
@@ -97,5 +123,3 @@ def train_from_scratch(dataset: Any, *, backbone: str, input_size: int, epochs: 
         scores = model.predict(list(x_val), batch_size=64, raw=True) if len(x_val) else np.zeros((0, len(classes)))
     finish_training(model, labels=y_val, scores=scores, training=training, tiling=tiling, seed=seed)
     return model
-
-

@@ -8,9 +8,11 @@ import sys
 import tempfile
 
 # Printed from C++ before logging is set up, so TF_CPP_MIN_LOG_LEVEL does not silence them (TF 2.21).
-NOTICES = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
-                     r"|I0000 \S+ +\d+ (port|cpu_feature_guard)\.cc:\d+\]"
-                     r"|To enable the following instructions: .* rebuild TensorFlow)")
+NOTICES = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|I0000 \S+ +\d+ (port|cpu_feature_guard)\.cc:\d+\]"
+    r"|To enable the following instructions: .* rebuild TensorFlow)"
+)
 
 
 def import_tensorflow():
@@ -34,8 +36,11 @@ def import_tensorflow():
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            kept = [line for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
-                    if not NOTICES.match(line)]
+            kept = [
+                line
+                for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not NOTICES.match(line)
+            ]
             sys.stderr.write("".join(kept))
             sys.stderr.flush()
     return tensorflow

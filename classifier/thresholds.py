@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -10,7 +10,7 @@ DEFAULT = 0.5
 LOWEST, HIGHEST = 0.02, 0.98
 
 
-def calibrate_one(labels: np.ndarray, scores: np.ndarray, target_precision: Optional[float] = None) -> float:
+def calibrate_one(labels: np.ndarray, scores: np.ndarray, target_precision: float | None = None) -> float:
     """Best-F1 threshold (or the lowest reaching `target_precision`), midway to the next lower score."""
     from sklearn.metrics import precision_recall_curve
 
@@ -34,8 +34,13 @@ def calibrate_one(labels: np.ndarray, scores: np.ndarray, target_precision: Opti
     return float(np.clip(cut, LOWEST, HIGHEST))
 
 
-def calibrate(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str],
-              target_precision: Optional[float] = None, shrink: float = 0.0) -> dict[str, float]:
+def calibrate(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    classes: Sequence[str],
+    target_precision: float | None = None,
+    shrink: float = 0.0,
+) -> dict[str, float]:
     """One threshold per brand from validation labels (N, C) and scores (N, C).
 
     With `shrink` > 0, each brand's threshold moves toward the one calibrated on all brands pooled,
@@ -47,5 +52,7 @@ def calibrate(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str],
         return own
     pooled = calibrate_one(labels.ravel(), scores.ravel(), target_precision)
     positives = labels.sum(axis=0)
-    return {brand: float((positives[i] * own[brand] + shrink * pooled) / (positives[i] + shrink))
-            for i, brand in enumerate(classes)}
+    return {
+        brand: float((positives[i] * own[brand] + shrink * pooled) / (positives[i] + shrink))
+        for i, brand in enumerate(classes)
+    }

@@ -6,7 +6,7 @@ import itertools
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +27,14 @@ def _progress_callback(total_epochs: int, label: str, enabled: bool):
         """One rich progress bar over epochs, showing the losses."""
 
         def on_train_begin(self, logs=None):
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[losses]}"),
-                                TimeElapsedColumn(), disable=not enabled, transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[losses]}"),
+                TimeElapsedColumn(),
+                disable=not enabled,
+                transient=True,
+            )
             self.bar.start()
             self.task = self.bar.add_task(label, total=total_epochs, losses="")
 
@@ -43,8 +49,19 @@ def _progress_callback(total_epochs: int, label: str, enabled: bool):
     return RichEpochs()
 
 
-def _fit_head(model, x_train, y_train, x_val, y_val, epochs: int, learning_rate: float,
-              batch_size: int, patience: int, seed: int, progress: bool):
+def _fit_head(
+    model,
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    patience: int,
+    seed: int,
+    progress: bool,
+):
     """Train each head member on its own seed (early stopping on validation); their histories."""
     import keras
 
@@ -58,16 +75,35 @@ def _fit_head(model, x_train, y_train, x_val, y_val, epochs: int, learning_rate:
         label = "Training the head" + (f" ({index + 1}/{len(members)})" if len(members) > 1 else "")
         callbacks = [_progress_callback(epochs, label, progress)]
         if validation is not None:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                           restore_best_weights=True))
-        history = member.fit(x_train, y_train, validation_data=validation, epochs=epochs,
-                             batch_size=batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+            callbacks.append(
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+            )
+        history = member.fit(
+            x_train,
+            y_train,
+            validation_data=validation,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            verbose=0,
+            callbacks=callbacks,
+        )
         histories.append({k: [float(v) for v in values] for k, values in history.history.items()})
     return histories
 
 
-def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, layers: int, epochs: int,
-               params, batch_size: int, seed: int, progress: bool) -> None:
+def _fine_tune(
+    model,
+    items: list[Item],
+    labels: np.ndarray,
+    valid: Dataset,
+    layers: int,
+    epochs: int,
+    params,
+    batch_size: int,
+    seed: int,
+    progress: bool,
+) -> None:
     """Unfreeze the top `layers` backbone layers that have weights (not batch norm); train on augmented views."""
     import keras
     import tensorflow as tf
@@ -77,8 +113,9 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
 
     base = model.base
     base.trainable = True
-    weighted = [layer for layer in base.layers
-                if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
+    weighted = [
+        layer for layer in base.layers if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ]
     unfrozen = {id(layer) for layer in weighted[-layers:]}
     for layer in base.layers:  # batch norm stays frozen, as the keras-io transfer-learning guide advises
         layer.trainable = id(layer) in unfrozen
@@ -98,7 +135,8 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
     steps = int(np.ceil(len(items) / batch_size))
     resize = model._resize_graph()
     val_images = tf.data.Dataset.from_generator(
-        lambda: (read_rgb(e.path) for e in valid.examples), output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+        lambda: (read_rgb(e.path) for e in valid.examples), output_signature=tf.TensorSpec([None, None, 3], tf.uint8)
+    )
     val_labels = tf.data.Dataset.from_tensor_slices(valid.labels(model.classes))
     # A generator's length is unknown to Keras, which then warns "input ran out of data" after each validation pass.
     val_images = val_images.apply(tf.data.experimental.assert_cardinality(len(valid)))
@@ -107,22 +145,52 @@ def _fine_tune(model, items: list[Item], labels: np.ndarray, valid: Dataset, lay
     callbacks = [_progress_callback(epochs, f"Fine-tuning the top {layers} layers", progress)]
     if len(valid):
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True))
-    model.model.fit(data, epochs=epochs, steps_per_epoch=steps, validation_data=val if len(valid) else None,
-                    verbose=0, callbacks=callbacks, shuffle=False)
+    model.model.fit(
+        data,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        validation_data=val if len(valid) else None,
+        verbose=0,
+        callbacks=callbacks,
+        shuffle=False,
+    )
     base.trainable = False
     model.invalidate_compiled()
 
 
-def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "imagenet",
-          input_size: Optional[int] = None, epochs: int = 30, augmentation: Any = None,
-          views: Optional[int] = None, validation: float = 0.2, seed: int = 0,
-          cache_dir: Optional[str | Path] = None, fine_tune: int = 0, fine_tune_epochs: int = 5,
-          target_precision: Optional[float] = None, tiling: Any = None,
-          context_crops: int = 2, hard_negatives: int = 1, dropout: float = 0.3, hidden: int = 256,
-          pooling: str = "avg_max", mid_level: bool = True, ensemble: int = 5, tile_crops: bool = False,
-          calibration_crops: int = 2, threshold_shrink: float = 0.0,
-          learning_rate: float = 1e-3, batch_size: int = 32, patience: int = 8,
-          valid_set: Optional[Dataset] = None, precision: str = "auto", progress: bool = True):
+def train(
+    dataset: Dataset,
+    *,
+    backbone: str = "inception_v3",
+    weights: Any = "imagenet",
+    input_size: int | None = None,
+    epochs: int = 30,
+    augmentation: Any = None,
+    views: int | None = None,
+    validation: float = 0.2,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    fine_tune: int = 0,
+    fine_tune_epochs: int = 5,
+    target_precision: float | None = None,
+    tiling: Any = None,
+    context_crops: int = 2,
+    hard_negatives: int = 1,
+    dropout: float = 0.3,
+    hidden: int = 256,
+    pooling: str = "avg_max",
+    mid_level: bool = True,
+    ensemble: int = 5,
+    tile_crops: bool = False,
+    calibration_crops: int = 2,
+    threshold_shrink: float = 0.0,
+    learning_rate: float = 1e-3,
+    batch_size: int = 32,
+    patience: int = 8,
+    valid_set: Dataset | None = None,
+    precision: str = "auto",
+    progress: bool = True,
+):
     """Train a LogoClassifier on `dataset` (split seeded unless `valid_set` is given) and return it,
     with thresholds calibrated and metrics measured on the validation photos (tiled when `tiling`
     is enabled; `tile_crops` then also trains on those tiles of the boxed photos). `calibration_crops`
@@ -141,9 +209,18 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
     else:
         train_set = dataset
     classes = list(dataset.classes)
-    model = LogoClassifier.create(classes, backbone=backbone, weights=weights, input_size=input_size,
-                                  dropout=dropout, hidden=hidden, pooling=pooling, mid_level=mid_level,
-                                  ensemble=ensemble, precision=precision)
+    model = LogoClassifier.create(
+        classes,
+        backbone=backbone,
+        weights=weights,
+        input_size=input_size,
+        dropout=dropout,
+        hidden=hidden,
+        pooling=pooling,
+        mid_level=mid_level,
+        ensemble=ensemble,
+        precision=precision,
+    )
     cache = FeatureCache(Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params)
     tiles = tiling.boxes()[1:] if tile_crops else []
     items = training_items(train_set, context_crops, hard_negatives, seed=seed, tiles=tiles)
@@ -152,21 +229,35 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
     x_train = train_features.reshape(-1, train_features.shape[-1])
     y_train = np.repeat(item_labels, params.views, axis=0)
     valid_items = [Item(e, e.brands) for e in valid_set.examples]
-    x_val = cache.features(valid_items, 1, batch_size, progress)[:, 0] if valid_items else np.zeros((0, x_train.shape[1]))
+    x_val = (
+        cache.features(valid_items, 1, batch_size, progress)[:, 0] if valid_items else np.zeros((0, x_train.shape[1]))
+    )
     y_val = valid_set.labels(classes)
-    histories = _fit_head(model, x_train, y_train, x_val, y_val, epochs, learning_rate, batch_size, patience,
-                          seed, progress)
+    histories = _fit_head(
+        model, x_train, y_train, x_val, y_val, epochs, learning_rate, batch_size, patience, seed, progress
+    )
     if fine_tune:
-        _fine_tune(model, items, item_labels, valid_set, fine_tune, fine_tune_epochs, params, batch_size,
-                   seed, progress)
+        _fine_tune(
+            model, items, item_labels, valid_set, fine_tune, fine_tune_epochs, params, batch_size, seed, progress
+        )
     training = {
-        "data_fingerprint": dataset.fingerprint(), "photos": len(dataset), "train_photos": len(train_set),
-        "validation_photos": len(valid_set), "items": len(items), "views": params.views,
+        "data_fingerprint": dataset.fingerprint(),
+        "photos": len(dataset),
+        "train_photos": len(train_set),
+        "validation_photos": len(valid_set),
+        "items": len(items),
+        "views": params.views,
         "augmentation": asdict(params),
-        "epochs_run": max(len(h.get("loss", [])) for h in histories), "fine_tune_layers": fine_tune,
-        "ensemble": model.ensemble, "feature_precision": model.compute_precision,
-        "target_precision": target_precision, "seed": seed, "feature_cache": cache.key,
-        "tile_crops": bool(tiles), "features": model.feature_layout, "calibration_crops": calibration_crops,
+        "epochs_run": max(len(h.get("loss", [])) for h in histories),
+        "fine_tune_layers": fine_tune,
+        "ensemble": model.ensemble,
+        "feature_precision": model.compute_precision,
+        "target_precision": target_precision,
+        "seed": seed,
+        "feature_cache": cache.key,
+        "tile_crops": bool(tiles),
+        "features": model.feature_layout,
+        "calibration_crops": calibration_crops,
         "threshold_shrink": threshold_shrink,
     }
     scores = extra = groups = None
@@ -177,13 +268,23 @@ def train(dataset: Dataset, *, backbone: str = "inception_v3", weights: Any = "i
             scores = model.head.predict(x_val, batch_size=256, verbose=0)
         backgrounds = background_crops(valid_set, calibration_crops, seed) if calibration_crops else []
         if backgrounds:
-            extra = model.scores((item.pixels() for item in backgrounds), tiling=tiling, batch_size=batch_size,
-                                 raw=True)
+            extra = model.scores(
+                (item.pixels() for item in backgrounds), tiling=tiling, batch_size=batch_size, raw=True
+            )
             where = {e.sha256: i for i, e in enumerate(valid_set.examples)}
             groups = np.array([where[item.example.sha256] for item in backgrounds])
-    return finish_training(model, labels=y_val, scores=scores if scores is not None else np.zeros((0, len(classes))),
-                           training=training, tiling=tiling, extra_scores=extra, extra_groups=groups,
-                           target_precision=target_precision, shrink=threshold_shrink, seed=seed)
+    return finish_training(
+        model,
+        labels=y_val,
+        scores=scores if scores is not None else np.zeros((0, len(classes))),
+        training=training,
+        tiling=tiling,
+        extra_scores=extra,
+        extra_groups=groups,
+        target_precision=target_precision,
+        shrink=threshold_shrink,
+        seed=seed,
+    )
 
 
 def _scores_of(model, dataset: Dataset, tiling: Any, batch_size: int) -> np.ndarray:

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from classifier.dataset import Dataset, dataset_stats, load_dataset
 
 
-def read_dataset(data_dir: Optional[Path], negatives: Sequence[Path] = (), labels: Optional[Path] = None,
-                 boxes: Optional[Path] = None) -> Dataset:
+def read_dataset(
+    data_dir: Path | None, negatives: Sequence[Path] = (), labels: Path | None = None, boxes: Path | None = None
+) -> Dataset:
     """load_dataset with a progress bar."""
     return load_dataset(data_dir, negatives=negatives, labels_csv=labels, boxes_csv=boxes, progress=True)
 
 
-def stats(data_dir: Optional[Path], negatives: Sequence[Path] = (), labels: Optional[Path] = None,
-          boxes: Optional[Path] = None) -> dict[str, Any]:
+def stats(
+    data_dir: Path | None, negatives: Sequence[Path] = (), labels: Path | None = None, boxes: Path | None = None
+) -> dict[str, Any]:
     """Counts per class, duplicates, unreadable files and photo sizes of a labelled set."""
     return dataset_stats(read_dataset(data_dir, negatives, labels, boxes))
 
 
-def train_bundle(data_dir: Optional[Path], out: Path, *, negatives: Sequence[Path] = (),
-                 labels: Optional[Path] = None, boxes: Optional[Path] = None, **options: Any):
+def train_bundle(
+    data_dir: Path | None,
+    out: Path,
+    *,
+    negatives: Sequence[Path] = (),
+    labels: Path | None = None,
+    boxes: Path | None = None,
+    **options: Any,
+):
     """Read the data, train (see classifier.train.train for the options), save the bundle; returns the model."""
     from classifier.train import train
 
@@ -32,10 +42,19 @@ def train_bundle(data_dir: Optional[Path], out: Path, *, negatives: Sequence[Pat
     return model, dataset
 
 
-def evaluate_bundle(model_dir: Path, data_dir: Optional[Path], *, negatives: Sequence[Path] = (),
-                    labels: Optional[Path] = None, tiling: Any = None, json_path: Optional[Path] = None,
-                    html_path: Optional[Path] = None, batch_size: int = 32, precision: str = "auto",
-                    update_rates: bool = False) -> dict[str, Any]:
+def evaluate_bundle(
+    model_dir: Path,
+    data_dir: Path | None,
+    *,
+    negatives: Sequence[Path] = (),
+    labels: Path | None = None,
+    tiling: Any = None,
+    json_path: Path | None = None,
+    html_path: Path | None = None,
+    batch_size: int = 32,
+    precision: str = "auto",
+    update_rates: bool = False,
+) -> dict[str, Any]:
     """Evaluate a saved bundle on a labelled set; optionally write the JSON and the HTML report, and store the
     error rates measured here in the bundle (source "evaluate")."""
     from classifier.bundle import update_metrics
@@ -48,8 +67,9 @@ def evaluate_bundle(model_dir: Path, data_dir: Optional[Path], *, negatives: Seq
     dataset = read_dataset(data_dir, negatives, labels)
     scores: list = []
     metrics = evaluate(model, dataset, tiling=tiling, batch_size=batch_size, progress=True, keep_scores=scores)
-    metrics["error_rates"] = at_thresholds(dataset.labels(model.classes), scores[0], model.classes,
-                                           model.thresholds, Tiling.of(tiling).as_dict())
+    metrics["error_rates"] = at_thresholds(
+        dataset.labels(model.classes), scores[0], model.classes, model.thresholds, Tiling.of(tiling).as_dict()
+    )
     if update_rates:
         stored = {**model.metrics, "error_rates": metrics["error_rates"]}
         metrics["rates_stored"] = {"bundle": str(model.bundle_path), "checksum": update_metrics(model_dir, stored)}
@@ -63,9 +83,15 @@ def evaluate_bundle(model_dir: Path, data_dir: Optional[Path], *, negatives: Seq
     return metrics
 
 
-def predict_paths(model_dir: Path, paths: Iterable[Path], *, tiling: Any = None,
-                  thresholds: Optional[dict[str, float]] = None, batch_size: int = 32,
-                  precision: str = "auto") -> list[dict[str, Any]]:
+def predict_paths(
+    model_dir: Path,
+    paths: Iterable[Path],
+    *,
+    tiling: Any = None,
+    thresholds: dict[str, float] | None = None,
+    batch_size: int = 32,
+    precision: str = "auto",
+) -> list[dict[str, Any]]:
     """Detections per photo file; unreadable files get an `error` entry instead of stopping the run."""
     from classifier.images import read_rgb
     from classifier.model import LogoClassifier
@@ -85,5 +111,6 @@ def predict_paths(model_dir: Path, paths: Iterable[Path], *, tiling: Any = None,
     for slot, detections in zip(slots, found):
         results[slot]["detections"] = [
             {"brand": d.brand, "confidence": round(d.confidence, 4), "box": list(d.box) if d.box else None}
-            for d in detections]
+            for d in detections
+        ]
     return results

@@ -47,8 +47,14 @@ class BatchCounts:
     def as_json(self) -> dict[str, Any]:
         """The counts an outbox row keeps (`monitor status`, reclassify progress)."""
         result = self.result
-        return {"new": result.new, "duplicates": result.duplicates + self.known, "reposts": result.reposts,
-                "rejected": result.rejected, "detections": result.detections, "failures": result.failures}
+        return {
+            "new": result.new,
+            "duplicates": result.duplicates + self.known,
+            "reposts": result.reposts,
+            "rejected": result.rejected,
+            "detections": result.detections,
+            "failures": result.failures,
+        }
 
 
 def read_item(source: Source, ref: ImageRef) -> Item:
@@ -86,10 +92,17 @@ def drop_known(db: Database, items: list[Item]) -> None:
 def check_item(item: Item, ingest: IngestSettings, model: LoadedModel) -> None:
     """Decode and validate the item's bytes at the model's working size (sets checked or rejected)."""
     try:
-        item.checked = check_image(item.data, ingest.max_pixels, ingest.min_side, model.work_side,
-                                   sha256=item.sha256, square=not model.tiled,
-                                   thumbnail_size=ingest.thumbnail_size, formats=ingest.image_formats,
-                                   max_decode_mb=ingest.max_decode_mb)
+        item.checked = check_image(
+            item.data,
+            ingest.max_pixels,
+            ingest.min_side,
+            model.work_side,
+            sha256=item.sha256,
+            square=not model.tiled,
+            thumbnail_size=ingest.thumbnail_size,
+            formats=ingest.image_formats,
+            max_decode_mb=ingest.max_decode_mb,
+        )
     except ImageRejected as exc:
         item.rejected = exc
     except Exception as exc:  # Pillow raises many kinds on hostile files
@@ -97,8 +110,9 @@ def check_item(item: Item, ingest: IngestSettings, model: LoadedModel) -> None:
     item.data = None
 
 
-def check_items(items: list[Item], ingest: IngestSettings, model: LoadedModel,
-                pool: ThreadPoolExecutor | None = None) -> None:
+def check_items(
+    items: list[Item], ingest: IngestSettings, model: LoadedModel, pool: ThreadPoolExecutor | None = None
+) -> None:
     """Check every item that still has bytes."""
     pending = [i for i in items if i.data is not None]
     list((pool.map if pool is not None else map)(lambda item: check_item(item, ingest, model), pending))
@@ -108,38 +122,72 @@ def classify_items(model: LoadedModel, items: list[Item]) -> list[list[Detection
     """Detection records of each accepted item, in the order of the accepted items."""
     accepted = [i for i in items if i.checked is not None]
     found = model.detect([i.checked.image for i in accepted]) if accepted else []
-    return [[DetectionRecord(d.brand, float(d.confidence), tuple(d.box) if d.box else None) for d in detections]
-            for detections in found]
+    return [
+        [DetectionRecord(d.brand, float(d.confidence), tuple(d.box) if d.box else None) for d in detections]
+        for detections in found
+    ]
 
 
-def build_records(items: list[Item], found: list[list[DetectionRecord]], ingest: IngestSettings,
-                  source_name: str) -> tuple[list[ImageRecord], list[FetchFailureRecord]]:
+def build_records(
+    items: list[Item], found: list[list[DetectionRecord]], ingest: IngestSettings, source_name: str
+) -> tuple[list[ImageRecord], list[FetchFailureRecord]]:
     """Image records (accepted with their detections, then rejected) and fetch-failure records of a batch."""
     accepted = [i for i in items if i.checked is not None]
-    records = [_accepted(item, detections, ingest.thumbnail_size)
-               for item, detections in zip(accepted, found, strict=True)]
+    records = [
+        _accepted(item, detections, ingest.thumbnail_size) for item, detections in zip(accepted, found, strict=True)
+    ]
     failures = []
     for item in items:
         if item.rejected is not None:
-            log.warning("rejected photo from %s: %s (%s: %s)", source_name, item.ref.uri, item.rejected.reason,
-                        item.rejected.detail)
-            records.append(ImageRecord(
-                sha256=item.sha256, uri=item.ref.uri, external_id=item.ref.external_id,
-                posted_at=_utc(item.ref.posted_at), time_source="source" if item.ref.posted_at else "ingested",
-                latitude=item.ref.latitude, longitude=item.ref.longitude, place=item.ref.place,
-                caption=item.ref.caption, author=item.ref.author, reach=item.ref.reach,
-                status="rejected", reject_reason=item.rejected.reason,
-                reject_detail=item.rejected.detail[:1000]))
+            log.warning(
+                "rejected photo from %s: %s (%s: %s)",
+                source_name,
+                item.ref.uri,
+                item.rejected.reason,
+                item.rejected.detail,
+            )
+            records.append(
+                ImageRecord(
+                    sha256=item.sha256,
+                    uri=item.ref.uri,
+                    external_id=item.ref.external_id,
+                    posted_at=_utc(item.ref.posted_at),
+                    time_source="source" if item.ref.posted_at else "ingested",
+                    latitude=item.ref.latitude,
+                    longitude=item.ref.longitude,
+                    place=item.ref.place,
+                    caption=item.ref.caption,
+                    author=item.ref.author,
+                    reach=item.ref.reach,
+                    status="rejected",
+                    reject_reason=item.rejected.reason,
+                    reject_detail=item.rejected.detail[:1000],
+                )
+            )
         elif item.failure is not None:
             log.warning("fetch failed for %s: %s (%s)", source_name, item.ref.uri, item.failure.reason)
-            failures.append(FetchFailureRecord(item.ref.uri, item.failure.reason, str(item.failure)[:1000],
-                                               ref=encode_ref(item.ref, with_data=False)))
+            failures.append(
+                FetchFailureRecord(
+                    item.ref.uri,
+                    item.failure.reason,
+                    str(item.failure)[:1000],
+                    ref=encode_ref(item.ref, with_data=False),
+                )
+            )
     return records, failures
 
 
-def store_batch(db: Database, model: LoadedModel, items: list[Item], ingest: IngestSettings, source_id: int,
-                source_name: str, cursor: dict[str, Any] | None = None, outbox_id: int | None = None,
-                worker: str = "worker") -> BatchCounts | None:
+def store_batch(
+    db: Database,
+    model: LoadedModel,
+    items: list[Item],
+    ingest: IngestSettings,
+    source_id: int,
+    source_name: str,
+    cursor: dict[str, Any] | None = None,
+    outbox_id: int | None = None,
+    worker: str = "worker",
+) -> BatchCounts | None:
     """Classify a checked batch, build its records and save them (and the cursor) in one transaction.
 
     With `outbox_id` the outbox row is claimed and marked done in that same transaction; None when another
@@ -150,8 +198,9 @@ def store_batch(db: Database, model: LoadedModel, items: list[Item], ingest: Ing
     with db.session(write=True) as session:
         if outbox_id is not None and not claim_for_done_in(session, outbox_id):
             return None
-        result = save_batch_in(session, source_id, model.version_id, records, failures, cursor,
-                               ingest.phash_distance, fetched=fetched)
+        result = save_batch_in(
+            session, source_id, model.version_id, records, failures, cursor, ingest.phash_distance, fetched=fetched
+        )
         counts = BatchCounts(result, failures, sum(1 for i in items if i.known))
         if outbox_id is not None:
             mark_done_in(session, outbox_id, worker, counts.as_json())
@@ -172,11 +221,25 @@ def _accepted(item: Item, detections: list[DetectionRecord], thumbnail_size: int
     if detections:
         thumb, tw, th = thumbnail_jpeg(checked.thumbnail or checked.image, thumbnail_size)
     return ImageRecord(
-        sha256=checked.sha256, uri=ref.uri, external_id=ref.external_id, posted_at=posted,
-        time_source=time_source, phash=checked.phash, latitude=lat, longitude=lon, place=ref.place,
-        caption=ref.caption, author=ref.author, reach=ref.reach, width=checked.width,
-        height=checked.height, thumbnail_jpeg=thumb, thumbnail_width=tw, thumbnail_height=th,
-        detections=detections)
+        sha256=checked.sha256,
+        uri=ref.uri,
+        external_id=ref.external_id,
+        posted_at=posted,
+        time_source=time_source,
+        phash=checked.phash,
+        latitude=lat,
+        longitude=lon,
+        place=ref.place,
+        caption=ref.caption,
+        author=ref.author,
+        reach=ref.reach,
+        width=checked.width,
+        height=checked.height,
+        thumbnail_jpeg=thumb,
+        thumbnail_width=tw,
+        thumbnail_height=th,
+        detections=detections,
+    )
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -7,7 +7,6 @@ import logging
 import pkgutil
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -25,7 +24,7 @@ app = typer.Typer(
 class State:
     """Global options, handed to every command through the typer context."""
 
-    def __init__(self, config: Optional[Path], verbose: bool):
+    def __init__(self, config: Path | None, verbose: bool):
         self.config = config
         self.verbose = verbose
         self._settings = None
@@ -49,12 +48,18 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="Config file (default: $MONITOR_CONFIG or ./config.yaml).",
-        envvar=None, show_default=False),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Config file (default: $MONITOR_CONFIG or ./config.yaml).",
+        envvar=None,
+        show_default=False,
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every poll and photo."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """Brand exposure monitor."""
     logging.basicConfig(
@@ -77,7 +82,7 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; our own errors become one line on stderr and exit code 1."""
     from monitor.errors import user_error_types
 

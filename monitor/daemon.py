@@ -38,8 +38,9 @@ class Daemon:
         self.executor = executor or settings.executor.kind
         self.sources = [s for s in settings.sources if s.enabled]
         if not self.sources:
-            raise ConfigError(f"{settings.config_path or 'config'}: no enabled sources to watch; "
-                              f"add one under `sources:`")
+            raise ConfigError(
+                f"{settings.config_path or 'config'}: no enabled sources to watch; add one under `sources:`"
+            )
         self.stop = stop or threading.Event()
         self.db = open_database(settings.database.url)
         self.model: LoadedModel | None = None
@@ -106,29 +107,49 @@ class Daemon:
         if install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self._on_signal)
-        scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
         now = datetime.now(UTC)
         for source in self.sources:
-            scheduler.add_job(self.poll, IntervalTrigger(seconds=source.interval, jitter=_jitter(source.interval),
-                                                         timezone=UTC),
-                              args=[source], id=source.name, name=f"poll {source.name}", next_run_time=now)
+            scheduler.add_job(
+                self.poll,
+                IntervalTrigger(seconds=source.interval, jitter=_jitter(source.interval), timezone=UTC),
+                args=[source],
+                id=source.name,
+                name=f"poll {source.name}",
+                next_run_time=now,
+            )
         if self.publisher is not None:
             every = self.settings.executor.heartbeat_interval
-            scheduler.add_job(self.reconcile, IntervalTrigger(seconds=every, timezone=UTC),
-                              id="monitor:reconcile", name="check the broker and resend pending batches",
-                              next_run_time=now)
+            scheduler.add_job(
+                self.reconcile,
+                IntervalTrigger(seconds=every, timezone=UTC),
+                id="monitor:reconcile",
+                name="check the broker and resend pending batches",
+                next_run_time=now,
+            )
         self.reports.add_jobs(scheduler)
         scheduler.start()
         sources = ", ".join(f"{s.name} every {s.interval:g}s" for s in self.sources)
         if self.model is not None:
             classifier = self.model.classifier
-            log.info("daemon started: %d source(s) [%s], model %s (%s; %s, backbone in %s)", len(self.sources),
-                     sources, self.settings.classifier.model, ", ".join(classifier.classes), classifier.backbone,
-                     classifier.compute_precision)
+            log.info(
+                "daemon started: %d source(s) [%s], model %s (%s; %s, backbone in %s)",
+                len(self.sources),
+                sources,
+                self.settings.classifier.model,
+                ", ".join(classifier.classes),
+                classifier.backbone,
+                classifier.compute_precision,
+            )
         else:
-            log.info("scheduler started: %d source(s) [%s], batches to workers on queue %s",
-                     len(self.sources), sources, self.settings.executor.fetch_queue)
+            log.info(
+                "scheduler started: %d source(s) [%s], batches to workers on queue %s",
+                len(self.sources),
+                sources,
+                self.settings.executor.fetch_queue,
+            )
         try:
             while not self.stop.wait(1.0):
                 pass

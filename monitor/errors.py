@@ -60,11 +60,26 @@ class FetchReason(StrEnum):
 
 # Reasons that may pass: worth fetching again on a later poll (see ingest.refetch_*); any other reason,
 # including an HTTP status not named here, is final.
-RETRYABLE_FETCH_REASONS: frozenset[str] = frozenset(r.value for r in (
-    FetchReason.ERROR, FetchReason.TIMEOUT, FetchReason.CONNECTION_ERROR, FetchReason.RETRIES_EXHAUSTED,
-    FetchReason.REQUEST_ERROR, FetchReason.DNS_ERROR, FetchReason.READ_ERROR, FetchReason.INTERRUPTED,
-    FetchReason.HTTP_408, FetchReason.HTTP_425, FetchReason.HTTP_429, FetchReason.HTTP_500,
-    FetchReason.HTTP_502, FetchReason.HTTP_503, FetchReason.HTTP_504))
+RETRYABLE_FETCH_REASONS: frozenset[str] = frozenset(
+    r.value
+    for r in (
+        FetchReason.ERROR,
+        FetchReason.TIMEOUT,
+        FetchReason.CONNECTION_ERROR,
+        FetchReason.RETRIES_EXHAUSTED,
+        FetchReason.REQUEST_ERROR,
+        FetchReason.DNS_ERROR,
+        FetchReason.READ_ERROR,
+        FetchReason.INTERRUPTED,
+        FetchReason.HTTP_408,
+        FetchReason.HTTP_425,
+        FetchReason.HTTP_429,
+        FetchReason.HTTP_500,
+        FetchReason.HTTP_502,
+        FetchReason.HTTP_503,
+        FetchReason.HTTP_504,
+    )
+)
 
 
 def is_retryable(reason: str) -> bool:

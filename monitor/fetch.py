@@ -19,10 +19,23 @@ from monitor.errors import FetchError, FetchReason
 from monitor.transport import Expired, Limits, Stopped, connect, exchange
 
 IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
-              "application/rdf+xml", "text/plain", "application/x-rss+xml")
-JSON_TYPES = ("application/json", "text/json", "text/plain", "application/vnd.api+json",
-              "application/ld+json", "application/feed+json")
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/xml",
+    "text/xml",
+    "application/rdf+xml",
+    "text/plain",
+    "application/x-rss+xml",
+)
+JSON_TYPES = (
+    "application/json",
+    "text/json",
+    "text/plain",
+    "application/vnd.api+json",
+    "application/ld+json",
+    "application/feed+json",
+)
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -91,12 +104,22 @@ def _matches(entries: set[tuple[str, int | None]], target: _Target) -> bool:
 class Fetcher:
     """Fetches http(s) URLs under one source's limits; every problem is a FetchError with a reason."""
 
-    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 20.0, retries: int = 3,
-                 max_bytes: int = 20_000_000, allow_private: bool = False,
-                 allow_hosts: Iterable[str] = (), user_agent: str = "brand-exposure-monitor",
-                 headers: dict[str, str] | None = None, backoff_factor: float = 0.5,
-                 header_origin: str | None = None, send_headers_to: Iterable[str] = (),
-                 stop: threading.Event | None = None, tls_context: ssl.SSLContext | None = None):
+    def __init__(
+        self,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        retries: int = 3,
+        max_bytes: int = 20_000_000,
+        allow_private: bool = False,
+        allow_hosts: Iterable[str] = (),
+        user_agent: str = "brand-exposure-monitor",
+        headers: dict[str, str] | None = None,
+        backoff_factor: float = 0.5,
+        header_origin: str | None = None,
+        send_headers_to: Iterable[str] = (),
+        stop: threading.Event | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ):
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         # One deadline per request, connect to the last body byte: a peer trickling headers or body under
@@ -116,14 +139,30 @@ class Fetcher:
         self.tls_context = tls_context
 
     @classmethod
-    def from_settings(cls, ingest: IngestSettings, allow_private: bool = False, allow_hosts: Iterable[str] = (),
-                      headers: dict[str, str] | None = None, header_origin: str | None = None,
-                      send_headers_to: Iterable[str] = (), stop: threading.Event | None = None) -> Fetcher:
+    def from_settings(
+        cls,
+        ingest: IngestSettings,
+        allow_private: bool = False,
+        allow_hosts: Iterable[str] = (),
+        headers: dict[str, str] | None = None,
+        header_origin: str | None = None,
+        send_headers_to: Iterable[str] = (),
+        stop: threading.Event | None = None,
+    ) -> Fetcher:
         """A fetcher with the limits of `settings.ingest` and one source's address and header policy."""
-        return cls(connect_timeout=ingest.connect_timeout, read_timeout=ingest.read_timeout,
-                   retries=ingest.retries, max_bytes=ingest.max_bytes, allow_private=allow_private,
-                   allow_hosts=allow_hosts, user_agent=ingest.user_agent, headers=headers,
-                   header_origin=header_origin, send_headers_to=send_headers_to, stop=stop)
+        return cls(
+            connect_timeout=ingest.connect_timeout,
+            read_timeout=ingest.read_timeout,
+            retries=ingest.retries,
+            max_bytes=ingest.max_bytes,
+            allow_private=allow_private,
+            allow_hosts=allow_hosts,
+            user_agent=ingest.user_agent,
+            headers=headers,
+            header_origin=header_origin,
+            send_headers_to=send_headers_to,
+            stop=stop,
+        )
 
     # -- policy ------------------------------------------------------------------------------
     @staticmethod
@@ -139,8 +178,7 @@ class Fetcher:
         if not parts.hostname:
             raise FetchError(f"{url}: the URL has no host", FetchReason.BAD_URL)
         # Spaces, control and non-ASCII characters are percent-encoded (as browsers do); existing %XX stay.
-        path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE,
-                     errors="replace")
+        path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE, errors="replace")
         return _Target(url, scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path)
 
     def _origin(self, url: str) -> tuple[str, str, int] | None:
@@ -163,8 +201,11 @@ class Fetcher:
                 continue
             ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
             if not allowed and blocked(ip):
-                raise FetchError(f"{target.url}: {target.host} resolves to the non-public address {ip}; "
-                                 f"set allow_private: true on the source to allow it", FetchReason.PRIVATE_ADDRESS)
+                raise FetchError(
+                    f"{target.url}: {target.host} resolves to the non-public address {ip}; "
+                    f"set allow_private: true on the source to allow it",
+                    FetchReason.PRIVATE_ADDRESS,
+                )
             addresses.append(sockaddr)
         if not addresses:
             raise FetchError(f"{target.url}: {target.host} has no address", FetchReason.DNS_ERROR)
@@ -176,8 +217,9 @@ class Fetcher:
 
     def _request_headers(self, target: _Target) -> dict[str, str]:
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", "Connection": "close"}
-        if self.headers and ((target.scheme, target.host, target.port) == self.header_origin
-                             or _matches(self.header_hosts, target)):
+        if self.headers and (
+            (target.scheme, target.host, target.port) == self.header_origin or _matches(self.header_hosts, target)
+        ):
             headers.update(self.headers)
         return headers
 
@@ -203,15 +245,16 @@ class Fetcher:
             except _Again as again:
                 if last:
                     raise again.error from None
-            delay = 0.0 if attempt == 0 else min(self.backoff_factor * 2 ** attempt, 30.0)
+            delay = 0.0 if attempt == 0 else min(self.backoff_factor * 2**attempt, 30.0)
             if delay and self.stop is not None and self.stop.wait(delay):
                 raise FetchError(f"{target.url}: stopped", FetchReason.INTERRUPTED)
             if delay and self.stop is None:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _once(self, target: _Target, addresses: list[tuple], accept: tuple[str, ...], limit: int,
-              retry_status: bool) -> Fetched | str:
+    def _once(
+        self, target: _Target, addresses: list[tuple], accept: tuple[str, ...], limit: int, retry_status: bool
+    ) -> Fetched | str:
         limits = Limits(time.monotonic() + self.deadline, self.read_timeout, self.stop)
         url = target.url
         sock = None
@@ -227,8 +270,9 @@ class Fetcher:
             except ssl.SSLError as exc:
                 raise FetchError(f"{url}: TLS failed ({_short(exc)})", FetchReason.CONNECTION_ERROR) from None
             except (OSError, http.client.HTTPException) as exc:
-                raise _Again(FetchError(f"{url}: cannot connect ({_short(exc)})",
-                                        FetchReason.CONNECTION_ERROR)) from None
+                raise _Again(
+                    FetchError(f"{url}: cannot connect ({_short(exc)})", FetchReason.CONNECTION_ERROR)
+                ) from None
             status = response.status
             if status in _REDIRECTS:
                 return response.getheader("Location", "")
@@ -250,8 +294,9 @@ class Fetcher:
         error: BaseException | None = None
         for address in addresses:
             try:
-                return connect(address, target.host, target.scheme == "https", limits, self.connect_timeout,
-                               self.tls_context)
+                return connect(
+                    address, target.host, target.scheme == "https", limits, self.connect_timeout, self.tls_context
+                )
             except (ConnectionError, OSError) as exc:
                 if isinstance(exc, ssl.SSLError):
                     raise
@@ -301,8 +346,11 @@ def _decoder(url: str, encoding: str | None):
         return None
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise FetchError(f"{url}: unsupported content encoding {encoding!r}", FetchReason.BAD_CONTENT_TYPE)
-    state = {"z": zlib.decompressobj(zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS),
-             "raw": encoding == "deflate", "first": True}
+    state = {
+        "z": zlib.decompressobj(zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS),
+        "raw": encoding == "deflate",
+        "first": True,
+    }
 
     def decode(chunk: bytes, room: int) -> list[bytes]:
         if state["first"] and state["raw"] and chunk and (chunk[0] & 0x0F) != 8:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Optional, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 
 import imagehash
 from PIL import ExifTags, Image
@@ -28,10 +28,10 @@ class CheckedImage:
     width: int  # after EXIF orientation, full resolution
     height: int
     image: Image.Image  # RGB for the classifier: reduced near `work_side`, or work_side x work_side when `square`
-    posted_at: Optional[datetime] = None  # from EXIF DateTimeOriginal
-    latitude: Optional[float] = None  # from EXIF GPS
-    longitude: Optional[float] = None
-    thumbnail: Optional[Image.Image] = None  # aspect kept, longest side `thumbnail_size`, when asked
+    posted_at: datetime | None = None  # from EXIF DateTimeOriginal
+    latitude: float | None = None  # from EXIF GPS
+    longitude: float | None = None
+    thumbnail: Image.Image | None = None  # aspect kept, longest side `thumbnail_size`, when asked
 
 
 def sha256_hex(data: bytes) -> str:
@@ -39,10 +39,17 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_image(data: bytes, max_pixels: int = 60_000_000, min_side: int = 32,
-                work_side: Optional[int] = None, sha256: Optional[str] = None, square: bool = False,
-                thumbnail_size: Optional[int] = None, formats: Sequence[str] = tuple(FAMILIES),
-                max_decode_mb: int = 256) -> CheckedImage:
+def check_image(
+    data: bytes,
+    max_pixels: int = 60_000_000,
+    min_side: int = 32,
+    work_side: int | None = None,
+    sha256: str | None = None,
+    square: bool = False,
+    thumbnail_size: int | None = None,
+    formats: Sequence[str] = tuple(FAMILIES),
+    max_decode_mb: int = 256,
+) -> CheckedImage:
     """Decode (classifier.images.decode, the one decoder) and validate `data`; raise ImageRejected(reason) for
     empty, not_an_image, format_not_allowed, truncated, too_large, too_small.
 
@@ -52,8 +59,9 @@ def check_image(data: bytes, max_pixels: int = 60_000_000, min_side: int = 32,
     if not data:
         raise ImageRejected("empty", "the file has no bytes")
     digest = sha256 or sha256_hex(data)
-    limits = DecodeLimits(max_pixels=max_pixels, min_side=min_side, max_bytes=int(max_decode_mb) * 2**20,
-                          formats=tuple(formats))
+    limits = DecodeLimits(
+        max_pixels=max_pixels, min_side=min_side, max_bytes=int(max_decode_mb) * 2**20, formats=tuple(formats)
+    )
     try:
         photo = decode(data, limits, draft=work_side)
     except PhotoRejected as exc:
@@ -69,8 +77,17 @@ def check_image(data: bytes, max_pixels: int = 60_000_000, min_side: int = 32,
     phash = str(imagehash.phash(rgb))
     if work_side and square:
         rgb = rgb.resize((work_side, work_side), Image.Resampling.BOX)
-    return CheckedImage(sha256=digest, phash=phash, width=photo.width, height=photo.height, image=rgb,
-                        posted_at=posted_at, latitude=latitude, longitude=longitude, thumbnail=thumb)
+    return CheckedImage(
+        sha256=digest,
+        phash=phash,
+        width=photo.width,
+        height=photo.height,
+        image=rgb,
+        posted_at=posted_at,
+        latitude=latitude,
+        longitude=longitude,
+        thumbnail=thumb,
+    )
 
 
 def thumbnail_jpeg(image: Image.Image, size: int = 256, quality: int = 80) -> tuple[bytes, int, int]:
@@ -82,7 +99,7 @@ def thumbnail_jpeg(image: Image.Image, size: int = 256, quality: int = 80) -> tu
     return buffer.getvalue(), thumb.width, thumb.height
 
 
-def _exif_time_and_place(exif: Optional[Image.Exif]) -> tuple[Optional[datetime], Optional[float], Optional[float]]:
+def _exif_time_and_place(exif: Image.Exif | None) -> tuple[datetime | None, float | None, float | None]:
     if exif is None:
         return None, None, None
     try:
@@ -93,7 +110,7 @@ def _exif_time_and_place(exif: Optional[Image.Exif]) -> tuple[Optional[datetime]
     return _exif_time(details), *_exif_gps(gps)
 
 
-def _exif_time(details: dict) -> Optional[datetime]:
+def _exif_time(details: dict) -> datetime | None:
     raw = details.get(_EXIF_DATETIME_ORIGINAL)
     if not isinstance(raw, str):
         return None
@@ -102,7 +119,7 @@ def _exif_time(details: dict) -> Optional[datetime]:
     except ValueError:
         return None
     offset = details.get(_EXIF_OFFSET_TIME_ORIGINAL)
-    tz = timezone.utc  # EXIF has no zone unless OffsetTimeOriginal says so; we take UTC
+    tz = UTC  # EXIF has no zone unless OffsetTimeOriginal says so; we take UTC
     if isinstance(offset, str) and len(offset.strip("\x00")) >= 6:
         text = offset.strip("\x00")
         try:
@@ -111,12 +128,12 @@ def _exif_time(details: dict) -> Optional[datetime]:
         except ValueError:
             pass
     try:
-        return moment.replace(tzinfo=tz).astimezone(timezone.utc)
+        return moment.replace(tzinfo=tz).astimezone(UTC)
     except OverflowError:  # year 1 or 9999 moved past the calendar's end by the offset: drop the date only
         return None
 
 
-def _exif_gps(gps: dict) -> tuple[Optional[float], Optional[float]]:
+def _exif_gps(gps: dict) -> tuple[float | None, float | None]:
     try:
         lat = _degrees(gps[2], gps.get(1, "N"), "S")
         lon = _degrees(gps[4], gps.get(3, "E"), "W")

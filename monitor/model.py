@@ -43,9 +43,9 @@ class LoadedModel:
     def detect(self, images: list[Any]) -> list[list[Any]]:
         """Detections per image; one inference at a time per process."""
         with self.lock:
-            return self.classifier.detect(images, thresholds=self.thresholds or None,
-                                          tiling=Tiling.of(self.tiling),
-                                          batch_size=self.batch_size)
+            return self.classifier.detect(
+                images, thresholds=self.thresholds or None, tiling=Tiling.of(self.tiling), batch_size=self.batch_size
+            )
 
 
 def load_model(settings: Settings, db: Database, classifier: Any = None) -> LoadedModel:
@@ -61,10 +61,16 @@ def load_model(settings: Settings, db: Database, classifier: Any = None) -> Load
     if mismatch:
         log.warning("model %s: %s", path, mismatch)
     version_id = register_model_version(
-        db, classifier.checksum, str(classifier.bundle_path or path), classifier.backbone,
-        classifier.input_size, classifier.classes, classifier.thresholds, classifier.metrics)
-    return LoadedModel(classifier, version_id, thresholds, settings.classifier.tiling,
-                       settings.classifier.batch_size)
+        db,
+        classifier.checksum,
+        str(classifier.bundle_path or path),
+        classifier.backbone,
+        classifier.input_size,
+        classifier.classes,
+        classifier.thresholds,
+        classifier.metrics,
+    )
+    return LoadedModel(classifier, version_id, thresholds, settings.classifier.tiling, settings.classifier.batch_size)
 
 
 def calibration_mismatch(info: dict, tiling: Any) -> str | None:
@@ -78,8 +84,10 @@ def calibration_mismatch(info: dict, tiling: Any) -> str | None:
 def load_classifier(path: Path, settings: Settings) -> Any:
     """The LogoClassifier bundle at `path` in settings.classifier.precision, or ModelUnavailable saying how to
     train one."""
-    how = (f"train one with `monitor --config {settings.config_path or 'config.yaml'} train` "
-           f"(it writes the bundle to {path}), or point classifier.model at an existing bundle")
+    how = (
+        f"train one with `monitor --config {settings.config_path or 'config.yaml'} train` "
+        f"(it writes the bundle to {path}), or point classifier.model at an existing bundle"
+    )
     if not path.exists():
         raise ModelUnavailable(f"no model bundle at {path}; {how}")
     # classifier.model pulls in TensorFlow: only a process that classifies pays for it.

@@ -25,8 +25,15 @@ OnBatch = Callable[[SourceSummary, int], None]
 class Ingestor:
     """Runs sources through the pipeline with one loaded model and one database."""
 
-    def __init__(self, settings: Settings, db: Database, model: LoadedModel, stop: threading.Event | None = None,
-                 workers: int = 4, on_batch: OnBatch | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        model: LoadedModel,
+        stop: threading.Event | None = None,
+        workers: int = 4,
+        on_batch: OnBatch | None = None,
+    ):
         self.on_batch = on_batch  # called after each commit with the source's totals and the batch size
         self.settings = settings
         self.db = db
@@ -43,18 +50,28 @@ class Ingestor:
         """One pass over a source; a failing poll is recorded with its backoff and returned, never raised."""
         summary = poll_source(self.db, source_settings, self.context, self._drain)
         if not summary.error:
-            log.info("poll %s: %d new, %d duplicates, %d reposts, %d rejected, %d fetch failures, detections %s",
-                     summary.name, summary.new, summary.duplicates, summary.reposts, sum(summary.rejected.values()),
-                     sum(summary.failures.values()), summary.detections or "{}")
+            log.info(
+                "poll %s: %d new, %d duplicates, %d reposts, %d rejected, %d fetch failures, detections %s",
+                summary.name,
+                summary.new,
+                summary.duplicates,
+                summary.reposts,
+                sum(summary.rejected.values()),
+                sum(summary.failures.values()),
+                summary.detections or "{}",
+            )
         return summary
 
     # -- the batch loop ------------------------------------------------------------------------
-    def _drain(self, source: Source, source_id: int, cursor: dict[str, Any] | None,
-               summary: SourceSummary) -> None:
+    def _drain(self, source: Source, source_id: int, cursor: dict[str, Any] | None, summary: SourceSummary) -> None:
         prepared: queue.Queue = queue.Queue(maxsize=1)
         halt = threading.Event()
-        producer = threading.Thread(target=self._produce, args=(source, source_id, cursor, prepared, halt),
-                                    name=f"prepare-{summary.name}", daemon=True)
+        producer = threading.Thread(
+            target=self._produce,
+            args=(source, source_id, cursor, prepared, halt),
+            name=f"prepare-{summary.name}",
+            daemon=True,
+        )
         producer.start()
         try:
             while True:
@@ -76,8 +93,9 @@ class Ingestor:
                     pass
             producer.join()
 
-    def _produce(self, source: Source, source_id: int, cursor: dict[str, Any] | None, out: queue.Queue,
-                 halt: threading.Event) -> None:
+    def _produce(
+        self, source: Source, source_id: int, cursor: dict[str, Any] | None, out: queue.Queue, halt: threading.Event
+    ) -> None:
         """Read, hash and decode batches ahead of the classifier (runs in its own thread)."""
         size = self.settings.ingest.batch_size
         try:
@@ -117,9 +135,14 @@ class Ingestor:
         log.debug("batch of %d from %s committed: %s", len(items), summary.name, counts.result)
 
 
-def ingest_once(settings: Settings, source_names: Iterable[str] | None = None,
-                stop: threading.Event | None = None, db: Database | None = None,
-                model: LoadedModel | None = None, on_batch: OnBatch | None = None) -> list[SourceSummary]:
+def ingest_once(
+    settings: Settings,
+    source_names: Iterable[str] | None = None,
+    stop: threading.Event | None = None,
+    db: Database | None = None,
+    model: LoadedModel | None = None,
+    on_batch: OnBatch | None = None,
+) -> list[SourceSummary]:
     """One pass over the enabled sources (or the named ones); returns a summary per source."""
     names = list(source_names or [])
     chosen = [settings.source(n) for n in names] if names else [s for s in settings.sources if s.enabled]

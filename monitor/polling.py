@@ -68,8 +68,9 @@ class SourceSummary:
 Drain = Callable[[Source, int, dict[str, Any] | None, SourceSummary], None]
 
 
-def polled_refs(db: Database, source: Source, source_id: int, cursor: dict[str, Any] | None,
-                ingest: IngestSettings) -> Iterable[ImageRef]:
+def polled_refs(
+    db: Database, source: Source, source_id: int, cursor: dict[str, Any] | None, ingest: IngestSettings
+) -> Iterable[ImageRef]:
     """The source's new refs after `cursor`, then its earlier fetch failures that are due another try.
 
     Every ref passes `clean_ref` here, the one boundary between what a source says and what is stored. The
@@ -109,10 +110,16 @@ def poll_source(db: Database, source_settings: SourceSettings, context: SourceCo
         next_try = utcnow() + timedelta(seconds=backoff(source_settings.interval, failures))
         summary.next_try_at = next_try
         record_poll(db, source_id, ok=False, error=summary.error, next_try_at=next_try)
-        log.warning("poll %s failed (%d in a row, next try %s): %s", source_settings.name, failures,
-                    next_try.isoformat(timespec="seconds"), summary.error)
+        log.warning(
+            "poll %s failed (%d in a row, next try %s): %s",
+            source_settings.name,
+            failures,
+            next_try.isoformat(timespec="seconds"),
+            summary.error,
+        )
         return summary
     warning = "; ".join(source.warnings) if source is not None and source.warnings else None  # shown by status
-    record_poll(db, source_id, ok=True, warning=warning,
-                next_try_at=utcnow() + timedelta(seconds=source_settings.interval))
+    record_poll(
+        db, source_id, ok=True, warning=warning, next_try_at=utcnow() + timedelta(seconds=source_settings.interval)
+    )
     return summary

@@ -69,15 +69,19 @@ def rescore(model: LoadedModel, ingest: IngestSettings, items: list[Item]) -> tu
     return found, Counter(rescored=len(found), rejected=len(items) - len(accepted))
 
 
-def store_rescored(session: Session, model_version_id: int, found: dict[int, list],
-                   counts: Counter) -> dict[str, Any]:
+def store_rescored(session: Session, model_version_id: int, found: dict[int, list], counts: Counter) -> dict[str, Any]:
     """Store the new version's detections inside the caller's transaction; returns the batch's counts."""
     stored = save_detections_in(session, model_version_id, found)
     return {**{k: int(v) for k, v in counts.items()}, "detections": dict(stored)}
 
 
-def reclassify(settings: Settings, model_dir: Path, since: datetime | None = None, db: Database | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> ReclassifySummary:
+def reclassify(
+    settings: Settings,
+    model_dir: Path,
+    since: datetime | None = None,
+    db: Database | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReclassifySummary:
     """Re-score every stored accepted photo (posted since `since`) in this process with the bundle at model_dir."""
     own_db = db is None
     db = db or open_database(settings.database.url)

@@ -32,5 +32,8 @@ def encode_ref(ref: ImageRef, with_data: bool = True) -> dict[str, Any]:
 def decode_ref(data: dict[str, Any]) -> ImageRef:
     """The ref encode_ref wrote."""
     posted = data.get("posted_at")
-    return ImageRef(**{name: data.get(name) for name in _REF_FIELDS},
-                    posted_at=datetime.fromisoformat(posted) if posted else None, data=b64_bytes(data.get("data")))
+    return ImageRef(
+        **{name: data.get(name) for name in _REF_FIELDS},
+        posted_at=datetime.fromisoformat(posted) if posted else None,
+        data=b64_bytes(data.get("data")),
+    )

@@ -27,19 +27,34 @@ def summary_table(summaries: list) -> Table:
     table = Table(title="Ingest summary")
     for header in ("source", "new", "dupes", "reposts", "rejected", "fetch failures", "detections", "poll"):
         table.add_column(header, overflow="fold")
-    totals: dict[str, Any] = {"new": 0, "duplicates": 0, "reposts": 0, "rejected": {}, "failures": {},
-                              "detections": {}}
+    totals: dict[str, Any] = {"new": 0, "duplicates": 0, "reposts": 0, "rejected": {}, "failures": {}, "detections": {}}
     for s in summaries:
-        table.add_row(s.name, str(s.new), str(s.duplicates), str(s.reposts), _counts(s.rejected),
-                      _counts(s.failures), _counts(s.detections), "ok" if not s.error else f"[red]{s.error}[/red]")
+        table.add_row(
+            s.name,
+            str(s.new),
+            str(s.duplicates),
+            str(s.reposts),
+            _counts(s.rejected),
+            _counts(s.failures),
+            _counts(s.detections),
+            "ok" if not s.error else f"[red]{s.error}[/red]",
+        )
         for key in ("new", "duplicates", "reposts"):
             totals[key] += getattr(s, key)
         for key in ("rejected", "failures", "detections"):
             for name, count in getattr(s, key).items():
                 totals[key][name] = totals[key].get(name, 0) + count
     if len(summaries) > 1:
-        table.add_row("[bold]total[/bold]", str(totals["new"]), str(totals["duplicates"]), str(totals["reposts"]),
-                      _counts(totals["rejected"]), _counts(totals["failures"]), _counts(totals["detections"]), "")
+        table.add_row(
+            "[bold]total[/bold]",
+            str(totals["new"]),
+            str(totals["duplicates"]),
+            str(totals["reposts"]),
+            _counts(totals["rejected"]),
+            _counts(totals["failures"]),
+            _counts(totals["detections"]),
+            "",
+        )
     return table
 
 
@@ -69,11 +84,19 @@ def status_table(rows: list[dict[str, Any]], configured: list) -> Table:
         error = f"{_when(row['last_error_at'])}: {row['last_error']}" if row["last_error"] else ""
         if failures and row["next_try_at"]:
             error += f" (next try {_when(row['next_try_at'])})"
-        totals = (f"{row['images_accepted']} accepted, {row['images_rejected']} rejected, "
-                  f"{row['reposts']} reposts, {row['detections']} detections, "
-                  f"{row['fetch_failures']} fetch failures")
-        table.add_row(f"{name} ({row['kind']})", _when(row["last_polled_at"]), _when(row["last_success_at"]),
-                      str(failures), f"[red]{error}[/red]" if failures else error, totals)
+        totals = (
+            f"{row['images_accepted']} accepted, {row['images_rejected']} rejected, "
+            f"{row['reposts']} reposts, {row['detections']} detections, "
+            f"{row['fetch_failures']} fetch failures"
+        )
+        table.add_row(
+            f"{name} ({row['kind']})",
+            _when(row["last_polled_at"]),
+            _when(row["last_success_at"]),
+            str(failures),
+            f"[red]{error}[/red]" if failures else error,
+            totals,
+        )
     return table
 
 
@@ -81,8 +104,11 @@ def _age(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "never"
     seconds = max(0, int((now - moment).total_seconds()))
-    return f"{seconds}s ago" if seconds < 120 else (f"{seconds // 60}m ago" if seconds < 7200
-                                                    else f"{seconds // 3600}h ago")
+    return (
+        f"{seconds}s ago"
+        if seconds < 120
+        else (f"{seconds // 60}m ago" if seconds < 7200 else f"{seconds // 3600}h ago")
+    )
 
 
 def cluster_tables(status: Any, now: datetime | None = None) -> list[Table]:
@@ -99,26 +125,39 @@ def cluster_tables(status: Any, now: datetime | None = None) -> list[Table]:
         since_text = f" since {_when(since)} ({_age(since, now)})" if since else ""
         broker.add_row(f"broker {status.broker_url}", f"[red]unreachable{since_text}: {status.broker_error}[/red]")
     if record and not record.get("reachable", True) and status.broker_error is None:
-        broker.add_row("scheduler's view", f"[red]outage since {_when(record.get('down_since'))}, "
-                                           f"not yet seen to end[/red]")
+        broker.add_row(
+            "scheduler's view", f"[red]outage since {_when(record.get('down_since'))}, not yet seen to end[/red]"
+        )
     for name, depth in status.queues.items():
         unknown = "unknown" if status.broker_error else "not declared yet"
         broker.add_row(f"queue {name}", unknown if depth is None else f"{depth} waiting")
     backlog = status.backlog or {}
     oldest = backlog.get("oldest")
-    broker.add_row("outbox", f"{backlog.get('pending', 0)} pending batch(es)"
-                             + (f", oldest written {_when(oldest)} ({_age(oldest, now)})" if oldest else ""))
+    broker.add_row(
+        "outbox",
+        f"{backlog.get('pending', 0)} pending batch(es)"
+        + (f", oldest written {_when(oldest)} ({_age(oldest, now)})" if oldest else ""),
+    )
     if backlog.get("failed"):
         last = backlog.get("last_failure") or {}
-        broker.add_row("failed batches", f"[red]{backlog['failed']} given up after repeated errors; last: batch "
-                                         f"{last.get('id')}: {last.get('error') or 'no error recorded'}[/red]")
+        broker.add_row(
+            "failed batches",
+            f"[red]{backlog['failed']} given up after repeated errors; last: batch "
+            f"{last.get('id')}: {last.get('error') or 'no error recorded'}[/red]",
+        )
     workers = Table(title="Workers")
     for header in ("worker", "pid", "queues", "concurrency", "started", "last heartbeat", "tasks done"):
         workers.add_column(header, overflow="fold")
     for row in status.workers:
-        workers.add_row(row["name"], str(row["pid"]), row["queues"], str(row["concurrency"]),
-                        _when(row["started_at"]), f"{_when(row['last_seen'])} ({_age(row['last_seen'], now)})",
-                        str(row["tasks_done"]))
+        workers.add_row(
+            row["name"],
+            str(row["pid"]),
+            row["queues"],
+            str(row["concurrency"]),
+            _when(row["started_at"]),
+            f"{_when(row['last_seen'])} ({_age(row['last_seen'], now)})",
+            str(row["tasks_done"]),
+        )
     return [broker, workers]
 
 
@@ -156,8 +195,14 @@ def photo_progress(console: Console | None = None) -> Iterator[Callable[[Any, in
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} photos"),
-                        TimeElapsedColumn(), console=console or Console(stderr=True), transient=True)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} photos"),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+    )
     tasks: dict[str, Any] = {}
 
     def on_batch(summary: Any, size: int) -> None:
@@ -179,8 +224,14 @@ def print_reclassify(summary: Any, console: Console | None = None) -> None:
     table = Table(title=f"Reclassified with model version {summary.model_version_id}")
     for header in ("photos", "re-scored", "bytes changed", "unreadable", "rejected", "new detections"):
         table.add_column(header, overflow="fold")
-    table.add_row(str(summary.images), str(summary.rescored), str(summary.changed), str(summary.unreadable),
-                  str(summary.rejected), _counts(summary.detections))
+    table.add_row(
+        str(summary.images),
+        str(summary.rescored),
+        str(summary.changed),
+        str(summary.unreadable),
+        str(summary.rejected),
+        _counts(summary.detections),
+    )
     (console or Console()).print(table)
 
 
@@ -189,8 +240,9 @@ def reclassify_progress(console: Console | None = None) -> Iterator[Callable[[in
     """A progress bar over the stored photos being re-scored (on_progress(advance, total))."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    progress = Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=console or Console(stderr=True), transient=True)
+    progress = Progress(
+        BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console or Console(stderr=True), transient=True
+    )
     task: list[Any] = []
 
     def on_progress(advance: int, total: int) -> None:

@@ -86,8 +86,9 @@ class _GuardedSocket:
         caller closes the real socket when it is done."""
 
 
-def connect(address: tuple, host: str, tls: bool, limits: Limits, connect_timeout: float,
-            context: ssl.SSLContext | None = None) -> socket.socket:
+def connect(
+    address: tuple, host: str, tls: bool, limits: Limits, connect_timeout: float, context: ssl.SSLContext | None = None
+) -> socket.socket:
     """A connected socket to `address` (a getaddrinfo sockaddr), TLS-wrapped for `host` when asked."""
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -116,8 +117,9 @@ def connect(address: tuple, host: str, tls: bool, limits: Limits, connect_timeou
         raise
 
 
-def exchange(sock: socket.socket, host_header: str, target: str, headers: dict[str, str],
-             limits: Limits) -> http.client.HTTPResponse:
+def exchange(
+    sock: socket.socket, host_header: str, target: str, headers: dict[str, str], limits: Limits
+) -> http.client.HTTPResponse:
     """Send a GET for `target` on the connected socket and read the response's status and headers."""
     guarded = _GuardedSocket(sock, limits)
     conn = http.client.HTTPConnection(host_header)

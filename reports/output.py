@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from reports.errors import ReportError
 
@@ -44,11 +45,24 @@ def write_report(report: Any, out_dir: Path, formats: Iterable[str] = FORMATS, e
     return written
 
 
-def make_report(url: str, out_dir: Path | None, formats: Iterable[str] = FORMATS, *, campaign: str | None = None,
-                first: Any = None, last: Any = None, configured: Iterable[Any] = (), tracked: Iterable[str] = (),
-                reports_dir: Path = Path("reports"), by: str = "auto", model_version: int | None = None,
-                include_reposts: bool = False, raw: bool = False, own: Iterable[str] = (),
-                excel: bool = False) -> tuple[Any, list[Path]]:
+def make_report(
+    url: str,
+    out_dir: Path | None,
+    formats: Iterable[str] = FORMATS,
+    *,
+    campaign: str | None = None,
+    first: Any = None,
+    last: Any = None,
+    configured: Iterable[Any] = (),
+    tracked: Iterable[str] = (),
+    reports_dir: Path = Path("reports"),
+    by: str = "auto",
+    model_version: int | None = None,
+    include_reposts: bool = False,
+    raw: bool = False,
+    own: Iterable[str] = (),
+    excel: bool = False,
+) -> tuple[Any, list[Path]]:
     """Open the database, build the campaign (by name) or period (first..last) report and write it.
 
     `raw` counts from the raw tables instead of the rollups (same numbers; for checks and benchmarks)."""
@@ -60,8 +74,13 @@ def make_report(url: str, out_dir: Path | None, formats: Iterable[str] = FORMATS
     if (campaign is None) == (first is None or last is None):
         raise ReportError("give either --campaign NAME or both --from DATE and --to DATE")
     formats = parse_formats(formats)
-    options = {"by": by, "model_version": model_version, "include_reposts": include_reposts,
-               "tracked": list(tracked), "raw": raw}
+    options = {
+        "by": by,
+        "model_version": model_version,
+        "include_reposts": include_reposts,
+        "tracked": list(tracked),
+        "raw": raw,
+    }
     db = open_database(url)
     try:
         if campaign is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from reports.errors import ReportError
@@ -39,7 +39,7 @@ class Window:
 
 def day_start(day: date) -> datetime:
     """Midnight UTC at the start of `day`."""
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def campaign_windows(campaign: Any) -> tuple[Window, Window, Window]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,10 +23,10 @@ def register(app: typer.Typer) -> None:
 
     @group.command("stats")
     def stats(
-        data_dir: Optional[Path] = typer.Argument(None, help="Folder with one sub-folder per brand (none/ = no logo)."),
+        data_dir: Path | None = typer.Argument(None, help="Folder with one sub-folder per brand (none/ = no logo)."),
         negatives: list[Path] = typer.Option([], "--negatives", help="Extra folder of no-logo photos (repeatable)."),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV of path,brands (brands separated by |)."),
-        boxes: Optional[Path] = typer.Option(None, "--boxes", help="CSV of image,brand,x1,y1,x2,y2."),
+        labels: Path | None = typer.Option(None, "--labels", help="CSV of path,brands (brands separated by |)."),
+        boxes: Path | None = typer.Option(None, "--boxes", help="CSV of image,brand,x1,y1,x2,y2."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     ) -> None:
         """Count photos per brand, duplicates, unreadable files and photo sizes.
@@ -53,9 +52,11 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         sizes = result["sizes"]
         console.print(f"multi-brand photos: {result['multi_label']}   boxes: {result['boxes']}")
-        console.print(f"width min/median/max: {sizes['width']['min']}/{sizes['width']['median']:.0f}/"
-                      f"{sizes['width']['max']}   height: {sizes['height']['min']}/{sizes['height']['median']:.0f}/"
-                      f"{sizes['height']['max']}")
+        console.print(
+            f"width min/median/max: {sizes['width']['min']}/{sizes['width']['median']:.0f}/"
+            f"{sizes['width']['max']}   height: {sizes['height']['min']}/{sizes['height']['median']:.0f}/"
+            f"{sizes['height']['max']}"
+        )
         console.print(f"duplicates (same bytes, counted once): {len(result['duplicates'])}")
         for paths in result["duplicates"]:
             console.print("  " + "  =  ".join(paths), highlight=False)
@@ -70,24 +71,28 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
         ctx: typer.Context,
-        data_dir: Optional[Path] = typer.Argument(None, help="Folder with one sub-folder per brand (none/ = no logo)."),
+        data_dir: Path | None = typer.Argument(None, help="Folder with one sub-folder per brand (none/ = no logo)."),
         out: Path = typer.Option(..., "--out", help="Bundle directory to write."),
-        backbone: Optional[str] = typer.Option(None, help="inception_v3, mobilenet_v2, efficientnet_b0, mobilenet_v1_025."),
-        weights: Optional[str] = typer.Option(None, help="imagenet, none, or a local weights file."),
+        backbone: str | None = typer.Option(
+            None, help="inception_v3, mobilenet_v2, efficientnet_b0, mobilenet_v1_025."
+        ),
+        weights: str | None = typer.Option(None, help="imagenet, none, or a local weights file."),
         negatives: list[Path] = typer.Option([], "--negatives", help="Extra folder of no-logo photos (repeatable)."),
-        boxes: Optional[Path] = typer.Option(None, "--boxes", help="CSV image,brand,x1,y1,x2,y2: also learn from crops."),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV of path,brands instead of folders."),
-        epochs: Optional[int] = typer.Option(None, help="Most head-training epochs (early stopping)."),
-        input_size: Optional[int] = typer.Option(None, "--input-size", help="Pixels per side (default: the backbone's)."),
-        views: Optional[int] = typer.Option(None, "--views", help="Augmented views per photo (default: config)."),
+        boxes: Path | None = typer.Option(None, "--boxes", help="CSV image,brand,x1,y1,x2,y2: also learn from crops."),
+        labels: Path | None = typer.Option(None, "--labels", help="CSV of path,brands instead of folders."),
+        epochs: int | None = typer.Option(None, help="Most head-training epochs (early stopping)."),
+        input_size: int | None = typer.Option(None, "--input-size", help="Pixels per side (default: the backbone's)."),
+        views: int | None = typer.Option(None, "--views", help="Augmented views per photo (default: config)."),
         fine_tune: int = typer.Option(0, "--fine-tune", help="Then unfreeze the top N backbone layers."),
-        target_precision: Optional[float] = typer.Option(
-            None, "--target-precision", help="Thresholds for this precision instead of the best F1."),
+        target_precision: float | None = typer.Option(
+            None, "--target-precision", help="Thresholds for this precision instead of the best F1."
+        ),
         validation: float = typer.Option(0.2, help="Fraction of photos held out for validation."),
         seed: int = typer.Option(0, help="Seed of the split and the training."),
-        cache: Optional[Path] = typer.Option(None, help="Feature cache folder (default: paths.cache/features)."),
-        tiling: Optional[bool] = typer.Option(None, "--tiling/--no-tiling",
-                                              help="Calibrate thresholds on tiled scores (default: classifier.tiling)."),
+        cache: Path | None = typer.Option(None, help="Feature cache folder (default: paths.cache/features)."),
+        tiling: bool | None = typer.Option(
+            None, "--tiling/--no-tiling", help="Calibrate thresholds on tiled scores (default: classifier.tiling)."
+        ),
     ) -> None:
         """Train a logo classifier on labelled photos and save a model bundle.
 
@@ -97,37 +102,57 @@ def register(app: typer.Typer) -> None:
 
         settings = _settings(ctx).classifier
         model, dataset = train_bundle(
-            data_dir, out, negatives=negatives, labels=labels, boxes=boxes,
-            backbone=backbone or settings.backbone, weights=weights or settings.weights,
-            input_size=input_size or settings.input_size, epochs=epochs or settings.epochs,
-            augmentation=settings.augmentation, views=views, validation=validation, seed=seed,
-            cache_dir=cache or (_settings(ctx).paths.cache / "features"), fine_tune=fine_tune,
-            target_precision=target_precision, batch_size=settings.batch_size,
-            precision=settings.precision, tiling=_tiling(settings, tiling))
+            data_dir,
+            out,
+            negatives=negatives,
+            labels=labels,
+            boxes=boxes,
+            backbone=backbone or settings.backbone,
+            weights=weights or settings.weights,
+            input_size=input_size or settings.input_size,
+            epochs=epochs or settings.epochs,
+            augmentation=settings.augmentation,
+            views=views,
+            validation=validation,
+            seed=seed,
+            cache_dir=cache or (_settings(ctx).paths.cache / "features"),
+            fine_tune=fine_tune,
+            target_precision=target_precision,
+            batch_size=settings.batch_size,
+            precision=settings.precision,
+            tiling=_tiling(settings, tiling),
+        )
         for path, reason in dataset.unreadable:
             typer.echo(f"skipped {path}: {reason}", err=True)
         metrics = model.metrics
         typer.echo(f"saved {out} ({len(model.classes)} brands, {model.backbone} at {model.input_size} px)")
         if metrics:
-            typer.echo(f"validation: macro AP {_fmt(metrics['macro_average_precision'])}, brand top-1 "
-                       f"{_fmt(metrics['brand_top1_accuracy'])}, no-logo false positives "
-                       f"{_fmt(metrics['nologo_false_positive_rate'])}")
+            typer.echo(
+                f"validation: macro AP {_fmt(metrics['macro_average_precision'])}, brand top-1 "
+                f"{_fmt(metrics['brand_top1_accuracy'])}, no-logo false positives "
+                f"{_fmt(metrics['nologo_false_positive_rate'])}"
+            )
             rates = metrics["error_rates"]
-            typer.echo(f"error rates ({rates['method']}, {rates['photos']} photos): " + ", ".join(
-                f"{b} recall {_fmt(r['recall'])}, false alarms {_fmt(r['fpr'])}" for b, r in rates["brands"].items()))
+            typer.echo(
+                f"error rates ({rates['method']}, {rates['photos']} photos): "
+                + ", ".join(
+                    f"{b} recall {_fmt(r['recall'])}, false alarms {_fmt(r['fpr'])}" for b, r in rates["brands"].items()
+                )
+            )
 
     @app.command("evaluate")
     def evaluate(
         ctx: typer.Context,
-        data_dir: Optional[Path] = typer.Argument(None, help="Labelled folder to evaluate on."),
-        model: Optional[Path] = typer.Option(None, "--model", help="Bundle directory (default: classifier.model)."),
+        data_dir: Path | None = typer.Argument(None, help="Labelled folder to evaluate on."),
+        model: Path | None = typer.Option(None, "--model", help="Bundle directory (default: classifier.model)."),
         negatives: list[Path] = typer.Option([], "--negatives", help="Extra folder of no-logo photos (repeatable)."),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV of path,brands instead of folders."),
-        json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON here."),
-        html_path: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report here."),
-        tiling: Optional[bool] = typer.Option(None, "--tiling/--no-tiling", help="Default: classifier.tiling."),
-        update_rates: bool = typer.Option(False, "--update-rates",
-                                          help="Store the error rates measured here in the bundle (for reports)."),
+        labels: Path | None = typer.Option(None, "--labels", help="CSV of path,brands instead of folders."),
+        json_path: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON here."),
+        html_path: Path | None = typer.Option(None, "--html", help="Write an HTML report here."),
+        tiling: bool | None = typer.Option(None, "--tiling/--no-tiling", help="Default: classifier.tiling."),
+        update_rates: bool = typer.Option(
+            False, "--update-rates", help="Store the error rates measured here in the bundle (for reports)."
+        ),
     ) -> None:
         """Measure a model bundle on labelled photos: AP, top-1, false positives, error rates, per brand.
 
@@ -136,10 +161,18 @@ def register(app: typer.Typer) -> None:
         from classifier.workflows import evaluate_bundle
 
         settings = _settings(ctx).classifier
-        metrics = evaluate_bundle(model or settings.model, data_dir, negatives=negatives, labels=labels,
-                                  tiling=_tiling(settings, tiling), json_path=json_path, html_path=html_path,
-                                  batch_size=settings.batch_size, precision=settings.precision,
-                                  update_rates=update_rates)
+        metrics = evaluate_bundle(
+            model or settings.model,
+            data_dir,
+            negatives=negatives,
+            labels=labels,
+            tiling=_tiling(settings, tiling),
+            json_path=json_path,
+            html_path=html_path,
+            batch_size=settings.batch_size,
+            precision=settings.precision,
+            update_rates=update_rates,
+        )
         from rich.console import Console
         from rich.table import Table
 
@@ -150,13 +183,24 @@ def register(app: typer.Typer) -> None:
             table.add_row(brand, *(_fmt(row[k]) for k in ("precision", "recall", "f1", "ap", "support")))
         console = Console()
         console.print(table)
-        for key in ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate",
-                    "micro_precision", "micro_recall"):
+        for key in (
+            "macro_average_precision",
+            "brand_top1_accuracy",
+            "nologo_false_positive_rate",
+            "micro_precision",
+            "micro_recall",
+        ):
             console.print(f"{key}: {_fmt(metrics[key])}")
         rates = metrics["error_rates"]["brands"]
-        console.print("error rates at the stored thresholds: " + ", ".join(
-            f"{b} recall {_fmt(r['recall'])} ({r['tp']}/{r['positives']}), false alarms {_fmt(r['fpr'])} "
-            f"({r['fp']}/{r['negatives']})" for b, r in rates.items()), highlight=False)
+        console.print(
+            "error rates at the stored thresholds: "
+            + ", ".join(
+                f"{b} recall {_fmt(r['recall'])} ({r['tp']}/{r['positives']}), false alarms {_fmt(r['fpr'])} "
+                f"({r['fp']}/{r['negatives']})"
+                for b, r in rates.items()
+            ),
+            highlight=False,
+        )
         if "rates_stored" in metrics:
             console.print(f"error rates stored in {metrics['rates_stored']['bundle']} (source: evaluate)")
 
@@ -164,9 +208,9 @@ def register(app: typer.Typer) -> None:
     def predict(
         ctx: typer.Context,
         images: list[Path] = typer.Argument(..., help="Photo files."),
-        model: Optional[Path] = typer.Option(None, "--model", help="Bundle directory (default: classifier.model)."),
+        model: Path | None = typer.Option(None, "--model", help="Bundle directory (default: classifier.model)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-        tiling: Optional[bool] = typer.Option(None, "--tiling/--no-tiling", help="Default: classifier.tiling."),
+        tiling: bool | None = typer.Option(None, "--tiling/--no-tiling", help="Default: classifier.tiling."),
     ) -> None:
         """Show the brands a model bundle sees in photos.
 
@@ -175,9 +219,14 @@ def register(app: typer.Typer) -> None:
         from classifier.workflows import predict_paths
 
         settings = _settings(ctx).classifier
-        results = predict_paths(model or settings.model, images, tiling=_tiling(settings, tiling),
-                                thresholds=settings.thresholds, batch_size=settings.batch_size,
-                                precision=settings.precision)
+        results = predict_paths(
+            model or settings.model,
+            images,
+            tiling=_tiling(settings, tiling),
+            thresholds=settings.thresholds,
+            batch_size=settings.batch_size,
+            precision=settings.precision,
+        )
         if as_json:
             typer.echo(json.dumps(results, indent=2))
             return
@@ -191,7 +240,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{entry['path']}: no logo")
 
 
-def _tiling(settings, flag: Optional[bool]):
+def _tiling(settings, flag: bool | None):
     """classifier.tiling, with --tiling/--no-tiling applied."""
     from classifier.tiling import Tiling
 

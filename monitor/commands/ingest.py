@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 
@@ -11,11 +9,15 @@ def register(app: typer.Typer) -> None:
     """Add the ingest, run and status commands."""
 
     @app.command("ingest")
-    def ingest(ctx: typer.Context,
-               once: bool = typer.Option(False, "--once", help="One pass over the sources in this process, then exit "
-                                         "(without it, keep polling like `monitor run`)."),
-               source: Optional[list[str]] = typer.Option(None, "--source", "-s",
-                                                          help="Only this source (repeatable).")) -> None:
+    def ingest(
+        ctx: typer.Context,
+        once: bool = typer.Option(
+            False,
+            "--once",
+            help="One pass over the sources in this process, then exit (without it, keep polling like `monitor run`).",
+        ),
+        source: list[str] | None = typer.Option(None, "--source", "-s", help="Only this source (repeatable)."),
+    ) -> None:
         """Poll the sources, classify new photos and store them; --once: one pass, then a summary table
         (exit code 1 when every source failed).
 
@@ -46,11 +48,17 @@ def register(app: typer.Typer) -> None:
             raise SourceError(f"every source failed: {'; '.join(f'{s.name}: {s.error}' for s in failed)}")
 
     @app.command("run")
-    def run(ctx: typer.Context,
-            executor: Optional[str] = typer.Option(
-                None, "--executor", "-e", help="local: classify in this process; celery: only schedule, "
-                "workers (`monitor worker`) classify (default: executor.kind in the config).",
-                show_default=False)) -> None:
+    def run(
+        ctx: typer.Context,
+        executor: str | None = typer.Option(
+            None,
+            "--executor",
+            "-e",
+            help="local: classify in this process; celery: only schedule, "
+            "workers (`monitor worker`) classify (default: executor.kind in the config).",
+            show_default=False,
+        ),
+    ) -> None:
         """Watch every enabled source on its interval until SIGTERM or Ctrl-C (the daemon).
 
         Example: monitor --config config.yaml run --executor celery
@@ -77,7 +85,7 @@ def register(app: typer.Typer) -> None:
         print_status(ctx.obj.settings)
 
 
-def _only(settings, names: Optional[list[str]]):
+def _only(settings, names: list[str] | None):
     """The settings with just the named sources (each checked to exist)."""
     if not names:
         return settings

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,20 +12,21 @@ def register(app: typer.Typer) -> None:
     """Add the reclassify command."""
 
     @app.command("reclassify")
-    def reclassify(ctx: typer.Context,
-                   model: Path = typer.Option(..., "--model", "-m", help="The new model bundle's folder."),
-                   since: Optional[datetime] = typer.Option(None, "--since", formats=["%Y-%m-%d"],
-                                                            help="Only photos posted on or after this day.",
-                                                            show_default=False),
-                   executor: Optional[str] = typer.Option(None, "--executor", "-e",
-                                                          help="local or celery (default: the config's).",
-                                                          show_default=False)) -> None:
+    def reclassify(
+        ctx: typer.Context,
+        model: Path = typer.Option(..., "--model", "-m", help="The new model bundle's folder."),
+        since: datetime | None = typer.Option(
+            None, "--since", formats=["%Y-%m-%d"], help="Only photos posted on or after this day.", show_default=False
+        ),
+        executor: str | None = typer.Option(
+            None, "--executor", "-e", help="local or celery (default: the config's).", show_default=False
+        ),
+    ) -> None:
         """Re-score stored accepted photos with another model version (reports pick it with --model-version).
 
         Photos are read again by their uri; ones whose bytes changed or cannot be read are skipped and counted.
         Example: monitor --config config.yaml reclassify --model models/v2 --since 2026-01-01
         """
-        from datetime import timezone
 
         from monitor.errors import ConfigError
         from monitor.summary import print_reclassify, reclassify_progress
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         kind = executor or settings.executor.kind
         if kind not in ("local", "celery"):
             raise ConfigError(f"--executor {kind!r}: choose local or celery")
-        start = since.replace(tzinfo=timezone.utc) if since else None
+        start = since.replace(tzinfo=UTC) if since else None
         with reclassify_progress() as on_progress:
             if kind == "celery":
                 from monitor.distributed.reclassify import reclassify_on_workers

@@ -25,16 +25,18 @@ def make_app(settings: Settings) -> Any:
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport_options(executor),
         broker_pool_limit=4,
-        task_serializer="json", accept_content=["json"], result_serializer="json",
-        task_ignore_result=True, result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        result_backend=None,
         task_acks_late=True,  # a task is acknowledged once its work is stored, so a lost worker loses nothing
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_publish_retry=False,  # the outbox resends; a blocking retry would stall the scheduler
         task_default_queue=executor.fetch_queue,
         task_create_missing_queues=True,
-        task_routes={FETCH_TASK: {"queue": executor.fetch_queue},
-                     CLASSIFY_TASK: {"queue": executor.classify_queue}},
+        task_routes={FETCH_TASK: {"queue": executor.fetch_queue}, CLASSIFY_TASK: {"queue": executor.classify_queue}},
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_send_task_events=False,
@@ -49,8 +51,12 @@ def make_app(settings: Settings) -> Any:
 def transport_options(executor: ExecutorSettings) -> dict[str, Any]:
     """Broker transport options: Redis gets the visibility timeout and socket timeouts."""
     if executor.broker_url.startswith(("redis://", "rediss://")):
-        return {"visibility_timeout": executor.visibility_timeout, "socket_connect_timeout": CONNECT_TIMEOUT_S,
-                "socket_timeout": SOCKET_TIMEOUT_S, "max_retries": 1}
+        return {
+            "visibility_timeout": executor.visibility_timeout,
+            "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "socket_timeout": SOCKET_TIMEOUT_S,
+            "max_retries": 1,
+        }
     return {"max_retries": 1}
 
 
@@ -108,9 +114,18 @@ def delete_queues(broker_url: str, names: list[str]) -> None:
         client = redis.Redis.from_url(broker_url, socket_connect_timeout=CONNECT_TIMEOUT_S)
         try:
             sep = "\x06\x16"  # kombu's priority suffix separator
-            client.delete(*[key for name in names for key in (
-                name, *(f"{name}{sep}{p}" for p in (3, 6, 9)), f"_kombu.binding.{name}",
-                f"_kombu.binding_permanent.{name}")])
+            client.delete(
+                *[
+                    key
+                    for name in names
+                    for key in (
+                        name,
+                        *(f"{name}{sep}{p}" for p in (3, 6, 9)),
+                        f"_kombu.binding.{name}",
+                        f"_kombu.binding_permanent.{name}",
+                    )
+                ]
+            )
             # Unacknowledged messages of a killed consumer wait here to be restored into their queue.
             for tag, value in client.hscan_iter("unacked"):
                 try:

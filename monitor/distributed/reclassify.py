@@ -19,9 +19,13 @@ from storage.engine import open_database
 POLL_S = 0.5
 
 
-def reclassify_on_workers(settings: Settings, model_dir: Path, since: datetime | None = None,
-                          on_progress: Callable[[int, int], None] | None = None,
-                          stop_after: float | None = None) -> ReclassifySummary:
+def reclassify_on_workers(
+    settings: Settings,
+    model_dir: Path,
+    since: datetime | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    stop_after: float | None = None,
+) -> ReclassifySummary:
     """Queue every stored accepted photo (posted since `since`) for the workers and wait until all are done."""
     model_dir = Path(model_dir).resolve()
     db = open_database(settings.database.url)

@@ -58,8 +58,9 @@ class Publisher:
             try:
                 with self.app.producer_or_acquire() as producer:
                     for batch_id in ids:
-                        fetch.apply_async(args=[batch_id], producer=producer, retry=False,
-                                          queue=self.settings.executor.fetch_queue)
+                        fetch.apply_async(
+                            args=[batch_id], producer=producer, retry=False, queue=self.settings.executor.fetch_queue
+                        )
                         sent.append(batch_id)
             except Exception as exc:  # every transport raises its own kinds
                 self._outage(f"{type(exc).__name__}: {exc}".splitlines()[0])
@@ -82,13 +83,21 @@ class Publisher:
             recovered = record_broker(self.db, executor.broker_url, True)
             was_down, self.down = self.down, False
         for failed in fail_exhausted(self.db, executor.max_attempts):
-            log.error("batch %s failed %d times and is given up (see `monitor status`): %s", failed["id"],
-                      executor.max_attempts, failed["error"] or "no error recorded")
+            log.error(
+                "batch %s failed %d times and is given up (see `monitor status`): %s",
+                failed["id"],
+                executor.max_attempts,
+                failed["error"] or "no error recorded",
+            )
         everything = recovered or was_down
         if everything:
             log.info("broker %s is reachable again: sending every pending batch", _redacted(executor.broker_url))
-        ids = due_batches(self.db, executor.redeliver_after, everything=everything,
-                          started_only=not everything and self._fetch_queue_busy())
+        ids = due_batches(
+            self.db,
+            executor.redeliver_after,
+            everything=everything,
+            started_only=not everything and self._fetch_queue_busy(),
+        )
         if only is not None:
             ids = [i for i in ids if i in only]
         if ids and self.publish(ids):
@@ -107,8 +116,11 @@ class Publisher:
 
     def _outage(self, error: str) -> None:
         if not self.down:
-            log.error("broker %s unreachable (%s): batches stay in the outbox until it is back",
-                      _redacted(self.settings.executor.broker_url), error)
+            log.error(
+                "broker %s unreachable (%s): batches stay in the outbox until it is back",
+                _redacted(self.settings.executor.broker_url),
+                error,
+            )
         self.down = True
         try:
             record_broker(self.db, self.settings.executor.broker_url, False, error)
@@ -119,8 +131,7 @@ class Publisher:
 class Enqueuer:
     """Polls sources into the outbox: each batch of refs and the cursor after it in one transaction."""
 
-    def __init__(self, settings: Settings, db: Database, publisher: Publisher,
-                 stop: threading.Event | None = None):
+    def __init__(self, settings: Settings, db: Database, publisher: Publisher, stop: threading.Event | None = None):
         self.settings = settings
         self.db = db
         self.publisher = publisher
@@ -128,8 +139,9 @@ class Enqueuer:
 
     def run_source(self, source_settings: SourceSettings) -> SourceSummary:
         """One pass over a source; a failing poll is recorded with its backoff and returned, never raised."""
-        summary = poll_source(self.db, source_settings, SourceContext.from_settings(self.settings, self.stop),
-                              self._drain)
+        summary = poll_source(
+            self.db, source_settings, SourceContext.from_settings(self.settings, self.stop), self._drain
+        )
         if not summary.error:
             log.info("poll %s: %d photo(s) queued in %d batch(es)", summary.name, summary.queued, summary.batches)
         return summary
@@ -137,8 +149,7 @@ class Enqueuer:
     def close(self) -> None:
         """Nothing to release (the app's connections close with the process)."""
 
-    def _drain(self, source: Source, source_id: int, cursor: dict[str, Any] | None,
-               summary: SourceSummary) -> None:
+    def _drain(self, source: Source, source_id: int, cursor: dict[str, Any] | None, summary: SourceSummary) -> None:
         size = self.settings.ingest.batch_size
         batch: list[ImageRef] = []
         for ref in polled_refs(self.db, source, source_id, cursor, self.settings.ingest):
@@ -160,8 +171,9 @@ class Enqueuer:
         self.publisher.publish([batch_id])
 
 
-def enqueue_reclassify(settings: Settings, db: Database, publisher: Publisher, model_path: str,
-                       since: datetime | None = None) -> list[int]:
+def enqueue_reclassify(
+    settings: Settings, db: Database, publisher: Publisher, model_path: str, since: datetime | None = None
+) -> list[int]:
     """Write reclassify batches of stored accepted photos to the outbox and publish them; returns their ids."""
     ids: list[int] = []
     after = 0

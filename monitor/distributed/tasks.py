@@ -97,9 +97,17 @@ def _transient() -> tuple[type[BaseException], ...]:
 def register_tasks(app) -> None:
     """Add the fetch and classify tasks to the app."""
     # shared=False: each app gets its own tasks (Celery would otherwise hand a second app the first one's).
-    options = dict(bind=True, shared=False, acks_late=True, reject_on_worker_lost=True, autoretry_for=_transient(),
-                   retry_backoff=2, retry_backoff_max=RETRY_BACKOFF_MAX_S, retry_jitter=True,
-                   max_retries=MAX_RETRIES)
+    options = dict(
+        bind=True,
+        shared=False,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        autoretry_for=_transient(),
+        retry_backoff=2,
+        retry_backoff_max=RETRY_BACKOFF_MAX_S,
+        retry_jitter=True,
+        max_retries=MAX_RETRIES,
+    )
 
     @app.task(name=FETCH_TASK, **options)
     def fetch(task, batch_id: int) -> None:
@@ -114,8 +122,9 @@ def register_tasks(app) -> None:
                 payload = _fetch_for_rescore(state, batch)
             else:
                 payload = _fetch_for_ingest(state, batch)
-            task.app.tasks[CLASSIFY_TASK].apply_async(args=[batch_id, payload],
-                                                      queue=task.app.monitor_settings.executor.classify_queue)
+            task.app.tasks[CLASSIFY_TASK].apply_async(
+                args=[batch_id, payload], queue=task.app.monitor_settings.executor.classify_queue
+            )
 
     @app.task(name=CLASSIFY_TASK, **options)
     def classify(task, batch_id: int, payload: dict[str, Any]) -> None:
@@ -126,8 +135,11 @@ def register_tasks(app) -> None:
             return
         worker = task.request.hostname or "worker"
         if not matches_outbox(batch, payload):
-            log.warning("classify message for batch %s does not match its outbox row; ignored (forged or "
-                        "corrupted on the broker)", batch_id)
+            log.warning(
+                "classify message for batch %s does not match its outbox row; ignored (forged or "
+                "corrupted on the broker)",
+                batch_id,
+            )
             return
         with _noted(state, batch_id, "classify"):
             if batch["kind"] == "reclassify":
@@ -177,8 +189,16 @@ def _classify_for_ingest(state: WorkerState, batch: dict[str, Any], payload: dic
     model = state.model()
     items = decode_items(payload["items"])
     check_items(items, settings.ingest, model)
-    counts = store_batch(state.db, model, items, settings.ingest, batch["source_id"], batch["source_name"] or "?",
-                         outbox_id=batch["id"], worker=worker)
+    counts = store_batch(
+        state.db,
+        model,
+        items,
+        settings.ingest,
+        batch["source_id"],
+        batch["source_name"] or "?",
+        outbox_id=batch["id"],
+        worker=worker,
+    )
     if counts is not None:
         log.info("batch %s from %s stored: %s", batch["id"], batch["source_name"], counts.as_json())
 

@@ -60,8 +60,13 @@ class Heartbeat:
         self.db.dispose()
 
 
-def run_worker(settings: Settings, concurrency: int = 1, roles: list[str] | None = None, name: str | None = None,
-               loglevel: str = "INFO") -> int:
+def run_worker(
+    settings: Settings,
+    concurrency: int = 1,
+    roles: list[str] | None = None,
+    name: str | None = None,
+    loglevel: str = "INFO",
+) -> int:
     """Run a Celery worker until SIGTERM (finishes running tasks) or SIGINT; returns its exit code."""
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
@@ -77,9 +82,17 @@ def run_worker(settings: Settings, concurrency: int = 1, roles: list[str] | None
     heart.thread.start()
     try:
         # Prefork: the children fork from this process, which never imports TensorFlow (tasks load it).
-        argv = ["worker", f"--concurrency={concurrency}", f"--queues={','.join(queues)}", "--pool=prefork",
-                f"--hostname={name}", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle",
-                "--without-heartbeat"]
+        argv = [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--queues={','.join(queues)}",
+            "--pool=prefork",
+            f"--hostname={name}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         try:
             app.worker_main(argv=argv)
         except SystemExit as exc:

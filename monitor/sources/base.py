@@ -46,8 +46,9 @@ class SourceContext:
     @classmethod
     def from_settings(cls, settings: Settings, stop: threading.Event | None = None) -> SourceContext:
         """The context every source of this config is built with."""
-        return cls(settings.ingest, settings.paths.cache,
-                   settings.config_path.parent if settings.config_path else None, stop)
+        return cls(
+            settings.ingest, settings.paths.cache, settings.config_path.parent if settings.config_path else None, stop
+        )
 
 
 class Source(ABC):
@@ -100,9 +101,15 @@ class HttpSource(Source):
 
     def __init__(self, settings: SourceSettings, options: HttpOptions, context: SourceContext):
         super().__init__(settings, options, context)
-        self.fetcher = Fetcher.from_settings(context.ingest, settings.allow_private, options.allow_hosts,
-                                             options.headers, header_origin=options.url,
-                                             send_headers_to=options.send_headers_to, stop=context.stop)
+        self.fetcher = Fetcher.from_settings(
+            context.ingest,
+            settings.allow_private,
+            options.allow_hosts,
+            options.headers,
+            header_origin=options.url,
+            send_headers_to=options.send_headers_to,
+            stop=context.stop,
+        )
 
     def read(self, ref: ImageRef) -> bytes:
         """The photo's bytes, fetched under this source's limits."""

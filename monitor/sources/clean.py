@@ -23,20 +23,25 @@ CAPTION_CHARS = 10_000  # captions are Text, but a 300 MB sidecar caption must n
 _COLUMNS = Image.__table__
 
 
-def clean_ref(ref: ImageRef, now: datetime | None = None, source: str = "?",
-              allow_null_island: bool = False) -> ImageRef:
+def clean_ref(
+    ref: ImageRef, now: datetime | None = None, source: str = "?", allow_null_island: bool = False
+) -> ImageRef:
     """The ref with every field storable; what cannot be cleaned is dropped (the photo is kept)."""
     now = now or datetime.now(UTC)
     latitude, longitude = clean_place(ref.latitude, ref.longitude, allow_null_island)
     uri = clean_text(ref.uri) or ""
     return replace(
-        ref, uri=uri, external_id=clean_text(ref.external_id) or uri,
+        ref,
+        uri=uri,
+        external_id=clean_text(ref.external_id) or uri,
         posted_at=clean_posted(ref.posted_at, now, ref.uri, source),
-        latitude=latitude, longitude=longitude,
+        latitude=latitude,
+        longitude=longitude,
         place=_text(ref.place, column_length(_COLUMNS, "place")),
         caption=_text(ref.caption, CAPTION_CHARS),
         author=_text(ref.author, column_length(_COLUMNS, "author")),
-        reach=clean_reach(ref.reach))
+        reach=clean_reach(ref.reach),
+    )
 
 
 def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -> datetime | None:
@@ -47,14 +52,17 @@ def clean_posted(moment: Any, now: datetime, uri: str = "", source: str = "?") -
     if moment < EARLIEST:
         return None
     if moment > now + FUTURE_SKEW:
-        log.warning("source %s: %s is dated %s, in the future: stored with the ingest time", source, uri,
-                    moment.isoformat(timespec="seconds"))
+        log.warning(
+            "source %s: %s is dated %s, in the future: stored with the ingest time",
+            source,
+            uri,
+            moment.isoformat(timespec="seconds"),
+        )
         return now
     return moment
 
 
-def clean_place(latitude: Any, longitude: Any, allow_null_island: bool = False) -> tuple[float | None,
-                                                                                         float | None]:
+def clean_place(latitude: Any, longitude: Any, allow_null_island: bool = False) -> tuple[float | None, float | None]:
     """Both coordinates on the globe, or neither; exactly 0,0 means unknown (feeds write it for "no place")
     unless the source says `allow_null_island`."""
     lat, lon = finite(latitude), finite(longitude)

@@ -54,10 +54,19 @@ class FakeSource(Source):
             raise SourceError(f"source {self.settings.name!r}: {self.options.fail}", "fake_failure")
         done = int((cursor or {}).get("done", 0))
         for index, item in enumerate(self.options.items[done:], start=done + 1):
-            yield ImageRef(uri=f"fake://{self.settings.name}/{item.id}", external_id=item.id,
-                           posted_at=item.posted_at, latitude=item.latitude, longitude=item.longitude,
-                           place=item.place, caption=item.caption, author=item.author, reach=item.reach,
-                           cursor={"done": index}, data=_bytes(item))
+            yield ImageRef(
+                uri=f"fake://{self.settings.name}/{item.id}",
+                external_id=item.id,
+                posted_at=item.posted_at,
+                latitude=item.latitude,
+                longitude=item.longitude,
+                place=item.place,
+                caption=item.caption,
+                author=item.author,
+                reach=item.reach,
+                cursor={"done": index},
+                data=_bytes(item),
+            )
 
 
 def _bytes(item: FakeItem) -> bytes:

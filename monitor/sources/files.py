@@ -30,8 +30,10 @@ def read_regular(path: Path, limit: int, root: Path | None = None) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; FetchError (not_a_file, outside_folder, too_large,
     file_missing, read_error) otherwise. With `root`, the file must resolve inside it."""
     if root is not None and not inside(path, root):
-        raise FetchError(f"{path}: a symlink out of the watched folder {root} (set follow_symlinks: true to "
-                         f"follow it)", FetchReason.OUTSIDE_FOLDER)
+        raise FetchError(
+            f"{path}: a symlink out of the watched folder {root} (set follow_symlinks: true to follow it)",
+            FetchReason.OUTSIDE_FOLDER,
+        )
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))

@@ -95,11 +95,13 @@ class FolderSource(Source):
         if waiting and self.options.settle_seconds <= WAIT_LIMIT_S:
             yield from self._after_settling(waiting, token, csv_rows)
         elif waiting:
-            log.debug("source %s: %d file(s) changed too recently; left for the next poll", self.settings.name,
-                      len(waiting))
+            log.debug(
+                "source %s: %d file(s) changed too recently; left for the next poll", self.settings.name, len(waiting)
+            )
 
-    def _after_settling(self, waiting: list[tuple[str, _Stat]], token: str,
-                        csv_rows: dict[str, dict[str, Any]]) -> Iterator[ImageRef]:
+    def _after_settling(
+        self, waiting: list[tuple[str, _Stat]], token: str, csv_rows: dict[str, dict[str, Any]]
+    ) -> Iterator[ImageRef]:
         """Wait (stoppably) until the fresh files are settle_seconds old; those unchanged by then are read."""
         settle_ns = int(self.options.settle_seconds * 1e9)
         newest = max(max(stat.mtime_ns, self._sidecar_mtime(self.root / rel)) for rel, stat in waiting)
@@ -114,8 +116,9 @@ class FolderSource(Source):
                 now = os.stat(path)
             except OSError:
                 continue
-            if (now.st_size, now.st_mtime_ns) != (stat.size, stat.mtime_ns) or \
-                    not self._settled(path, stat, time.time_ns() - settle_ns):
+            if (now.st_size, now.st_mtime_ns) != (stat.size, stat.mtime_ns) or not self._settled(
+                path, stat, time.time_ns() - settle_ns
+            ):
                 log.info("source %s: %s is still changing; left for the next poll", self.settings.name, relative)
                 continue
             yield self._pend(relative, stat, token, csv_rows)
@@ -142,8 +145,7 @@ class FolderSource(Source):
             return
         try:
             with closing(self._connect()) as conn, conn:
-                conn.executemany("INSERT OR REPLACE INTO files(path, size, mtime_ns, token) VALUES (?, ?, ?, ?)",
-                                 rows)
+                conn.executemany("INSERT OR REPLACE INTO files(path, size, mtime_ns, token) VALUES (?, ?, ?, ?)", rows)
                 conn.execute("DELETE FROM files WHERE token <> ?", (rows[0][3],))
         except (sqlite3.Error, OSError) as exc:  # only a shortcut: the next poll re-reads, sha256 dedupes
             log.warning("source %s: cannot update %s: %s", self.settings.name, self.state_path, exc)
@@ -182,10 +184,10 @@ class FolderSource(Source):
                     if not any(fnmatch.fnmatchcase(lower, p) for p in self.patterns):
                         continue
                     # Regular files only (no FIFO, device or socket), symlinks only into the folder.
-                    if not entry.is_file() or (entry.is_symlink() and not is_regular(Path(entry.path),
-                                                                                    self.confine)):
-                        log.debug("source %s: %s skipped (not a regular file in the folder)", self.settings.name,
-                                  entry.path)
+                    if not entry.is_file() or (entry.is_symlink() and not is_regular(Path(entry.path), self.confine)):
+                        log.debug(
+                            "source %s: %s skipped (not a regular file in the folder)", self.settings.name, entry.path
+                        )
                         continue
                     stat = entry.stat()
                 except OSError:
@@ -197,8 +199,9 @@ class FolderSource(Source):
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.state_path, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
-                     "mtime_ns INTEGER, token TEXT)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, token TEXT)"
+        )
         return conn
 
     def _load_state(self, token: str) -> dict[str, tuple[int, int]]:
@@ -230,17 +233,24 @@ class FolderSource(Source):
             text = read_regular(path, CSV_MAX_BYTES).decode("utf-8")
             return {row["file"]: row for row in csv.DictReader(io.StringIO(text, newline="")) if row.get("file")}
         except (FetchError, UnicodeDecodeError, KeyError, csv.Error) as exc:
-            raise SourceError(f"source {self.settings.name!r}: cannot read metadata_csv {path}: {exc}",
-                              "bad_metadata") from None
+            raise SourceError(
+                f"source {self.settings.name!r}: cannot read metadata_csv {path}: {exc}", "bad_metadata"
+            ) from None
 
 
 def _ref(path: Path, relative: str, meta: dict[str, Any], cursor: dict[str, Any]) -> ImageRef:
     return ImageRef(
-        uri=str(path), external_id=relative, posted_at=parse_time(meta.get("posted_at")),
-        latitude=as_float(meta.get("latitude")), longitude=as_float(meta.get("longitude")),
-        place=as_text(meta.get("place")), caption=as_text(meta.get("caption")),
-        author=as_text(meta.get("author")), reach=as_int(meta.get("reach")), cursor=cursor)
-
+        uri=str(path),
+        external_id=relative,
+        posted_at=parse_time(meta.get("posted_at")),
+        latitude=as_float(meta.get("latitude")),
+        longitude=as_float(meta.get("longitude")),
+        place=as_text(meta.get("place")),
+        caption=as_text(meta.get("caption")),
+        author=as_text(meta.get("author")),
+        reach=as_int(meta.get("reach")),
+        cursor=cursor,
+    )
 
 
 def _safe(name: str) -> str:

@@ -60,8 +60,7 @@ class JsonSource(JsonPagesSource):
         items = value_at(page, self.options.items) if self.options.items else page
         if not isinstance(items, list):
             raise SourceError(
-                f"source {self.settings.name!r}: {url}: no list of items at "
-                f"{self.options.items or '(top level)'!r}",
+                f"source {self.settings.name!r}: {url}: no list of items at {self.options.items or '(top level)'!r}",
                 "bad_response",
             )
         return items

@@ -31,8 +31,9 @@ def _entry_points() -> dict[str, EntryPoint]:
     found: dict[str, EntryPoint] = {}
     for point in entry_points(group=ENTRY_POINT_GROUP):
         if point.name in builtin:
-            log.warning("entry point %s = %s ignored: %r is a built-in source kind", point.name, point.value,
-                        point.name)
+            log.warning(
+                "entry point %s = %s ignored: %r is a built-in source kind", point.name, point.value, point.name
+            )
         else:
             found[point.name] = point
     return found
@@ -65,8 +66,9 @@ def kind_class(name: str) -> type[Source]:
     try:
         cls = point.load()
     except Exception as exc:  # a broken plugin names itself, it never takes the monitor down
-        raise ConfigError(f"source kind {name!r} ({point.value}) cannot be loaded: {type(exc).__name__}: "
-                          f"{exc}") from None
+        raise ConfigError(
+            f"source kind {name!r} ({point.value}) cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, Source)):
         raise ConfigError(f"source kind {name!r} ({point.value}) is not a monitor.sources.base.Source subclass")
     return cls
@@ -87,8 +89,9 @@ def validate_options(source: SourceSettings, where: str) -> None:
             valid = sorted(set(cls.Options.model_fields) | _COMMON_KEYS)
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{where}.{key}: unknown key for a {source.kind} source{hint} "
-                              f"(valid keys: {', '.join(valid)})") from None
+            raise ConfigError(
+                f"{where}.{key}: unknown key for a {source.kind} source{hint} (valid keys: {', '.join(valid)})"
+            ) from None
         text = describe_problem({**error, "loc": ("sources", "options", *error["loc"])})
         message = text.split(": ", 1)[1] if text and ": " in text else (text or error["msg"])
         raise ConfigError(f"{where}.{key}: {message}") from None

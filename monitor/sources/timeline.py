@@ -86,8 +86,11 @@ class Timeline:
         return cls(time, ids, list(cursor.get("undated") or []))
 
     def cursor(self) -> dict[str, Any]:
-        return {"time": self.time.isoformat() if self.time else None, "ids": list(self.ids),
-                "undated": list(self.undated)}
+        return {
+            "time": self.time.isoformat() if self.time else None,
+            "ids": list(self.ids),
+            "undated": list(self.undated),
+        }
 
     def is_new(self, entry: Entry) -> bool:
         if entry.time is None:
@@ -104,17 +107,16 @@ class Timeline:
         elif entry.time == self.time and entry.id not in self.ids:
             self.ids.append(entry.id)
 
-    def newer(self, entries: list[Entry], now: datetime | None = None) -> Iterator[
-            tuple[Entry, dict[str, Any], dict[str, Any]]]:
+    def newer(
+        self, entries: list[Entry], now: datetime | None = None
+    ) -> Iterator[tuple[Entry, dict[str, Any], dict[str, Any]]]:
         """New entries oldest first (undated first), each with the cursor before and after it.
 
         An entry dated beyond now (and the allowed skew) counts as undated here, so it never moves the
         cursor's time past now (which would hide every later post)."""
         latest = (now or datetime.now(UTC)) + FUTURE_SKEW
-        entries = [e if e.time is None or e.time <= latest else Entry(e.id, None, e.payload, e.time)
-                   for e in entries]
-        ordered = sorted(entries, key=lambda e: (e.time is not None,
-                                                 e.time or datetime.min.replace(tzinfo=UTC)))
+        entries = [e if e.time is None or e.time <= latest else Entry(e.id, None, e.payload, e.time) for e in entries]
+        ordered = sorted(entries, key=lambda e: (e.time is not None, e.time or datetime.min.replace(tzinfo=UTC)))
         seen: set[str] = set()
         for entry in ordered:
             if entry.id in seen or not self.is_new(entry):

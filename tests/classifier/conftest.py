@@ -13,8 +13,10 @@ from drawn_photos import write_folder_dataset
 def drawn_sets(tmp_path_factory) -> tuple[Path, Path]:
     """(train folder, held-out folder) of drawn photos: 3 brands + none/."""
     root = tmp_path_factory.mktemp("drawn")
-    return (write_folder_dataset(root / "train", per_brand=20, negatives=20, seed=0),
-            write_folder_dataset(root / "heldout", per_brand=10, negatives=10, seed=1))
+    return (
+        write_folder_dataset(root / "train", per_brand=20, negatives=20, seed=0),
+        write_folder_dataset(root / "heldout", per_brand=10, negatives=10, seed=1),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +27,15 @@ def trained(drawn_sets, tmp_path_factory):
 
     cache = tmp_path_factory.mktemp("features")
     dataset = load_dataset(drawn_sets[0], progress=False)
-    model = train(dataset, backbone="inception_v3", weights="none", input_size=75, epochs=60, views=3,
-                  cache_dir=cache, seed=0, progress=False)
+    model = train(
+        dataset,
+        backbone="inception_v3",
+        weights="none",
+        input_size=75,
+        epochs=60,
+        views=3,
+        cache_dir=cache,
+        seed=0,
+        progress=False,
+    )
     return model, cache, dataset

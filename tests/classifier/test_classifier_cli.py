@@ -6,8 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from cli import run_cli
 from drawn_photos import BRANDS, write_folder_dataset
 
@@ -33,9 +31,26 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
     shutil.copy(train_dir / "Acme" / "Acme-0.jpg", train_dir / "Bolt" / "both.jpg")
     (train_dir / "Bolt" / "broken.jpg").write_text("not a photo")
     bundle = tmp_path / "bundle"
-    result = monitor("train", str(train_dir), "--out", str(bundle), "--backbone", "mobilenet_v1_025",
-                     "--weights", "none", "--input-size", "32", "--epochs", "2", "--views", "2",
-                     "--cache", str(tmp_path / "cache"), "--tiling", cwd=tmp_path)
+    result = monitor(
+        "train",
+        str(train_dir),
+        "--out",
+        str(bundle),
+        "--backbone",
+        "mobilenet_v1_025",
+        "--weights",
+        "none",
+        "--input-size",
+        "32",
+        "--epochs",
+        "2",
+        "--views",
+        "2",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--tiling",
+        cwd=tmp_path,
+    )
     assert f"saved {bundle}" in result.stdout and "validation: macro AP" in result.stdout
     assert "broken.jpg" in result.stderr
     manifest = json.loads((bundle / "bundle.json").read_text())
@@ -48,8 +63,19 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
     held_out = manifest["training"]["validation_photos"]
     assert rates["method"] == "cross-fit" and rates["source"] == "train" and rates["photos"] == held_out > 0
     assert rates["tiling"] == manifest["training"]["tiling"] and set(rates["brands"]) == set(BRANDS)
-    assert set(rates["brands"]["Acme"]) == {"threshold", "tp", "positives", "fp", "negatives", "fp_nologo",
-                                            "negatives_nologo", "fp_other", "negatives_other", "recall", "fpr"}
+    assert set(rates["brands"]["Acme"]) == {
+        "threshold",
+        "tp",
+        "positives",
+        "fp",
+        "negatives",
+        "fp_nologo",
+        "negatives_nologo",
+        "fp_other",
+        "negatives_other",
+        "recall",
+        "fpr",
+    }
     assert manifest["metrics"]["calibration"]["method"] in ("identity", "shared_platt", "platt", "isotonic")
     assert f"error rates (cross-fit, {held_out} photos)" in result.stdout
     assert any((tmp_path / "cache").rglob("*.npy"))
@@ -59,15 +85,25 @@ def test_evaluate_and_predict_from_the_command_line(trained, drawn_sets, tmp_pat
     model = trained[0]
     bundle = tmp_path / "bundle"
     model.save(bundle)
-    report = monitor("evaluate", "--model", str(bundle), str(drawn_sets[1]), "--json", str(tmp_path / "eval.json"),
-                     "--html", str(tmp_path / "eval.html"), "--update-rates", cwd=tmp_path)
+    report = monitor(
+        "evaluate",
+        "--model",
+        str(bundle),
+        str(drawn_sets[1]),
+        "--json",
+        str(tmp_path / "eval.json"),
+        "--html",
+        str(tmp_path / "eval.html"),
+        "--update-rates",
+        cwd=tmp_path,
+    )
     metrics = json.loads((tmp_path / "eval.json").read_text())
     assert metrics["photos"] == 40 and set(metrics["per_brand"]) == set(BRANDS)
     assert metrics["brand_top1_accuracy"] > 0.6  # chance is 1/3
     assert metrics["model"]["checksum"] == model.checksum
     assert "macro_average_precision" in report.stdout and "Corona" in report.stdout
     page = (tmp_path / "eval.html").read_text()
-    assert "Plotly.newPlot" in page and "<script src=\"http" not in page and len(page) > 1_000_000
+    assert "Plotly.newPlot" in page and '<script src="http' not in page and len(page) > 1_000_000
     assert "Reliability of the scores" in page and "<th>no logo</th>" in page and "data:image/jpeg;base64," in page
     assert "the share where it was detected anyway" in page  # metrics explained in plain words
     stored = json.loads((bundle / "bundle.json").read_text())["metrics"]["error_rates"]
@@ -79,8 +115,18 @@ def test_evaluate_and_predict_from_the_command_line(trained, drawn_sets, tmp_pat
 
     photos = sorted((drawn_sets[1] / "Acme").glob("*.jpg"))[:3]
     (tmp_path / "bad.jpg").write_text("not a photo")
-    found = json.loads(monitor("predict", "--model", str(bundle), *map(str, photos), str(tmp_path / "bad.jpg"),
-                               "--json", "--tiling", cwd=tmp_path).stdout)
+    found = json.loads(
+        monitor(
+            "predict",
+            "--model",
+            str(bundle),
+            *map(str, photos),
+            str(tmp_path / "bad.jpg"),
+            "--json",
+            "--tiling",
+            cwd=tmp_path,
+        ).stdout
+    )
     assert [entry["path"] for entry in found] == [*map(str, photos), str(tmp_path / "bad.jpg")]
     assert "cannot read the photo" in found[3]["error"]
     assert any(entry["detections"] for entry in found[:3])
@@ -92,8 +138,9 @@ def test_evaluate_and_predict_from_the_command_line(trained, drawn_sets, tmp_pat
 
 def test_a_missing_bundle_is_one_clear_error(tmp_path):
     (tmp_path / "x.jpg").write_bytes(b"")
-    result = monitor("predict", "--model", str(tmp_path / "nowhere"), str(tmp_path / "x.jpg"), cwd=tmp_path,
-                     check=False)
+    result = monitor(
+        "predict", "--model", str(tmp_path / "nowhere"), str(tmp_path / "x.jpg"), cwd=tmp_path, check=False
+    )
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: model bundle")
     assert "Traceback" not in result.stderr

@@ -73,7 +73,10 @@ def test_labels_csv_gives_multi_label_examples_and_names_bad_lines(tmp_path):
     csv.write_text("path,brands\nphotos/a.jpg,Acme\nphotos/ab.jpg,Acme|Bolt\nphotos/n.jpg,\nphotos/gone.jpg,Bolt\n")
     dataset = load_dataset(labels_csv=csv, progress=False)
     assert {e.path.name: set(e.brands) for e in dataset.examples} == {
-        "a.jpg": {"Acme"}, "ab.jpg": {"Acme", "Bolt"}, "n.jpg": set()}
+        "a.jpg": {"Acme"},
+        "ab.jpg": {"Acme", "Bolt"},
+        "n.jpg": set(),
+    }
     assert [p.name for p, _ in dataset.unreadable] == ["gone.jpg"]
     csv.write_text("path,brands\nphotos/a.jpg,Acme,extra\n")
     with pytest.raises(DatasetError, match="line 2"):
@@ -104,7 +107,8 @@ def test_boxes_give_context_crops_and_logo_free_negatives(tmp_path):
     draw_photo((), 1, size=(400, 300)).save(tmp_path / "Acme" / "p.png")
     (tmp_path / "boxes.csv").write_text(
         "image,brand,x1,y1,x2,y2\np.png,Acme,300,200,340,240\np.png,Acme,301,201,340,240\n"
-        "missing.png,Acme,1,1,5,5\np.png,Acme,390,290,800,900\n")
+        "missing.png,Acme,1,1,5,5\np.png,Acme,390,290,800,900\n"
+    )
     dataset = load_dataset(tmp_path, boxes_csv=tmp_path / "boxes.csv", progress=False)
     [example] = dataset.examples
     assert len(example.boxes) == 1  # the repeated box is kept once
@@ -128,8 +132,10 @@ def test_tiles_are_labelled_from_the_boxes_they_hold():
     from classifier.features import training_items
     from classifier.images import tile_boxes
 
-    boxes = [Box("Acme", 10, 10, 60, 60),  # inside the top-left tile only
-             Box("Bolt", 200, 300, 380, 340)]  # mostly in the bottom-right tile, a sliver in the bottom-left one
+    boxes = [
+        Box("Acme", 10, 10, 60, 60),  # inside the top-left tile only
+        Box("Bolt", 200, 300, 380, 340),
+    ]  # mostly in the bottom-right tile, a sliver in the bottom-left one
     example = Example(Path("p.png"), "a" * 64, frozenset({"Acme", "Bolt"}), 400, 400, boxes=boxes)
     tiles = tile_boxes(2, 0.25)[1:]  # top-left, top-right, bottom-left, bottom-right
     items = training_items(Dataset(["Acme", "Bolt"], [example]), context_crops=0, hard_negatives=0, tiles=tiles)
@@ -153,8 +159,10 @@ def test_thresholds_calibrate_for_best_f1_or_target_precision():
     both = calibrate(np.stack([labels, 1 - labels], 1), np.array([[0.9, 0.1]] * 3 + [[0.1, 0.9]] * 3), ["a", "b"])
     assert both == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
     # 'a' alone cuts at 0.65, 'b' (one positive) at 0.3; both brands pooled: best F1 at 0.35 (4 of 4, one 0.6 false)
-    pair = (np.stack([labels, [0, 0, 0, 1, 0, 0]], 1),
-            np.stack([[0.9, 0.8, 0.7, 0.6, 0.3, 0.2], [0.1, 0.1, 0.1, 0.4, 0.2, 0.2]], 1))
+    pair = (
+        np.stack([labels, [0, 0, 0, 1, 0, 0]], 1),
+        np.stack([[0.9, 0.8, 0.7, 0.6, 0.3, 0.2], [0.1, 0.1, 0.1, 0.4, 0.2, 0.2]], 1),
+    )
     assert calibrate(*pair, ["a", "b"]) == {"a": pytest.approx(0.65), "b": pytest.approx(0.3)}
     shrunk = calibrate(*pair, ["a", "b"], shrink=1.0)  # weights: positives of the brand : 1 for the pooled cut
     assert shrunk == {"a": pytest.approx((3 * 0.65 + 0.35) / 4), "b": pytest.approx((0.3 + 0.35) / 2)}

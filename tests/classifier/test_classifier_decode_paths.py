@@ -25,12 +25,17 @@ def _files() -> dict[str, bytes]:
     rgba.paste((255, 0, 0, 0), (0, 0, 24, 56))  # a transparent red band: white once composited
     palette = photo.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     palette.paste(0, (0, 0, 20, 20))
-    sixteen = Image.fromarray((np.asarray(photo.convert("L"), np.uint16) * 257))
+    sixteen = Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257)
     exif = Image.Exif()
     exif[0x0112] = 6
-    return {"photo.jpg": _save(photo, "JPEG", quality=90), "alpha.png": _save(rgba, "PNG"),
-            "palette.png": _save(palette, "PNG", transparency=0), "cmyk.jpg": _save(photo.convert("CMYK"), "JPEG"),
-            "sixteen.png": _save(sixteen, "PNG"), "rotated.jpg": _save(photo, "JPEG", exif=exif.tobytes())}
+    return {
+        "photo.jpg": _save(photo, "JPEG", quality=90),
+        "alpha.png": _save(rgba, "PNG"),
+        "palette.png": _save(palette, "PNG", transparency=0),
+        "cmyk.jpg": _save(photo.convert("CMYK"), "JPEG"),
+        "sixteen.png": _save(sixteen, "PNG"),
+        "rotated.jpg": _save(photo, "JPEG", exif=exif.tobytes()),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +52,8 @@ def model_and_files(trained, tmp_path_factory):
 
 
 def test_every_path_decodes_a_file_to_the_same_pixels(model_and_files):
-    from classifier.features import Item
     from classifier.dataset import load_dataset
+    from classifier.features import Item
     from classifier.images import read_rgb
     from monitor.images import check_image
 
@@ -74,7 +79,9 @@ def test_every_path_gives_the_same_scores(model_and_files):
     model, paths, bundle = model_and_files
     training = model.predict([read_rgb(p) for p in paths])
     files = model.predict_files(paths, batch_size=4)
-    daemon = model.predict([check_image(p.read_bytes(), min_side=16, work_side=model.input_size, square=True).image for p in paths])
+    daemon = model.predict(
+        [check_image(p.read_bytes(), min_side=16, work_side=model.input_size, square=True).image for p in paths]
+    )
     np.testing.assert_allclose(files, training, atol=1e-6)
     np.testing.assert_allclose(daemon, training, atol=1e-6)
     shown = predict_paths(bundle, paths, thresholds={b: 1e-6 for b in BRANDS})  # every brand reported

@@ -7,8 +7,10 @@ import pytest
 
 from drawn_photos import BRANDS
 
-needs_bfloat16 = pytest.mark.skipif("not __import__('classifier.inference').inference.cpu_has_bfloat16()",
-                                    reason="this CPU has no native bfloat16 (AVX512-BF16/AMX)")
+needs_bfloat16 = pytest.mark.skipif(
+    "not __import__('classifier.inference').inference.cpu_has_bfloat16()",
+    reason="this CPU has no native bfloat16 (AVX512-BF16/AMX)",
+)
 
 
 def _with_real_looking_statistics(model, seed: int = 0):
@@ -27,8 +29,9 @@ def _with_real_looking_statistics(model, seed: int = 0):
                 layer.beta.assign(rng.normal(0, 0.2, shape).astype(np.float32))
 
 
-@pytest.mark.parametrize("backbone, size", [("inception_v3", 75), ("mobilenet_v1_025", 64),
-                                            ("mobilenet_v2", 64), ("efficientnet_b0", 64)])
+@pytest.mark.parametrize(
+    "backbone, size", [("inception_v3", 75), ("mobilenet_v1_025", 64), ("mobilenet_v2", 64), ("efficientnet_b0", 64)]
+)
 def test_folding_batch_norm_keeps_every_backbone_s_feature_maps(backbone, size):
     from classifier import LogoClassifier
     from classifier.inference import fold_batch_norm, probe_pixels
@@ -72,14 +75,20 @@ def test_a_batch_norm_whose_convolution_feeds_another_layer_too_is_not_folded():
 def test_float32_prediction_matches_the_keras_model(photos_75):
     from classifier import LogoClassifier
 
-    model = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=75,
-                                  pooling="avg_max", mid_level=True, precision="float32")
+    model = LogoClassifier.create(
+        list(BRANDS),
+        backbone="inception_v3",
+        weights="none",
+        input_size=75,
+        pooling="avg_max",
+        mid_level=True,
+        precision="float32",
+    )
     _with_real_looking_statistics(model.base, seed=2)
     scores, features = model.predict(photos_75), model.features(photos_75)
     assert model.compute_precision == "float32" and model.inference_backbone.folded > 90
     pixels = np.stack(photos_75).astype(np.float32)
-    np.testing.assert_allclose(features, np.asarray(model.feature_model(pixels, training=False)), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(features, np.asarray(model.feature_model(pixels, training=False)), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(scores, np.asarray(model.model(pixels, training=False)), rtol=1e-5, atol=1e-6)
 
 
@@ -88,8 +97,9 @@ def test_unknown_precision_is_a_clear_error():
     from classifier.errors import ClassifierError
 
     with pytest.raises(ClassifierError, match="unknown precision 'half'.*auto, float32, bfloat16"):
-        LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32,
-                              precision="half")
+        LogoClassifier.create(
+            list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32, precision="half"
+        )
 
 
 def test_bfloat16_where_the_cpu_lacks_it_is_a_clear_error_and_auto_stays_float32():
@@ -100,8 +110,9 @@ def test_bfloat16_where_the_cpu_lacks_it_is_a_clear_error_and_auto_stays_float32
     if cpu_has_bfloat16():
         pytest.skip("this CPU has native bfloat16: the refusal cannot happen here")
     with pytest.raises(ClassifierError, match="AVX512-BF16 or AMX"):
-        LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32,
-                              precision="bfloat16")
+        LogoClassifier.create(
+            list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32, precision="bfloat16"
+        )
     model = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=75)
     assert model.compute_precision == "float32"
 
@@ -111,15 +122,17 @@ def test_auto_keeps_bfloat16_only_within_the_tolerance(photos_75):
     from classifier import LogoClassifier
     from classifier.inference import inference_backbone
 
-    model = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=75,
-                                  precision="auto")
+    model = LogoClassifier.create(
+        list(BRANDS), backbone="inception_v3", weights="none", input_size=75, precision="auto"
+    )
     _with_real_looking_statistics(model.base, seed=3)
     chosen = model.inference_backbone
     assert chosen.precision == "bfloat16" and 0 < chosen.bfloat16_error < 0.01
     strict = inference_backbone(model._maps, 75, "auto", tolerance=0.0)
     assert strict.precision == "float32" and strict.bfloat16_error == pytest.approx(chosen.bfloat16_error)
-    fp32 = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=75,
-                                 precision="float32")
+    fp32 = LogoClassifier.create(
+        list(BRANDS), backbone="inception_v3", weights="none", input_size=75, precision="float32"
+    )
     fp32.model.set_weights(model.model.get_weights())
     close = np.abs(model.features(photos_75) - fp32.features(photos_75)).max()
     assert 0 < close < 0.05 * np.abs(fp32.features(photos_75)).max()
@@ -147,8 +160,9 @@ def test_the_feature_cache_key_names_the_precision(tmp_path):
     from classifier.augment import augment_params
     from classifier.features import FeatureCache
 
-    model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32,
-                                  precision="float32")
+    model = LogoClassifier.create(
+        list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32, precision="float32"
+    )
     cache = FeatureCache(tmp_path, model, augment_params(None))
     assert '"precision": "float32"' in (cache.folder / "identity.json").read_text()
 
@@ -157,5 +171,7 @@ def test_the_feature_cache_key_names_the_precision(tmp_path):
 def photos_75():
     from drawn_photos import draw_photo
 
-    return [np.asarray(draw_photo(brands, seed, size=(75, 75))) for seed, brands in
-            enumerate([("Acme",), ("Bolt", "Corona"), (), ("Corona",)])]
+    return [
+        np.asarray(draw_photo(brands, seed, size=(75, 75)))
+        for seed, brands in enumerate([("Acme",), ("Bolt", "Corona"), (), ("Corona",)])
+    ]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from drawn_photos import BRANDS, draw_photo
 
@@ -49,8 +47,10 @@ def test_importing_classifier_does_not_load_tensorflow():
 
 
 def test_tensorflow_start_up_notices_stay_off_the_terminal_and_other_output_does_not():
-    code = ("import sys; from classifier.tf_import import import_tensorflow; tf = import_tensorflow(); "
-            "import keras; print('after import', file=sys.stderr); print(tf.__version__)")
+    code = (
+        "import sys; from classifier.tf_import import import_tensorflow; tf = import_tensorflow(); "
+        "import keras; print('after import', file=sys.stderr); print(tf.__version__)"
+    )
     plain = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, check=True)
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert quiet.stdout.strip().startswith("2.") and quiet.stderr.strip() == "after import", quiet.stderr
@@ -77,8 +77,9 @@ def test_detect_uses_thresholds_and_overrides(model, photos):
         assert all(d.box is None for d in detections)
     everything = model.detect(photos, thresholds={b: 0.0 for b in BRANDS})
     assert all(sorted(d.brand for d in dets) == sorted(BRANDS) for dets in everything)
-    assert all([d.confidence for d in dets] == sorted((d.confidence for d in dets), reverse=True)
-               for dets in everything)
+    assert all(
+        [d.confidence for d in dets] == sorted((d.confidence for d in dets), reverse=True) for dets in everything
+    )
     from classifier.errors import ClassifierError
 
     with pytest.raises(ClassifierError, match="Nope"):
@@ -110,7 +111,11 @@ def test_bundle_round_trip_gives_identical_predictions(model, photos, tmp_path):
     loaded = LogoClassifier.load(tmp_path / "bundle")
     np.testing.assert_array_equal(loaded.predict(photos), model.predict(photos))
     assert (loaded.classes, loaded.thresholds, loaded.backbone, loaded.input_size) == (
-        model.classes, model.thresholds, "inception_v3", SIZE)
+        model.classes,
+        model.thresholds,
+        "inception_v3",
+        SIZE,
+    )
     assert len(set(loaded.thresholds.values())) > 1
     assert loaded.metrics == model.metrics and "per_brand" in loaded.metrics
     assert loaded.info["training"]["data_fingerprint"] == model.info["training"]["data_fingerprint"]
@@ -118,13 +123,15 @@ def test_bundle_round_trip_gives_identical_predictions(model, photos, tmp_path):
     assert loaded.bundle_path == (tmp_path / "bundle").resolve()
 
 
-@pytest.mark.parametrize("pooling, mid_level, width", [("avg", False, 256), ("avg_max", False, 512),
-                                                        ("avg_max", True, 768)])
+@pytest.mark.parametrize(
+    "pooling, mid_level, width", [("avg", False, 256), ("avg_max", False, 512), ("avg_max", True, 768)]
+)
 def test_pooled_features_keep_the_strongest_response_and_the_mid_level_block(photos, pooling, mid_level, width):
     from classifier import LogoClassifier
 
-    model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=64,
-                                  pooling=pooling, mid_level=mid_level)
+    model = LogoClassifier.create(
+        list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=64, pooling=pooling, mid_level=mid_level
+    )
     features = model.features(photos)
     assert model.feature_dim == width and features.shape == (len(photos), width)
     if pooling == "avg_max":  # [mid avg, mid max,] last avg, last max: each channel's max is at least its mean
@@ -136,8 +143,15 @@ def test_bundle_round_trip_keeps_the_pooling_and_old_bundles_still_load(photos, 
     from classifier import LogoClassifier
     from classifier.errors import BundleError
 
-    model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=64,
-                                  pooling="avg_max", mid_level=True, ensemble=2)
+    model = LogoClassifier.create(
+        list(BRANDS),
+        backbone="mobilenet_v1_025",
+        weights="none",
+        input_size=64,
+        pooling="avg_max",
+        mid_level=True,
+        ensemble=2,
+    )
     model.save(tmp_path / "new")
     loaded = LogoClassifier.load(tmp_path / "new")
     assert (loaded.pooling, loaded.mid_level, loaded.feature_dim, loaded.ensemble) == ("avg_max", True, 768, 2)
@@ -184,17 +198,20 @@ def _break(kind: str, bundle: Path) -> None:
         (bundle / "bundle.json").write_text("{not json")
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("missing manifest", "bundle.json is missing"),
-    ("missing weights", "model.weights.h5 is missing"),
-    ("truncated weights", "corrupt"),
-    ("replaced weights", "sha256"),
-    ("class count", "score 3 brands but bundle.json lists 4"),
-    ("wrong backbone", "do not fit backbone 'mobilenet_v2'"),
-    ("impossible size", "input size 32 is too small for inception_v3"),
-    ("unknown backbone", "backbone 'resnet9000' is unknown"),
-    ("bad json", "unreadable"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("missing manifest", "bundle.json is missing"),
+        ("missing weights", "model.weights.h5 is missing"),
+        ("truncated weights", "corrupt"),
+        ("replaced weights", "sha256"),
+        ("class count", "score 3 brands but bundle.json lists 4"),
+        ("wrong backbone", "do not fit backbone 'mobilenet_v2'"),
+        ("impossible size", "input size 32 is too small for inception_v3"),
+        ("unknown backbone", "backbone 'resnet9000' is unknown"),
+        ("bad json", "unreadable"),
+    ],
+)
 def test_bad_bundles_are_explained(small_model, tmp_path, kind, message):
     from classifier import LogoClassifier
     from classifier.errors import BundleError

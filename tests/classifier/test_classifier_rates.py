@@ -13,14 +13,14 @@ from classifier.tail import cross_fitted
 
 CLASSES = ["Acme", "Bolt"]
 # Raw score = sigmoid(latent); latent ~ normal with these means (sd 1) per kind of photo and brand column.
-MEANS = {"Acme": {"shows": 1.5, "nologo": -1.0, "other": -0.3},
-         "Bolt": {"shows": 1.0, "nologo": -1.2, "other": -0.6}}
+MEANS = {"Acme": {"shows": 1.5, "nologo": -1.0, "other": -0.3}, "Bolt": {"shows": 1.0, "nologo": -1.2, "other": -0.6}}
 
 
 def _world(rng: np.random.Generator, per_brand: int = 60, nologo: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """Labels (N, 2) and raw scores (N, 2): photos of Acme, of Bolt and with no logo."""
-    labels = np.concatenate([np.tile([1, 0], (per_brand, 1)), np.tile([0, 1], (per_brand, 1)),
-                             np.zeros((nologo, 2))]).astype(np.float32)
+    labels = np.concatenate(
+        [np.tile([1, 0], (per_brand, 1)), np.tile([0, 1], (per_brand, 1)), np.zeros((nologo, 2))]
+    ).astype(np.float32)
     latent = np.zeros(labels.shape)
     for col, brand in enumerate(CLASSES):
         shows = labels[:, col] > 0
@@ -49,18 +49,25 @@ def test_cross_fitted_rates_are_unbiased_and_their_intervals_cover_the_planted_t
     covered, total = 0, 0
     for seed in range(60):
         labels, scores = _world(np.random.default_rng(seed))
-        calibration, thresholds, counts, folds = cross_fitted(labels, scores, CLASSES, np.arange(len(labels)),
-                                                              len(labels), seed=seed)
+        calibration, thresholds, counts, folds = cross_fitted(
+            labels, scores, CLASSES, np.arange(len(labels)), len(labels), seed=seed
+        )
         assert folds == 5
         for brand in CLASSES:
             c = counts[brand]
             assert c["positives"] == 60 and c["negatives"] == 180 and c["negatives_nologo"] == 120
             assert c["fp"] == c["fp_nologo"] + c["fp_other"]
             raw = _raw_threshold(calibration, brand, thresholds[brand])
-            truth = {"recall": _true_rate(brand, "shows", raw), "fpr_nologo": _true_rate(brand, "nologo", raw),
-                     "fpr_other": _true_rate(brand, "other", raw)}
-            measured = {"recall": c["tp"] / c["positives"], "fpr_nologo": c["fp_nologo"] / c["negatives_nologo"],
-                        "fpr_other": c["fp_other"] / c["negatives_other"]}
+            truth = {
+                "recall": _true_rate(brand, "shows", raw),
+                "fpr_nologo": _true_rate(brand, "nologo", raw),
+                "fpr_other": _true_rate(brand, "other", raw),
+            }
+            measured = {
+                "recall": c["tp"] / c["positives"],
+                "fpr_nologo": c["fp_nologo"] / c["negatives_nologo"],
+                "fpr_other": c["fp_other"] / c["negatives_other"],
+            }
             for key in bias:
                 bias[key].append(measured[key] - truth[key])
             # the reports' interval for recall: Beta(tp + 1, positives - tp + 1)
@@ -77,8 +84,9 @@ def test_rates_counted_on_the_photos_that_chose_the_thresholds_would_be_optimist
     gap = []
     for seed in range(30):
         labels, scores = _world(np.random.default_rng(100 + seed), per_brand=15, nologo=30)
-        calibration, thresholds, counts, _ = cross_fitted(labels, scores, CLASSES, np.arange(len(labels)),
-                                                          len(labels), seed=seed)
+        calibration, thresholds, counts, _ = cross_fitted(
+            labels, scores, CLASSES, np.arange(len(labels)), len(labels), seed=seed
+        )
         decided = calibration.apply(scores, CLASSES) >= np.array([thresholds[c] for c in CLASSES])
         in_sample = ((decided & (labels > 0)).sum() - (decided & (labels == 0)).sum()) / len(labels)
         crossed = sum(counts[b]["tp"] - counts[b]["fp"] for b in CLASSES) / len(labels)

@@ -12,8 +12,9 @@ def test_flickrlogos_reads_as_27_brands_with_one_two_brand_photo(shared_dir):
     from classifier.dataset import load_dataset
 
     data = shared_dir / "data" / "flickrlogos27-train"
-    dataset = load_dataset(data, negatives=[shared_dir / "data" / "scenes-nologo"], boxes_csv=data / "boxes.csv",
-                           progress=False)
+    dataset = load_dataset(
+        data, negatives=[shared_dir / "data" / "scenes-nologo"], boxes_csv=data / "boxes.csv", progress=False
+    )
     assert len(dataset.classes) == 27
     multi = [e for e in dataset.examples if len(e.brands) > 1]
     assert len(multi) == 1 and {p.parent.name for p in multi[0].paths} == set(multi[0].brands)

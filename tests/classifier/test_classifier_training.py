@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pytest
 
 from drawn_photos import BRANDS
 
@@ -57,8 +56,9 @@ def test_feature_cache_is_reused_and_keyed_by_settings(trained):
     bigger = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=80)
     assert FeatureCache(cache_root, bigger, params).folder != cache.folder
     assert (model.pooling, model.mid_level) == ("avg_max", True)  # train()'s defaults
-    averaged = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=75,
-                                     pooling="avg", mid_level=True)
+    averaged = LogoClassifier.create(
+        list(BRANDS), backbone="inception_v3", weights="none", input_size=75, pooling="avg", mid_level=True
+    )
     assert FeatureCache(cache_root, averaged, params).folder != cache.folder
 
 
@@ -66,14 +66,26 @@ def test_ensemble_members_train_on_their_own_seeds_and_the_head_averages_them():
     from classifier.model import LogoClassifier
     from classifier.train import _fit_head
 
-    model = LogoClassifier.create(list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32,
-                                  hidden=16, ensemble=3)
+    model = LogoClassifier.create(
+        list(BRANDS), backbone="mobilenet_v1_025", weights="none", input_size=32, hidden=16, ensemble=3
+    )
     rng = np.random.default_rng(0)
     # enough examples for the rule to beat the noise of the other features (400 was marginal: ~0.7 held out)
     x = rng.normal(size=(2300, model.feature_dim)).astype(np.float32)
     y = (x[:, :3] > 0).astype(np.float32)  # brand i present when feature i is positive
-    histories = _fit_head(model, x[:2000], y[:2000], x[2000:], y[2000:], epochs=20, learning_rate=1e-2,
-                          batch_size=250, patience=20, seed=0, progress=False)
+    histories = _fit_head(
+        model,
+        x[:2000],
+        y[:2000],
+        x[2000:],
+        y[2000:],
+        epochs=20,
+        learning_rate=1e-2,
+        batch_size=250,
+        patience=20,
+        seed=0,
+        progress=False,
+    )
     assert len(histories) == 3 and all(len(h["loss"]) == 20 for h in histories)
     members = np.stack([member.predict(x, verbose=0) for member in model.head_members])
     np.testing.assert_allclose(model.head.predict(x, verbose=0), members.mean(axis=0), rtol=1e-5, atol=1e-6)
@@ -94,14 +106,28 @@ def test_fine_tuning_changes_only_the_top_backbone_layers(tmp_path):
     keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(start)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tuned = train(dataset, backbone="mobilenet_v2", weights=str(start), input_size=32, epochs=3, views=1,
-                      cache_dir=tmp_path / "cache", seed=0, progress=False, fine_tune=2, fine_tune_epochs=2)
+        tuned = train(
+            dataset,
+            backbone="mobilenet_v2",
+            weights=str(start),
+            input_size=32,
+            epochs=3,
+            views=1,
+            cache_dir=tmp_path / "cache",
+            seed=0,
+            progress=False,
+            fine_tune=2,
+            fine_tune_epochs=2,
+        )
     assert not [w for w in caught if "ran out of data" in str(w.message)]  # every epoch gets its batches
     initial = keras.applications.MobileNetV2(include_top=False, weights=str(start), input_shape=(32, 32, 3))
 
     def convs(base):
-        return [layer.get_weights()[0] for layer in base.layers
-                if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
+        return [
+            layer.get_weights()[0]
+            for layer in base.layers
+            if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+        ]
 
     before, after = convs(initial), convs(tuned.base)
     assert len(before) == len(after)
@@ -125,13 +151,17 @@ def test_the_from_scratch_trainer_ends_like_train_and_old_bundles_still_load(tmp
     from monitor.model import calibration_mismatch
 
     dataset = load_dataset(write_folder_dataset(tmp_path / "data", per_brand=6, negatives=6), progress=False)
-    model = train_from_scratch(dataset, backbone="mobilenet_v1_025", input_size=32, epochs=2, views=1,
-                               tiling=Tiling(True, 2, 0.25))
+    model = train_from_scratch(
+        dataset, backbone="mobilenet_v1_025", input_size=32, epochs=2, views=1, tiling=Tiling(True, 2, 0.25)
+    )
     assert model.info["training"]["tiling"] == {"enabled": True, "grid": 2, "overlap": 0.25}
     rates = model.metrics["error_rates"]
     assert rates["method"] == "cross-fit" and rates["photos"] == model.info["training"]["validation_photos"] > 0
     assert sum(r["positives"] for r in rates["brands"].values()) == model.metrics["single_brand_photos"]
-    assert model.metrics["calibration"]["method"] in ("identity", "shared_platt", "platt", "isotonic") and model.calibration is not None
+    assert (
+        model.metrics["calibration"]["method"] in ("identity", "shared_platt", "platt", "isotonic")
+        and model.calibration is not None
+    )
     bundle = model.save(tmp_path / "bundle")
     loaded = LogoClassifier.load(bundle)
     # the demo's bundles now record their tiling, so loading one for other scoring warns

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pytest
 import yaml
@@ -44,11 +45,14 @@ def classifier(bundle_dir):
 def make_config(tmp_path, bundle_dir) -> Callable[..., Path]:
     """Write a config.yaml in tmp_path for a database URL and sources; returns its path."""
 
-    def write(url: str, sources: list[dict[str, Any]], model: Optional[Path] = None, **sections: Any) -> Path:
-        data = {"database": {"url": url}, "classifier": {"model": str(model or bundle_dir)},
-                "ingest": {"batch_size": 8, "retries": 0, "connect_timeout": 2, "read_timeout": 3,
-                           "min_side": 16},
-                "paths": {"cache": str(tmp_path / "cache")}, "sources": sources}
+    def write(url: str, sources: list[dict[str, Any]], model: Path | None = None, **sections: Any) -> Path:
+        data = {
+            "database": {"url": url},
+            "classifier": {"model": str(model or bundle_dir)},
+            "ingest": {"batch_size": 8, "retries": 0, "connect_timeout": 2, "read_timeout": 3, "min_side": 16},
+            "paths": {"cache": str(tmp_path / "cache")},
+            "sources": sources,
+        }
         for key, value in sections.items():
             data.setdefault(key, {}).update(value) if isinstance(value, dict) else data.__setitem__(key, value)
         path = tmp_path / "config.yaml"

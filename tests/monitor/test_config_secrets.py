@@ -10,22 +10,43 @@ from monitor.errors import ConfigError
 
 FEED = "https://example.org/feed.json"
 CASES = {
-    "mail_username": ({"alerts": {"mail": {"host": "smtp", "to": ["a@b.c"], "username": 918273645}}},
-                      "alerts.mail.username", "918273645"),
-    "mail_password": ({"alerts": {"mail": {"host": "smtp", "to": ["a@b.c"], "password": 5550123}}},
-                      "alerts.mail.password", "5550123"),
+    "mail_username": (
+        {"alerts": {"mail": {"host": "smtp", "to": ["a@b.c"], "username": 918273645}}},
+        "alerts.mail.username",
+        "918273645",
+    ),
+    "mail_password": (
+        {"alerts": {"mail": {"host": "smtp", "to": ["a@b.c"], "password": 5550123}}},
+        "alerts.mail.password",
+        "5550123",
+    ),
     "mail_host": ({"alerts": {"mail": {"host": 6660123, "to": ["a@b.c"]}}}, "alerts.mail.host", "6660123"),
-    "alerts_webhook": ({"alerts": {"webhook": "ftp://hooks.example/T0/SECRETWEBHOOK"}}, "alerts.webhook",
-                       "SECRETWEBHOOK"),
-    "report_webhook": ({"reports": [{"name": "weekly", "webhook": "ftp://hooks.example/SECRETREPORT"}]},
-                       "reports[0].webhook", "SECRETREPORT"),
-    "report_mail": ({"reports": [{"name": "weekly", "mail": {"host": "smtp", "to": ["a@b.c"], "sender": 7}}]},
-                    "reports[0].mail.sender", "(got 7)"),
+    "alerts_webhook": (
+        {"alerts": {"webhook": "ftp://hooks.example/T0/SECRETWEBHOOK"}},
+        "alerts.webhook",
+        "SECRETWEBHOOK",
+    ),
+    "report_webhook": (
+        {"reports": [{"name": "weekly", "webhook": "ftp://hooks.example/SECRETREPORT"}]},
+        "reports[0].webhook",
+        "SECRETREPORT",
+    ),
+    "report_mail": (
+        {"reports": [{"name": "weekly", "mail": {"host": "smtp", "to": ["a@b.c"], "sender": 7}}]},
+        "reports[0].mail.sender",
+        "(got 7)",
+    ),
     "database_url": ({"database": {"url": 7770001}}, "database.url", "7770001"),
-    "broker_url": ({"executor": {"broker_url": "http://bob:SECRETBROKER@broker:6379/0"}}, "executor.broker_url",
-                   "SECRETBROKER"),
-    "source_header": ({"sources": [{"name": "f", "kind": "jsonfeed", "url": FEED, "headers": {"X-Custom": 8880001}}]},
-                      "headers", "8880001"),
+    "broker_url": (
+        {"executor": {"broker_url": "http://bob:SECRETBROKER@broker:6379/0"}},
+        "executor.broker_url",
+        "SECRETBROKER",
+    ),
+    "source_header": (
+        {"sources": [{"name": "f", "kind": "jsonfeed", "url": FEED, "headers": {"X-Custom": 8880001}}]},
+        "headers",
+        "8880001",
+    ),
 }
 
 

@@ -26,9 +26,12 @@ EACH = 24
 
 def redis_server(port: int, log_dir) -> subprocess.Popen:
     """A private redis-server that saves nothing, so a restart loses every queued message."""
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=open(log_dir / f"redis-{port}.log", "a"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=open(log_dir / f"redis-{port}.log", "a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     wait_for(lambda: _answers(port), "redis-server to answer", (proc,), timeout=30)
     return proc
 
@@ -64,9 +67,14 @@ def test_scheduler_survives_a_broker_outage_reports_it_and_catches_up(tmp_path, 
         broker = redis_server(port, tmp_path)
         worker = scheduler = None
         try:
-            config = write_config(tmp_path / "config.yaml", url, bundle_dir, f"redis://127.0.0.1:{port}/0",
-                                  [{"name": "inbox", "kind": "folder", "path": str(inbox), "interval": 1}],
-                                  uuid.uuid4().hex[:8])
+            config = write_config(
+                tmp_path / "config.yaml",
+                url,
+                bundle_dir,
+                f"redis://127.0.0.1:{port}/0",
+                [{"name": "inbox", "kind": "folder", "path": str(inbox), "interval": 1}],
+                uuid.uuid4().hex[:8],
+            )
             worker = start_worker(config, "w1@outage", tmp_path)
             scheduler = start(config, "run", "--executor", "celery", log_dir=tmp_path, label="scheduler")
             drop(inbox, 0, EACH)
@@ -74,18 +82,27 @@ def test_scheduler_survives_a_broker_outage_reports_it_and_catches_up(tmp_path, 
 
             stop(broker)
             drop(inbox, EACH, EACH)
-            wait_for(lambda: scalar(url, "SELECT count(*) FROM broker_status WHERE reachable = false"),
-                     "the scheduler to record the outage", (scheduler,))
-            wait_for(lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'"),
-                     "the new photos to wait in the outbox", (scheduler,))
+            wait_for(
+                lambda: scalar(url, "SELECT count(*) FROM broker_status WHERE reachable = false"),
+                "the scheduler to record the outage",
+                (scheduler,),
+            )
+            wait_for(
+                lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'"),
+                "the new photos to wait in the outbox",
+                (scheduler,),
+            )
             status = run_monitor_checked(config, "status")
             assert "unreachable since" in status and "pending batch(es)" in status
             assert scheduler.poll() is None and stored(url) == EACH
 
             broker = redis_server(port, tmp_path)  # empty: whatever was queued is gone
             wait_for(lambda: stored(url) == 2 * EACH, "the outbox to catch up", (scheduler, worker))
-            wait_for(lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'") == 0,
-                     "every batch done", (scheduler, worker))
+            wait_for(
+                lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'") == 0,
+                "every batch done",
+                (scheduler, worker),
+            )
             assert "reachable" in run_monitor_checked(config, "status")
         finally:  # every process is stopped, whatever failed
             code = stop(scheduler) if scheduler else 0

@@ -31,8 +31,9 @@ def test_a_feed_through_two_workers_on_rabbitmq_is_stored_exactly_once(tmp_path,
     queues = [f"test.fetch.{tag}", f"test.classify.{tag}"]
     with private_pg_database() as url:
         upgrade(url)
-        config = write_config(tmp_path / "config.yaml", url, bundle_dir, RABBITMQ,
-                              [rss_source("feed", server.url("/feed.xml"))], tag)
+        config = write_config(
+            tmp_path / "config.yaml", url, bundle_dir, RABBITMQ, [rss_source("feed", server.url("/feed.xml"))], tag
+        )
         workers = [start_worker(config, f"w{i}@{tag}", tmp_path) for i in (1, 2)]
         try:
             ingest_until_stored(config, url, "feed", FEED, tmp_path, tuple(workers))

@@ -8,7 +8,8 @@ ALWAYS = {"acme": 0.001, "globex": 0.001}
 
 
 def test_local_reclassify_skips_changed_and_unreadable_photos_and_stores_a_version_once(
-        tmp_path, sqlite_url, settings_for, classifier):
+    tmp_path, sqlite_url, settings_for, classifier
+):
     from classifier import LogoClassifier
     from monitor.model import load_model
     from monitor.pipeline import ingest_once
@@ -19,8 +20,9 @@ def test_local_reclassify_skips_changed_and_unreadable_photos_and_stores_a_versi
     inbox.mkdir()
     for i in range(5):
         (inbox / f"p{i}.jpg").write_bytes(jpeg((64, 48), seed=500 + i))
-    settings = settings_for(sqlite_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
-                            classifier={"thresholds": ALWAYS})
+    settings = settings_for(
+        sqlite_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}], classifier={"thresholds": ALWAYS}
+    )
     with open_database(sqlite_url) as db:
         assert ingest_once(settings, db=db, model=load_model(settings, db, classifier))[0].new == 5
     (inbox / "p0.jpg").write_bytes(jpeg((64, 48), seed=999))  # other bytes at the same uri
@@ -34,5 +36,6 @@ def test_local_reclassify_skips_changed_and_unreadable_photos_and_stores_a_versi
     assert summary.detections == {"acme": 3, "globex": 3} and sum(step for step, _ in seen) == 5
     again = reclassify(settings, second)
     assert (again.model_version_id, again.rescored, again.detections) == (summary.model_version_id, 3, {})
-    assert rows(sqlite_url, "SELECT count(*) FROM detections WHERE model_version_id = :v",
-                v=summary.model_version_id) == [(6,)]
+    assert rows(
+        sqlite_url, "SELECT count(*) FROM detections WHERE model_version_id = :v", v=summary.model_version_id
+    ) == [(6,)]

@@ -47,12 +47,25 @@ def cluster(tmp_path_factory, bundle_dir):
     tag = uuid.uuid4().hex[:8]
     with private_pg_database() as url:
         upgrade(url)
-        config = write_config(tmp / "config.yaml", url, bundle_dir, REDIS,
-                              [rss_source("feed", server.url("/feed.xml")),
-                               rss_source("kill", server.url("/kill.xml")),
-                               rss_source("flaky", server.url("/flaky.xml"))], tag)
-        state = {"url": url, "config": config, "tmp": tmp, "server": server,
-                 "workers": [start_worker(config, f"w{i}@{tag}", tmp) for i in (1, 2)]}
+        config = write_config(
+            tmp / "config.yaml",
+            url,
+            bundle_dir,
+            REDIS,
+            [
+                rss_source("feed", server.url("/feed.xml")),
+                rss_source("kill", server.url("/kill.xml")),
+                rss_source("flaky", server.url("/flaky.xml")),
+            ],
+            tag,
+        )
+        state = {
+            "url": url,
+            "config": config,
+            "tmp": tmp,
+            "server": server,
+            "workers": [start_worker(config, f"w{i}@{tag}", tmp) for i in (1, 2)],
+        }
         try:
             yield state
         finally:
@@ -84,20 +97,30 @@ def test_a_worker_killed_mid_task_loses_nothing_and_duplicates_nothing(cluster):
     name = victim.args[-1]
     scheduler = start(config, "ingest", "--source", "kill", log_dir=tmp, label="scheduler-kill")
     try:
-        wait_for(lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending' AND worker = :w", w=name),
-                 f"{name} to take a batch", (scheduler, *cluster["workers"]), every=0.01)
+        wait_for(
+            lambda: scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending' AND worker = :w", w=name),
+            f"{name} to take a batch",
+            (scheduler, *cluster["workers"]),
+            every=0.01,
+        )
         stop(victim, signal.SIGKILL)
         assert victim.returncode == -signal.SIGKILL
-        wait_for(lambda: scalar(url, "SELECT count(*) FROM images i JOIN sources s ON s.id = i.source_id "
-                                     "WHERE s.name = 'kill'") >= KILLED
-                 and scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'") == 0,
-                 "every photo after redelivery", (scheduler, cluster["workers"][1]))
+        wait_for(
+            lambda: (
+                scalar(url, "SELECT count(*) FROM images i JOIN sources s ON s.id = i.source_id WHERE s.name = 'kill'")
+                >= KILLED
+                and scalar(url, "SELECT count(*) FROM batches WHERE state = 'pending'") == 0
+            ),
+            "every photo after redelivery",
+            (scheduler, cluster["workers"][1]),
+        )
     finally:
         assert stop(scheduler) == 0, tail(scheduler)
         cluster["workers"][0] = start_worker(config, name, tmp)  # back for the next test
     exactly_once(url, "kill", KILLED)
-    print("batches taken more than once after the kill:",
-          scalar(url, "SELECT count(*) FROM batches WHERE attempts > 1"))
+    print(
+        "batches taken more than once after the kill:", scalar(url, "SELECT count(*) FROM batches WHERE attempts > 1")
+    )
 
 
 def test_reclassify_with_a_second_model_adds_its_detections_once(cluster, tmp_path):
@@ -114,8 +137,9 @@ def test_reclassify_with_a_second_model_adds_its_detections_once(cluster, tmp_pa
     out = run_monitor_checked(config, "reclassify", "--model", str(second), "--since", since)
     assert f"{accepted}" in out
     version = scalar(url, "SELECT max(id) FROM model_versions")
-    counted = rows(url, "SELECT count(*), count(DISTINCT image_id) FROM detections WHERE model_version_id = :v",
-                   v=version)[0]
+    counted = rows(
+        url, "SELECT count(*), count(DISTINCT image_id) FROM detections WHERE model_version_id = :v", v=version
+    )[0]
     assert counted == (2 * accepted, accepted)
     again = reclassify(load_settings(config), second, datetime.fromisoformat(since).replace(tzinfo=UTC))
     assert (again.model_version_id, again.rescored, again.detections) == (version, accepted, {})
@@ -140,8 +164,11 @@ def test_a_batch_that_keeps_failing_is_given_up_and_shown_in_status(cluster, tmp
     config.write_text(yaml.safe_dump(data))
     scheduler = start(config, "ingest", "--source", "feed", log_dir=tmp_path, label="scheduler-give-up")
     try:
-        wait_for(lambda: scalar(url, "SELECT state FROM batches WHERE id = :b", b=poison) == "failed",
-                 "the poison batch to be given up", (scheduler, *cluster["workers"]))
+        wait_for(
+            lambda: scalar(url, "SELECT state FROM batches WHERE id = :b", b=poison) == "failed",
+            "the poison batch to be given up",
+            (scheduler, *cluster["workers"]),
+        )
     finally:
         assert stop(scheduler) == 0, tail(scheduler)
     assert scalar(url, "SELECT attempts FROM batches WHERE id = :b", b=poison) == 2
@@ -176,10 +203,16 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_through_the_w
         assert stop(scheduler) == 0, tail(scheduler)
     exactly_once(url, "flaky", 4)
     assert rows(url, "SELECT time_source, posted_at FROM images WHERE uri = :u", u=server.url("/flaky/p1.jpg")) == [
-        ("source", datetime(2026, 5, 1, 0, 1, tzinfo=UTC))]
+        ("source", datetime(2026, 5, 1, 0, 1, tzinfo=UTC))
+    ]
     assert server.hits["/flaky/p1.jpg"] >= 2
-    carried = [[ref["uri"] for ref in refs] for (refs,) in rows(
-        url, "SELECT b.refs FROM batches b JOIN sources s ON s.id = b.source_id WHERE s.name = 'flaky' ORDER BY b.id")]
+    carried = [
+        [ref["uri"] for ref in refs]
+        for (refs,) in rows(
+            url,
+            "SELECT b.refs FROM batches b JOIN sources s ON s.id = b.source_id WHERE s.name = 'flaky' ORDER BY b.id",
+        )
+    ]
     assert carried[0] == [server.url(f"/flaky/p{i}.jpg") for i in range(4)]
     # every later batch carried the failed photo alone
     assert len(carried) >= 2 and all(later == [server.url("/flaky/p1.jpg")] for later in carried[1:])

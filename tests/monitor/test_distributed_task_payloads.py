@@ -45,8 +45,12 @@ def state_of(url, batch_id):
 
 
 def test_a_forged_classify_message_cannot_mark_a_batch_done(db_url, settings_for):
-    settings = settings_for(db_url, [{"name": "feed", "kind": "fake"}], classifier={"thresholds": ALWAYS},
-                            executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"})
+    settings = settings_for(
+        db_url,
+        [{"name": "feed", "kind": "fake"}],
+        classifier={"thresholds": ALWAYS},
+        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
+    )
     batch_id, payload = outbox_batch(settings)
     classify = make_app(settings).tasks[CLASSIFY_TASK]
     forged_uri = copy.deepcopy(payload)
@@ -64,8 +68,12 @@ def test_a_forged_classify_message_cannot_mark_a_batch_done(db_url, settings_for
 
 
 def test_a_batch_with_undecodable_data_fails_at_once(db_url, settings_for):
-    settings = settings_for(db_url, [{"name": "feed", "kind": "fake"}], classifier={"thresholds": ALWAYS},
-                            executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"})
+    settings = settings_for(
+        db_url,
+        [{"name": "feed", "kind": "fake"}],
+        classifier={"thresholds": ALWAYS},
+        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
+    )
     batch_id, payload = outbox_batch(settings)
     payload["items"][1]["data"] = "%%% not base64 %%%"
     make_app(settings).tasks[CLASSIFY_TASK].apply(args=[batch_id, payload])

@@ -14,7 +14,12 @@ from ingest_helpers import Reply, jpeg
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMENTED_KEY = re.compile(r"^(\s*)#\s?(\s*(?:- )?[a-z_][a-z0-9_]*:(?:\s.*)?)$")  # as tests/test_guardrails.py
-ENV = {"PARTNER_API_TOKEN": "t0ken", "FLICKR_KEY": "k3y"}
+ENV = {
+    "PARTNER_API_TOKEN": "t0ken",
+    "FLICKR_KEY": "k3y",
+    "SLACK_WEBHOOK_URL": "https://hooks.example.test/T000/B000/XXXX",
+    "SMTP_PASSWORD": "pw",
+}
 
 
 def readme_example() -> str:

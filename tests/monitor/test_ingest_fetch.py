@@ -10,8 +10,9 @@ from monitor.fetch import FEED_TYPES, Fetcher
 
 
 def fetcher(**overrides) -> Fetcher:
-    options = dict(connect_timeout=2, read_timeout=0.5, retries=2, max_bytes=50_000, allow_private=True,
-                   backoff_factor=0.01)
+    options = dict(
+        connect_timeout=2, read_timeout=0.5, retries=2, max_bytes=50_000, allow_private=True, backoff_factor=0.01
+    )
     options.update(overrides)
     return Fetcher(**options)
 
@@ -30,8 +31,13 @@ def test_photo_is_fetched_with_its_content_type(server):
 
 
 def test_5xx_is_retried_then_succeeds(server):
-    answers = iter([Reply(503, b"busy", "text/plain"), Reply(500, b"oops", "text/plain"),
-                    Reply(body=b"ok-bytes", content_type="image/png")])
+    answers = iter(
+        [
+            Reply(503, b"busy", "text/plain"),
+            Reply(500, b"oops", "text/plain"),
+            Reply(body=b"ok-bytes", content_type="image/png"),
+        ]
+    )
     server.routes["/flaky"] = lambda _h: next(answers)
     assert fetcher().get(server.url("/flaky")).data == b"ok-bytes"
     assert server.hits["/flaky"] == 3
@@ -57,8 +63,10 @@ def test_server_that_never_answers_times_out(server):
 def test_body_trickling_past_the_deadline_times_out(server):
     # Each 100-byte piece arrives within the read timeout, but the whole body takes too long.
     server.routes["/slow"] = Reply(body=b"x" * 3000, content_type="image/jpeg", chunk_delay=0.15)
-    assert reason_of(lambda: fetcher(connect_timeout=0.2, read_timeout=0.5, max_bytes=10_000)
-                     .get(server.url("/slow"))) == "timeout"
+    assert (
+        reason_of(lambda: fetcher(connect_timeout=0.2, read_timeout=0.5, max_bytes=10_000).get(server.url("/slow")))
+        == "timeout"
+    )
 
 
 def test_oversized_body_is_refused_by_its_declared_length(server):
@@ -88,8 +96,15 @@ def test_loopback_is_refused_without_allow_private(server):
     assert server.hits.get("/a.jpg", 0) == 0  # refused before connecting
 
 
-@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/x.jpg",
-                                    "http://localhost:{port}/a.jpg", "http://[::1]:{port}/a.jpg"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/x.jpg",
+        "http://localhost:{port}/a.jpg",
+        "http://[::1]:{port}/a.jpg",
+    ],
+)
 def test_redirect_to_a_private_address_is_refused_at_that_hop(server, target):
     # The trusted first hop is allowed by name; every later hop is checked again.
     target = target.format(port=server.port)
@@ -113,9 +128,10 @@ def test_redirects_are_followed_and_each_hop_scheme_checked(server):
     assert reason_of(lambda: fetcher().get(server.url("/loop"))) == "too_many_redirects"
 
 
-@pytest.mark.parametrize("url,reason", [("ftp://example.com/a.jpg", "bad_scheme"),
-                                        ("file:///etc/passwd", "bad_scheme"),
-                                        ("http:///nohost", "bad_url")])
+@pytest.mark.parametrize(
+    "url,reason",
+    [("ftp://example.com/a.jpg", "bad_scheme"), ("file:///etc/passwd", "bad_scheme"), ("http:///nohost", "bad_url")],
+)
 def test_only_http_and_https_urls(url, reason):
     assert reason_of(lambda: fetcher().get(url)) == reason
 
@@ -131,15 +147,17 @@ def test_connection_refused_is_a_connection_error():
 
 def test_chunked_body_is_read(server):
     body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in [b"hello ", b"chunked ", b"world"]) + b"0\r\n\r\n"
-    server.routes["/c"] = Reply(body=body, content_type="image/jpeg", headers={"Transfer-Encoding": "chunked"},
-                                length=False)
+    server.routes["/c"] = Reply(
+        body=body, content_type="image/jpeg", headers={"Transfer-Encoding": "chunked"}, length=False
+    )
     assert fetcher().get(server.url("/c")).data == b"hello chunked world"
 
 
 def test_size_limit_counts_decompressed_bytes(server):
     import gzip
 
-    server.routes["/gz"] = Reply(body=gzip.compress(b"x" * 100_000), content_type="image/jpeg",
-                                 headers={"Content-Encoding": "gzip"})
+    server.routes["/gz"] = Reply(
+        body=gzip.compress(b"x" * 100_000), content_type="image/jpeg", headers={"Content-Encoding": "gzip"}
+    )
     assert reason_of(lambda: fetcher(max_bytes=50_000).get(server.url("/gz"))) == "too_large"
     assert len(fetcher(max_bytes=200_000).get(server.url("/gz")).data) == 100_000

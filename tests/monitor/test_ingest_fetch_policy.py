@@ -36,15 +36,24 @@ def reason_of(call) -> str:
 
 def recording(seen: list, body: bytes):
     """A route that notes the Authorization header it got."""
+
     def route(handler):
         seen.append(handler.headers.get("Authorization"))
         return Reply(body=body, content_type="image/jpeg")
+
     return route
 
 
 def json_source(url: str, **options) -> object:
-    settings = SourceSettings(name="api", kind="json", url=url, allow_private=True,
-                              headers={"Authorization": "Bearer s3cret"}, fields={"image": "img"}, **options)
+    settings = SourceSettings(
+        name="api",
+        kind="json",
+        url=url,
+        allow_private=True,
+        headers={"Authorization": "Bearer s3cret"},
+        fields={"image": "img"},
+        **options,
+    )
     return build_source(settings, SourceContext())
 
 
@@ -66,7 +75,8 @@ def test_send_headers_to_names_more_hosts_with_their_port(server, other):
     other.routes["/b.jpg"] = recording(theirs, body)
     json_source(server.url("/api"), send_headers_to=["127.0.0.1"]).read(ImageRef(other.url("/b.jpg"), "b"))
     json_source(server.url("/api"), send_headers_to=[f"127.0.0.1:{other.port}"]).read(
-        ImageRef(other.url("/b.jpg"), "b"))
+        ImageRef(other.url("/b.jpg"), "b")
+    )
     assert theirs == [None, "Bearer s3cret"]  # a bare host means its default ports only
 
 
@@ -129,7 +139,9 @@ def test_the_checked_address_is_the_one_connected_to(server, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     fetcher = Fetcher(connect_timeout=0.3, read_timeout=0.3, retries=0)
     assert reason_of(lambda: fetcher.get(f"http://rebind.example:{server.port}/a.jpg")) in (
-        "connection_error", "timeout")
+        "connection_error",
+        "timeout",
+    )
     assert server.hits.get("/a.jpg", 0) == 0
 
 
@@ -142,8 +154,19 @@ def test_allow_hosts_means_the_default_ports_unless_a_port_is_given(server):
     assert server.hits["/a.jpg"] == 1
 
 
-@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "64:ff9b::a00:1", "2002:7f00:1::1", "2002:c0a8:101::1",
-                                     "::127.0.0.1", "::10.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",
+        "64:ff9b::a00:1",
+        "2002:7f00:1::1",
+        "2002:c0a8:101::1",
+        "::127.0.0.1",
+        "::10.0.0.1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+    ],
+)
 def test_ipv6_forms_of_internal_ipv4_addresses_are_refused(address):
     assert blocked(ipaddress.ip_address(address))
     fetcher = Fetcher(retries=0, connect_timeout=0.2)

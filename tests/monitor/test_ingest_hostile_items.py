@@ -32,8 +32,9 @@ def serve_photos(server, names) -> None:
         server.routes[f"/img/{name}.jpg"] = Reply(body=jpeg(seed=seed + 1), content_type="image/jpeg")
 
 
-def test_bad_fields_cost_only_the_field_and_future_dates_do_not_move_the_cursor(db_url, server, settings_for,
-                                                                               classifier):
+def test_bad_fields_cost_only_the_field_and_future_dates_do_not_move_the_cursor(
+    db_url, server, settings_for, classifier
+):
     now = datetime.now(UTC)
     recent = (now - timedelta(days=2)).replace(microsecond=0)
     epoch_ms = int(recent.timestamp() * 1000)
@@ -53,20 +54,58 @@ def test_bad_fields_cost_only_the_field_and_future_dates_do_not_move_the_cursor(
         {"id": "nullisland", "img": "/img/nullisland.jpg", "lat": 0, "lon": 0},
         {"id": "nanplace", "img": "/img/nanplace.jpg", "lat": float("nan"), "lon": 10.0},
     ]
-    names = ["nan", "inf", "huge", "surrogate", "nul", "long", "signed", "y9999", "future", "ms", "offmap",
-             "nullisland", "nanplace", "later"]
+    names = [
+        "nan",
+        "inf",
+        "huge",
+        "surrogate",
+        "nul",
+        "long",
+        "signed",
+        "y9999",
+        "future",
+        "ms",
+        "offmap",
+        "nullisland",
+        "nanplace",
+        "later",
+    ]
     serve_photos(server, names)
     feed = {"items": items}
     server.routes["/api"] = lambda _h: Reply(body=json.dumps(feed).encode(), content_type="application/json")
-    fields = {"image": "img", "id": "id", "time": "t", "reach": "reach", "caption": "caption", "place": "place",
-              "author": "author", "latitude": "lat", "longitude": "lon"}
-    settings = settings_for(db_url, [{"name": "api", "kind": "json", "url": server.url("/api"), "items": "items",
-                                      "fields": fields, "allow_private": True}],
-                            classifier={"thresholds": ALWAYS})
+    fields = {
+        "image": "img",
+        "id": "id",
+        "time": "t",
+        "reach": "reach",
+        "caption": "caption",
+        "place": "place",
+        "author": "author",
+        "latitude": "lat",
+        "longitude": "lon",
+    }
+    settings = settings_for(
+        db_url,
+        [
+            {
+                "name": "api",
+                "kind": "json",
+                "url": server.url("/api"),
+                "items": "items",
+                "fields": fields,
+                "allow_private": True,
+            }
+        ],
+        classifier={"thresholds": ALWAYS},
+    )
     summary = run_once(settings, classifier)
     assert summary.error is None and summary.new == len(items) and not summary.failures
-    stored = {uri.split("/img/", 1)[1].split(".jpg", 1)[0]: rest for uri, *rest in rows(
-        db_url, "SELECT uri, external_id, reach, caption, place, author, posted_at, latitude, longitude FROM images")}
+    stored = {
+        uri.split("/img/", 1)[1].split(".jpg", 1)[0]: rest
+        for uri, *rest in rows(
+            db_url, "SELECT uri, external_id, reach, caption, place, author, posted_at, latitude, longitude FROM images"
+        )
+    }
     assert set(stored) == set(names) - {"later"}
     assert [stored[k][1] for k in ("nan", "inf", "huge")] == [None, None, None]
     assert "\ud800" not in stored["surrogate"][2] and stored["surrogate"][2].startswith("logo ")
@@ -92,14 +131,18 @@ def test_rss_items_without_guid_link_or_title_are_each_ingested(sqlite_url, serv
     serve_photos(server, names)
 
     def feed(count: int) -> bytes:
-        entries = "".join(f'<item><enclosure url="{server.url(f"/img/{n}.jpg")}" type="image/jpeg"/></item>'
-                          for n in names[:count])
+        entries = "".join(
+            f'<item><enclosure url="{server.url(f"/img/{n}.jpg")}" type="image/jpeg"/></item>' for n in names[:count]
+        )
         return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'.encode()
 
     shown = {"count": 3}
     server.routes["/feed"] = lambda _h: Reply(body=feed(shown["count"]), content_type="application/rss+xml")
-    settings = settings_for(sqlite_url, [{"name": "rss", "kind": "rss", "url": server.url("/feed"),
-                                          "allow_private": True}], classifier={"thresholds": ALWAYS})
+    settings = settings_for(
+        sqlite_url,
+        [{"name": "rss", "kind": "rss", "url": server.url("/feed"), "allow_private": True}],
+        classifier={"thresholds": ALWAYS},
+    )
     assert run_once(settings, classifier).new == 3
     assert run_once(settings, classifier).new == 0 and server.hits["/img/u1.jpg"] == 1  # not read again
     shown["count"] = 4

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from ingest_helpers import corpus, exif_jpeg
 from monitor.errors import ImageRejected
 from monitor.images import check_image, sha256_hex, thumbnail_jpeg
-
-from ingest_helpers import corpus, exif_jpeg
 
 CORPUS = corpus()
 LIMITS = dict(max_pixels=1_000_000, min_side=16)
@@ -40,7 +39,7 @@ def test_exif_orientation_is_applied_and_sizes_follow_it():
 
 def test_exif_time_and_gps_are_read():
     checked = check_image(exif_jpeg((64, 64), taken="2023:04:05 06:07:08", gps=(48.5, -2.25)), **LIMITS)
-    assert checked.posted_at == datetime(2023, 4, 5, 6, 7, 8, tzinfo=timezone.utc)
+    assert checked.posted_at == datetime(2023, 4, 5, 6, 7, 8, tzinfo=UTC)
     assert checked.latitude == pytest.approx(48.5) and checked.longitude == pytest.approx(-2.25)
     plain = check_image(CORPUS["noise.jpg"][0], **LIMITS)
     assert plain.posted_at is None and plain.latitude is None
@@ -106,7 +105,7 @@ def test_exif_date_past_the_calendar_drops_the_date_not_the_photo(taken, offset)
     checked = check_image(_exif_with_offset(taken, offset), **LIMITS)
     assert checked.posted_at is None and checked.image.size == (64, 64)
     fine = check_image(_exif_with_offset("2024:01:02 03:04:05", "+02:00"), **LIMITS)
-    assert fine.posted_at == datetime(2024, 1, 2, 1, 4, 5, tzinfo=timezone.utc)
+    assert fine.posted_at == datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC)
 
 
 def test_exif_gps_at_null_island_means_no_place():
@@ -154,12 +153,14 @@ def _peak_rss_of_decoding(path) -> int:
     import subprocess
     import sys
 
-    code = ("import io, resource, sys; from PIL import Image; from monitor.images import check_image; "
-            "small = io.BytesIO(); Image.new('RGB', (64, 64)).save(small, 'PNG'); "
-            "check_image(small.getvalue(), min_side=1); data = open(sys.argv[1], 'rb').read(); "  # imports warmed up
-            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-            "check_image(data, max_pixels=100_000_000, max_decode_mb=4096); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)")
+    code = (
+        "import io, resource, sys; from PIL import Image; from monitor.images import check_image; "
+        "small = io.BytesIO(); Image.new('RGB', (64, 64)).save(small, 'PNG'); "
+        "check_image(small.getvalue(), min_side=1); data = open(sys.argv[1], 'rb').read(); "  # imports warmed up
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "check_image(data, max_pixels=100_000_000, max_decode_mb=4096); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     return int(out.stdout.strip())
 

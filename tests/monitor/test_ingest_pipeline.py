@@ -36,13 +36,19 @@ def test_corpus_folder_every_file_stored_with_its_reason(tmp_path, sqlite_url, s
     for name, (data, _status, _reason) in files.items():
         (inbox / name).write_bytes(data)
     (inbox / "noise.jpg.json").write_text(json.dumps({"posted_at": "2024-03-01T09:30:00", "place": "Rome"}))
-    settings = settings_for(sqlite_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
-                            ingest={"max_pixels": 1_000_000}, classifier={"thresholds": ALWAYS})
+    settings = settings_for(
+        sqlite_url,
+        [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
+        ingest={"max_pixels": 1_000_000},
+        classifier={"thresholds": ALWAYS},
+    )
     summary = run_once(settings, classifier)[0]
-    stored = {uri.rsplit("/", 1)[1]: (status, reason, w, h, ts, lat, place)
-              for uri, status, reason, w, h, ts, lat, place in rows(
-                  sqlite_url, "SELECT uri, status, reject_reason, width, height, time_source, latitude, place "
-                              "FROM images")}
+    stored = {
+        uri.rsplit("/", 1)[1]: (status, reason, w, h, ts, lat, place)
+        for uri, status, reason, w, h, ts, lat, place in rows(
+            sqlite_url, "SELECT uri, status, reject_reason, width, height, time_source, latitude, place FROM images"
+        )
+    }
     assert set(stored) == set(files)
     for name, (_data, status, reason) in files.items():
         assert stored[name][:2] == (status, reason), name
@@ -57,8 +63,13 @@ def test_corpus_folder_every_file_stored_with_its_reason(tmp_path, sqlite_url, s
     accepted = sum(1 for _d, status, _r in files.values() if status == "accepted")
     assert summary.detections == {"acme": accepted, "globex": accepted}
     assert rows(sqlite_url, "SELECT count(*) FROM thumbnails")[0][0] == accepted
-    assert rows(sqlite_url, "SELECT count(*) FROM detections d JOIN images i ON i.id = d.image_id "
-                            "WHERE i.status <> 'accepted'")[0][0] == 0
+    assert (
+        rows(
+            sqlite_url,
+            "SELECT count(*) FROM detections d JOIN images i ON i.id = d.image_id WHERE i.status <> 'accepted'",
+        )[0][0]
+        == 0
+    )
     again = run_once(settings, classifier)[0]
     assert (again.new, again.duplicates, again.batches) == (0, 0, 0)  # unchanged files are not read
 
@@ -66,16 +77,19 @@ def test_corpus_folder_every_file_stored_with_its_reason(tmp_path, sqlite_url, s
 def _fake_items():
     noise = jpeg((96, 72), seed=5, quality=90)
     near = jpeg((96, 72), seed=5, quality=70)  # different bytes, same picture
-    return [{"id": "a", "data_base64": base64.b64encode(noise).decode(), "posted_at": "2024-01-01T00:00:00Z"},
-            {"id": "a-again", "data_base64": base64.b64encode(noise).decode()},
-            {"id": "a-repost", "data_base64": base64.b64encode(near).decode()},
-            {"id": "b", "data_base64": base64.b64encode(jpeg((96, 72), seed=6)).decode()},
-            {"id": "junk", "data_base64": base64.b64encode(b"<html>").decode()}]
+    return [
+        {"id": "a", "data_base64": base64.b64encode(noise).decode(), "posted_at": "2024-01-01T00:00:00Z"},
+        {"id": "a-again", "data_base64": base64.b64encode(noise).decode()},
+        {"id": "a-repost", "data_base64": base64.b64encode(near).decode()},
+        {"id": "b", "data_base64": base64.b64encode(jpeg((96, 72), seed=6)).decode()},
+        {"id": "junk", "data_base64": base64.b64encode(b"<html>").decode()},
+    ]
 
 
 def test_same_bytes_once_near_copies_as_reposts_and_reingest_is_idempotent(db_url, settings_for, classifier):
-    settings = settings_for(db_url, [{"name": "fake", "kind": "fake", "items": _fake_items()}],
-                            classifier={"thresholds": ALWAYS})
+    settings = settings_for(
+        db_url, [{"name": "fake", "kind": "fake", "items": _fake_items()}], classifier={"thresholds": ALWAYS}
+    )
     first = run_once(settings, classifier)[0]
     assert (first.new, first.duplicates, first.reposts, first.rejected) == (4, 1, 1, {"not_an_image": 1})
     repost = rows(db_url, "SELECT repost_of_id FROM images WHERE external_id = 'a-repost'")[0][0]
@@ -115,19 +129,32 @@ def test_feeds_over_http_with_failing_photos(server, sqlite_url, settings_for, c
         <enclosure url="{base}/img/bad.jpg" type="image/jpeg"/></item>
     </channel></rss>"""
     server.routes["/feed"] = Reply(body=rss.encode(), content_type="application/rss+xml")
-    server.routes["/api"] = Reply(body=json.dumps({"items": [
-        {"id": "j1", "img": "/img/ok2.jpg", "t": "2023-03-01T00:00:00Z", "views": 7}]}).encode(),
-        content_type="application/json")
+    server.routes["/api"] = Reply(
+        body=json.dumps(
+            {"items": [{"id": "j1", "img": "/img/ok2.jpg", "t": "2023-03-01T00:00:00Z", "views": 7}]}
+        ).encode(),
+        content_type="application/json",
+    )
     server.routes["/broken-api"] = Reply(body=b"{oops", content_type="application/json")
     sources = [
         {"name": "feed", "kind": "rss", "url": server.url("/feed"), "allow_private": True},
-        {"name": "broken", "kind": "json", "url": server.url("/broken-api"), "fields": {"image": "img"},
-         "allow_private": True},
-        {"name": "api", "kind": "json", "url": server.url("/api"), "items": "items", "allow_private": True,
-         "fields": {"image": "img", "id": "id", "time": "t", "reach": "views"}},
+        {
+            "name": "broken",
+            "kind": "json",
+            "url": server.url("/broken-api"),
+            "fields": {"image": "img"},
+            "allow_private": True,
+        },
+        {
+            "name": "api",
+            "kind": "json",
+            "url": server.url("/api"),
+            "items": "items",
+            "allow_private": True,
+            "fields": {"image": "img", "id": "id", "time": "t", "reach": "views"},
+        },
     ]
-    settings = settings_for(sqlite_url, sources, ingest={"max_bytes": 1_000_000},
-                            classifier={"thresholds": ALWAYS})
+    settings = settings_for(sqlite_url, sources, ingest={"max_bytes": 1_000_000}, classifier={"thresholds": ALWAYS})
     summaries = by_name(run_once(settings, classifier))
     feed = summaries["feed"]
     assert feed.error is None and feed.new == 2 and feed.rejected == {"not_an_image": 1}
@@ -135,13 +162,18 @@ def test_feeds_over_http_with_failing_photos(server, sqlite_url, settings_for, c
     assert "malformed JSON" in summaries["broken"].error
     assert summaries["api"].new == 1 and summaries["api"].detections == {"acme": 1, "globex": 1}
     failures = dict(rows(sqlite_url, "SELECT uri, reason FROM fetch_failures"))
-    assert failures == {f"{base}/img/missing.jpg": "http_404", f"{base}/img/page.jpg": "bad_content_type",
-                        f"{base}/img/big.jpg": "too_large"}
+    assert failures == {
+        f"{base}/img/missing.jpg": "http_404",
+        f"{base}/img/page.jpg": "bad_content_type",
+        f"{base}/img/big.jpg": "too_large",
+    }
     ok = rows(sqlite_url, "SELECT latitude, longitude, time_source FROM images WHERE uri = :u", u=f"{base}/img/ok.jpg")
     assert ok == [(10.0, 20.0, "source")]
     assert rows(sqlite_url, "SELECT reach FROM images WHERE external_id = 'j1'") == [(7,)]
-    status = {name: (fails, error is not None) for name, fails, error in
-              rows(sqlite_url, "SELECT name, consecutive_failures, last_error FROM sources")}
+    status = {
+        name: (fails, error is not None)
+        for name, fails, error in rows(sqlite_url, "SELECT name, consecutive_failures, last_error FROM sources")
+    }
     assert status == {"feed": (0, False), "broken": (1, True), "api": (0, False)}
     # The cursor moved past every entry: a second pass fetches no photo again.
     hits = dict(server.hits)
@@ -149,8 +181,9 @@ def test_feeds_over_http_with_failing_photos(server, sqlite_url, settings_for, c
     assert server.hits["/img/ok.jpg"] == hits["/img/ok.jpg"]
 
 
-def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_polls(server, db_url, settings_for,
-                                                                                   classifier):
+def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_polls(
+    server, db_url, settings_for, classifier
+):
     from monitor.errors import is_retryable
 
     base = server.url("")
@@ -160,19 +193,28 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_poll
     server.routes["/img/twin.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
     server.routes["/img/late.jpg"] = Reply(status=503, body=b"busy", content_type="text/plain")
     items = "".join(
-        f'<item><guid>{name}</guid><pubDate>Mon, 02 Jan 2023 1{i}:00:00 GMT</pubDate><georss:point>1{i} 2{i}'
+        f"<item><guid>{name}</guid><pubDate>Mon, 02 Jan 2023 1{i}:00:00 GMT</pubDate><georss:point>1{i} 2{i}"
         f'</georss:point><enclosure url="{base}/img/{name}.jpg" type="image/jpeg"/></item>'
-        for i, name in enumerate(["flaky", "down", "gone", "twin", "late"]))
-    server.routes["/feed"] = Reply(body=f'<?xml version="1.0"?><rss version="2.0" xmlns:georss='
-                                        f'"http://www.georss.org/georss"><channel><title>t</title>{items}'
-                                        f'</channel></rss>'.encode(), content_type="application/rss+xml")
-    settings = settings_for(db_url, [{"name": "feed", "kind": "rss", "url": server.url("/feed"),
-                                      "allow_private": True}],
-                            ingest={"refetch_attempts": 3, "refetch_after": 0.01}, classifier={"thresholds": ALWAYS})
+        for i, name in enumerate(["flaky", "down", "gone", "twin", "late"])
+    )
+    server.routes["/feed"] = Reply(
+        body=f'<?xml version="1.0"?><rss version="2.0" xmlns:georss='
+        f'"http://www.georss.org/georss"><channel><title>t</title>{items}'
+        f"</channel></rss>".encode(),
+        content_type="application/rss+xml",
+    )
+    settings = settings_for(
+        db_url,
+        [{"name": "feed", "kind": "rss", "url": server.url("/feed"), "allow_private": True}],
+        ingest={"refetch_attempts": 3, "refetch_after": 0.01},
+        classifier={"thresholds": ALWAYS},
+    )
 
     def failures() -> dict[str, tuple[str, int]]:
-        return {uri.rsplit("/", 1)[1]: (reason, attempts)
-                for uri, reason, attempts in rows(db_url, "SELECT uri, reason, attempts FROM fetch_failures")}
+        return {
+            uri.rsplit("/", 1)[1]: (reason, attempts)
+            for uri, reason, attempts in rows(db_url, "SELECT uri, reason, attempts FROM fetch_failures")
+        }
 
     assert run_once(settings, classifier)[0].new == 0
     first = failures()
@@ -183,8 +225,11 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_poll
     server.routes["/img/twin.jpg"] = Reply(body=jpeg(seed=4), content_type="image/jpeg")  # the same bytes
     second = run_once(settings, classifier)[0]
     assert second.new == 1 and second.duplicates == 1 and second.detections == {"acme": 1, "globex": 1}
-    stored = rows(db_url, "SELECT external_id, latitude, longitude, time_source FROM images WHERE uri = :u",
-                  u=f"{base}/img/flaky.jpg")
+    stored = rows(
+        db_url,
+        "SELECT external_id, latitude, longitude, time_source FROM images WHERE uri = :u",
+        u=f"{base}/img/flaky.jpg",
+    )
     assert stored == [(f"flaky|{base}/img/flaky.jpg", 10.0, 20.0, "source")]  # the feed's data survived
     assert set(failures()) == {"down.jpg", "gone.jpg", "late.jpg"} and failures()["down.jpg"][1] == 2
 
@@ -199,16 +244,21 @@ def test_a_photo_that_failed_for_a_passing_reason_is_fetched_again_on_later_poll
 
 
 def test_failing_source_backs_off_and_never_stops_the_others(sqlite_url, settings_for, classifier):
-    settings = settings_for(sqlite_url, [
-        {"name": "down", "kind": "fake", "fail": "upstream is down", "interval": 60},
-        {"name": "up", "kind": "fake", "items": [{"id": "x", "color": [1, 200, 3]}]}])
+    settings = settings_for(
+        sqlite_url,
+        [
+            {"name": "down", "kind": "fake", "fail": "upstream is down", "interval": 60},
+            {"name": "up", "kind": "fake", "items": [{"id": "x", "color": [1, 200, 3]}]},
+        ],
+    )
     for _attempt in (1, 2):
         summaries = by_name(run_once(settings, classifier))
         assert "upstream is down" in summaries["down"].error and summaries["up"].error is None
     assert summaries["up"].new == 0  # stored on the first pass
-    (fails, error, last, next_try), = rows(
-        sqlite_url, "SELECT consecutive_failures, last_error, last_error_at, next_try_at FROM sources "
-                    "WHERE name = 'down'")
+    ((fails, error, last, next_try),) = rows(
+        sqlite_url,
+        "SELECT consecutive_failures, last_error, last_error_at, next_try_at FROM sources WHERE name = 'down'",
+    )
     assert fails == 2 and "upstream is down" in error
     from datetime import datetime
 
@@ -217,8 +267,9 @@ def test_failing_source_backs_off_and_never_stops_the_others(sqlite_url, setting
 
 
 def test_missing_model_bundle_refuses_with_how_to_train(tmp_path, sqlite_url, settings_for):
-    settings = settings_for(sqlite_url, [{"name": "f", "kind": "fake"}],
-                            classifier={"model": str(tmp_path / "no-model")})
+    settings = settings_for(
+        sqlite_url, [{"name": "f", "kind": "fake"}], classifier={"model": str(tmp_path / "no-model")}
+    )
     with pytest.raises(ModelUnavailable, match=r"no model bundle at .*no-model.*monitor .*train"):
         ingest_once(settings)
     (tmp_path / "broken-model").mkdir()
@@ -230,8 +281,7 @@ def test_missing_model_bundle_refuses_with_how_to_train(tmp_path, sqlite_url, se
 
 def test_stop_request_commits_whole_batches_and_a_rerun_finishes(sqlite_url, settings_for, classifier):
     items = [{"id": f"p{i}", "data_base64": base64.b64encode(jpeg(seed=100 + i)).decode()} for i in range(40)]
-    settings = settings_for(sqlite_url, [{"name": "fake", "kind": "fake", "items": items}],
-                            ingest={"batch_size": 4})
+    settings = settings_for(sqlite_url, [{"name": "fake", "kind": "fake", "items": items}], ingest={"batch_size": 4})
     stop = threading.Event()
     worker = threading.Thread(target=run_once, args=(settings, classifier, None, stop))
     worker.start()
@@ -259,18 +309,22 @@ def test_thresholds_calibrated_for_other_scoring_are_a_warning_at_load(tmp_path,
     assert calibration_mismatch({}, TilingSettings(enabled=True)) is None  # untrained or older bundles: unknown
     assert "more misses" in calibration_mismatch(tiled, TilingSettings(enabled=False))
     assert "tiled 3x3 scores, but classifier.tiling scores tiled 2x2" in calibration_mismatch(
-        tiled, TilingSettings(enabled=True, grid=2))
+        tiled, TilingSettings(enabled=True, grid=2)
+    )
 
     model = LogoClassifier.create(["Acme"], backbone="mobilenet_v1_025", weights="none", input_size=32)
     model.info = whole  # what train() records when it calibrated on whole photos
     model.save(tmp_path / "whole-photo-model")
-    settings = settings_for(sqlite_url, [{"name": "f", "kind": "fake"}],
-                            classifier={"tiling": {"enabled": True, "grid": 3}})
+    settings = settings_for(
+        sqlite_url, [{"name": "f", "kind": "fake"}], classifier={"tiling": {"enabled": True, "grid": 3}}
+    )
     db = open_database(settings.database.url)
     try:
         with caplog.at_level("WARNING", logger="monitor.ingest"):
             load_model(settings, db, model)
     finally:
         db.dispose()
-    assert "calibrated on whole-photo scores, but classifier.tiling scores tiled 3x3: expect more false alarms" \
+    assert (
+        "calibrated on whole-photo scores, but classifier.tiling scores tiled 3x3: expect more false alarms"
         in caplog.text
+    )

@@ -48,10 +48,17 @@ def test_sigkill_mid_batch_then_restart_stores_every_photo_once(tmp_path, sqlite
     total = 160
     inbox = photo_folder(tmp_path / "inbox", total)
     upgrade(sqlite_url)
-    config = make_config(sqlite_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
-                         classifier={"thresholds": ALWAYS})
-    proc = subprocess.Popen(monitor_cmd(config, "ingest", "--once"), cwd=ROOT, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    config = make_config(
+        sqlite_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}], classifier={"thresholds": ALWAYS}
+    )
+    proc = subprocess.Popen(
+        monitor_cmd(config, "ingest", "--once"),
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(lambda: count(sqlite_url) > 0, "the first committed batch", proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
@@ -60,11 +67,20 @@ def test_sigkill_mid_batch_then_restart_stores_every_photo_once(tmp_path, sqlite
     assert 0 < stored < total, "the kill should land mid-run"
     done = run_cli("--config", config, "ingest", "--once")
     assert done.exit_code == 0, done.output[-3000:]
-    assert rows(sqlite_url, "SELECT count(*), count(DISTINCT sha256), count(DISTINCT external_id) FROM images")[0] \
-        == (total, total, total)
+    assert rows(sqlite_url, "SELECT count(*), count(DISTINCT sha256), count(DISTINCT external_id) FROM images")[0] == (
+        total,
+        total,
+        total,
+    )
     assert rows(sqlite_url, "SELECT count(*) FROM detections")[0][0] == 2 * total
-    assert rows(sqlite_url, "SELECT count(*) FROM (SELECT image_id, brand FROM detections "
-                            "GROUP BY image_id, brand HAVING count(*) > 1) d")[0][0] == 0
+    assert (
+        rows(
+            sqlite_url,
+            "SELECT count(*) FROM (SELECT image_id, brand FROM detections "
+            "GROUP BY image_id, brand HAVING count(*) > 1) d",
+        )[0][0]
+        == 0
+    )
 
 
 def test_two_concurrent_ingest_processes_store_nothing_twice(tmp_path, db_url, make_config):
@@ -73,10 +89,20 @@ def test_two_concurrent_ingest_processes_store_nothing_twice(tmp_path, db_url, m
     total = 60
     inbox = photo_folder(tmp_path / "inbox", total, seed=1000)
     upgrade(db_url)
-    config = make_config(db_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
-                         classifier={"thresholds": ALWAYS})
-    procs = [subprocess.Popen(monitor_cmd(config, "ingest", "--once"), cwd=ROOT, env=subprocess_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    config = make_config(
+        db_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}], classifier={"thresholds": ALWAYS}
+    )
+    procs = [
+        subprocess.Popen(
+            monitor_cmd(config, "ingest", "--once"),
+            cwd=ROOT,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=WAIT) for p in procs]
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err[-3000:]
@@ -92,23 +118,46 @@ def test_daemon_picks_up_a_dropped_photo_records_failures_and_stops_on_sigterm(t
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     upgrade(sqlite_url)
-    config = make_config(sqlite_url, [
-        {"name": "inbox", "kind": "folder", "path": str(inbox), "interval": 1},
-        {"name": "down", "kind": "fake", "fail": "upstream is down", "interval": 1}],
-        classifier={"thresholds": ALWAYS})
-    proc = subprocess.Popen(monitor_cmd(config, "run"), cwd=ROOT, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    config = make_config(
+        sqlite_url,
+        [
+            {"name": "inbox", "kind": "folder", "path": str(inbox), "interval": 1},
+            {"name": "down", "kind": "fake", "fail": "upstream is down", "interval": 1},
+        ],
+        classifier={"thresholds": ALWAYS},
+    )
+    proc = subprocess.Popen(
+        monitor_cmd(config, "run"),
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        wait_for(lambda: count(sqlite_url, "SELECT count(*) FROM sources WHERE name = 'inbox' "
-                                           "AND last_success_at IS NOT NULL"), "the first poll", proc)
+        wait_for(
+            lambda: count(
+                sqlite_url, "SELECT count(*) FROM sources WHERE name = 'inbox' AND last_success_at IS NOT NULL"
+            ),
+            "the first poll",
+            proc,
+        )
         staged = inbox / ".incoming.jpg"  # written under a hidden name, then renamed: never half-read
         staged.write_bytes(jpeg((80, 60), seed=4242))
         staged.rename(inbox / "dropped.jpg")
-        wait_for(lambda: count(sqlite_url, "SELECT count(*) FROM images WHERE external_id = 'dropped.jpg' "
-                                           "AND status = 'accepted'"), "the dropped photo", proc)
+        wait_for(
+            lambda: count(
+                sqlite_url, "SELECT count(*) FROM images WHERE external_id = 'dropped.jpg' AND status = 'accepted'"
+            ),
+            "the dropped photo",
+            proc,
+        )
         assert count(sqlite_url, "SELECT count(*) FROM detections") == 2
-        wait_for(lambda: count(sqlite_url, "SELECT consecutive_failures FROM sources WHERE name = 'down'"),
-                 "the failing source to be recorded", proc)
+        wait_for(
+            lambda: count(sqlite_url, "SELECT consecutive_failures FROM sources WHERE name = 'down'"),
+            "the failing source to be recorded",
+            proc,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=WAIT)
@@ -130,12 +179,29 @@ def test_sigterm_ends_a_request_stuck_on_a_silent_server(tmp_path, sqlite_url, m
         answered.append(True)
 
     server.routes["/api"] = silent
-    config = make_config(sqlite_url, [{"name": "api", "kind": "json", "url": server.url("/api"), "interval": 60,
-                                       "allow_private": True, "fields": {"image": "img"}}],
-                         ingest={"connect_timeout": 5, "read_timeout": WAIT * 2},
-                         executor={"broker_url": "redis://127.0.0.1:6379/14"})
-    proc = subprocess.Popen(monitor_cmd(config, *command), cwd=ROOT, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    config = make_config(
+        sqlite_url,
+        [
+            {
+                "name": "api",
+                "kind": "json",
+                "url": server.url("/api"),
+                "interval": 60,
+                "allow_private": True,
+                "fields": {"image": "img"},
+            }
+        ],
+        ingest={"connect_timeout": 5, "read_timeout": WAIT * 2},
+        executor={"broker_url": "redis://127.0.0.1:6379/14"},
+    )
+    proc = subprocess.Popen(
+        monitor_cmd(config, *command),
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: server.hits.get("/api"), "the request to the silent server", proc)
     finally:

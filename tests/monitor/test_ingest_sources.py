@@ -16,8 +16,7 @@ from monitor.sources.registry import build_source, kind_names, kinds, validate_o
 
 
 def source(kind: str, tmp_path=None, **fields):
-    settings = SourceSettings(name=f"test-{kind}", kind=kind, allow_private=fields.pop("allow_private", True),
-                              **fields)
+    settings = SourceSettings(name=f"test-{kind}", kind=kind, allow_private=fields.pop("allow_private", True), **fields)
     return build_source(settings, SourceContext(cache_dir=tmp_path / "cache" if tmp_path else None))
 
 
@@ -36,7 +35,7 @@ def test_every_kind_is_registered_and_options_are_strict():
         validate_options(SourceSettings(name="x", kind="json", url="http://x/"), "sources[0]")
 
 
-_PLUGIN = '''
+_PLUGIN = """
 from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 from monitor.sources.base import ImageRef, Source
@@ -59,7 +58,7 @@ class StubSource(Source):
 
 class NotASource:
     pass
-'''
+"""
 
 
 def test_a_third_party_kind_registers_through_a_real_entry_point(tmp_path, monkeypatch):
@@ -67,9 +66,11 @@ def test_a_third_party_kind_registers_through_a_real_entry_point(tmp_path, monke
     info = tmp_path / "stub_monitor_plugin-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: stub-monitor-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[brand_monitor.sources]\nstub = stub_monitor_plugin:StubSource\n"
-                                           "wrong = stub_monitor_plugin:NotASource\n"
-                                           "gone = stub_monitor_plugin_missing:Source\n")
+    (info / "entry_points.txt").write_text(
+        "[brand_monitor.sources]\nstub = stub_monitor_plugin:StubSource\n"
+        "wrong = stub_monitor_plugin:NotASource\n"
+        "gone = stub_monitor_plugin_missing:Source\n"
+    )
     with pytest.raises(ConfigError, match="unknown source kind 'stub'"):
         validate_options(SourceSettings(name="s", kind="stub"), "sources[0]")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -95,17 +96,34 @@ def test_folder_reads_sidecars_csv_patterns_and_subfolders(tmp_path):
     (inbox / "sub" / "c.png").write_bytes(b"png?")
     (inbox / "notes.txt").write_text("not a photo")
     (inbox / ".partial.jpg").write_bytes(b"being written")
-    (inbox / "a.jpg.json").write_text(json.dumps({
-        "posted_at": "2024-05-01T10:00:00", "latitude": 48.85, "longitude": 2.35, "place": "Paris",
-        "caption": "new bag", "reach": 1200, "author": "ana"}))
-    (inbox / "meta.csv").write_text("file,posted_at,latitude,longitude,place,caption,reach,author\n"
-                                    "B.JPG,2024-05-02T08:00:00+02:00,,,Lyon,,50,bo\n")
+    (inbox / "a.jpg.json").write_text(
+        json.dumps(
+            {
+                "posted_at": "2024-05-01T10:00:00",
+                "latitude": 48.85,
+                "longitude": 2.35,
+                "place": "Paris",
+                "caption": "new bag",
+                "reach": 1200,
+                "author": "ana",
+            }
+        )
+    )
+    (inbox / "meta.csv").write_text(
+        "file,posted_at,latitude,longitude,place,caption,reach,author\nB.JPG,2024-05-02T08:00:00+02:00,,,Lyon,,50,bo\n"
+    )
     refs = {r.external_id: r for r in poll_all(source("folder", tmp_path, path=str(inbox), metadata_csv="meta.csv"))}
     assert set(refs) == {"a.jpg", "B.JPG", "sub/c.png"}
     a = refs["a.jpg"]
     assert a.posted_at == datetime(2024, 5, 1, 10, tzinfo=UTC)  # naive means UTC
-    assert (a.latitude, a.longitude, a.place, a.caption, a.reach, a.author) == (48.85, 2.35, "Paris", "new bag",
-                                                                                1200, "ana")
+    assert (a.latitude, a.longitude, a.place, a.caption, a.reach, a.author) == (
+        48.85,
+        2.35,
+        "Paris",
+        "new bag",
+        1200,
+        "ana",
+    )
     b = refs["B.JPG"]
     assert b.posted_at == datetime(2024, 5, 2, 6, tzinfo=UTC) and b.place == "Lyon" and b.reach == 50
     assert b.latitude is None and refs["sub/c.png"].posted_at is None
@@ -239,11 +257,14 @@ def test_atom_entry(server):
     assert (refs[0].latitude, refs[0].longitude, refs[0].author) == (1.5, 2.5, "al")
 
 
-@pytest.mark.parametrize("body,content_type,reason", [
-    (b"<rss><channel><item><title>broken</ti", "application/rss+xml", "malformed_feed"),
-    (b"this is not xml at all", "text/plain", "malformed_feed"),
-    (jpeg(), "image/jpeg", "bad_content_type"),
-])
+@pytest.mark.parametrize(
+    "body,content_type,reason",
+    [
+        (b"<rss><channel><item><title>broken</ti", "application/rss+xml", "malformed_feed"),
+        (b"this is not xml at all", "text/plain", "malformed_feed"),
+        (jpeg(), "image/jpeg", "bad_content_type"),
+    ],
+)
 def test_bad_feeds_are_source_errors(server, body, content_type, reason):
     server.routes["/bad"] = Reply(body=body, content_type=content_type)
     with pytest.raises(SourceError) as info:
@@ -263,24 +284,45 @@ def test_feed_http_errors_and_private_addresses_are_source_errors(server):
 
 # -- JSON API -------------------------------------------------------------------------------------
 def _json_pages(server, style: str) -> None:
-    items = [{"id": f"p{i}", "media": {"url": f"/img/{i}.jpg"}, "created": f"2023-02-0{i + 1}T12:00:00Z",
-              "geo": {"lat": 10 + i, "lon": 20 + i}, "where": "Berlin", "text": f"photo {i}",
-              "stats": {"views": 100 * i}, "user": {"name": f"u{i}"}} for i in range(5)]
+    items = [
+        {
+            "id": f"p{i}",
+            "media": {"url": f"/img/{i}.jpg"},
+            "created": f"2023-02-0{i + 1}T12:00:00Z",
+            "geo": {"lat": 10 + i, "lon": 20 + i},
+            "where": "Berlin",
+            "text": f"photo {i}",
+            "stats": {"views": 100 * i},
+            "user": {"name": f"u{i}"},
+        }
+        for i in range(5)
+    ]
     items.append({"id": "no-image", "created": "2023-02-09T00:00:00Z"})
     pages = [items[:2], items[2:4], items[4:]]
     for n, page in enumerate(pages):
         if style == "next":
             body = {"data": {"items": page}, "paging": {"next": f"/api?page={n + 1}" if n + 1 < len(pages) else None}}
-            server.routes[f"/api?page={n}" if n else "/api"] = Reply(body=json.dumps(body).encode(),
-                                                                     content_type="application/json")
+            server.routes[f"/api?page={n}" if n else "/api"] = Reply(
+                body=json.dumps(body).encode(), content_type="application/json"
+            )
         else:
             body = {"data": {"items": page}, "cursor": f"c{n + 1}" if n + 1 < len(pages) else ""}
-            server.routes[f"/api?after=c{n}" if n else "/api"] = Reply(body=json.dumps(body).encode(),
-                                                                       content_type="application/json")
+            server.routes[f"/api?after=c{n}" if n else "/api"] = Reply(
+                body=json.dumps(body).encode(), content_type="application/json"
+            )
 
 
-FIELDS = {"image": "media.url", "id": "id", "time": "created", "latitude": "geo.lat", "longitude": "geo.lon",
-          "place": "where", "caption": "text", "reach": "stats.views", "author": "user.name"}
+FIELDS = {
+    "image": "media.url",
+    "id": "id",
+    "time": "created",
+    "latitude": "geo.lat",
+    "longitude": "geo.lon",
+    "place": "where",
+    "caption": "text",
+    "reach": "stats.views",
+    "author": "user.name",
+}
 
 
 @pytest.mark.parametrize("style", ["next", "cursor"])
@@ -292,8 +334,14 @@ def test_json_pages_and_field_mapping(server, style):
     assert [r.external_id for r in refs] == ["p0", "p1", "p2", "p3", "p4"]
     third = refs[2]
     assert third.uri == server.url("/img/2.jpg") and third.posted_at == datetime(2023, 2, 3, 12, tzinfo=UTC)
-    assert (third.latitude, third.longitude, third.place, third.caption, third.reach, third.author) == \
-        (12.0, 22.0, "Berlin", "photo 2", 200, "u2")
+    assert (third.latitude, third.longitude, third.place, third.caption, third.reach, third.author) == (
+        12.0,
+        22.0,
+        "Berlin",
+        "photo 2",
+        200,
+        "u2",
+    )
     assert list(src.poll(refs[-1].cursor)) == []
     assert [r.external_id for r in src.poll(refs[2].cursor)] == ["p3", "p4"]
 
@@ -306,16 +354,22 @@ def test_json_headers_are_sent(server):
         return Reply(body=b"[]", content_type="application/json")
 
     server.routes["/api"] = reply
-    list(source("json", url=server.url("/api"), headers={"Authorization": "Bearer t0k"},
-                fields={"image": "u"}).poll(None))
+    list(
+        source("json", url=server.url("/api"), headers={"Authorization": "Bearer t0k"}, fields={"image": "u"}).poll(
+            None
+        )
+    )
     assert seen["auth"] == "Bearer t0k"
 
 
-@pytest.mark.parametrize("body,content_type,reason", [
-    (b"{not json", "application/json", "malformed_json"),
-    (b'{"data": {"items": "nope"}}', "application/json", "bad_response"),
-    (b"<html></html>", "text/html", "bad_content_type"),
-])
+@pytest.mark.parametrize(
+    "body,content_type,reason",
+    [
+        (b"{not json", "application/json", "malformed_json"),
+        (b'{"data": {"items": "nope"}}', "application/json", "bad_response"),
+        (b"<html></html>", "text/html", "bad_content_type"),
+    ],
+)
 def test_bad_json_is_a_source_error(server, body, content_type, reason):
     server.routes["/api"] = Reply(body=body, content_type=content_type)
     with pytest.raises(SourceError) as info:

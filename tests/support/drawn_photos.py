@@ -55,7 +55,9 @@ def write_folder_dataset(root: Path, per_brand: int, negatives: int, seed: int =
     for b_index, brand in enumerate(BRANDS):
         (root / brand).mkdir(parents=True, exist_ok=True)
         for i in range(per_brand):
-            draw_photo((brand,), seed * 100_000 + b_index * 1000 + i).save(root / brand / f"{brand}-{i}.jpg", quality=92)
+            draw_photo((brand,), seed * 100_000 + b_index * 1000 + i).save(
+                root / brand / f"{brand}-{i}.jpg", quality=92
+            )
     (root / "none").mkdir(parents=True, exist_ok=True)
     for i in range(negatives):
         draw_photo((), seed * 100_000 + 9000 + i).save(root / "none" / f"none-{i}.jpg", quality=92)

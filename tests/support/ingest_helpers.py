@@ -11,8 +11,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Optional
-
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BRANDS = ["acme", "globex"]
@@ -25,7 +24,7 @@ class Reply:
 
     status: int = 200
     body: bytes = b""
-    content_type: Optional[str] = "application/octet-stream"
+    content_type: str | None = "application/octet-stream"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before the status line
     chunk_delay: float = 0.0  # seconds between 100-byte pieces of the body
@@ -69,7 +68,7 @@ class FeedServer:
                     self.end_headers()
                     if reply.chunk_delay:
                         for start in range(0, len(reply.body), 100):
-                            self.wfile.write(reply.body[start:start + 100])
+                            self.wfile.write(reply.body[start : start + 100])
                             self.wfile.flush()
                             time.sleep(reply.chunk_delay)
                     else:
@@ -80,15 +79,14 @@ class FeedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
 # -- photos -------------------------------------------------------------------------------------
-def jpeg(size=(96, 72), color=(200, 30, 30), seed: Optional[int] = None, **save: Any) -> bytes:
+def jpeg(size=(96, 72), color=(200, 30, 30), seed: int | None = None, **save: Any) -> bytes:
     """JPEG bytes: a solid colour, or noise when `seed` is given (distinct perceptual hashes)."""
     from PIL import Image
 
@@ -138,8 +136,9 @@ def subprocess_env() -> dict[str, str]:
 
 
 def run_monitor(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(monitor_cmd(config, *args), cwd=ROOT, env=subprocess_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        monitor_cmd(config, *args), cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 # -- a corpus of bad and odd files ----------------------------------------------------------------
@@ -154,8 +153,9 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
 
 
-def exif_jpeg(size=(80, 60), orientation: Optional[int] = None, taken: Optional[str] = None,
-              gps: Optional[tuple[float, float]] = None) -> bytes:
+def exif_jpeg(
+    size=(80, 60), orientation: int | None = None, taken: str | None = None, gps: tuple[float, float] | None = None
+) -> bytes:
     """A JPEG with EXIF orientation, DateTimeOriginal and GPS as asked."""
     from PIL import Image
 
@@ -166,8 +166,9 @@ def exif_jpeg(size=(80, 60), orientation: Optional[int] = None, taken: Optional[
         exif.get_ifd(0x8769)[36867] = taken
     if gps:
         lat, lon = gps
-        exif.get_ifd(0x8825).update({1: "N" if lat >= 0 else "S", 2: (abs(lat), 0.0, 0.0),
-                                     3: "E" if lon >= 0 else "W", 4: (abs(lon), 0.0, 0.0)})
+        exif.get_ifd(0x8825).update(
+            {1: "N" if lat >= 0 else "S", 2: (abs(lat), 0.0, 0.0), 3: "E" if lon >= 0 else "W", 4: (abs(lon), 0.0, 0.0)}
+        )
     image = Image.new("RGB", size, (20, 120, 220))
     image.paste((250, 250, 0), (0, 0, size[0] // 2, size[1] // 2))
     buffer = io.BytesIO()
@@ -175,7 +176,7 @@ def exif_jpeg(size=(80, 60), orientation: Optional[int] = None, taken: Optional[
     return buffer.getvalue()
 
 
-def corpus() -> dict[str, tuple[bytes, str, Optional[str]]]:
+def corpus() -> dict[str, tuple[bytes, str, str | None]]:
     """name -> (bytes, expected status, expected reject reason); built with min_side 16, max_pixels 1e6."""
     import numpy as np
     from PIL import Image
@@ -189,8 +190,14 @@ def corpus() -> dict[str, tuple[bytes, str, Optional[str]]]:
     palette = Image.new("P", (64, 64), 0)
     palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
     palette.paste(1, (16, 16, 48, 48))
-    animated = save(Image.new("RGB", (64, 64), (0, 0, 255)), "GIF", save_all=True,
-                    append_images=[Image.new("RGB", (64, 64), (255, 0, 0))], duration=100, loop=0)
+    animated = save(
+        Image.new("RGB", (64, 64), (0, 0, 255)),
+        "GIF",
+        save_all=True,
+        append_images=[Image.new("RGB", (64, 64), (255, 0, 0))],
+        duration=100,
+        loop=0,
+    )
     rgba = Image.new("RGBA", (64, 64), (255, 0, 0, 0))
     rgba.paste((0, 128, 0, 255), (0, 0, 32, 64))
     return {
@@ -199,8 +206,11 @@ def corpus() -> dict[str, tuple[bytes, str, Optional[str]]]:
         "truncated.png": (png(Image.effect_noise((120, 120), 60))[:3000], "rejected", "truncated"),
         "html.jpg": (b"<!doctype html><html><body>Not found</body></html>", "rejected", "not_an_image"),
         "notes.png": (b"just some text, not a picture\n" * 20, "rejected", "not_an_image"),
-        "random.jpg": (bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8)), "rejected",
-                       "not_an_image"),
+        "random.jpg": (
+            bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8)),
+            "rejected",
+            "not_an_image",
+        ),
         "bomb.png": (save(Image.new("1", (3000, 3000)), "PNG"), "rejected", "too_large"),
         "huge-header.png": (_png_header_only(100_000, 100_000), "rejected", "too_large"),
         "pixel.png": (png(Image.new("RGB", (1, 1), (9, 9, 9))), "rejected", "too_small"),
