@@ -146,7 +146,7 @@ def compare(model, valid_set, test_set, args) -> dict:
     from classifier.tail import finish_training
     from classifier.tiling import Tiling
 
-    out = {}
+    out, kept = {}, (model.info, model.calibration, model.thresholds, model.metrics)
     for name in args.compare.split(","):
         kind, _, scale = name.strip().partition("@")
         tiling = {"whole": None, "crops": Tiling(True, args.grid, 0.25)}.get(kind) or \
@@ -162,6 +162,8 @@ def compare(model, valid_set, test_set, args) -> dict:
         keys = ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate", "micro_precision",
                 "micro_recall")
         out[name.strip()] = {**{k: found[k] for k in keys}, "scoring_seconds": round(seconds, 1)}
+        print(json.dumps({name.strip(): out[name.strip()]}), file=sys.stderr, flush=True)  # kept if stopped later
+    model.info, model.calibration, model.thresholds, model.metrics = kept  # the trained recipe's, as reported
     return out
 
 
