@@ -149,8 +149,10 @@ def compare(model, valid_set, test_set, args) -> dict:
     out, kept = {}, (model.info, model.calibration, model.thresholds, model.metrics)
     for name in args.compare.split(","):
         kind, _, scale = name.strip().partition("@")
-        tiling = {"whole": None, "crops": Tiling(True, args.grid, 0.25)}.get(kind) or \
-            Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale))
+        if kind not in ("whole", "crops", "windows"):
+            raise SystemExit(f"--compare: unknown scoring {kind!r} (whole, crops, windows@SCALE)")
+        tiling = (None if kind == "whole" else Tiling(True, args.grid, 0.25) if kind == "crops"
+                  else Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale)))
         start = time.time()
         valid = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
         test = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling, raw=True)
