@@ -43,30 +43,65 @@ def main() -> None:
     parser.add_argument("--context-crops", type=int, default=3)
     parser.add_argument("--hard-negatives", type=int, default=2)
     parser.add_argument("--pooling", default="avg_max", help="avg | avg_max (global average and max pooling)")
-    parser.add_argument("--mid-level", action=argparse.BooleanOptionalAction, default=True,
-                        help="also pool the backbone's intermediate block")
-    parser.add_argument("--tile-crops", action=argparse.BooleanOptionalAction, default=False,
-                        help="also train on the predict-time tiles of the boxed photos, labelled from the boxes")
-    parser.add_argument("--calibration-crops", type=int, default=2,
-                        help="logo-free crops per boxed validation photo added to threshold calibration")
-    parser.add_argument("--threshold-shrink", type=float, default=0.0,
-                        help="pull each brand's threshold toward the pooled one (weight in photos)")
-    parser.add_argument("--select", action="store_true",
-                        help="choosing settings: evaluate on a split of the TRAINING photos, not the held-out split")
+    parser.add_argument(
+        "--mid-level",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also pool the backbone's intermediate block",
+    )
+    parser.add_argument(
+        "--tile-crops",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also train on the predict-time tiles of the boxed photos, labelled from the boxes",
+    )
+    parser.add_argument(
+        "--calibration-crops",
+        type=int,
+        default=2,
+        help="logo-free crops per boxed validation photo added to threshold calibration",
+    )
+    parser.add_argument(
+        "--threshold-shrink",
+        type=float,
+        default=0.0,
+        help="pull each brand's threshold toward the pooled one (weight in photos)",
+    )
+    parser.add_argument(
+        "--select",
+        action="store_true",
+        help="choosing settings: evaluate on a split of the TRAINING photos, not the held-out split",
+    )
     parser.add_argument("--select-seed", type=int, default=0, help="seed of that selection split")
-    parser.add_argument("--tiling", action=argparse.BooleanOptionalAction, default=True,
-                        help="calibrate thresholds on tiled scores (default) or on whole-photo scores")
+    parser.add_argument(
+        "--tiling",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="calibrate thresholds on tiled scores (default) or on whole-photo scores",
+    )
     parser.add_argument("--grid", type=int, default=3, help="tiles per side (the whole photo is always scored too)")
-    parser.add_argument("--scoring", default="crops", choices=["crops", "feature_windows"],
-                        help="what the tiles are when --tiling: crops (a backbone pass each) or windows of one "
-                             "feature map of the photo enlarged --window-scale times (classifier.windows)")
+    parser.add_argument(
+        "--scoring",
+        default="crops",
+        choices=["crops", "feature_windows"],
+        help="what the tiles are when --tiling: crops (a backbone pass each) or windows of one "
+        "feature map of the photo enlarged --window-scale times (classifier.windows)",
+    )
     parser.add_argument("--window-scale", type=float, default=1.5)
-    parser.add_argument("--compare", type=str, default="",
-                        help="also compare scorings, each with thresholds re-fit on the validation photos' own "
-                             "scores: comma list of whole, crops, windows@SCALE (e.g. whole,crops,windows@2)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
-                        help="backbone arithmetic for features and prediction (auto keeps float32 here: bfloat16 "
-                             "moves MobileNet v1's features too far)")
+    parser.add_argument(
+        "--compare",
+        type=str,
+        default="",
+        help="also compare scorings, each with thresholds re-fit on the validation photos' own "
+        "scores: comma list of whole, crops, windows@SCALE (e.g. whole,crops,windows@2)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "float32", "bfloat16"],
+        help="backbone arithmetic for features and prediction (auto keeps float32 here: bfloat16 "
+        "moves MobileNet v1's features too far)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also save the trained bundle here")
     parser.add_argument("--dump", type=Path, default=None, help="also save validation and test scores here (.npz)")
     args = parser.parse_args()
@@ -75,8 +110,14 @@ def main() -> None:
     scenes = args.shared / "data" / "scenes-nologo"
     weights = args.shared / "weights" / "mobilenet_2_5_224_tf_no_top.h5"
     if not (data.is_dir() and scenes.is_dir() and weights.is_file()):
-        print(json.dumps({"skipped": f"real data not found under {args.shared} (needs data/flickrlogos27-train, "
-                                     f"data/scenes-nologo, weights/mobilenet_2_5_224_tf_no_top.h5)"}))
+        print(
+            json.dumps(
+                {
+                    "skipped": f"real data not found under {args.shared} (needs data/flickrlogos27-train, "
+                    f"data/scenes-nologo, weights/mobilenet_2_5_224_tf_no_top.h5)"
+                }
+            )
+        )
         return
 
     from classifier.dataset import load_dataset
@@ -91,15 +132,32 @@ def main() -> None:
     train_set, test_set = dataset.split(args.test_fraction, seed=1000 + args.seed)
     if args.select:  # the held-out photos stay unseen while settings are chosen
         train_set, test_set = train_set.split(args.test_fraction, seed=2000 + args.select_seed)
-    model = train(train_set, backbone="mobilenet_v1_025", weights=str(weights), input_size=args.input_size,
-                  epochs=args.epochs, views=args.views, seed=args.seed, cache_dir=args.cache,
-                  target_precision=args.target_precision, dropout=args.dropout, hidden=args.hidden,
-                  patience=args.patience, learning_rate=args.learning_rate, context_crops=args.context_crops,
-                  hard_negatives=args.hard_negatives, pooling=args.pooling, mid_level=args.mid_level,
-                  ensemble=args.ensemble, tile_crops=args.tile_crops,
-                  calibration_crops=args.calibration_crops, threshold_shrink=args.threshold_shrink,
-                  tiling=Tiling(True, args.grid, 0.25, args.scoring, args.window_scale) if args.tiling else None,
-                  precision=args.precision, progress=False)
+    model = train(
+        train_set,
+        backbone="mobilenet_v1_025",
+        weights=str(weights),
+        input_size=args.input_size,
+        epochs=args.epochs,
+        views=args.views,
+        seed=args.seed,
+        cache_dir=args.cache,
+        target_precision=args.target_precision,
+        dropout=args.dropout,
+        hidden=args.hidden,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        context_crops=args.context_crops,
+        hard_negatives=args.hard_negatives,
+        pooling=args.pooling,
+        mid_level=args.mid_level,
+        ensemble=args.ensemble,
+        tile_crops=args.tile_crops,
+        calibration_crops=args.calibration_crops,
+        threshold_shrink=args.threshold_shrink,
+        tiling=Tiling(True, args.grid, 0.25, args.scoring, args.window_scale) if args.tiling else None,
+        precision=args.precision,
+        progress=False,
+    )
     trained = time.time()
     plain = evaluate(model, test_set)
     tiling = Tiling(True, args.grid, 0.25, args.scoring, args.window_scale)
@@ -110,33 +168,55 @@ def main() -> None:
     if args.dump:  # scores for trying threshold rules without retraining
         valid_set = train_set.split(0.2, args.seed)[1]  # the validation split train() made
         valid_crops = [item.pixels() for item in background_crops(valid_set, 2, args.seed)]
-        np.savez(args.dump, valid_labels=valid_set.labels(model.classes), test_labels=test_set.labels(model.classes),
-                 valid_scores=model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling),
-                 valid_crop_scores=model.scores(valid_crops, tiling=tiling), test_scores=tiled_scores,
-                 test_crop_scores=crop_scores)
+        np.savez(
+            args.dump,
+            valid_labels=valid_set.labels(model.classes),
+            test_labels=test_set.labels(model.classes),
+            valid_scores=model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling),
+            valid_crop_scores=model.scores(valid_crops, tiling=tiling),
+            test_scores=tiled_scores,
+            test_crop_scores=crop_scores,
+        )
     background = metrics_from_scores(np.zeros_like(crop_scores), crop_scores, model.classes, model.thresholds)
     if args.out:
         model.save(args.out)
     compared = compare(model, train_set.split(0.2, args.seed)[1], test_set, args) if args.compare else None
     grid = f"{args.grid}x{args.grid}"
-    keys = ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate",
-            "micro_precision", "micro_recall", "photos", "nologo_photos")
-    print(json.dumps({
-        "backbone": "mobilenet_v1_025", "input_size": args.input_size, "views": args.views,
-        "precision": model.compute_precision, "bfloat16_error": model.inference_backbone.bfloat16_error,
-        "options": {k: v for k, v in vars(args).items() if k not in ("shared", "cache", "out", "dump")},
-        "thresholds_calibrated_on": f"{tiling.describe()} scores" if args.tiling else "whole-photo scores",
-        "evaluated_on": "selection split of the training photos" if args.select else "held-out photos",
-        "train_photos": len(train_set), "heldout_photos": len(test_set),
-        "heldout": {k: plain[k] for k in keys},
-        f"heldout_{'tiled' if args.scoring == 'crops' else 'windows'}_{grid}": {k: tiled[k] for k in keys},
-        "compared_scorings": compared,
-        "heldout_background_crops_fp_rate": background["nologo_false_positive_rate"],
-        "background_crops": len(crops),
-        "validation_during_training": {k: model.metrics.get(k) for k in keys},
-        "epochs_run": model.info["training"]["epochs_run"],
-        "train_seconds": round(trained - started, 1), "total_seconds": round(time.time() - started, 1),
-    }, indent=2))
+    keys = (
+        "macro_average_precision",
+        "brand_top1_accuracy",
+        "nologo_false_positive_rate",
+        "micro_precision",
+        "micro_recall",
+        "photos",
+        "nologo_photos",
+    )
+    print(
+        json.dumps(
+            {
+                "backbone": "mobilenet_v1_025",
+                "input_size": args.input_size,
+                "views": args.views,
+                "precision": model.compute_precision,
+                "bfloat16_error": model.inference_backbone.bfloat16_error,
+                "options": {k: v for k, v in vars(args).items() if k not in ("shared", "cache", "out", "dump")},
+                "thresholds_calibrated_on": f"{tiling.describe()} scores" if args.tiling else "whole-photo scores",
+                "evaluated_on": "selection split of the training photos" if args.select else "held-out photos",
+                "train_photos": len(train_set),
+                "heldout_photos": len(test_set),
+                "heldout": {k: plain[k] for k in keys},
+                f"heldout_{'tiled' if args.scoring == 'crops' else 'windows'}_{grid}": {k: tiled[k] for k in keys},
+                "compared_scorings": compared,
+                "heldout_background_crops_fp_rate": background["nologo_false_positive_rate"],
+                "background_crops": len(crops),
+                "validation_during_training": {k: model.metrics.get(k) for k in keys},
+                "epochs_run": model.info["training"]["epochs_run"],
+                "train_seconds": round(trained - started, 1),
+                "total_seconds": round(time.time() - started, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 def compare(model, valid_set, test_set, args) -> dict:
@@ -151,18 +231,30 @@ def compare(model, valid_set, test_set, args) -> dict:
         kind, _, scale = name.strip().partition("@")
         if kind not in ("whole", "crops", "windows"):
             raise SystemExit(f"--compare: unknown scoring {kind!r} (whole, crops, windows@SCALE)")
-        tiling = (None if kind == "whole" else Tiling(True, args.grid, 0.25) if kind == "crops"
-                  else Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale)))
+        tiling = (
+            None
+            if kind == "whole"
+            else Tiling(True, args.grid, 0.25)
+            if kind == "crops"
+            else Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale))
+        )
         start = time.time()
         valid = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
         test = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling, raw=True)
         seconds = time.time() - start
-        finish_training(model, labels=valid_set.labels(model.classes), scores=valid, training={}, tiling=tiling,
-                        seed=args.seed)
-        found = metrics_from_scores(test_set.labels(model.classes), model.calibrated(test), model.classes,
-                                    model.thresholds)
-        keys = ("macro_average_precision", "brand_top1_accuracy", "nologo_false_positive_rate", "micro_precision",
-                "micro_recall")
+        finish_training(
+            model, labels=valid_set.labels(model.classes), scores=valid, training={}, tiling=tiling, seed=args.seed
+        )
+        found = metrics_from_scores(
+            test_set.labels(model.classes), model.calibrated(test), model.classes, model.thresholds
+        )
+        keys = (
+            "macro_average_precision",
+            "brand_top1_accuracy",
+            "nologo_false_positive_rate",
+            "micro_precision",
+            "micro_recall",
+        )
         out[name.strip()] = {**{k: found[k] for k in keys}, "scoring_seconds": round(seconds, 1)}
         print(json.dumps({name.strip(): out[name.strip()]}), file=sys.stderr, flush=True)  # kept if stopped later
     model.info, model.calibration, model.thresholds, model.metrics = kept  # the trained recipe's, as reported

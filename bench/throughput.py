@@ -33,9 +33,13 @@ def main() -> None:
     parser.add_argument("--naive-photos", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
-    parser.add_argument("--head", choices=["trained", "plain"], default="trained",
-                        help="trained: the head `monitor train` ships (avg+max pooling, mid-level block, 5 heads); "
-                             "plain: average pooling, one head")
+    parser.add_argument(
+        "--head",
+        choices=["trained", "plain"],
+        default="trained",
+        help="trained: the head `monitor train` ships (avg+max pooling, mid-level block, 5 heads); "
+        "plain: average pooling, one head",
+    )
     parser.add_argument("--scoring-photos", type=int, default=16, help="photos per scoring round (0: skip)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the scoring comparison")
     parser.add_argument("--window-scales", default="1.5,2", help="feature_windows scales to compare")
@@ -50,14 +54,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_photos(Path(tmp), args.photos, style="scene", quality=88, name="photo-{i:04d}.jpg")
-        head = (dict(pooling="avg_max", mid_level=True, ensemble=5) if args.head == "trained"
-                else dict(pooling="avg", mid_level=False, ensemble=1))
+        head = (
+            dict(pooling="avg_max", mid_level=True, ensemble=5)
+            if args.head == "trained"
+            else dict(pooling="avg", mid_level=False, ensemble=1)
+        )
         start = time.perf_counter()
-        model = LogoClassifier.create(["a", "b", "c"], backbone="inception_v3", weights="none", input_size=299,
-                                      precision=args.precision, **head)
+        model = LogoClassifier.create(
+            ["a", "b", "c"], backbone="inception_v3", weights="none", input_size=299, precision=args.precision, **head
+        )
         batch = args.batch_size
         if args.only_scorings:
-            result = compare_scorings(model, paths[:args.scoring_photos], args)
+            result = compare_scorings(model, paths[: args.scoring_photos], args)
             result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
             result["precision"] = model.compute_precision
             print(json.dumps(result, indent=2))
@@ -70,8 +78,9 @@ def main() -> None:
         pipeline = len(paths) / (time.perf_counter() - start)
         assert scores.shape == (len(paths), 3)
 
-        decoded = np.stack([np.asarray(tf.image.resize(read_rgb(p), [299, 299], method="area"))
-                            for p in paths[:batch]]).astype(np.float32)
+        decoded = np.stack(
+            [np.asarray(tf.image.resize(read_rgb(p), [299, 299], method="area")) for p in paths[:batch]]
+        ).astype(np.float32)
         tensor = tf.constant(decoded)
         bare = tf.function(lambda x: model.base(x, training=False))
         bare(tensor)
@@ -88,7 +97,7 @@ def main() -> None:
 
         backbone, backbone_graph = rate(bare, tensor), rate(graph, scaled)
 
-        naive_paths = paths[:args.naive_photos]
+        naive_paths = paths[: args.naive_photos]
         model.model.predict(decoded[:1], verbose=0)
         start = time.perf_counter()
         for path in naive_paths:
@@ -103,21 +112,34 @@ def main() -> None:
             image = np.asarray(tf.image.resize(read_rgb(path), [299, 299], method="area"))[None]
             scores_fn(image).numpy()
         naive_graph = len(naive_paths) / (time.perf_counter() - start)
-        scorings = compare_scorings(model, paths[:args.scoring_photos], args) if args.scoring_photos else None
+        scorings = compare_scorings(model, paths[: args.scoring_photos], args) if args.scoring_photos else None
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "photos": len(paths), "input_size": 299, "batch_size": batch, "backbone": "inception_v3 (weights none)",
-        "head": head,
-        "precision": model.compute_precision, "first_batch_s": round(first_batch_s, 2),
-        "pipeline_images_per_s": round(pipeline, 2), "backbone_images_per_s": round(backbone, 2),
-        "backbone_graph_images_per_s": round(backbone_graph, 2),
-        "naive_images_per_s": round(naive, 2), "naive_graph_images_per_s": round(naive_graph, 2),
-        "pipeline_vs_backbone": round(pipeline / backbone, 3),
-        "pipeline_vs_backbone_graph": round(pipeline / backbone_graph, 3),
-        "pipeline_vs_naive": round(pipeline / naive, 2), "pipeline_vs_naive_graph": round(pipeline / naive_graph, 2),
-        "peak_rss_mb": round(peak, 1), "scorings": scorings,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "photos": len(paths),
+                "input_size": 299,
+                "batch_size": batch,
+                "backbone": "inception_v3 (weights none)",
+                "head": head,
+                "precision": model.compute_precision,
+                "first_batch_s": round(first_batch_s, 2),
+                "pipeline_images_per_s": round(pipeline, 2),
+                "backbone_images_per_s": round(backbone, 2),
+                "backbone_graph_images_per_s": round(backbone_graph, 2),
+                "naive_images_per_s": round(naive, 2),
+                "naive_graph_images_per_s": round(naive_graph, 2),
+                "pipeline_vs_backbone": round(pipeline / backbone, 3),
+                "pipeline_vs_backbone_graph": round(pipeline / backbone_graph, 3),
+                "pipeline_vs_naive": round(pipeline / naive, 2),
+                "pipeline_vs_naive_graph": round(pipeline / naive_graph, 2),
+                "peak_rss_mb": round(peak, 1),
+                "scorings": scorings,
+            },
+            indent=2,
+        )
+    )
 
 
 def compare_scorings(model, paths: list, args) -> dict:
@@ -141,10 +163,14 @@ def compare_scorings(model, paths: list, args) -> dict:
             model.scores(photos, tiling=tiling, batch_size=batch)
             seconds[name].append((time.perf_counter() - start) / len(photos))
     per_photo = {name: float(np.median(values)) for name, values in seconds.items()}
-    return {"photos": len(photos), "rounds": args.rounds, "batch_size": batch,
-            "seconds_per_photo": {k: round(v, 4) for k, v in per_photo.items()},
-            "cost_vs_whole": {k: round(v / per_photo["whole"], 2) for k, v in per_photo.items()},
-            "round_seconds_per_photo": {k: [round(x, 4) for x in v] for k, v in seconds.items()}}
+    return {
+        "photos": len(photos),
+        "rounds": args.rounds,
+        "batch_size": batch,
+        "seconds_per_photo": {k: round(v, 4) for k, v in per_photo.items()},
+        "cost_vs_whole": {k: round(v / per_photo["whole"], 2) for k, v in per_photo.items()},
+        "round_seconds_per_photo": {k: [round(x, 4) for x in v] for k, v in seconds.items()},
+    }
 
 
 if __name__ == "__main__":

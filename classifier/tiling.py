@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 Box = tuple[float, float, float, float]
 
@@ -29,7 +29,7 @@ class Tiling:
             raise ValueError(f"tiling scale must be between 1 and 4, got {self.scale}")
 
     @classmethod
-    def of(cls, value: Any) -> "Tiling":
+    def of(cls, value: Any) -> Tiling:
         """A Tiling from None, a Tiling, a dict or any object with enabled/grid/overlap (e.g. the config's)."""
         if isinstance(value, Tiling):
             return value
@@ -38,10 +38,17 @@ class Tiling:
         if isinstance(value, dict):
             get = value.get
         else:
+
             def get(key, default=None):
                 return getattr(value, key, default)
-        return cls(bool(get("enabled", False)), int(get("grid", 3) or 3), float(get("overlap", 0.25) or 0.0),
-                   str(get("mode", "crops") or "crops"), float(get("scale", 1.5) or 1.5))
+
+        return cls(
+            bool(get("enabled", False)),
+            int(get("grid", 3) or 3),
+            float(get("overlap", 0.25) or 0.0),
+            str(get("mode", "crops") or "crops"),
+            float(get("scale", 1.5) or 1.5),
+        )
 
     @property
     def on(self) -> bool:
@@ -66,7 +73,7 @@ class Tiling:
             return self.pass_side(input_size)
         return int(input_size) * (self.grid if self.on else 1)
 
-    def as_dict(self) -> Optional[dict[str, Any]]:
+    def as_dict(self) -> dict[str, Any] | None:
         """What a bundle records: None for whole photos (crops keep the record older bundles have)."""
         if not self.on:
             return None
@@ -78,17 +85,21 @@ class Tiling:
             return f"feature windows {self.grid}x{self.grid} at {self.scale:g}x"
         return f"tiled {self.grid}x{self.grid}" if self.on else "whole photos"
 
-    def mismatch(self, calibrated: Any) -> Optional[str]:
+    def mismatch(self, calibrated: Any) -> str | None:
         """Why thresholds calibrated with `calibrated` (a bundle's record) do not fit scoring with self, or None."""
         was = Tiling.of(calibrated)
-        if was.on == self.on and (not self.on or (was.grid == self.grid and was.mode == self.mode
-                                                  and (not self.windows or was.scale == self.scale))):
+        if was.on == self.on and (
+            not self.on
+            or (was.grid == self.grid and was.mode == self.mode and (not self.windows or was.scale == self.scale))
+        ):
             return None
         more = "false alarms" if self.on else "misses"
         was_text = was.describe() if was.on else "whole-photo"
-        return (f"its thresholds were calibrated on {was_text} scores, but classifier.tiling scores "
-                f"{self.describe()}: expect more {more}; retrain with the same tiling "
-                f"(monitor train uses classifier.tiling)")
+        return (
+            f"its thresholds were calibrated on {was_text} scores, but classifier.tiling scores "
+            f"{self.describe()}: expect more {more}; retrain with the same tiling "
+            f"(monitor train uses classifier.tiling)"
+        )
 
 
 MODES = ("crops", "feature_windows")

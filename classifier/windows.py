@@ -59,8 +59,15 @@ def window_function(model, tiling: Tiling):
         def run(pixels):
             maps = backbone(scale(pixels) if scale is not None else pixels, training=False)
             maps = [tf.cast(m, tf.float32) for m in (maps if isinstance(maps, (list, tuple)) else [maps])]
-            pooled = [model._pool([m[:, cells[i][0]:cells[i][1], cells[i][2]:cells[i][3], :]
-                                   for m, cells in zip(maps, windows, strict=True)]) for i in range(len(boxes))]
+            pooled = [
+                model._pool(
+                    [
+                        m[:, cells[i][0] : cells[i][1], cells[i][2] : cells[i][3], :]
+                        for m, cells in zip(maps, windows, strict=True)
+                    ]
+                )
+                for i in range(len(boxes))
+            ]
             features = tf.stack(pooled, axis=1)  # (N, windows, D)
             scores = head(tf.reshape(features, [-1, features.shape[-1]]), training=False)
             return tf.reshape(scores, [-1, len(boxes), classes])
@@ -72,6 +79,7 @@ def window_function(model, tiling: Tiling):
 
 def _batches(images: Iterable[Any], side: int, batch_size: int) -> Iterator[np.ndarray]:
     """float32 (B, side, side, 3) batches of whole photos, area-resized, prepared one batch ahead in a thread."""
+
     def resized(image: Any) -> np.ndarray:
         pixels = to_rgb_array(image)
         if pixels.shape[:2] != (side, side):
@@ -106,8 +114,9 @@ def window_scores(model, images: Iterable[Any], tiling: Any, batch_size: int = 3
     return np.concatenate(out, axis=0)
 
 
-def predict_windows(model, images: Iterable[Any], tiling: Any, batch_size: int = 32,
-                    raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def predict_windows(
+    model, images: Iterable[Any], tiling: Any, batch_size: int = 32, raw: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Max over the windows: (scores (N, C), index of the winning box (N, C)); calibrated unless `raw`."""
     scores = window_scores(model, images, tiling, batch_size)
     best = scores.max(axis=1).astype(np.float32)  # calibration is increasing: the max of calibrated is this

@@ -20,8 +20,16 @@ def tapped():
     """A tiny InceptionV3 (no weights, 75 px: valid padding, 1x1 map; 3x3 at 2x) with the shipped head layout."""
     from classifier.model import LogoClassifier
 
-    return LogoClassifier.create(["a", "b"], backbone="inception_v3", weights="none", input_size=75,
-                                 pooling="avg_max", mid_level=True, ensemble=2, precision="float32")
+    return LogoClassifier.create(
+        ["a", "b"],
+        backbone="inception_v3",
+        weights="none",
+        input_size=75,
+        pooling="avg_max",
+        mid_level=True,
+        ensemble=2,
+        precision="float32",
+    )
 
 
 def test_map_windows_cover_the_actual_map_size():
@@ -72,8 +80,9 @@ def test_a_small_pattern_in_a_corner_scores_higher_in_windows_than_on_the_whole_
     """The head is set to score "looks like the pattern" (its feature direction); the pattern fills 1/16 of it."""
     from classifier.model import LogoClassifier
 
-    model = LogoClassifier.create(["pattern"], backbone="inception_v3", weights="none", input_size=75,
-                                  hidden=4, precision="float32")
+    model = LogoClassifier.create(
+        ["pattern"], backbone="inception_v3", weights="none", input_size=75, hidden=4, precision="float32"
+    )
     grey, full = model.features([np.full((150, 150, 3), 128, np.uint8), _planted(150, False)])
     direction = full - grey
     gap = float(direction @ direction)
