@@ -37,8 +37,10 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ClassifierError(f"unknown precision {precision!r} (choose one of: {', '.join(PRECISIONS)})")
     if precision == "bfloat16" and not cpu_has_bfloat16():
-        raise ClassifierError("precision bfloat16 needs a CPU with AVX512-BF16 or AMX (this one would emulate it, "
-                              "many times slower); use precision float32 or auto")
+        raise ClassifierError(
+            "precision bfloat16 needs a CPU with AVX512-BF16 or AMX (this one would emulate it, "
+            "many times slower); use precision float32 or auto"
+        )
     return precision
 
 
@@ -70,10 +72,15 @@ def _foldable(model) -> dict[str, Any]:
         if not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
             continue
         conv = sources.get(layer.name)
-        if (isinstance(conv, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
-                and consumers.get(conv.name) == 1 and conv.name not in outputs
-                and len(conv._inbound_nodes) == 1 and conv.get_config().get("activation") == "linear"
-                and layer.axis in (-1, 3) and conv.get_config().get("data_format", "channels_last") == "channels_last"):
+        if (
+            isinstance(conv, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+            and consumers.get(conv.name) == 1
+            and conv.name not in outputs
+            and len(conv._inbound_nodes) == 1
+            and conv.get_config().get("activation") == "linear"
+            and layer.axis in (-1, 3)
+            and conv.get_config().get("data_format", "channels_last") == "channels_last"
+        ):
             out[conv.name] = layer
     return out
 
@@ -151,7 +158,7 @@ def probe_pixels(size: int, count: int = 4) -> np.ndarray:
         image = np.stack([xx * rng.uniform(50, 200), yy * rng.uniform(50, 200), (xx + yy) * 60], -1)
         for _ in range(6):
             x, y, w, h = rng.integers(0, size, 4)
-            image[y:y + h // 2, x:x + w // 2] = rng.uniform(0, 255, 3)
+            image[y : y + h // 2, x : x + w // 2] = rng.uniform(0, 255, 3)
         images.append(np.clip(image + rng.normal(0, 10, image.shape), 0, 255))
     return (np.stack(images) / 127.5 - 1.0).astype(np.float32)
 
@@ -162,8 +169,9 @@ def _pooled(model, pixels: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(m, dtype=np.float32).mean(axis=(1, 2)) for m in maps], axis=1)
 
 
-def inference_backbone(maps_model, input_size: int, precision: str, scales_inside: bool = False,
-                       tolerance: float = BFLOAT16_TOLERANCE) -> InferenceBackbone:
+def inference_backbone(
+    maps_model, input_size: int, precision: str, scales_inside: bool = False, tolerance: float = BFLOAT16_TOLERANCE
+) -> InferenceBackbone:
     """The prediction copy of `maps_model` in `precision` (auto | float32 | bfloat16).
 
     auto: bfloat16 where the CPU has it natively and the probe's pooled features stay within
@@ -183,6 +191,9 @@ def inference_backbone(maps_model, input_size: int, precision: str, scales_insid
     error = float(np.median(np.linalg.norm(trial - reference, axis=1) / norms))
     if error <= tolerance:
         return InferenceBackbone(bf16, folded, "bfloat16", error)
-    log.debug("bfloat16 moves this backbone's features by %.1f%% (over %.1f%%): predicting in float32",
-              100 * error, 100 * tolerance)
+    log.debug(
+        "bfloat16 moves this backbone's features by %.1f%% (over %.1f%%): predicting in float32",
+        100 * error,
+        100 * tolerance,
+    )
     return InferenceBackbone(fp32, folded, "float32", error)

@@ -150,6 +150,7 @@ def test_the_decoding_budget_is_checked_from_the_header_before_decoding():
 
 
 def _peak_rss_of_decoding(path) -> int:
+    """The whole process's peak (KB), interpreter included: a difference of peaks read 0 under load once."""
     import subprocess
     import sys
 
@@ -157,9 +158,8 @@ def _peak_rss_of_decoding(path) -> int:
         "import io, resource, sys; from PIL import Image; from monitor.images import check_image; "
         "small = io.BytesIO(); Image.new('RGB', (64, 64)).save(small, 'PNG'); "
         "check_image(small.getvalue(), min_side=1); data = open(sys.argv[1], 'rb').read(); "  # imports warmed up
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
         "check_image(data, max_pixels=100_000_000, max_decode_mb=4096); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     return int(out.stdout.strip())
@@ -174,5 +174,6 @@ def test_a_sixteen_bit_png_costs_about_what_its_pixels_need(tmp_path):
     Image.fromarray(np.full((side, side), 40000, np.uint16)).save(tmp_path / "sixteen.png")
     Image.fromarray(np.full((side, side), 155, np.uint8)).save(tmp_path / "eight.png")
     sixteen, eight = _peak_rss_of_decoding(tmp_path / "sixteen.png"), _peak_rss_of_decoding(tmp_path / "eight.png")
-    # 36 MP: 8-bit grey -> RGB holds ~150 MB; the float64 copies held ~600 MB more (ratio ~4); now ~1.5
-    assert sixteen < 2.5 * eight, (sixteen, eight)
+    # 36 MP: 8-bit grey -> RGB holds ~150 MB over a ~100 MB interpreter; the float64 copies held ~700 MB more
+    # (whole-process ratio ~3.5); now about 1
+    assert sixteen < 2.0 * eight, (sixteen, eight)
