@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image as PILImage
 
 from classifier.backbones import backbone_spec, build_backbone, weights_identity
+from classifier.batches import photo_batches
 from classifier.errors import ClassifierError
 from classifier.head import OUTPUT_LAYER, POOLINGS, build_head, poolers
-from classifier.images import DEFAULT_LIMITS, DecodeLimits, read_rgb, to_rgb_array
+from classifier.images import DEFAULT_LIMITS, DecodeLimits, read_rgb
 from classifier.inference import check_precision, inference_backbone
-from classifier.tiling import Tiling, tile_boxes, tile_pixels
+from classifier.tiling import Tiling, tile_boxes
 
 
 @dataclass(frozen=True)
@@ -239,44 +239,6 @@ class LogoClassifier:
         size = self.input_size
         return lambda image: tf.image.resize(tf.cast(image, tf.float32), [size, size], method="area")
 
-    def _dataset(self, images: Iterable[Any], batch_size: int, boxes=None) -> Iterator[np.ndarray]:
-        """float32 (B, S, S, 3) batches of whole photos (or their tiles), prepared one batch ahead in a thread.
-
-        Plain numpy/Pillow on purpose: a `tf.data.Dataset.from_generator` built per call keeps every photo it
-        was given alive (RSS grew ~1.5 MB per batch in the daemon), so in-memory photos never enter tf.data.
-        """
-        size = self.input_size
-        boxes = boxes or [(0.0, 0.0, 1.0, 1.0)]
-
-        def views(image: Any) -> list[np.ndarray]:
-            pixels = to_rgb_array(image)
-            height, width = pixels.shape[:2]
-            out = []
-            for box in boxes:
-                left, top, right, bottom = tile_pixels(box, width, height)
-                crop = pixels[top:bottom, left:right]
-                if crop.shape[:2] != (size, size):
-                    crop = np.asarray(PILImage.fromarray(crop).resize((size, size), PILImage.Resampling.BOX))
-                out.append(crop)
-            return out
-
-        def batches() -> Iterator[np.ndarray]:
-            pending: list[np.ndarray] = []
-            for image in images:
-                pending.extend(views(image))
-                while len(pending) >= batch_size:
-                    yield np.stack(pending[:batch_size]).astype(np.float32)
-                    pending = pending[batch_size:]
-            if pending:
-                yield np.stack(pending).astype(np.float32)
-
-        source = batches()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier-views") as pool:
-            future = pool.submit(next, source, None)
-            while (batch := future.result()) is not None:
-                future = pool.submit(next, source, None)
-                yield batch
-
     # -- prediction ----------------------------------------------------------------------------
     def calibrated(self, scores: np.ndarray) -> np.ndarray:
         """Raw head scores (N, C) as the bundle's calibrated probabilities (unchanged for older bundles)."""
@@ -287,7 +249,7 @@ class LogoClassifier:
     def predict(self, images: Iterable[Any], batch_size: int = 32, raw: bool = False) -> np.ndarray:
         """Probabilities (N, C) for RGB uint8 arrays of any size or PIL images (a list or a lazy iterator);
         calibrated unless `raw`."""
-        scores = self._run(self._dataset(images, batch_size)).astype(np.float32)
+        scores = self._run(photo_batches(images, self.input_size, batch_size)).astype(np.float32)
         return scores if raw else self.calibrated(scores)
 
     def predict_files(
@@ -310,14 +272,16 @@ class LogoClassifier:
 
     def features(self, images: Iterable[Any], batch_size: int = 32) -> np.ndarray:
         """Pooled backbone features (N, D) of whole photos; `images` may be a lazy iterator."""
-        return self._run(self._dataset(images, batch_size), name="features")
+        return self._run(photo_batches(images, self.input_size, batch_size), name="features")
 
     def predict_tiled(
         self, images: Iterable[Any], grid: int = 2, overlap: float = 0.25, batch_size: int = 32, raw: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Max over the whole photo and grid tiles: (scores (N, C), index of the winning box (N, C))."""
         boxes = tile_boxes(grid, overlap)
-        scores = self._run(self._dataset(images, batch_size, boxes)).reshape(-1, len(boxes), len(self.classes))
+        scores = self._run(photo_batches(images, self.input_size, batch_size, boxes)).reshape(
+            -1, len(boxes), len(self.classes)
+        )
         best = scores.max(axis=1).astype(np.float32)  # calibration is increasing: the max of calibrated is this
         return (best if raw else self.calibrated(best)), scores.argmax(axis=1)
 

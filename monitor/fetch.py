@@ -4,7 +4,6 @@ address policy checked on the very address connected to, and a source's headers 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import threading
@@ -12,8 +11,9 @@ import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin
 
+from monitor.addresses import DEFAULT_PORTS, Target, host_port, matches, parse_target, resolve
 from monitor.config import IngestSettings
 from monitor.errors import FetchError, FetchReason
 from monitor.transport import Expired, Limits, Stopped, connect, exchange
@@ -40,10 +40,6 @@ MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 @dataclass(frozen=True)
@@ -53,52 +49,6 @@ class Fetched:
     url: str  # final URL after redirects
     content_type: str
     data: bytes
-
-
-@dataclass(frozen=True)
-class _Target:
-    url: str
-    scheme: str
-    host: str  # lower case, without brackets
-    port: int
-    path: str  # path and query, as sent
-
-
-def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one carries (mapped, IPv4-compatible, 6to4, NAT64), or None."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether an address is internal (private, loopback, link-local, reserved, multicast, ...)."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        inner = embedded_ipv4(ip)
-        if inner is not None:
-            return blocked(inner)
-    return not ip.is_global or ip.is_multicast
-
-
-def host_port(entry: str) -> tuple[str, int | None]:
-    """An allow_hosts / send_headers_to entry as (host, port or None for the default ports)."""
-    entry = entry.strip().lower()
-    if entry.startswith("["):  # [v6] or [v6]:port
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    if entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-        return host, int(port) if port.isdigit() else None
-    return entry, None
-
-
-def _matches(entries: set[tuple[str, int | None]], target: _Target) -> bool:
-    port = target.port if target.port != _DEFAULT_PORTS[target.scheme] else None
-    return (target.host, port) in entries or (port is None and (target.host, target.port) in entries)
 
 
 class Fetcher:
@@ -164,61 +114,27 @@ class Fetcher:
             stop=stop,
         )
 
-    # -- policy ------------------------------------------------------------------------------
+    # -- policy (monitor.addresses) -------------------------------------------------------------
     @staticmethod
-    def _target(url: str) -> _Target:
+    def _origin(url: str) -> tuple[str, str, int] | None:
         try:
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            port = parts.port
-        except ValueError as exc:
-            raise FetchError(f"{url}: malformed URL ({exc})", FetchReason.BAD_URL) from None
-        if scheme not in _DEFAULT_PORTS:
-            raise FetchError(f"{url}: only http and https URLs are fetched", FetchReason.BAD_SCHEME)
-        if not parts.hostname:
-            raise FetchError(f"{url}: the URL has no host", FetchReason.BAD_URL)
-        # Spaces, control and non-ASCII characters are percent-encoded (as browsers do); existing %XX stay.
-        path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE, errors="replace")
-        return _Target(url, scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path)
-
-    def _origin(self, url: str) -> tuple[str, str, int] | None:
-        try:
-            target = self._target(url)
+            target = parse_target(url)
         except FetchError:
             return None
         return target.scheme, target.host, target.port
 
-    def _resolve(self, target: _Target) -> list[tuple]:
+    def _resolve(self, target: Target) -> list[tuple]:
         """The addresses to connect to, each checked against the policy (the one connected to is one of these)."""
-        try:
-            infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError, OSError) as exc:
-            raise FetchError(f"{target.url}: cannot resolve {target.host} ({exc})", FetchReason.DNS_ERROR) from None
-        allowed = self.allow_private or _matches(self.allow_hosts, target)
-        addresses = []
-        for family, _type, _proto, _name, sockaddr in infos:
-            if family not in (socket.AF_INET, socket.AF_INET6):
-                continue
-            ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
-            if not allowed and blocked(ip):
-                raise FetchError(
-                    f"{target.url}: {target.host} resolves to the non-public address {ip}; "
-                    f"set allow_private: true on the source to allow it",
-                    FetchReason.PRIVATE_ADDRESS,
-                )
-            addresses.append(sockaddr)
-        if not addresses:
-            raise FetchError(f"{target.url}: {target.host} has no address", FetchReason.DNS_ERROR)
-        return addresses
+        return resolve(target, self.allow_private or matches(self.allow_hosts, target))
 
     def check_url(self, url: str) -> None:
         """Refuse non-http(s) URLs and hosts that resolve to internal addresses."""
-        self._resolve(self._target(url))
+        self._resolve(parse_target(url))
 
-    def _request_headers(self, target: _Target) -> dict[str, str]:
+    def _request_headers(self, target: Target) -> dict[str, str]:
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", "Connection": "close"}
         if self.headers and (
-            (target.scheme, target.host, target.port) == self.header_origin or _matches(self.header_hosts, target)
+            (target.scheme, target.host, target.port) == self.header_origin or matches(self.header_hosts, target)
         ):
             headers.update(self.headers)
         return headers
@@ -228,14 +144,14 @@ class Fetcher:
         """GET `url`, following redirects (each hop re-checked), and return the checked body."""
         limit = max_bytes or self.max_bytes
         for _ in range(MAX_REDIRECTS + 1):
-            target = self._target(url)
+            target = parse_target(url)
             fetched = self._with_retries(target, accept, limit)
             if isinstance(fetched, Fetched):
                 return fetched
             url = urljoin(url, fetched)
         raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", FetchReason.TOO_MANY_REDIRECTS)
 
-    def _with_retries(self, target: _Target, accept: tuple[str, ...], limit: int) -> Fetched | str:
+    def _with_retries(self, target: Target, accept: tuple[str, ...], limit: int) -> Fetched | str:
         """The body, or the Location of a redirect; passing failures before the response are tried again."""
         addresses = self._resolve(target)
         for attempt in range(self.retries + 1):
@@ -253,7 +169,7 @@ class Fetcher:
         raise AssertionError("unreachable")
 
     def _once(
-        self, target: _Target, addresses: list[tuple], accept: tuple[str, ...], limit: int, retry_status: bool
+        self, target: Target, addresses: list[tuple], accept: tuple[str, ...], limit: int, retry_status: bool
     ) -> Fetched | str:
         limits = Limits(time.monotonic() + self.deadline, self.read_timeout, self.stop)
         url = target.url
@@ -262,7 +178,7 @@ class Fetcher:
             try:
                 sock = self._connect(target, addresses, limits)
                 host_header = target.host if ":" not in target.host else f"[{target.host}]"
-                if target.port != _DEFAULT_PORTS[target.scheme]:
+                if target.port != DEFAULT_PORTS[target.scheme]:
                     host_header += f":{target.port}"
                 response = exchange(sock, host_header, target.path, self._request_headers(target), limits)
             except Expired:
@@ -290,7 +206,7 @@ class Fetcher:
             if sock is not None:
                 sock.close()
 
-    def _connect(self, target: _Target, addresses: list[tuple], limits: Limits) -> socket.socket:
+    def _connect(self, target: Target, addresses: list[tuple], limits: Limits) -> socket.socket:
         error: BaseException | None = None
         for address in addresses:
             try:

@@ -11,9 +11,10 @@ import time
 import pytest
 
 from ingest_helpers import FeedServer, Reply, jpeg
+from monitor.addresses import blocked
 from monitor.config import SourceSettings
 from monitor.errors import FetchError
-from monitor.fetch import Fetcher, blocked
+from monitor.fetch import Fetcher
 from monitor.sources.base import ImageRef, SourceContext
 from monitor.sources.registry import build_source
 
