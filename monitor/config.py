@@ -115,11 +115,13 @@ class SourceSettings(BaseModel):
 
 
 class TilingSettings(_Strict):
-    """Multi-scale tiling: the whole photo plus overlapping crops, max over crops."""
+    """Small-logo scoring: the whole photo plus overlapping tiles, max over them (see classifier.tiling)."""
 
     enabled: bool = False
     grid: int = Field(default=3, ge=2, le=4)
     overlap: float = Field(default=0.25, ge=0.0, lt=0.9)
+    mode: Literal["crops", "feature_windows"] = "crops"
+    scale: float = Field(default=1.5, ge=1.0, le=4.0)
 
 
 class AugmentationSettings(_Strict):
