@@ -10,18 +10,19 @@ from typing import Any
 from sqlalchemy import func, select
 
 from storage.errors import StorageError
-from storage.schema import Detection, Image, Judgment, ModelVersion, Thumbnail, utcnow
+from storage.schema import Detection, Image, Judgment, ModelVersion, Source, Thumbnail, utcnow
 from storage.statements import chunks, dialect_insert
 
 MODES = ("sample", "uncertain")  # sample: the stratified random sample (audits use it); uncertain: training only
 NO_DETECTION = ""  # the stratum of photos the model version detected no brand in
 
-D, IMG, J, T, M = (
+D, IMG, J, T, M, S = (
     Detection.__table__.c,
     Image.__table__.c,
     Judgment.__table__.c,
     Thumbnail.__table__.c,
     ModelVersion.__table__.c,
+    Source.__table__.c,
 )
 
 
@@ -127,7 +128,12 @@ def judgments(db: Any, model_version_id: int | None = None, mode: str | None = N
         J.judged_at,
         IMG.sha256,
         IMG.uri,
-    ).join(Image.__table__, IMG.id == J.image_id)
+        S.name.label("source"),
+    ).select_from(
+        Judgment.__table__.join(Image.__table__, IMG.id == J.image_id).outerjoin(
+            Source.__table__, S.id == IMG.source_id
+        )
+    )
     if model_version_id is not None:
         statement = statement.where(J.model_version_id == model_version_id)
     if mode is not None:
@@ -163,7 +169,7 @@ def photos_by_sha256(db: Any, hashes: Iterable[str]) -> dict[str, int]:
 
 
 def photo(db: Any, image_id: int) -> dict[str, Any] | None:
-    """What the review page shows of one photo: where it came from, when, its caption and thumbnail."""
+    """What the review page shows of one photo: where it came from (uri, source name), when, caption, thumbnail."""
     statement = (
         select(
             IMG.id,
@@ -178,8 +184,13 @@ def photo(db: Any, image_id: int) -> dict[str, Any] | None:
             T.jpeg,
             T.width.label("thumb_width"),
             T.height.label("thumb_height"),
+            S.name.label("source"),
         )
-        .select_from(Image.__table__.outerjoin(Thumbnail.__table__, T.image_id == IMG.id))
+        .select_from(
+            Image.__table__.outerjoin(Thumbnail.__table__, T.image_id == IMG.id).outerjoin(
+                Source.__table__, S.id == IMG.source_id
+            )
+        )
         .where(IMG.id == image_id)
     )
     with db.session() as session:

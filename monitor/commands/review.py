@@ -54,9 +54,11 @@ def register(app: typer.Typer) -> None:
 
         from monitor.review.server import start_server
         from monitor.review.session import ReviewSession
+        from monitor.sources.readers import Readers
         from storage.engine import open_database
 
         db = open_database(ctx.obj.settings.database.url)
+        readers = Readers(ctx.obj.settings)  # full photos are read the way their source reads them
         try:
             session = ReviewSession(
                 db,
@@ -65,6 +67,7 @@ def register(app: typer.Typer) -> None:
                 seed=seed,
                 precision=precision,
                 judged_by=_who(who),
+                readers=readers,
             )
             server = start_server(session, host, port, token)
             plan = session.plan()
@@ -79,6 +82,7 @@ def register(app: typer.Typer) -> None:
             finally:
                 server.shutdown()
         finally:
+            readers.close()
             db.dispose()
 
     @group.command("import")
@@ -126,12 +130,15 @@ def register(app: typer.Typer) -> None:
         Example: monitor review export --out corrections/
         """
         from monitor.review.transfer import export_judgments
+        from monitor.sources.readers import Readers
         from storage.engine import open_database
 
         db = open_database(ctx.obj.settings.database.url)
+        readers = Readers(ctx.obj.settings)
         try:
-            result = export_judgments(db, out, model_version)
+            result = export_judgments(db, out, model_version, readers)
         finally:
+            readers.close()
             db.dispose()
         folders = ", ".join(f"{name} {n}" for name, n in sorted(result.written.items())) or "nothing"
         typer.echo(

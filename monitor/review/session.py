@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from monitor.errors import MonitorError
+from monitor.errors import FetchError, MonitorError
 from monitor.review.sampling import DEFAULT_PRECISION, Plan, plan_sample, random_queue, uncertain_queue
+from monitor.sources.base import ImageRef
 from reports.audit import audited_rates
 from storage import judgments as store
+
+if TYPE_CHECKING:
+    from monitor.sources.readers import Readers
+
+log = logging.getLogger(__name__)
 
 MAX_PHOTO_BYTES = 64 * 1024 * 1024
 UNCERTAIN_LIMIT = 2000
@@ -32,24 +40,48 @@ def local_path(uri: str) -> Path | None:
     return None
 
 
-def readable_photo(uri: str) -> tuple[bytes, str] | None:
-    """The photo's bytes and content type, when the file is still there and decodes as an image."""
+def _local_bytes(path: Path) -> bytes | None:
+    if not path.is_file() or path.stat().st_size > MAX_PHOTO_BYTES:
+        return None
+    return path.read_bytes()
+
+
+def full_photo(row: dict[str, Any], readers: Readers | None = None) -> tuple[bytes, str] | None:
+    """The stored photo's own bytes and content type, while its uri still gives the bytes that were stored.
+
+    With `readers` the photo is read the way its source reads it (http(s) through the source's fetcher,
+    with its timeouts, size limit and address policy; files inside its folder); without, only local files.
+    Bytes that no longer match the stored sha256 are another photo now: None (the page shows the thumbnail).
+    """
     from PIL import Image, UnidentifiedImageError
 
-    path = local_path(uri or "")
+    uri = row.get("uri") or ""
+    web = uri.startswith(("http://", "https://"))
+    path = None if web else local_path(uri)
+    if (web and readers is None) or (not web and path is None):
+        return None
     try:
-        if path is None or not path.is_file() or path.stat().st_size > MAX_PHOTO_BYTES:
+        if readers is not None:
+            data = readers.get(row.get("source")).read(ImageRef(uri=uri, external_id=str(row.get("sha256"))))
+        else:
+            data = _local_bytes(path)
+        if data is None or hashlib.sha256(data).hexdigest() != row.get("sha256"):
             return None
-        data = path.read_bytes()
         with Image.open(io.BytesIO(data)) as image:
             kind = PHOTO_TYPES.get(image.format or "")
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (FetchError, OSError, UnidentifiedImageError, ValueError):
+        return None
+    except Exception:  # a broken source costs this photo its full view only
+        log.warning("review: reading %s failed", uri[:200], exc_info=True)
         return None
     return (data, kind) if kind else None
 
 
-def _on_disk(uri: str) -> bool:
-    """Whether the photo's file is still there (cheap: the page links it; serving it checks it decodes)."""
+def may_be_readable(uri: str) -> bool:
+    """Whether the page should ask for the full photo: a file still on disk, or an http(s) address (the
+    server reads it on request and falls back to the thumbnail)."""
+    if uri.startswith(("http://", "https://")):
+        return True
     path = local_path(uri)
     try:
         return path is not None and path.is_file()
@@ -68,10 +100,12 @@ class ReviewSession:
         seed: int = 0,
         precision: float = DEFAULT_PRECISION,
         judged_by: str = "analyst",
+        readers: Readers | None = None,
     ):
         if mode not in store.MODES:
             raise ReviewInputError(f"unknown review mode {mode!r}")
         self.db, self.mode, self.seed, self.precision, self.judged_by = db, mode, seed, precision, judged_by
+        self.readers = readers
         version_id = model_version_id if model_version_id is not None else store.newest_model_version(db)
         version = store.model_version_classes(db, version_id) if version_id is not None else None
         if version is None:
@@ -154,21 +188,22 @@ class ReviewSession:
                     "detected": entry.detected,
                     "verdicts": stored.get("verdicts", {}),
                     "judged_by": stored.get("by"),
-                    "readable": _on_disk(row.get("uri") or ""),
+                    "readable": may_be_readable(row.get("uri") or ""),
                 }
             )
         return items
 
     def image(self, image_id: int, full: bool) -> tuple[bytes, str] | None:
-        """A queued photo's thumbnail (or its full file while readable) and content type."""
+        """A queued photo's thumbnail, or (full) the photo itself while readable, else its thumbnail."""
         if image_id not in self.position:
             return None
         row = store.photo(self.db, image_id)
         if row is None:
             return None
-        if full:
-            return readable_photo(row["uri"])
-        return (row["jpeg"], "image/jpeg") if row.get("jpeg") else None
+        found = full_photo(row, self.readers) if full else None
+        if found is None and row.get("jpeg"):
+            found = (row["jpeg"], "image/jpeg")
+        return found
 
     def judge(self, image_id: int, present: list[str]) -> int:
         """Store one photo's verdict for every brand (ticked: present), committed at once; returns rows."""

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import csv
 import difflib
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import MonitorError
-from monitor.review.session import readable_photo
+from monitor.review.session import full_photo
 from storage import judgments as store
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TRUE, FALSE = ("1", "true", "yes", "y"), ("0", "false", "no", "n")
 NONE_FOLDER = "none"
+
+if TYPE_CHECKING:
+    from monitor.sources.readers import Readers
 
 
 class TransferError(MonitorError):
@@ -35,6 +37,18 @@ class ImportResult:
 def _present(text: str) -> bool | None:
     value = text.strip().lower()
     return True if value in TRUE else (False if value in FALSE else None)
+
+
+def _parse(line: str) -> list[str] | None:
+    """One physical line as CSV cells (None when blank); csv.Error when it does not parse.
+
+    Lines are parsed one at a time: no cell of this file holds a line break, and an unbalanced quote
+    must cost its own line only, not swallow the rest of the file.
+    """
+    line = line.removesuffix("\r")
+    if not line.strip():
+        return None
+    return next(csv.reader([line], strict=True), None)
 
 
 def _brand_error(brand: str, brands: list[str]) -> str:
@@ -62,8 +76,11 @@ def import_judgments(
         raise TransferError(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise TransferError(f"{path}: not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
+    lines = text.split("\n")
+    try:
+        header = [h.strip().lower() for h in (_parse(lines[0]) or [])]
+    except csv.Error as exc:
+        raise TransferError(f"{path}: line 1: {exc}") from None
     missing = [c for c in ("sha256", "brand", "present") if c not in header]
     if missing:
         raise TransferError(
@@ -72,26 +89,27 @@ def import_judgments(
     where = {name: header.index(name) for name in ("sha256", "brand", "present")}
     brands = list(version["classes"])
     result, rows = ImportResult(), []
-    try:
-        for line in reader:
-            number = reader.line_num
-            if not any(cell.strip() for cell in line):
-                continue
-            if len(line) < len(header):
-                result.skipped.append((number, f"expected {len(header)} columns, got {len(line)}"))
-                continue
-            sha, brand = line[where["sha256"]].strip().lower(), line[where["brand"]].strip()
-            present = _present(line[where["present"]])
-            if not SHA256.match(sha):
-                result.skipped.append((number, "sha256 is not 64 hex digits"))
-            elif brand not in brands:
-                result.skipped.append((number, _brand_error(brand, brands)))
-            elif present is None:
-                result.skipped.append((number, "present must be 1/0 or true/false"))
-            else:
-                rows.append((number, sha, brand, present))
-    except csv.Error as exc:
-        raise TransferError(f"{path}: line {reader.line_num}: {exc}") from None
+    for number, raw in enumerate(lines[1:], start=2):
+        try:
+            line = _parse(raw)
+        except csv.Error as exc:
+            result.skipped.append((number, f"cannot parse the line: {exc}"))
+            continue
+        if line is None or not any(cell.strip() for cell in line):
+            continue
+        if len(line) < len(header):
+            result.skipped.append((number, f"expected {len(header)} columns, got {len(line)}"))
+            continue
+        sha, brand = line[where["sha256"]].strip().lower(), line[where["brand"]].strip()
+        present = _present(line[where["present"]])
+        if not SHA256.match(sha):
+            result.skipped.append((number, "sha256 is not 64 hex digits"))
+        elif brand not in brands:
+            result.skipped.append((number, _brand_error(brand, brands)))
+        elif present is None:
+            result.skipped.append((number, "present must be 1/0 or true/false"))
+        else:
+            rows.append((number, sha, brand, present))
     ids = store.photos_by_sha256(db, [sha for _, sha, _, _ in rows])
     verdicts = {}
     for number, sha, brand, present in rows:
@@ -119,17 +137,22 @@ def _folder_name(brand: str) -> str:
     return cleaned or "_"
 
 
-def export_judgments(db: Any, out: Path, model_version_id: int | None = None) -> ExportResult:
+def export_judgments(
+    db: Any, out: Path, model_version_id: int | None = None, readers: Readers | None = None
+) -> ExportResult:
     """Write every judged photo into out/<Brand>/ for each brand it shows, or out/none/ when judged logo-free.
 
     The newest verdict per photo and brand wins; a photo is `none` only when every brand of the model
-    version it was judged for is judged absent. The full photo is copied while readable, else its thumbnail.
+    version it was judged for is judged absent. The full photo is copied while its uri still gives the stored
+    bytes (read through `readers`, the sources' own readers, when given; else local files only), else its
+    thumbnail.
     """
     latest: dict[int, dict[str, Any]] = {}
     classes: dict[int, list[str]] = {}
     for row in store.judgments(db, model_version_id):
         entry = latest.setdefault(
-            row["image_id"], {"sha256": row["sha256"], "uri": row["uri"], "brands": {}, "versions": set()}
+            row["image_id"],
+            {"sha256": row["sha256"], "uri": row["uri"], "source": row["source"], "brands": {}, "versions": set()},
         )
         entry["brands"][row["brand"]] = bool(row["present"])  # rows come oldest first
         entry["versions"].add(row["model_version_id"])
@@ -151,7 +174,7 @@ def export_judgments(db: Any, out: Path, model_version_id: int | None = None) ->
             folders = [NONE_FOLDER]
         else:
             continue  # judged absent for some brands only: not known to be logo-free
-        photo = readable_photo(entry["uri"] or "")
+        photo = full_photo(entry, readers)
         if photo is None:
             row = store.photo(db, image_id)
             if not row or not row.get("jpeg"):

@@ -28,14 +28,14 @@ class Feed:
     url: str
     truth: dict[int, dict[str, bool]]
     sha: dict[int, str]
-    folder: Path
+    folder: Path  # the photo files, named photo-ID.jpg
 
 
-def _jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
+def _jpeg(colour: tuple[int, int, int], comment: str, size: tuple[int, int] = (64, 48)) -> bytes:
     from PIL import Image as PILImage
 
     buffer = io.BytesIO()
-    PILImage.new("RGB", size, colour).save(buffer, "JPEG")
+    PILImage.new("RGB", size, colour).save(buffer, "JPEG", comment=comment)  # the comment makes each file unique
     return buffer.getvalue()
 
 
@@ -49,6 +49,7 @@ def plant_feed(
     fpr: float = 0.03,
     caption: str = "a photo",
     on_disk: bool = True,
+    base_uri: str | None = None,
 ) -> Feed:
     """Migrate a fresh database and store photos whose true brands and detections are drawn from the seed."""
     rng = np.random.default_rng(seed)
@@ -61,11 +62,11 @@ def plant_feed(
         shows = {b: bool(rng.random() < prevalence) for b in BRANDS}
         found = {b: float(rng.uniform(0.5, 1)) for b in BRANDS if rng.random() < (recall if shows[b] else fpr)}
         colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        data = _jpeg(colour)
+        data = _jpeg(colour, f"photo {image_id}")
         path = folder / f"photo-{image_id}.jpg"
         if on_disk:
             path.write_bytes(data)
-        digest = hashlib.sha256(data + image_id.to_bytes(4, "big")).hexdigest()
+        digest = hashlib.sha256(data).hexdigest()
         truth[image_id], sha[image_id] = shows, digest
         posted = now - timedelta(hours=image_id)
         images.append(
@@ -73,7 +74,7 @@ def plant_feed(
                 "id": image_id,
                 "source_id": 1,
                 "sha256": digest,
-                "uri": str(path),
+                "uri": f"{base_uri}{path.name}" if base_uri else str(path),
                 "posted_at": posted,
                 "time_source": "source",
                 "ingested_at": now,

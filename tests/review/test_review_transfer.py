@@ -39,26 +39,32 @@ def test_import_stores_good_lines_and_reports_each_bad_one_with_its_line(
         "not-a-hash,Acme,1",  # 7
         f"{good[1]},Initech,TRUE",  # 8
         f"{good[1]},Initech",  # 9: a column short
+        f'"{good[1]}"x,Globex,1',  # 10: does not parse (text after a closing quote)
+        f'{good[1]},"Globex,1',  # 11: an unbalanced quote costs its own line only
+        f"{good[1]},Globex,{'1' * 200_000}",  # 12: a field past the csv module's limit
+        f"{good[1]},Globex,0\r",  # 13: Windows line ends are fine
         "",
     ]
     csv_file = tmp_path / "verdicts.csv"
     csv_file.write_text("\n".join(lines), encoding="utf-8")
     result = run_cli("--config", config, "review", "import", csv_file)
     assert result.exit_code == 0, result.output
-    assert "stored 3 judgment(s), skipped 5 line(s)" in result.stdout
+    assert "stored 4 judgment(s), skipped 8 line(s)" in result.stdout
     errors = result.stderr.splitlines()
-    assert [int(line.split(":")[1]) for line in errors] == [4, 5, 6, 7, 9]
+    assert [int(line.split(":")[1]) for line in errors] == [4, 5, 6, 7, 9, 10, 11, 12]
+    assert all("cannot parse the line" in line for line in errors[5:])
     assert "no stored photo" in errors[0] and "did you mean 'Acme'?" in errors[1]
     stored = {(r["sha256"], r["brand"]): (r["present"], r["mode"]) for r in judgments(feed.db, 1)}
     assert stored == {
         (good[0], "Acme"): (True, "sample"),
         (good[0], "Globex"): (False, "sample"),
         (good[1], "Initech"): (True, "sample"),
+        (good[1], "Globex"): (False, "sample"),
     }
 
     csv_file.write_text(f"sha256,brand,present\n{good[0]},Acme,0\n", encoding="utf-8")  # judging again updates
     assert run_cli("--config", config, "review", "import", "--not-random", csv_file).exit_code == 0
-    assert judged_counts(feed.db, 1) == {"Acme": {"uncertain": 1}, "Globex": {"sample": 1}, "Initech": {"sample": 1}}
+    assert judged_counts(feed.db, 1) == {"Acme": {"uncertain": 1}, "Globex": {"sample": 2}, "Initech": {"sample": 1}}
     assert [r["present"] for r in judgments(feed.db, 1) if r["brand"] == "Acme"] == [False]
 
     csv_file.write_text("sha,brand\n", encoding="utf-8")
