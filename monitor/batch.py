@@ -1,9 +1,24 @@
 """The steps of a batch, shared by the local loop and the Celery tasks: read -> drop known bytes -> check ->
-classify -> build records -> store (one transaction)."""
+classify -> build records -> store (one transaction).
+
+A photo that kills its process (an out-of-memory kill, a crash in a decoder) must not come back forever: the
+same batch is listed again after a restart (a folder re-lists unstored files, a feed's cursor did not move, a
+Celery message is redelivered). `check_guarded` counts attempts per photo (storage.attempts, keyed by sha256):
+
+- one committed write per batch, before its decode: every photo without a count is marked in flight (1);
+- the row is deleted in the transaction that stores the photo, so only a crash leaves counts behind;
+- a photo met again with a count is a suspect: it is decoded and classified alone, with nothing else of this
+  process in flight, its count raised by one (committed) before and deleted after (it did not kill anything);
+  so an innocent bystander of a crash is cleared on its first lone run and only the culprit keeps counting;
+- a photo whose count reached `ingest.max_photo_attempts` is not decoded again: it is stored as rejected
+  (`killed_worker`, with the count) like any hostile photo, which also makes its bytes known to every later
+  batch, and the rest of the batch goes on.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +30,7 @@ from monitor.images import CheckedImage, check_image, sha256_hex, thumbnail_jpeg
 from monitor.model import LoadedModel
 from monitor.refs import encode_ref
 from monitor.sources.base import ImageRef, Source
+from storage.attempts import add_attempt, begin_attempts, forget_attempts, forget_attempts_in
 from storage.batches import claim_for_done_in, mark_done_in
 from storage.engine import Database
 from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
@@ -34,6 +50,7 @@ class Item:
     rejected: ImageRejected | None = None
     checked: CheckedImage | None = None
     known: bool = False
+    found: list[DetectionRecord] | None = None  # classified already (a suspect, alone; see check_guarded)
 
 
 @dataclass
@@ -118,6 +135,40 @@ def check_items(
     list((pool.map if pool is not None else map)(lambda item: check_item(item, ingest, model), pending))
 
 
+def check_guarded(
+    db: Database,
+    items: list[Item],
+    ingest: IngestSettings,
+    model: LoadedModel,
+    pool: ThreadPoolExecutor | None = None,
+    quiet: Callable[[], None] | None = None,
+) -> None:
+    """`check_items` with attempts counted per photo (see the module's docstring): photos that killed their
+    process `max_photo_attempts` times are rejected undecoded, suspects are decoded and classified alone (after
+    `quiet()`, which waits until nothing else of this process is in flight), the rest together."""
+    pending = [i for i in items if i.data is not None and i.sha256]
+    earlier = begin_attempts(db, [i.sha256 for i in pending])
+    limit = ingest.max_photo_attempts
+    suspects = []
+    for item in pending:
+        tries = earlier.get(item.sha256, 0)
+        if tries >= limit:
+            log.warning("photo %s killed the worker %d times; skipped", item.ref.uri, tries)
+            detail = f"killed the worker {tries} times while being decoded/classified; skipped"
+            item.rejected, item.data = ImageRejected("killed_worker", detail), None
+        elif tries:
+            suspects.append(item)
+    if suspects and quiet is not None:
+        quiet()
+    for item in suspects:
+        log.info("photo %s was in flight when a worker died; checking it alone", item.ref.uri)
+        add_attempt(db, item.sha256)
+        check_item(item, ingest, model)
+        item.found = classify_items(model, [item])[0] if item.checked is not None else None
+        forget_attempts(db, [item.sha256])
+    check_items(items, ingest, model, pool)
+
+
 def classify_items(model: LoadedModel, items: list[Item]) -> list[list[DetectionRecord]]:
     """Detection records of each accepted item, in the order of the accepted items."""
     accepted = [i for i in items if i.checked is not None]
@@ -191,11 +242,14 @@ def store_batch(
     """Classify a checked batch, build its records and save them (and the cursor) in one transaction.
 
     With `outbox_id` the outbox row is claimed and marked done in that same transaction; None when another
-    delivery of the batch stored it already."""
-    found = classify_items(model, items)
+    delivery of the batch stored it already. The photos' attempt counts (check_guarded) go in it too."""
+    accepted = [i for i in items if i.checked is not None]
+    fresh = iter(classify_items(model, [i for i in accepted if i.found is None]))
+    found = [i.found if i.found is not None else next(fresh) for i in accepted]
     records, failures = build_records(items, found, ingest, source_name)
     fetched = [i.ref.uri for i in items if i.known]
     with db.session(write=True) as session:
+        forget_attempts_in(session, [i.sha256 for i in items if i.sha256 and not i.known])  # even if done elsewhere
         if outbox_id is not None and not claim_for_done_in(session, outbox_id):
             return None
         result = save_batch_in(

@@ -172,6 +172,7 @@ class IngestSettings(_Strict):
         default_factory=lambda: ["jpeg", "png", "webp", "gif", "bmp", "tiff"], min_length=1
     )
     max_decode_mb: int = Field(default=256, ge=16, le=65536)
+    max_photo_attempts: int = Field(default=3, ge=1, le=100)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
     retries: int = Field(default=3, ge=0, le=10)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from monitor.batch import Item, check_items, drop_known, read_items, store_batch
+from monitor.batch import Item, check_guarded, drop_known, read_items, store_batch
 from monitor.config import Settings, SourceSettings
 from monitor.model import LoadedModel, load_model
 from monitor.polling import SourceSummary, poll_source, polled_refs
@@ -80,7 +80,10 @@ class Ingestor:
                     break
                 if isinstance(batch, BaseException):
                     raise batch
-                self._store(source, source_id, batch, summary)
+                try:
+                    self._store(source, source_id, batch, summary)
+                finally:
+                    prepared.task_done()  # lets a producer waiting in _quiet go on
                 if self.stop.is_set():
                     log.info("stop requested: %s stopped after a committed batch", summary.name)
                     break
@@ -105,13 +108,13 @@ class Ingestor:
                     return
                 batch.append(ref)
                 if len(batch) >= size:
-                    prepared = self._prepare(source, batch)
+                    prepared = self._prepare(source, batch, lambda: _quiet(out, halt))
                     if self.stop.is_set():  # its reads may have been cut short: leave it for the next run
                         return
                     out.put(prepared)
                     batch = []
             if batch and not (self.stop.is_set() or halt.is_set()):
-                prepared = self._prepare(source, batch)
+                prepared = self._prepare(source, batch, lambda: _quiet(out, halt))
                 if not self.stop.is_set():
                     out.put(prepared)
         except BaseException as exc:  # handed to the consumer, which raises it in its thread
@@ -119,10 +122,10 @@ class Ingestor:
         finally:
             out.put(_DONE)
 
-    def _prepare(self, source: Source, refs: list[ImageRef]) -> list[Item]:
+    def _prepare(self, source: Source, refs: list[ImageRef], quiet: Callable[[], None]) -> list[Item]:
         items = read_items(source, refs, self.pool)
         drop_known(self.db, items)
-        check_items(items, self.settings.ingest, self.model, self.pool)
+        check_guarded(self.db, items, self.settings.ingest, self.model, self.pool, quiet)
         return items
 
     def _store(self, source: Source, source_id: int, items: list[Item], summary: SourceSummary) -> None:
@@ -133,6 +136,14 @@ class Ingestor:
             self.on_batch(summary, len(items))
         source.committed([i.ref for i in items])
         log.debug("batch of %d from %s committed: %s", len(items), summary.name, counts.result)
+
+
+def _quiet(prepared: queue.Queue, halt: threading.Event) -> None:
+    """Wait until the consumer has stored every batch handed to it (or gave up): a photo checked alone after a
+    crash must be the only one in flight, so that a crash now is its own (monitor.batch.check_guarded)."""
+    with prepared.all_tasks_done:
+        while prepared.unfinished_tasks and not halt.is_set():
+            prepared.all_tasks_done.wait(0.1)
 
 
 def ingest_once(

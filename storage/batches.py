@@ -76,6 +76,14 @@ def mark_started(db: Database, batch_id: int, worker: str) -> None:
         )
 
 
+def set_payload_digest(db: Database, batch_id: int, digest: str | None) -> None:
+    """Keep the sha256 of the classify message a fetch task is about to send (the only one classify accepts)."""
+    with db.session(write=True) as session:
+        session.execute(
+            update(Batch).where(Batch.id == batch_id, Batch.state == "pending").values(payload_sha256=digest)
+        )
+
+
 def claim_for_done_in(session: Session, batch_id: int) -> bool:
     """Lock the batch row for the rest of the caller's transaction; False when it is done already."""
     state = session.scalar(select(Batch.state).where(Batch.id == batch_id).with_for_update())

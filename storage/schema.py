@@ -302,8 +302,19 @@ class Batch(Base):
     done_at: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(String(200))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # counts, once done
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))  # of the classify message the fetch task sent
 
     __table_args__ = (Index("ix_batches_state_published", "state", "published_at"),)
+
+
+class PhotoAttempt(Base):
+    """How often a photo's bytes were in flight (decode + classify) when the process died (storage.attempts)."""
+
+    __tablename__ = "photo_attempts"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Worker(Base):

@@ -1,0 +1,64 @@
+"""Photo attempts: how often a photo's bytes were in flight (decode + classify) when their process died.
+
+A row exists only while a photo is being worked on or after a crash: it is written (and committed) before the
+risky work starts and deleted in the transaction that stores the photo. monitor.batch decides what a count means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from storage.engine import Database
+from storage.schema import PhotoAttempt, utcnow
+from storage.statements import chunks, dialect_insert
+
+
+def begin_attempts(db: Database, hashes: Iterable[str]) -> dict[str, int]:
+    """The earlier attempts of these photos ({sha256: count}, absent when none); the ones without any are
+    marked in flight (count 1) in the same committed transaction: one read and one write for a whole batch."""
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return {}
+    with db.session(write=True) as session:
+        earlier: dict[str, int] = {}
+        for chunk in chunks(wanted):
+            rows = session.execute(
+                select(PhotoAttempt.sha256, PhotoAttempt.attempts).where(PhotoAttempt.sha256.in_(chunk))
+            )
+            earlier.update({sha: int(n) for sha, n in rows if n})
+        fresh = [sha for sha in wanted if sha not in earlier]
+        if fresh:
+            _add_one(session, fresh)
+    return earlier
+
+
+def add_attempt(db: Database, sha256: str) -> None:
+    """Count one more attempt of a photo (committed before its work starts)."""
+    with db.session(write=True) as session:
+        _add_one(session, [sha256])
+
+
+def forget_attempts(db: Database, hashes: Iterable[str]) -> None:
+    """Drop the photos' counts: their work finished in this process (they did not kill it)."""
+    with db.session(write=True) as session:
+        forget_attempts_in(session, hashes)
+
+
+def forget_attempts_in(session: Session, hashes: Iterable[str]) -> None:
+    """`forget_attempts` inside the caller's transaction (the one that stores the photos)."""
+    for chunk in chunks(sorted(set(hashes))):
+        session.execute(delete(PhotoAttempt).where(PhotoAttempt.sha256.in_(chunk)))
+
+
+def _add_one(session: Session, hashes: list[str]) -> None:
+    now = utcnow()
+    statement = dialect_insert(session, PhotoAttempt.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["sha256"],
+        set_={"attempts": PhotoAttempt.__table__.c.attempts + 1, "last_at": statement.excluded.last_at},
+    )
+    # Sorted, so two processes marking overlapping batches lock rows in the same order.
+    session.execute(statement, [{"sha256": sha, "attempts": 1, "last_at": now} for sha in sorted(hashes)])
