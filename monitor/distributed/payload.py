@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from typing import Any
@@ -10,6 +11,8 @@ from monitor.batch import Item
 from monitor.errors import FetchError
 from monitor.refs import b64_bytes, b64_text, decode_ref, encode_ref
 from monitor.sources.base import ImageRef
+from storage.batches import set_payload_digest
+from storage.engine import Database
 
 
 def encode_items(items: list[Item]) -> list[dict[str, Any]]:
@@ -56,6 +59,26 @@ def matches_outbox(batch: dict[str, Any], payload: Any) -> bool:
         return sent == Counter(_key(decode_ref(r)) for r in batch["refs"])
     except (KeyError, TypeError, ValueError, AttributeError):
         return False
+
+
+def payload_digest(payload: Any) -> str | None:
+    """The hex sha256 of a classify payload as canonical JSON (None when it is not JSON at all)."""
+    try:
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def sealed(batch: dict[str, Any], payload: Any) -> bool:
+    """Whether the payload is the one whose digest the fetch task kept in the batch's row (see seal_payload)."""
+    return batch.get("payload_sha256") is not None and payload_digest(payload) == batch["payload_sha256"]
+
+
+def seal_payload(db: Database, batch_id: int, payload: dict[str, Any]) -> None:
+    """Keep the digest of the classify payload in the batch's outbox row before the message is sent: the
+    classify task refuses any other message (bytes a forger swapped in under the real refs included)."""
+    set_payload_digest(db, batch_id, payload_digest(payload))
 
 
 def _key(ref: ImageRef) -> str:

@@ -12,14 +12,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from monitor.batch import check_items, drop_known, read_items, store_batch
+from monitor.batch import check_guarded, drop_known, read_items, store_batch
 from monitor.config import Settings
-from monitor.distributed.payload import decode_items, encode_items, matches_outbox
+from monitor.distributed.payload import decode_items, encode_items, matches_outbox, seal_payload, sealed
 from monitor.model import LoadedModel, load_classifier, load_model
 from monitor.reclassify import read_for_rescore, rescore, store_rescored
 from monitor.refs import decode_ref
 from monitor.sources.readers import Readers
-from storage.batches import claim_for_done_in, fail_batch, get_batch, mark_done_in, mark_started, record_batch_error
+from storage.batches import (
+    claim_for_done_in,
+    fail_batch,
+    get_batch,
+    mark_done_in,
+    mark_started,
+    record_batch_error,
+)
 from storage.engine import Database
 from storage.errors import StorageError
 
@@ -122,6 +129,7 @@ def register_tasks(app) -> None:
                 payload = _fetch_for_rescore(state, batch)
             else:
                 payload = _fetch_for_ingest(state, batch)
+            seal_payload(state.db, batch_id, payload)
             task.app.tasks[CLASSIFY_TASK].apply_async(
                 args=[batch_id, payload], queue=task.app.monitor_settings.executor.classify_queue
             )
@@ -134,12 +142,11 @@ def register_tasks(app) -> None:
         if batch is None:
             return
         worker = task.request.hostname or "worker"
-        if not matches_outbox(batch, payload):
-            log.warning(
-                "classify message for batch %s does not match its outbox row; ignored (forged or "
-                "corrupted on the broker)",
-                batch_id,
-            )
+        # The refs must be the outbox row's, and the whole message the one the fetch task sealed (its bytes too).
+        if not (matches_outbox(batch, payload) and sealed(batch, payload)):
+            problem = "classify message does not match its outbox row or the fetch task's digest; ignored"
+            log.warning("batch %s: %s (forged, stale or corrupted on the broker)", batch_id, problem)
+            record_batch_error(state.db, batch_id, f"classify: {problem}")
             return
         with _noted(state, batch_id, "classify"):
             if batch["kind"] == "reclassify":
@@ -188,7 +195,7 @@ def _classify_for_ingest(state: WorkerState, batch: dict[str, Any], payload: dic
     settings = state.settings
     model = state.model()
     items = decode_items(payload["items"])
-    check_items(items, settings.ingest, model)
+    check_guarded(state.db, items, settings.ingest, model)  # one task per process (prefork): nothing else in flight
     counts = store_batch(
         state.db,
         model,

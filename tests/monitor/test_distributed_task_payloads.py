@@ -1,18 +1,21 @@
 """The classify task in-process (Celery's own `apply`, no broker) on SQLite and PostgreSQL: a message that does
-not match its outbox row stores nothing, and a batch whose data is bad fails at once instead of being retried."""
+not match its outbox row, or is not the one the fetch task sealed, stores nothing, and a batch whose data is bad
+fails at once instead of being retried."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 
 from ingest_helpers import jpeg, rows
 from monitor.batch import read_items
 from monitor.distributed.app import CLASSIFY_TASK, make_app
-from monitor.distributed.payload import encode_items
+from monitor.distributed.payload import encode_items, seal_payload
 from monitor.refs import decode_ref, encode_ref
 from monitor.sources.base import ImageRef
 from monitor.sources.readers import Readers
-from storage.batches import enqueue_batch, get_batch
+from storage.batches import enqueue_batch, get_batch, set_payload_digest
 from storage.engine import open_database
 from storage.sources import ensure_source
 
@@ -20,7 +23,8 @@ ALWAYS = {"acme": 0.001, "globex": 0.001}
 
 
 def outbox_batch(settings, count=3):
-    """An ingest batch of `count` photos (bytes inline, as the fake source gives them) and its honest payload."""
+    """An ingest batch of `count` photos (bytes inline, as the fake source gives them) and its honest payload,
+    sealed in the outbox row as the fetch task does before it sends the message."""
     refs = [ImageRef(uri=f"fake://feed/{n}", external_id=str(n), data=jpeg(seed=n + 1)) for n in range(count)]
     db = open_database(settings.database.url)
     try:
@@ -33,7 +37,13 @@ def outbox_batch(settings, count=3):
         items = read_items(readers.get("feed"), [decode_ref(encode_ref(r)) for r in refs])
     finally:
         readers.close()
-    return batch_id, {"items": encode_items(items)}
+    payload = {"items": encode_items(items)}
+    db = open_database(settings.database.url)
+    try:
+        seal_payload(db, batch_id, payload)
+    finally:
+        db.dispose()
+    return batch_id, payload
 
 
 def state_of(url, batch_id):
@@ -76,7 +86,54 @@ def test_a_batch_with_undecodable_data_fails_at_once(db_url, settings_for):
     )
     batch_id, payload = outbox_batch(settings)
     payload["items"][1]["data"] = "%%% not base64 %%%"
+    db = open_database(settings.database.url)
+    try:
+        seal_payload(db, batch_id, payload)  # bad data the fetch task itself sent (not a forgery)
+    finally:
+        db.dispose()
     make_app(settings).tasks[CLASSIFY_TASK].apply(args=[batch_id, payload])
     batch = state_of(db_url, batch_id)
     assert batch["state"] == "failed" and "classify: " in batch["result"]["error"]
+    assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 0
+
+
+def test_forged_photos_under_the_real_refs_are_refused_and_recorded(db_url, settings_for):
+    settings = settings_for(
+        db_url,
+        [{"name": "feed", "kind": "fake"}],
+        classifier={"thresholds": ALWAYS},
+        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
+    )
+    batch_id, payload = outbox_batch(settings)
+    forged = copy.deepcopy(payload)  # the outbox row's refs, exactly; other bytes (with their own sha256)
+    for n, entry in enumerate(forged["items"]):
+        data = jpeg(seed=900 + n)
+        entry["data"], entry["sha256"] = base64.b64encode(data).decode(), hashlib.sha256(data).hexdigest()
+    classify = make_app(settings).tasks[CLASSIFY_TASK]
+    classify.apply(args=[batch_id, forged]).get()
+    batch = state_of(db_url, batch_id)
+    assert batch["state"] == "pending"
+    assert "does not match" in batch["result"]["error"]
+    assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 0
+    classify.apply(args=[batch_id, payload]).get()
+    assert state_of(db_url, batch_id)["state"] == "done"
+    honest = sorted(entry["sha256"] for entry in payload["items"])
+    assert sorted(r[0] for r in rows(db_url, "SELECT sha256 FROM images")) == honest
+
+
+def test_a_classify_message_no_fetch_task_sealed_is_refused(db_url, settings_for):
+    settings = settings_for(
+        db_url,
+        [{"name": "feed", "kind": "fake"}],
+        classifier={"thresholds": ALWAYS},
+        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
+    )
+    batch_id, payload = outbox_batch(settings)
+    db = open_database(settings.database.url)
+    try:
+        set_payload_digest(db, batch_id, None)  # as a batch whose fetch never ran (or ran before the upgrade)
+    finally:
+        db.dispose()
+    make_app(settings).tasks[CLASSIFY_TASK].apply(args=[batch_id, payload]).get()
+    assert state_of(db_url, batch_id)["state"] == "pending"
     assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 0
