@@ -111,6 +111,23 @@ def mean_planted(brand: Brand, window: str) -> float:
     return float(np.mean([sum(share * planted_rate(brand, d, name) for name, share in shares) for d in days]))
 
 
+def feed_pair_share() -> float:
+    """The share of a brand's feed photos that show a second logo too (about 0.27), averaged over brands.
+
+    Two logos share the frame, so each is drawn smaller and found less often; labelled photos drawn with
+    the feed's share of them measure the recall the feed will see."""
+    shares = [(name, share) for name, _, _, share in PLACES]
+    with_brand = with_pair = 0.0
+    for day in range(WEEKS * 7):
+        for place, share in shares:
+            rates = [planted_rate(b, day, place) for b in BRANDS]
+            for i, rate in enumerate(rates):
+                alone = float(np.prod([1 - r for j, r in enumerate(rates) if j != i]))
+                with_brand += share * rate
+                with_pair += share * rate * (1 - alone)
+    return with_pair / with_brand
+
+
 def feed_plan(seed: int, scale: Scale) -> list[PhotoSpec]:
     rng = np.random.default_rng([seed, 7001])
     names = [p[0] for p in PLACES]

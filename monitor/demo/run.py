@@ -233,7 +233,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     plan = plan or PLANS.get(scale if isinstance(scale, str) else "small", TrainingPlan())
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     with _stage(console, "1/6 Drawing the world: fictional brands, scenes, a 12-week feed", timings, "world"):
         world = make_world(out, seed, scale, console, workers)
         config_path = write_config(world, plan)
@@ -252,9 +252,25 @@ def run_demo(
         result.headline = headline_numbers(report)
         result.truth = check_report(world.root, result.report_paths[0].parent)
     timings["total"] = round(time.perf_counter() - started, 1)
+    timings["cpu"] = round(_cpu_seconds() - cpu_started, 1)
     print_headline(result, console)
     console.print(
-        f"cost: {timings['total']:.0f} s on {os.cpu_count()} CPU cores (drawing {timings['world']:.0f} s, "
-        f"training {timings['train']:.0f} s, ingest {timings['ingest']:.0f} s, report {timings['report']:.0f} s)"
+        f"cost: {timings['total']:.0f} s on {os.cpu_count()} CPU cores, {timings['cpu']:.0f} s of CPU time "
+        f"(drawing {timings['world']:.0f} s, training {timings['train']:.0f} s, ingest {timings['ingest']:.0f} s, "
+        f"report {timings['report']:.0f} s); machine load {os.getloadavg()[0]:.1f} at the end"
+        + (" (other work was running: the wall time is longer than on an idle machine)" if _busy() else "")
     )
     return result
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the drawing workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _busy() -> bool:
+    """Whether more runnable work than cores was waiting over the last 5 minutes (the demo uses all cores)."""
+    return os.getloadavg()[1] > 1.5 * (os.cpu_count() or 1)
