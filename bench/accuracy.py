@@ -89,6 +89,18 @@ def main() -> None:
     )
     parser.add_argument("--window-scale", type=float, default=1.5)
     parser.add_argument(
+        "--window-positives",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="window training: also single-window positives (tiles a box lies mostly inside)",
+    )
+    parser.add_argument(
+        "--mined-windows",
+        type=int,
+        default=2,
+        help="window training: lowest-scored tiles per unboxed logo photo mined as negatives",
+    )
+    parser.add_argument(
         "--compare",
         type=str,
         default="",
@@ -132,8 +144,7 @@ def main() -> None:
     train_set, test_set = dataset.split(args.test_fraction, seed=1000 + args.seed)
     if args.select:  # the held-out photos stay unseen while settings are chosen
         train_set, test_set = train_set.split(args.test_fraction, seed=2000 + args.select_seed)
-    model = train(
-        train_set,
+    recipe = dict(
         backbone="mobilenet_v1_025",
         weights=str(weights),
         input_size=args.input_size,
@@ -154,10 +165,13 @@ def main() -> None:
         tile_crops=args.tile_crops,
         calibration_crops=args.calibration_crops,
         threshold_shrink=args.threshold_shrink,
-        tiling=Tiling(True, args.grid, 0.25, args.scoring, args.window_scale) if args.tiling else None,
+        window_positives=args.window_positives,
+        mined_windows=args.mined_windows,
         precision=args.precision,
         progress=False,
     )
+    tiling = Tiling(True, args.grid, 0.25, args.scoring, args.window_scale) if args.tiling else None
+    model = train(train_set, tiling=tiling, **recipe)
     trained = time.time()
     plain = evaluate(model, test_set)
     tiling = Tiling(True, args.grid, 0.25, args.scoring, args.window_scale)
@@ -180,7 +194,7 @@ def main() -> None:
     background = metrics_from_scores(np.zeros_like(crop_scores), crop_scores, model.classes, model.thresholds)
     if args.out:
         model.save(args.out)
-    compared = compare(model, train_set.split(0.2, args.seed)[1], test_set, args) if args.compare else None
+    compared = compare(model, train_set, test_set, args, recipe) if args.compare else None
     grid = f"{args.grid}x{args.grid}"
     keys = (
         "macro_average_precision",
@@ -219,18 +233,37 @@ def main() -> None:
     )
 
 
-def compare(model, valid_set, test_set, args) -> dict:
-    """Held-out figures per scoring, each with calibration and thresholds re-fit on its own validation scores."""
+def compare(trained, train_set, test_set, args, recipe) -> dict:
+    """Held-out figures per scoring, each with calibration and thresholds re-fit on its own validation scores.
+
+    whole and crops score with the main model's head; windows@S with a head trained on those windows (train on
+    what you score: trained here unless the main model is that one), windows@S:whole-head with the main head."""
     from classifier.evaluate import metrics_from_scores
     from classifier.images import read_rgb
     from classifier.tail import finish_training
     from classifier.tiling import Tiling
+    from classifier.train import train
 
-    out, kept = {}, (model.info, model.calibration, model.thresholds, model.metrics)
+    valid_set = train_set.split(0.2, args.seed)[1]  # the validation split train() made
+    heads: dict[float, object] = {}
+    out = {}
     for name in args.compare.split(","):
-        kind, _, scale = name.strip().partition("@")
-        if kind not in ("whole", "crops", "windows"):
-            raise SystemExit(f"--compare: unknown scoring {kind!r} (whole, crops, windows@SCALE)")
+        name = name.strip()
+        spec, _, variant = name.partition(":")
+        kind, _, scale = spec.partition("@")
+        if kind not in ("whole", "crops", "windows") or variant not in ("", "whole-head"):
+            raise SystemExit(f"--compare: unknown scoring {name!r} (whole, crops, windows@SCALE[:whole-head])")
+        model = trained
+        if kind == "windows" and not variant:
+            windows = Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale))
+            was = (trained.info.get("training") or {}).get("tiling") or {}
+            if not (was.get("head_trained_on") == "feature_windows" and float(was.get("scale", 0)) == windows.scale):
+                if windows.scale not in heads:
+                    started = time.time()
+                    heads[windows.scale] = train(train_set, tiling=windows, **recipe)
+                    print(json.dumps({f"trained {name}": round(time.time() - started, 1)}), file=sys.stderr)
+                model = heads[windows.scale]
+        kept = (model.info, model.calibration, model.thresholds, model.metrics)
         tiling = (
             None
             if kind == "whole"
@@ -255,9 +288,9 @@ def compare(model, valid_set, test_set, args) -> dict:
             "micro_precision",
             "micro_recall",
         )
-        out[name.strip()] = {**{k: found[k] for k in keys}, "scoring_seconds": round(seconds, 1)}
-        print(json.dumps({name.strip(): out[name.strip()]}), file=sys.stderr, flush=True)  # kept if stopped later
-    model.info, model.calibration, model.thresholds, model.metrics = kept  # the trained recipe's, as reported
+        out[name] = {**{k: found[k] for k in keys}, "scoring_seconds": round(seconds, 1)}
+        print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)  # kept if stopped later
+        model.info, model.calibration, model.thresholds, model.metrics = kept  # the trained recipe's, as reported
     return out
 
 

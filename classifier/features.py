@@ -14,6 +14,7 @@ import numpy as np
 from classifier.augment import AugmentParams, augmented_view, build_augmenter, shrink
 from classifier.dataset import Box, Dataset, Example
 from classifier.images import read_rgb, tile_pixels
+from classifier.tiling import Tiling
 
 CACHE_VERSION = 1
 
@@ -62,19 +63,35 @@ def _share_inside(crop: tuple[int, int, int, int], box: Box) -> float:
     return max(width, 0.0) * max(height, 0.0) / area
 
 
-def tile_items(
+def tile_labels(
     example: Example, tiles: Sequence[tuple[float, float, float, float]], majority: float = 0.5
-) -> list[Item]:
-    """The tiles predict-time tiling looks at, labelled from the boxes: a brand whose box lies mostly
-    inside; no brand when no box touches the tile; a tile holding only part of a box is left out."""
-    out = []
+) -> list[frozenset[str] | None]:
+    """Each tile's brands from the photo's boxes: a brand whose box lies mostly inside; no brand when no box
+    touches the tile; None (unsure) when the tile holds only part of a box."""
+    out: list[frozenset[str] | None] = []
     for tile in tiles:
         crop = tile_pixels(tile, example.width, example.height)
         brands = frozenset(b.brand for b in example.boxes if _share_inside(crop, b) >= majority)
         unsure = {b.brand for b in example.boxes if _overlaps(crop, b)} - brands
-        if not unsure:
-            out.append(Item(example, brands, crop))
+        out.append(None if unsure else brands)
     return out
+
+
+def tile_items(
+    example: Example, tiles: Sequence[tuple[float, float, float, float]], majority: float = 0.5
+) -> list[Item]:
+    """The tiles predict-time tiling looks at, labelled from the boxes (see tile_labels); unsure ones left out."""
+    labels = tile_labels(example, tiles, majority)
+    return [
+        Item(example, brands, tile_pixels(tile, example.width, example.height))
+        for tile, brands in zip(tiles, labels, strict=True)
+        if brands is not None
+    ]
+
+
+def boxes_cover(example: Example) -> bool:
+    """True when every brand of the photo has a box (so a place no box touches shows none of its brands)."""
+    return bool(example.boxes) and {b.brand for b in example.boxes} >= example.brands
 
 
 def training_items(
@@ -125,9 +142,13 @@ def background_crops(dataset: Dataset, per_photo: int = 1, seed: int = 0) -> lis
 
 
 class FeatureCache:
-    """Backbone features per (item, view) on disk, keyed by everything that shapes them."""
+    """Backbone features per (item, view) on disk, keyed by everything that shapes them. With a feature_windows
+    `tiling`, each view is the photo enlarged as windows scoring sees it and its features are per window."""
 
-    def __init__(self, root: Path, model, params: AugmentParams):
+    def __init__(self, root: Path, model, params: AugmentParams, tiling: Tiling | None = None):
+        self.tiling = tiling if tiling is not None and tiling.windows else None
+        # Augmented views are made at the side the backbone pass sees: input_size, or the enlarged windows pass.
+        self.side = self.tiling.pass_side(model.input_size) if self.tiling else model.input_size
         identity = {
             "version": CACHE_VERSION,
             "backbone": model.backbone,
@@ -137,6 +158,8 @@ class FeatureCache:
             "precision": model.compute_precision,
             "augmentation": {k: v for k, v in asdict(params).items() if k != "views"},
         }
+        if self.tiling:
+            identity["windows"] = {"grid": self.tiling.grid, "overlap": self.tiling.overlap, "scale": self.tiling.scale}
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
         self.folder = Path(root) / self.key
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -150,7 +173,7 @@ class FeatureCache:
         for index, missing in chunk:
             item = items[index]
             image = item.pixels()
-            small = shrink(image, self.model.input_size)
+            small = shrink(image, self.side)
             for view in missing:
                 yield image if view == 0 else augmented_view(augmenter, self.params, small, item.key, view)
                 bar.advance(task)
@@ -165,22 +188,35 @@ class FeatureCache:
                 return np.load(path)
             except (OSError, ValueError):  # a half-written file from an interrupted run
                 path.unlink(missing_ok=True)
-        return np.zeros((0, self.model.feature_dim), np.float32)
+        return np.zeros((0, *self.shape), np.float32)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One view's features: (D,), or (windows, D) with feature_windows."""
+        dim = self.model.feature_dim
+        return (len(self.tiling.boxes()), dim) if self.tiling else (dim,)
+
+    def _compute(self, views: Iterator[np.ndarray], batch_size: int) -> np.ndarray:
+        if self.tiling:
+            from classifier.windows import window_features
+
+            return window_features(self.model, views, self.tiling, batch_size)
+        return self.model.features(views, batch_size)
 
     def features(self, items: list[Item], views: int, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-        """(len(items), views, D): view 0 is the plain photo, views 1.. are augmented."""
+        """(len(items), views, *shape): view 0 is the plain photo, views 1.. are augmented."""
         from rich.progress import Progress
 
         stored = [self._stored(item) for item in items]
         todo = [(i, range(len(stored[i]), views)) for i, item in enumerate(items) if len(stored[i]) < views]
         total = sum(len(r) for _, r in todo)
         if total:
-            augmenter = build_augmenter(self.params, self.model.input_size)
+            augmenter = build_augmenter(self.params, self.side)
             with Progress(disable=not progress, transient=True) as bar:
                 task = bar.add_task(f"Backbone features ({self.model.backbone})", total=total)
                 for start in range(0, len(todo), self.CHUNK):  # saved chunk by chunk: an interrupted run resumes
                     chunk = todo[start : start + self.CHUNK]
-                    computed = self.model.features(self._views(items, chunk, augmenter, bar, task), batch_size)
+                    computed = self._compute(self._views(items, chunk, augmenter, bar, task), batch_size)
                     offset = 0
                     for index, missing in chunk:
                         fresh = computed[offset : offset + len(missing)]
@@ -189,4 +225,4 @@ class FeatureCache:
                         tmp = self._path(items[index]).with_suffix(".tmp.npy")
                         np.save(tmp, stored[index])
                         tmp.replace(self._path(items[index]))
-        return np.stack([s[:views] for s in stored]) if stored else np.zeros((0, views, self.model.feature_dim))
+        return np.stack([s[:views] for s in stored]) if stored else np.zeros((0, views, *self.shape))

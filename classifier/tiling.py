@@ -95,8 +95,10 @@ class Tiling:
             return None
         more = "false alarms" if self.on else "misses"
         was_text = was.describe() if was.on else "whole-photo"
+        trained = isinstance(calibrated, dict) and calibrated.get("head_trained_on") == "feature_windows"
+        what = "its head was trained and its thresholds calibrated" if trained else "its thresholds were calibrated"
         return (
-            f"its thresholds were calibrated on {was_text} scores, but classifier.tiling scores "
+            f"{what} on {was_text} scores, but classifier.tiling scores "
             f"{self.describe()}: expect more {more}; retrain with the same tiling "
             f"(monitor train uses classifier.tiling)"
         )

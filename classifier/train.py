@@ -12,9 +12,10 @@ import numpy as np
 
 from classifier.augment import augment_params
 from classifier.dataset import Dataset
-from classifier.errors import DatasetError
+from classifier.errors import ClassifierError, DatasetError
 from classifier.features import FeatureCache, Item, background_crops, training_items
 from classifier.tiling import Tiling
+from classifier.window_training import HEAD_INPUT
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,16 @@ def _fit_head(
     seed: int,
     progress: bool,
 ):
-    """Train each head member on its own seed (early stopping on validation); their histories."""
+    """Train each head member on its own seed (early stopping on validation); their histories. Features (N, D)
+    train the head on each row; bags (N, windows, D) train it on the max over each bag's windows."""
     import keras
 
-    model.set_feature_statistics(x_train)
+    model.set_feature_statistics(x_train.reshape(-1, x_train.shape[-1]))
     members = model.head_members
+    if x_train.ndim == 3:
+        from classifier.window_training import bag_model
+
+        members = [bag_model(member, x_train.shape[1], x_train.shape[2]) for member in members]
     validation = (x_val, y_val) if len(x_val) else None
     histories = []
     for index, member in enumerate(members):
@@ -184,6 +190,8 @@ def train(
     tile_crops: bool = False,
     calibration_crops: int = 2,
     threshold_shrink: float = 0.0,
+    window_positives: bool = True,
+    mined_windows: int = 2,
     learning_rate: float = 1e-3,
     batch_size: int = 32,
     patience: int = 8,
@@ -196,7 +204,12 @@ def train(
     is enabled; `tile_crops` then also trains on those tiles of the boxed photos). `calibration_crops`
     logo-free crops per boxed validation photo join the calibration as no-logo photos, so thresholds
     see ordinary backgrounds and not only the negatives folders; `threshold_shrink` pulls each brand's
-    threshold toward the pooled one (see classifier.thresholds.calibrate)."""
+    threshold toward the pooled one (see classifier.thresholds.calibrate).
+
+    With a feature_windows `tiling` the head trains on what that scoring sees (classifier.window_training):
+    bags of window features, the label on the max over windows, single-window hard negatives from the boxes
+    (and single-window positives when `window_positives`), then `mined_windows` lowest-scored tiles of each
+    unboxed logo photo as negatives for a second fit."""
     from classifier.model import LogoClassifier
     from classifier.tail import finish_training
 
@@ -221,21 +234,46 @@ def train(
         ensemble=ensemble,
         precision=precision,
     )
-    cache = FeatureCache(Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params)
-    tiles = tiling.boxes()[1:] if tile_crops else []
+    on_windows = tiling.windows  # train on what you score
+    if on_windows and fine_tune:
+        raise ClassifierError(
+            "fine-tuning trains the backbone on whole photos, but with classifier.tiling.mode feature_windows "
+            "the head trains on feature-map windows: use fine_tune 0, or tiling mode crops"
+        )
+    cache = FeatureCache(
+        Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params, tiling
+    )
+    tiles = tiling.boxes()[1:] if tile_crops and not on_windows else []
     items = training_items(train_set, context_crops, hard_negatives, seed=seed, tiles=tiles)
     item_labels = _labels(items, classes)
-    train_features = cache.features(items, params.views, batch_size, progress)  # (N, K, D)
-    x_train = train_features.reshape(-1, train_features.shape[-1])
-    y_train = np.repeat(item_labels, params.views, axis=0)
+    train_features = cache.features(items, params.views, batch_size, progress)  # (N, K, [windows,] D)
+    single_negatives = mined = 0
+    if on_windows:
+        from classifier.window_training import window_bags
+
+        x_train, y_train, single_negatives = window_bags(
+            items, item_labels, train_features, tiling, classes, window_positives
+        )
+    else:
+        x_train = train_features.reshape(-1, train_features.shape[-1])
+        y_train = np.repeat(item_labels, params.views, axis=0)
     valid_items = [Item(e, e.brands) for e in valid_set.examples]
     x_val = (
-        cache.features(valid_items, 1, batch_size, progress)[:, 0] if valid_items else np.zeros((0, x_train.shape[1]))
+        cache.features(valid_items, 1, batch_size, progress)[:, 0] if valid_items else np.zeros((0, *x_train.shape[1:]))
     )
     y_val = valid_set.labels(classes)
-    histories = _fit_head(
-        model, x_train, y_train, x_val, y_val, epochs, learning_rate, batch_size, patience, seed, progress
-    )
+
+    def fit(x, y):
+        return _fit_head(model, x, y, x_val, y_val, epochs, learning_rate, batch_size, patience, seed, progress)
+
+    histories = fit(x_train, y_train)
+    if on_windows and mined_windows:
+        from classifier.window_training import mine_low_windows
+
+        low = mine_low_windows(model, items, item_labels, train_features, mined_windows)
+        if len(low):  # a second fit that also sees the logo-free tiles the first one found
+            mined = len(low)
+            histories += fit(np.concatenate([x_train, low]), np.concatenate([y_train, np.zeros((mined, len(classes)))]))
     if fine_tune:
         _fine_tune(
             model, items, item_labels, valid_set, fine_tune, fine_tune_epochs, params, batch_size, seed, progress
@@ -259,10 +297,19 @@ def train(
         "features": model.feature_layout,
         "calibration_crops": calibration_crops,
         "threshold_shrink": threshold_shrink,
+        "head_trained_on": HEAD_INPUT if on_windows else "whole",
     }
+    if on_windows:
+        training.update(
+            {"window_bags": len(x_train), "single_window_negatives": single_negatives, "mined_windows": mined}
+        )
     scores = extra = groups = None
     if len(valid_set):
-        if tiling.on or fine_tune:
+        if on_windows:  # the cached windows of the plain photos: what predict_windows scores, without a pass
+            from classifier.window_training import bag_scores
+
+            scores = bag_scores(model, x_val)
+        elif tiling.on or fine_tune:
             scores = _scores_of(model, valid_set, tiling, batch_size)
         else:
             scores = model.head.predict(x_val, batch_size=256, verbose=0)
@@ -273,7 +320,7 @@ def train(
             )
             where = {e.sha256: i for i, e in enumerate(valid_set.examples)}
             groups = np.array([where[item.example.sha256] for item in backgrounds])
-    return finish_training(
+    model = finish_training(
         model,
         labels=y_val,
         scores=scores if scores is not None else np.zeros((0, len(classes))),
@@ -285,6 +332,10 @@ def train(
         shrink=threshold_shrink,
         seed=seed,
     )
+    if on_windows:  # recorded with the tiling, so a daemon scoring otherwise is warned (Tiling.mismatch)
+        record = model.info["training"]
+        record["tiling"] = {**(record.get("tiling") or {}), "head_trained_on": HEAD_INPUT}
+    return model
 
 
 def _scores_of(model, dataset: Dataset, tiling: Any, batch_size: int) -> np.ndarray:

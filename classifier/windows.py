@@ -40,9 +40,10 @@ def _enlarged_maps(model, side: int):
     return base
 
 
-def window_function(model, tiling: Tiling):
-    """A cached tf.function: float32 (N, P, P, 3) pixels of 0..255 -> raw scores (N, windows, C)."""
-    key = f"windows:{tiling.grid}:{tiling.overlap}:{tiling.scale}"
+def window_function(model, tiling: Tiling, head: bool = True):
+    """A cached tf.function: float32 (N, P, P, 3) pixels of 0..255 -> raw scores (N, windows, C), or the
+    windows' pooled features (N, windows, D) when not `head` (what window training learns from)."""
+    key = f"windows:{tiling.grid}:{tiling.overlap}:{tiling.scale}:{'scores' if head else 'features'}"
     if key not in model._fns:  # in the model's cache, so invalidate_compiled forgets it with the rest
         import tensorflow as tf
 
@@ -54,7 +55,7 @@ def window_function(model, tiling: Tiling):
         outputs = backbone.outputs if isinstance(backbone.outputs, list) else [backbone.outputs]
         shapes = [(int(o.shape[1]), int(o.shape[2])) for o in outputs]
         windows = [map_windows(boxes, h, w) for h, w in shapes]  # per map, per box
-        head, classes = model.head, len(model.classes)
+        classes = len(model.classes)
 
         def run(pixels):
             maps = backbone(scale(pixels) if scale is not None else pixels, training=False)
@@ -69,7 +70,9 @@ def window_function(model, tiling: Tiling):
                 for i in range(len(boxes))
             ]
             features = tf.stack(pooled, axis=1)  # (N, windows, D)
-            scores = head(tf.reshape(features, [-1, features.shape[-1]]), training=False)
+            if not head:
+                return features
+            scores = model.head(tf.reshape(features, [-1, features.shape[-1]]), training=False)
             return tf.reshape(scores, [-1, len(boxes), classes])
 
         signature = tf.TensorSpec([None, side, side, 3], tf.float32)
@@ -111,6 +114,16 @@ def window_scores(model, images: Iterable[Any], tiling: Any, batch_size: int = 3
     out = [fn(batch).numpy() for batch in _batches(images, tiling.pass_side(model.input_size), batch_size)]
     if not out:
         return np.zeros((0, len(tiling.boxes()), len(model.classes)), np.float32)
+    return np.concatenate(out, axis=0)
+
+
+def window_features(model, images: Iterable[Any], tiling: Any, batch_size: int = 32) -> np.ndarray:
+    """Pooled features (N, windows, D) of each window, in window_scores' order: the head's input per window."""
+    tiling = Tiling.of(tiling)
+    fn = window_function(model, tiling, head=False)
+    out = [fn(batch).numpy() for batch in _batches(images, tiling.pass_side(model.input_size), batch_size)]
+    if not out:
+        return np.zeros((0, len(tiling.boxes()), model.feature_dim), np.float32)
     return np.concatenate(out, axis=0)
 
 

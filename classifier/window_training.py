@@ -1,0 +1,103 @@
+"""Train on what you score: with feature_windows scoring the head learns from the same pooled windows.
+
+Multiple instance set-up: a photo (or crop, or augmented view) is a bag of windows (whole map + tiles), its
+label applies to the max over the windows of the head's scores, which is exactly what predict keeps. The
+backbone is frozen, so each view's window features are computed once (classifier.features.FeatureCache).
+Hard negatives: every window of a no-logo photo (its bag's max must stay low), the tiles of boxed photos
+that no box touches, and for photos without boxes the tiles the head scores lowest for the photo's brands
+(mined after a first fit). Those negatives, and the tiles a box lies mostly inside, are bags of one window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from classifier.features import Item, boxes_cover, tile_labels
+from classifier.tiling import Tiling
+
+HEAD_INPUT = "feature_windows"  # what bundles record as the head's training input (else "whole")
+
+
+def bag_model(head, windows: int, dim: int):
+    """A Keras model over bags (N, windows, D): `head` on every window, then the max over windows (N, C)."""
+    import keras
+    from keras import layers
+
+    bags = keras.Input((windows, dim), name="window_features")
+    scores = layers.TimeDistributed(head, name="per_window")(bags)
+    return keras.Model(bags, layers.GlobalMaxPooling1D(name="max_over_windows")(scores), name=f"bags_{head.name}")
+
+
+def bag_scores(model, bags: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Raw scores (N, C): the whole head (all members) on each window, max over windows, as predict does."""
+    if len(bags) == 0:
+        return np.zeros((0, len(model.classes)), np.float32)
+    fn = bag_model(model.head, bags.shape[1], bags.shape[2])
+    return np.asarray(fn.predict(bags, batch_size=batch_size, verbose=0), np.float32)
+
+
+def _single(window: np.ndarray, windows: int) -> np.ndarray:
+    """A bag of one window (repeated, so the max over the bag is that window's score)."""
+    return np.repeat(window[None], windows, axis=0)
+
+
+def window_bags(
+    items: Sequence[Item],
+    labels: np.ndarray,
+    features: np.ndarray,
+    tiling: Tiling,
+    classes: Sequence[str],
+    positives: bool = True,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Training bags from cached window features (N, views, W, D): one bag per view, plus bags of one window
+    for the tiles of boxed whole photos (plain view): logo-free ones as negatives and, when `positives`,
+    ones a box lies mostly inside as that brand. Returns (bags, labels, single-window negatives)."""
+    count, views, windows, dim = features.shape
+    bags = [features.reshape(count * views, windows, dim)]
+    targets = [np.repeat(labels, views, axis=0)]
+    index = {c: i for i, c in enumerate(classes)}
+    tiles = tiling.boxes()[1:]
+    extra, extra_labels, negatives = [], [], 0
+    for row, item in enumerate(items):
+        if item.crop is not None or not boxes_cover(item.example):
+            continue
+        for offset, brands in enumerate(tile_labels(item.example, tiles)):
+            if brands is None or (brands and not positives):
+                continue
+            target = np.zeros(len(classes), np.float32)
+            for brand in brands:
+                target[index[brand]] = 1.0
+            negatives += not brands
+            extra.append(_single(features[row, 0, 1 + offset], windows))
+            extra_labels.append(target)
+    if extra:
+        bags.append(np.stack(extra))
+        targets.append(np.stack(extra_labels))
+    return np.concatenate(bags).astype(np.float32), np.concatenate(targets).astype(np.float32), negatives
+
+
+def mine_low_windows(
+    model, items: Sequence[Item], labels: np.ndarray, features: np.ndarray, per_photo: int, below: float = 0.5
+) -> np.ndarray:
+    """Bags of one window: for each whole logo photo without boxes, its `per_photo` tiles the head scores
+    lowest for the photo's brands, kept only when under `below` x the photo's best window (a logo filling the
+    photo lights every tile, and gives none). Plain view only; shape (M, W, D)."""
+    rows = [
+        row
+        for row, item in enumerate(items)
+        if item.crop is None and item.brands and not boxes_cover(item.example) and per_photo > 0
+    ]
+    windows, dim = features.shape[2], features.shape[3]
+    if not rows:
+        return np.zeros((0, windows, dim), np.float32)
+    plain = features[rows, 0]  # (R, W, D)
+    scores = np.asarray(model.head.predict(plain.reshape(-1, dim), batch_size=512, verbose=0))
+    scores = scores.reshape(len(rows), windows, -1)
+    out = []
+    for position, row in enumerate(rows):
+        brands = labels[row] > 0
+        own = scores[position][:, brands].max(axis=1)  # (W,): each window's score for the photo's brands
+        tiles = np.argsort(own[1:])[:per_photo] + 1
+        out.extend(_single(plain[position, tile], windows) for tile in tiles if own[tile] < below * own.max())
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, windows, dim), np.float32)
