@@ -245,7 +245,7 @@ def _tiling(settings, flag: bool | None):
     from classifier.tiling import Tiling
 
     tiling = Tiling.of(settings.tiling)
-    return tiling if flag is None else Tiling(flag, tiling.grid, tiling.overlap)
+    return tiling if flag is None else Tiling(flag, tiling.grid, tiling.overlap, tiling.mode, tiling.scale)
 
 
 def _fmt(value) -> str:
