@@ -5,7 +5,8 @@ A photo that kills its process (an out-of-memory kill, a crash in a decoder) mus
 same batch is listed again after a restart (a folder re-lists unstored files, a feed's cursor did not move, a
 Celery message is redelivered). `check_guarded` counts attempts per photo (storage.attempts, keyed by sha256):
 
-- one committed write per batch, before its decode: every photo without a count is marked in flight (1);
+- one read and one committed write per batch, before its decode: every photo without a count is marked in
+  flight (1);
 - the row is deleted in the transaction that stores the photo, so only a crash leaves counts behind;
 - a photo met again with a count is a suspect: it is decoded and classified alone, with nothing else of this
   process in flight, its count raised by one (committed) before and deleted after (it did not kill anything);
@@ -30,7 +31,7 @@ from monitor.images import CheckedImage, check_image, sha256_hex, thumbnail_jpeg
 from monitor.model import LoadedModel
 from monitor.refs import encode_ref
 from monitor.sources.base import ImageRef, Source
-from storage.attempts import add_attempt, begin_attempts, forget_attempts, forget_attempts_in
+from storage.attempts import add_attempts, attempts_of, forget_attempts, forget_attempts_in
 from storage.batches import claim_for_done_in, mark_done_in
 from storage.engine import Database
 from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
@@ -147,7 +148,7 @@ def check_guarded(
     process `max_photo_attempts` times are rejected undecoded, suspects are decoded and classified alone (after
     `quiet()`, which waits until nothing else of this process is in flight), the rest together."""
     pending = [i for i in items if i.data is not None and i.sha256]
-    earlier = begin_attempts(db, [i.sha256 for i in pending])
+    earlier = attempts_of(db, [i.sha256 for i in pending])
     limit = ingest.max_photo_attempts
     suspects = []
     for item in pending:
@@ -162,10 +163,14 @@ def check_guarded(
         quiet()
     for item in suspects:
         log.info("photo %s was in flight when a worker died; checking it alone", item.ref.uri)
-        add_attempt(db, item.sha256)
-        check_item(item, ingest, model)
-        item.found = classify_items(model, [item])[0] if item.checked is not None else None
-        forget_attempts(db, [item.sha256])
+        add_attempts(db, [item.sha256])
+        try:
+            check_item(item, ingest, model)
+            item.found = classify_items(model, [item])[0] if item.checked is not None else None
+        finally:  # whatever it raised, it did not kill the process
+            forget_attempts(db, [item.sha256])
+    # Marked after the suspects ran: a suspect's crash must not make suspects of the others.
+    add_attempts(db, [i.sha256 for i in pending if i.data is not None and not earlier.get(i.sha256)])
     check_items(items, ingest, model, pool)
 
 

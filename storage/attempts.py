@@ -16,29 +16,30 @@ from storage.schema import PhotoAttempt, utcnow
 from storage.statements import chunks, dialect_insert
 
 
-def begin_attempts(db: Database, hashes: Iterable[str]) -> dict[str, int]:
-    """The earlier attempts of these photos ({sha256: count}, absent when none); the ones without any are
-    marked in flight (count 1) in the same committed transaction: one read and one write for a whole batch."""
+def attempts_of(db: Database, hashes: Iterable[str]) -> dict[str, int]:
+    """The counts of those of these photos that have one ({sha256: count})."""
+    found: dict[str, int] = {}
+    with db.session() as session:
+        for chunk in chunks(sorted(set(hashes))):
+            query = select(PhotoAttempt.sha256, PhotoAttempt.attempts).where(PhotoAttempt.sha256.in_(chunk))
+            found.update({sha: int(n) for sha, n in session.execute(query) if n})
+    return found
+
+
+def add_attempts(db: Database, hashes: Iterable[str]) -> None:
+    """Count one more attempt of each photo, in one committed statement (before their work starts)."""
     wanted = sorted(set(hashes))
     if not wanted:
-        return {}
+        return
+    now = utcnow()
     with db.session(write=True) as session:
-        earlier: dict[str, int] = {}
-        for chunk in chunks(wanted):
-            rows = session.execute(
-                select(PhotoAttempt.sha256, PhotoAttempt.attempts).where(PhotoAttempt.sha256.in_(chunk))
-            )
-            earlier.update({sha: int(n) for sha, n in rows if n})
-        fresh = [sha for sha in wanted if sha not in earlier]
-        if fresh:
-            _add_one(session, fresh)
-    return earlier
-
-
-def add_attempt(db: Database, sha256: str) -> None:
-    """Count one more attempt of a photo (committed before its work starts)."""
-    with db.session(write=True) as session:
-        _add_one(session, [sha256])
+        statement = dialect_insert(session, PhotoAttempt.__table__)
+        statement = statement.on_conflict_do_update(
+            index_elements=["sha256"],
+            set_={"attempts": PhotoAttempt.__table__.c.attempts + 1, "last_at": statement.excluded.last_at},
+        )
+        # Sorted, so two processes marking overlapping batches lock rows in the same order.
+        session.execute(statement, [{"sha256": sha, "attempts": 1, "last_at": now} for sha in wanted])
 
 
 def forget_attempts(db: Database, hashes: Iterable[str]) -> None:
@@ -51,14 +52,3 @@ def forget_attempts_in(session: Session, hashes: Iterable[str]) -> None:
     """`forget_attempts` inside the caller's transaction (the one that stores the photos)."""
     for chunk in chunks(sorted(set(hashes))):
         session.execute(delete(PhotoAttempt).where(PhotoAttempt.sha256.in_(chunk)))
-
-
-def _add_one(session: Session, hashes: list[str]) -> None:
-    now = utcnow()
-    statement = dialect_insert(session, PhotoAttempt.__table__)
-    statement = statement.on_conflict_do_update(
-        index_elements=["sha256"],
-        set_={"attempts": PhotoAttempt.__table__.c.attempts + 1, "last_at": statement.excluded.last_at},
-    )
-    # Sorted, so two processes marking overlapping batches lock rows in the same order.
-    session.execute(statement, [{"sha256": sha, "attempts": 1, "last_at": now} for sha in sorted(hashes)])

@@ -9,10 +9,12 @@ that is within `max_pixels` and `max_decode_mb` (a budget set for a bigger machi
 
 from __future__ import annotations
 
+import hashlib
 import io
 import signal
 import subprocess
 import sys
+import uuid
 
 from PIL import Image
 
@@ -95,3 +97,127 @@ def test_a_photo_that_kills_the_ingest_is_skipped_after_three_kills_and_the_rest
     again = ingest_on_small_machine(tmp_path, config)  # the folder is done: nothing is decoded or stored again
     assert again.returncode == 0, again.stderr[-3000:]
     assert rows(db_url, "SELECT count(*) FROM images")[0][0] == good + 1
+
+
+def test_a_photo_that_kills_celery_workers_is_skipped_and_its_batch_stored(tmp_path, pg_url, bundle_dir):
+    """The Celery path on Redis and PostgreSQL: the pool's child dies on the photo three times (the broker
+    hands the classify message back each time); then the batch is stored with the photo rejected."""
+    from distributed_helpers import REDIS, delete_queues, rss_source, scalar, start, stop, tail, wait_for, write_config
+    from ingest_helpers import FeedServer, Reply
+    from storage.migrate import upgrade
+
+    good = 10
+    server = FeedServer()
+    server.thread.start()
+    items = []
+    for i in range(good + 1):
+        data, kind = (poison_png(), "png") if i == 5 else (jpeg((64, 48), seed=5000 + i), "jpeg")
+        server.routes[f"/p{i}"] = Reply(body=data, content_type=f"image/{kind}")
+        items.append(
+            f"<item><guid>p{i}</guid><pubDate>Sun, 01 Mar 2026 10:{i:02d}:00 GMT</pubDate>"
+            f'<media:content url="{server.url(f"/p{i}")}" medium="image"/></item>'
+        )
+    server.routes["/feed.xml"] = Reply(
+        body=(
+            '<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
+            f"<title>photos</title>{''.join(items)}</channel></rss>"
+        ).encode(),
+        content_type="application/rss+xml",
+    )
+    tag = uuid.uuid4().hex[:8]
+    upgrade(pg_url)
+    # No redelivery by the scheduler while the test runs: the broker hands a dead child's message back itself.
+    config = write_config(
+        tmp_path / "config.yaml",
+        pg_url,
+        bundle_dir,
+        REDIS,
+        [rss_source("feed", server.url("/feed.xml"))],
+        tag,
+        redeliver_after=900,
+    )
+    script = tmp_path / "oom_child.py"
+    script.write_text(OOM_CHILD)
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                "--config",
+                str(config),
+                "worker",
+                "--concurrency",
+                "1",
+                "--name",
+                f"w@{tag}",
+            ],
+            cwd=ROOT,
+            env=subprocess_env() | {"KILL_PIXELS": str(KILL_PIXELS)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker.log_path = log_path
+    scheduler = start(config, "ingest", "--source", "feed", log_dir=tmp_path, label="scheduler")
+    try:
+        wait_for(  # each kill costs a new child loading the model: allow for a loaded machine
+            lambda: scalar(pg_url, "SELECT count(*) FROM batches WHERE state = 'done'"),
+            "the batch stored",
+            (scheduler, worker),
+            timeout=WAIT * 2,
+        )
+        assert worker.poll() is None, tail(worker)  # only the pool's children died
+    finally:
+        code = stop(scheduler)
+        stop(worker)
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        delete_queues(REDIS, [f"test.fetch.{tag}", f"test.classify.{tag}"])
+    assert code == 0, tail(scheduler)
+    assert log_path.read_text().count("exited with 'signal 9 (SIGKILL)'") == 3, tail(worker)
+    assert rows(pg_url, "SELECT count(*), count(DISTINCT sha256) FROM images WHERE status = 'accepted'")[0] == (
+        good,
+        good,
+    )
+    assert rows(pg_url, "SELECT count(*) FROM detections")[0][0] == 2 * good
+    poison = rows(pg_url, "SELECT uri, reject_reason, reject_detail FROM images WHERE status = 'rejected'")
+    assert [(uri.endswith("/p5"), reason) for uri, reason, _ in poison] == [(True, "killed_worker")]
+    # Fetched once: the kills cost the batch none of its `executor.max_attempts` (it is never given up for them).
+    assert rows(pg_url, "SELECT state, attempts FROM batches") == [("done", 1)]
+    assert rows(pg_url, "SELECT count(*) FROM photo_attempts")[0][0] == 0
+
+
+def test_counts_left_by_a_crash_decide_in_process(tmp_path, db_url, settings_for, classifier):
+    """In-process and fast: the counts a crash left behind (written as the guarded check writes them) make
+    the photo at the limit rejected undecoded and its bystanders checked alone, on every batch of the folder."""
+    from monitor.model import load_model
+    from monitor.pipeline import ingest_once
+    from storage.attempts import add_attempts
+    from storage.engine import open_database
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    photos = {f"p{i:02d}.jpg": jpeg((64, 48), seed=6000 + i) for i in range(10)}
+    for name, data in photos.items():
+        (inbox / name).write_bytes(data)
+    settings = settings_for(
+        db_url,
+        [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
+        classifier={"thresholds": ALWAYS},
+        ingest={"batch_size": 4, "max_photo_attempts": 3},
+    )
+    sha = {name: hashlib.sha256(data).hexdigest() for name, data in photos.items()}
+    db = open_database(db_url)
+    try:
+        for _ in range(3):
+            add_attempts(db, [sha["p05.jpg"]])
+        add_attempts(db, [sha["p04.jpg"], sha["p06.jpg"], sha["p09.jpg"]])  # in flight at the crash
+        [summary] = ingest_once(settings, db=db, model=load_model(settings, db, classifier))
+    finally:
+        db.dispose()
+    assert (summary.new, summary.rejected, summary.error) == (10, {"killed_worker": 1}, None)
+    assert rows(db_url, "SELECT uri FROM images WHERE reject_reason = 'killed_worker'")[0][0].endswith("p05.jpg")
+    assert rows(db_url, "SELECT count(*) FROM images WHERE status = 'accepted'")[0][0] == 9
+    assert rows(db_url, "SELECT count(*) FROM detections")[0][0] == 18
+    assert rows(db_url, "SELECT count(*) FROM photo_attempts")[0][0] == 0
