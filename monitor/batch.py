@@ -7,7 +7,8 @@ Celery message is redelivered). `check_guarded` counts attempts per photo (stora
 
 - one read and one committed write per batch, before its decode: every photo without a count is marked in
   flight (1);
-- the row is deleted in the transaction that stores the photo, so only a crash leaves counts behind;
+- the row is deleted in the transaction that stores the photo (or when the work raises: an exception is not a
+  kill), so only a crash leaves counts behind;
 - a photo met again with a count is a suspect: it is decoded and classified alone, with nothing else of this
   process in flight, its count raised by one (committed) before and deleted after (it did not kill anything);
   so an innocent bystander of a crash is cleared on its first lone run and only the culprit keeps counting;
@@ -34,6 +35,7 @@ from monitor.sources.base import ImageRef, Source
 from storage.attempts import add_attempts, attempts_of, forget_attempts, forget_attempts_in
 from storage.batches import claim_for_done_in, mark_done_in
 from storage.engine import Database
+from storage.errors import StorageError
 from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, ImageRecord
 from storage.writes import known_sha256, save_batch_in
 
@@ -248,22 +250,34 @@ def store_batch(
 
     With `outbox_id` the outbox row is claimed and marked done in that same transaction; None when another
     delivery of the batch stored it already. The photos' attempt counts (check_guarded) go in it too."""
-    accepted = [i for i in items if i.checked is not None]
-    fresh = iter(classify_items(model, [i for i in accepted if i.found is None]))
-    found = [i.found if i.found is not None else next(fresh) for i in accepted]
-    records, failures = build_records(items, found, ingest, source_name)
-    fetched = [i.ref.uri for i in items if i.known]
-    with db.session(write=True) as session:
-        forget_attempts_in(session, [i.sha256 for i in items if i.sha256 and not i.known])  # even if done elsewhere
-        if outbox_id is not None and not claim_for_done_in(session, outbox_id):
-            return None
-        result = save_batch_in(
-            session, source_id, model.version_id, records, failures, cursor, ingest.phash_distance, fetched=fetched
-        )
-        counts = BatchCounts(result, failures, sum(1 for i in items if i.known))
-        if outbox_id is not None:
-            mark_done_in(session, outbox_id, worker, counts.as_json())
+    hashes = [i.sha256 for i in items if i.sha256 and not i.known]
+    try:
+        accepted = [i for i in items if i.checked is not None]
+        fresh = iter(classify_items(model, [i for i in accepted if i.found is None]))
+        found = [i.found if i.found is not None else next(fresh) for i in accepted]
+        records, failures = build_records(items, found, ingest, source_name)
+        fetched = [i.ref.uri for i in items if i.known]
+        with db.session(write=True) as session:
+            forget_attempts_in(session, hashes)  # even if another delivery stored the batch
+            if outbox_id is not None and not claim_for_done_in(session, outbox_id):
+                return None
+            result = save_batch_in(
+                session, source_id, model.version_id, records, failures, cursor, ingest.phash_distance, fetched=fetched
+            )
+            counts = BatchCounts(result, failures, sum(1 for i in items if i.known))
+            if outbox_id is not None:
+                mark_done_in(session, outbox_id, worker, counts.as_json())
+    except Exception:
+        _forgive(db, hashes)  # an exception is not a kill: no need to check these photos alone next time
+        raise
     return counts
+
+
+def _forgive(db: Database, hashes: list[str]) -> None:
+    try:
+        forget_attempts(db, hashes)
+    except StorageError as exc:  # the database may be what failed; the counts then only cost a lone check
+        log.warning("cannot clear the attempt counts of %d photo(s): %s", len(hashes), exc)
 
 
 def _accepted(item: Item, detections: list[DetectionRecord], thumbnail_size: int) -> ImageRecord:
