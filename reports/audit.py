@@ -23,21 +23,33 @@ DRAWS = 4000
 CATEGORIES = ("brand", "nologo", "other")  # what a judged photo shows, seen from one brand
 
 
-def _beta_counts(draws: np.ndarray, cap: float) -> tuple[float, float]:
-    """(hits, trials) such that Beta(hits + 1, trials - hits + 1) has the draws' mean and variance."""
-    mean, var = float(np.mean(draws)), float(np.var(draws))
+def _beta_counts(draws: np.ndarray, cap: float, scale: float = 1.0) -> tuple[float, float]:
+    """(hits, trials) with hits / trials the draws' mean and Beta(hits + 1, trials - hits + 1)'s long tail theirs.
+
+    Rates near 0 or 1 are skewed (no false alarm seen among a stratum's judged photos can still hide
+    many), so rather than the variance the Beta matches the draws' 97.5% quantile (2.5% for rates above
+    one half), the draws' spread around their mean times sqrt(scale) first; never more certain than
+    counting `cap` photos once.
+    """
+    from scipy.stats import beta
+
+    mean = float(np.mean(draws))
     if not np.isfinite(mean):
         return 0.0, 0.0
-    mean = min(max(mean, 1e-9), 1 - 1e-9)
-    total = mean * (1 - mean) / var - 1 if var > 0 else float("inf")
-    a, b = mean * total, (1 - mean) * total
-    if not np.isfinite(total) or a + b - 2 > cap:  # no more certain than counting every photo once
-        return mean * cap, cap
-    if a < 1:  # keep the mean, make the posterior a proper count of zero hits
-        a, b = 1.0, (1 - mean) / mean
-    if b < 1:
-        a, b = mean / (1 - mean), 1.0
-    return a - 1, a + b - 2
+    level = 0.975 if mean < 0.5 else 0.025
+    target = mean + np.sqrt(scale) * (float(np.quantile(draws, level)) - mean)
+
+    def too_wide(trials: float) -> bool:
+        quantile = float(beta.ppf(level, mean * trials + 1, (1 - mean) * trials + 1))
+        return quantile > target if level > 0.5 else quantile < target
+
+    low, high = 1e-3, max(cap, 2e-3)
+    if too_wide(high):
+        return mean * high, high
+    for _ in range(50):  # bisection on log(trials): the tail comes in as the trials grow
+        middle = float(np.sqrt(low * high))
+        low, high = (middle, high) if too_wide(middle) else (low, middle)
+    return mean * low, low
 
 
 def _category(present: dict[str, bool], brand: str) -> str:
@@ -53,10 +65,13 @@ def estimate_rates(
     thresholds: dict[str, float] | None = None,
     seed: int = 0,
     draws: int = DRAWS,
+    for_counts: bool = True,
 ) -> dict[str, Any]:
     """Per brand audited recall and FPR from frame photos (image_id, stratum, detected) and sample judgments.
 
-    `judged` rows carry image_id, brand and present; photos outside the frame are ignored.
+    `judged` rows carry image_id, brand and present; photos outside the frame are ignored. The effective
+    counts are for correcting counts (recall and FPR drawn apart, see _joint_scales); with for_counts
+    False they describe each rate on its own.
     """
     rng = np.random.default_rng(seed)
     strata = {p.image_id: p.stratum for p in frame}
@@ -75,12 +90,12 @@ def estimate_rates(
             if brand in present:
                 key = (strata[image_id], detected_in[image_id])
                 counts[key][CATEGORIES.index(_category(present, brand))] += 1
-        result[brand] = _brand_rates(rng, sizes, counts, draws, (thresholds or {}).get(brand))
+        result[brand] = _brand_rates(rng, sizes, counts, draws, (thresholds or {}).get(brand), for_counts)
     return result
 
 
 def _brand_rates(
-    rng: np.random.Generator, sizes: dict, counts: dict, draws: int, threshold: float | None
+    rng: np.random.Generator, sizes: dict, counts: dict, draws: int, threshold: float | None, for_counts: bool
 ) -> dict[str, Any]:
     by_stratum: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(3))
     for (stratum, _), n in counts.items():
@@ -98,6 +113,7 @@ def _brand_rates(
     fp_nologo, tn_nologo = totals[(True, "nologo")], totals[(False, "nologo")]
     fp_other, tn_other = totals[(True, "other")], totals[(False, "other")]
     entry: dict[str, Any] = {"threshold": threshold}
+    scales = _joint_scales(tp, fn, fp_nologo + fp_other, tn_nologo + tn_other) if for_counts else {}
     for name, hits, misses, hit_key, all_key in (
         ("recall", tp, fn, "tp", "positives"),
         ("fpr", fp_nologo + fp_other, tn_nologo + tn_other, "fp", "negatives"),
@@ -111,7 +127,9 @@ def _brand_rates(
         if rate.size < draws // 2:  # the class barely exists in the frame: no rate
             entry.update({hit_key: 0, all_key: 0, name: None, f"{name}_interval": None})
             continue
-        k, n = _beta_counts(rate, cap=float(np.mean(total)))
+        k, n = _beta_counts(
+            rate, cap=float(np.mean(total)), scale=scales.get("recall" if name == "recall" else "fpr", 1.0)
+        )
         entry.update(
             {
                 hit_key: round(k, 3),
@@ -120,19 +138,13 @@ def _brand_rates(
                 f"{name}_interval": [float(np.quantile(rate, 0.025)), float(np.quantile(rate, 0.975))],
             }
         )
-    if entry["negatives_nologo"]:
-        _sum_parts(
-            entry, float(np.mean((fp_nologo + tn_nologo) / np.maximum(fp_nologo + tn_nologo + fp_other + tn_other, 1)))
-        )
-    entry["allocation"] = _allocation(
-        sizes,
-        counts,
-        by_stratum,
-        float(np.mean(tp / np.maximum(tp + fn, 1))),
-        float(np.mean((fp_nologo + fp_other) / np.maximum(fp_nologo + fp_other + tn_nologo + tn_other, 1))),
-        float(np.mean(tp + fn)),
-        float(np.mean(fp_nologo + fp_other + tn_nologo + tn_other)),
+    # The feed's share of no-logo photos among the brand's negatives: the overall FPR weighs its parts so.
+    entry["nologo_share"] = float(
+        np.mean((fp_nologo + tn_nologo) / np.maximum(fp_nologo + tn_nologo + fp_other + tn_other, 1))
     )
+    if entry["negatives_nologo"]:
+        sum_parts(entry, entry["nologo_share"])
+    entry["allocation"] = _allocation(sizes, counts, by_stratum, float(np.mean(tp + fn)))
     judged = {key: int(n.sum()) for key, n in counts.items()}
     entry["judged"] = sum(judged.values())
     entry["judged_detected"] = sum(n for (_, d), n in judged.items() if d)
@@ -153,15 +165,43 @@ def _brand_rates(
     return entry
 
 
-def _allocation(
-    sizes: dict, counts: dict, by_stratum: dict, recall: float, fpr: float, positives: float, negatives: float
-) -> dict[str, Any]:
-    """Per rate, each stratum's N_h x s_h (s_h: the spread of the ratio's linearised values) and the ratio's
-    denominator: what a Neyman allocation of more judgments needs (monitor.review.sampling)."""
-    out: dict[str, Any] = {"recall": {"total": positives, "strata": {}}, "fpr": {"total": negatives, "strata": {}}}
+def _joint_scales(tp: np.ndarray, fn: np.ndarray, fp: np.ndarray, tn: np.ndarray) -> dict[str, float]:
+    """Factors on the variances of recall and FPR so that reports, which draw the two independently, give
+    the corrected counts the uncertainty they have under the audit's joint draws.
+
+    Judged photos of the brand's detected cells are hits or false alarms: the audit's tp and fp move
+    against each other (their sum is the detected count), so recall and FPR err together, and in the
+    corrected count T = (observed - FPR N) / (recall - FPR) those errors largely cancel. Drawn apart,
+    a false alarm too many moves T by (1 - recall + 1 - FPR) / (recall - FPR) instead of 1 photo, and a
+    missed photo (fn) by recall / (recall - FPR). So recall keeps only its variance from fn (given fp),
+    times ((recall - FPR) / recall)^2, and FPR's variance is times ((recall - FPR) / (1 - FPR))^2: exact
+    for the frame's total and for windows of its prevalence, close for the others. The rates' own
+    intervals (recall_interval, fpr_interval) stay as they are.
+    """
+    recall = tp / np.maximum(tp + fn, 1)
+    fpr = fp / np.maximum(fp + tn, 1)
+    r, f = float(np.mean(recall)), float(np.mean(fpr))
+    if not np.isfinite(r) or not np.isfinite(f) or r - f < 0.1:  # no correction for such a brand anyway
+        return {"recall": 1.0, "fpr": 1.0}
+    var_recall, var_fp = float(np.var(recall)), float(np.var(fp))
+    given_fp = var_recall
+    if var_fp > 0 and var_recall > 0:
+        given_fp = var_recall - float(np.cov(recall, fp)[0, 1]) ** 2 / var_fp
+    share = max(given_fp, 0.0) / var_recall if var_recall > 0 else 1.0
+    return {"recall": share * ((r - f) / r) ** 2, "fpr": ((r - f) / (1 - f)) ** 2}
+
+
+def _allocation(sizes: dict, counts: dict, by_stratum: dict, positives: float) -> dict[str, Any]:
+    """What a Neyman allocation of more judgments needs (monitor.review.sampling): the brand's photos in
+    the frame, and per stratum N_h and N_h x S_h, S_h the spread of z = missed (+1) or false alarm (-1).
+
+    The corrected count of the frame is tp + fn = observed - fp + fn, so its error is that of fn - fp,
+    the sum over strata of N_h times the mean z of the stratum's photos.
+    """
+    out: dict[str, Any] = {"count": {"total": positives, "strata": {}}}
     for stratum in sorted({s for s, _ in sizes}):
         size = sum(v for (t, _), v in sizes.items() if t == stratum)
-        moments = {"recall": [0.0, 0.0], "fpr": [0.0, 0.0]}
+        mean = square = 0.0
         for detected in (True, False):
             cell = sizes.get((stratum, detected), 0)
             if not cell:
@@ -169,21 +209,15 @@ def _allocation(
             seen = counts.get((stratum, detected), np.zeros(3))
             seen = seen if seen.sum() else by_stratum.get(stratum, np.zeros(3))
             share = (seen + 0.5) / (seen.sum() + 1.5)  # Jeffreys: an unseen kind of photo is not ruled out
-            weight = cell / size
-            for rate, z_brand, z_other in (
-                ("recall", (1 - recall if detected else -recall), 0.0),
-                ("fpr", 0.0, (1 - fpr if detected else -fpr)),
-            ):
-                mean = share[0] * z_brand + (share[1] + share[2]) * z_other
-                square = share[0] * z_brand**2 + (share[1] + share[2]) * z_other**2
-                moments[rate][0] += weight * mean
-                moments[rate][1] += weight * square
-        for rate, (mean, square) in moments.items():
-            out[rate]["strata"][stratum] = [size, size * float(np.sqrt(max(square - mean**2, 0.0)))]
+            # Detected: a photo without the brand is a false alarm (-1); not detected: one with it is missed.
+            z = -(share[1] + share[2]) if detected else share[0]
+            mean += cell / size * z
+            square += cell / size * abs(z)
+        out["count"]["strata"][stratum] = [size, size * float(np.sqrt(max(square - mean**2, 0.0)))]
     return out
 
 
-def _sum_parts(entry: dict[str, Any], nologo_share: float) -> None:
+def sum_parts(entry: dict[str, Any], nologo_share: float) -> None:
     """Make the overall FPR's counts the sum of the no-logo and other-brand parts' counts.
 
     Reports derive the other-brand part as fp - fp_nologo over negatives - negatives_nologo, and the
@@ -244,24 +278,34 @@ def _when(text: Any) -> str:
 def with_audited_rates(db: Any, version: dict[str, Any]) -> dict[str, Any]:
     """The model version row with metrics["error_rates"] using the feed audit for brands with enough judgments.
 
-    Other brands keep the bundle's held-out rates. Each brand entry says which rates it carries under
+    The audit is pooled with the bundle's held-out rates as far as they agree (reports.audit_pool);
+    other brands keep the bundle's held-out rates. Each brand entry says which rates it carries under
     "used", and "detail" says it for the whole report (audit of N photos and when, or held-out rates).
     """
+    from reports.audit_pool import pool_brands
+
     metrics = dict(version.get("metrics") or {})
     bundle = metrics.get("error_rates") if isinstance(metrics.get("error_rates"), dict) else None
     audit = audited_rates(db, int(version["id"]))
     chosen = {b: e for b, e in ((audit or {}).get("brands") or {}).items() if e.get("enough")}
     if not chosen:
         return version
+    bundle_brands = (bundle or {}).get("brands") or {}
     held_out = {
-        b: dict(e, used="held-out")
-        for b, e in ((bundle or {}).get("brands") or {}).items()
-        if b not in chosen and isinstance(e, dict)
+        b: dict(e, used="held-out") for b, e in bundle_brands.items() if b not in chosen and isinstance(e, dict)
     }
-    audited = {b: dict(e, used="audit") for b, e in chosen.items()}
+    held = {b: e for b, e in bundle_brands.items() if isinstance(e, dict)}
+    audited = {
+        brand: dict(entry, used="audit+held-out" if any(w["weight"] for w in entry["pooled"].values()) else "audit")
+        for brand, entry in pool_brands(chosen, held).items()
+    }
+    weights = ", ".join(
+        f"{b} " + "/".join(f"{w['weight']:.1f}" for w in e["pooled"].values()) for b, e in sorted(audited.items())
+    )
     parts = [
-        f"{', '.join(sorted(audited))}: audit of {audit['photos']} judged feed photos, stratified random "
-        f"sample weighted by stratum size (last judged {_when(audit['measured_at'])} UTC)"
+        f"{', '.join(sorted(audited))}: audit of {audit['photos']} feed photos (stratified random sample, "
+        f"last judged {_when(audit['measured_at'])} UTC) pooled with held-out counts where they agree "
+        f"(held-out weight, recall/no-logo/other: {weights})"
     ]
     if held_out:
         parts.append(

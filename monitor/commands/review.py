@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
             None, "--token", envvar="MONITOR_REVIEW_TOKEN", help="Secret the page must be opened with (?token=...)."
         ),
         precision: float = typer.Option(
-            0.05, "--precision", help="Wanted 95% half-width of every rate (sizes the sample)."
+            0.1,
+            "--precision",
+            help="Wanted 95% half-width of every brand's corrected counts, relative (0.1: +/-10%); sizes the sample.",
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
         who: str | None = typer.Option(None, "--who", help="Name stored with each judgment."),
@@ -73,7 +75,8 @@ def register(app: typer.Typer) -> None:
             plan = session.plan()
             typer.echo(
                 f"reviewing model version {session.version_id} ({session.mode} mode): {len(session.queue)} "
-                f"photos queued; about {plan.more_total} more judgments needed for +/-{precision:.0%}"
+                f"photos queued; about {plan.more_total} more judgments needed for corrected counts "
+                f"within +/-{precision:.0%}"
             )
             typer.echo(f"open {server.url}" + ("?token=..." if token else "") + "  (Ctrl-C to stop)")
             try:

@@ -138,7 +138,7 @@ def _progress(plan: Any) -> str:
         for s in plan.sizes
     )
     return (
-        f"<p>For every brand's recall and false-positive rate within +/-{plan.precision:.0%} (95%): "
+        f"<p>For every brand's corrected counts within +/-{plan.precision:.0%} (95%, from the audit alone): "
         f"<b id='more'>about {plan.more_total} more judgments needed</b>.</p><table><tr><th>stratum</th>"
         f"<th>photos</th><th>judged</th><th>more needed</th><th>driven by</th></tr>{rows}</table>"
     )

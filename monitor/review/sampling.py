@@ -11,7 +11,7 @@ from typing import Any
 from reports.audit import MIN_JUDGED
 from storage.judgments import NO_DETECTION
 
-DEFAULT_PRECISION = 0.05  # half-width of the 95% interval of each rate
+DEFAULT_PRECISION = 0.1  # half-width of the corrected counts' 95% interval from the audited rates, relative
 
 
 @dataclass
@@ -53,18 +53,45 @@ def strata(frame: Sequence[Any], seed: int) -> dict[str, list[Any]]:
     return {s: sorted(photos, key=lambda p: _key(seed, p.sha256)) for s, photos in sorted(grouped.items())}
 
 
-def neyman(allocation: dict[str, Any], precision: float) -> dict[str, int]:
-    """Judged photos per stratum for one rate's 95% half-width to reach `precision` (Neyman allocation).
+def count_allocation(audit: dict[str, Any] | None, precision: float) -> dict[str, int]:
+    """Judged photos per stratum for every brand's corrected count to reach a 95% half-width of `precision`
+    (relative: 0.1 is +/-10%) from the audit alone: a compromise Neyman allocation.
 
-    `allocation` holds the ratio's denominator ("total") and per stratum [N_h, N_h s_h]; with the
-    variance target V = (precision / 1.96)^2 of R = Y / X, n_h = N_h s_h sum(N_k s_k) / (X^2 V + sum(N_k s_k^2)).
+    A brand's corrected count is tp + fn = observed - fp + fn; the error of fn - fp is a stratified
+    estimate with variance sum_h (N_h S_h)^2 (1 / n_h - 1 / N_h) (`allocation` of reports.audit). Its
+    relative variance summed over brands, sum_h A_h / n_h, is smallest for n_h proportional to
+    sqrt(A_h); the total is the least that brings every brand under `precision`.
     """
-    strata, total = allocation["strata"], allocation["total"]
-    spread = sum(ns for _, ns in strata.values())
-    if not total or not spread:
+    terms: list[dict[str, float]] = []
+    sizes: dict[str, int] = {}
+    for entry in ((audit or {}).get("brands") or {}).values():
+        count = (entry.get("allocation") or {}).get("count")
+        if not count or not count["total"]:
+            continue
+        brand = {}
+        for stratum, (size, spread) in count["strata"].items():
+            sizes[stratum] = int(size)
+            brand[stratum] = (spread / count["total"]) ** 2
+        terms.append(brand)
+    weight = {s: math.sqrt(sum(t.get(s, 0.0) for t in terms)) for s in sizes}
+    total_weight = sum(weight.values())
+    if not total_weight:
         return {}
-    denominator = total**2 * (precision / 1.96) ** 2 + sum(ns**2 / n for n, ns in strata.values() if n)
-    return {s: min(n, math.ceil(ns * spread / denominator)) for s, (n, ns) in strata.items()}
+    share = {s: w / total_weight for s, w in weight.items()}
+    wanted = (precision / 1.96) ** 2
+
+    def judged(scale: float) -> dict[str, float]:
+        return {s: min(max(scale * share[s], 1.0), sizes[s]) for s in sizes}
+
+    def worst(scale: float) -> float:
+        n = judged(scale)
+        return max(sum(a * (1 / n[s] - 1 / sizes[s]) for s, a in t.items()) for t in terms)
+
+    low, high = 1.0, float(sum(sizes.values()))
+    while high - low > 1:
+        middle = (low + high) / 2
+        low, high = (low, middle) if worst(middle) <= wanted else (middle, high)
+    return {s: math.ceil(n) for s, n in judged(high).items()}
 
 
 def plan_sample(
@@ -73,11 +100,11 @@ def plan_sample(
     audit: dict[str, Any] | None,
     precision: float = DEFAULT_PRECISION,
 ) -> Plan:
-    """Per stratum, the judged photos needed for every brand's recall and FPR to reach +/- precision.
+    """Per stratum, the judged photos needed for every brand's corrected counts to reach +/- precision (relative).
 
-    A pilot of MIN_JUDGED photos per stratum first; then, from the judgments so far, a Neyman
-    allocation per rate (more where a stratum is large and its photos disagree most), the largest
-    need of any rate per stratum.
+    A pilot of MIN_JUDGED photos per stratum first; then, from the judgments so far, the compromise
+    Neyman allocation of `count_allocation` (more where a stratum is large, its photos disagree most,
+    and the rates it informs move the corrected counts most).
     """
     sizes: dict[str, int] = {}
     for photo in frame:
@@ -88,11 +115,9 @@ def plan_sample(
             judged[stratum] += 1
     target = {s: min(MIN_JUDGED, n) for s, n in sizes.items()}
     why = {s: "pilot" for s in sizes}
-    for brand, entry in ((audit or {}).get("brands") or {}).items():
-        for rate, allocation in (entry.get("allocation") or {}).items():
-            for stratum, wanted in neyman(allocation, precision).items():
-                if stratum in sizes and wanted > target[stratum]:
-                    target[stratum], why[stratum] = wanted, f"{brand} {rate}"
+    for stratum, wanted in count_allocation(audit, precision).items():
+        if stratum in sizes and wanted > target[stratum]:
+            target[stratum], why[stratum] = wanted, "corrected counts"
     return Plan(sizes, judged, target, precision, why)
 
 

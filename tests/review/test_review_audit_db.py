@@ -63,9 +63,15 @@ def test_judging_the_sample_queue_gives_audited_rates_reports_can_read(db_url: s
         merged = with_audited_rates(feed.db, version)
         rates = read_error_rates(merged["metrics"])
         assert rates.brands["Umbrella"].positives == 40  # not audited: the bundle's held-out rates
-        assert abs(rates.brands["Acme"].recall - audit["brands"]["Acme"]["recall"]) < 1e-3
+        acme = merged["metrics"]["error_rates"]["brands"]["Acme"]
+        # Pooled with the bundle's held-out recall (30 of 40) by the weight the audit's agreement gives it.
+        weight = acme["pooled"]["recall"]["weight"]
+        own = audit["brands"]["Acme"]
+        pooled = (weight * 30 + own["tp"]) / (weight * 40 + own["positives"])
+        assert 0 <= weight <= 1 and abs(rates.brands["Acme"].recall - pooled) < 1e-3
+        assert acme["used"] == ("audit+held-out" if weight else "audit")
         detail = merged["metrics"]["error_rates"]["detail"]
-        assert f"audit of {len(queued)} judged feed photos" in detail and "Umbrella: the model bundle's" in detail
+        assert f"audit of {len(queued)} feed photos" in detail and "Umbrella: the model bundle's" in detail
         assert version["metrics"] is bundle  # the row itself is left alone
     finally:
         feed.db.dispose()

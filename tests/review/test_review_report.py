@@ -49,11 +49,11 @@ def test_a_report_uses_the_audit_where_enough_is_judged_and_the_bundle_elsewhere
 
         report = build_campaign_report(db, Campaign())
         rates = report.model_version["metrics"]["error_rates"]
-        assert rates["brands"]["Acme"]["used"] == "audit" and rates["brands"]["Globex"]["used"] == "held-out"
-        assert f"Acme: audit of {audit['photos']} judged feed photos" in rates["detail"]
+        assert rates["brands"]["Acme"]["used"].startswith("audit") and rates["brands"]["Globex"]["used"] == "held-out"
+        assert f"Acme: audit of {audit['photos']} feed photos" in rates["detail"]
         assert "Globex: the model bundle's held-out rates (split: 120 held-out drawn photos" in rates["detail"]
         adjusted = report.adjusted.set_index(["brand", "window"])
-        assert abs(adjusted.loc[("Acme", "during"), "recall"] - audit["brands"]["Acme"]["recall"]) < 1e-3
+        assert abs(adjusted.loc[("Acme", "during"), "recall"] - rates["brands"]["Acme"]["recall"]) < 1e-3
         assert adjusted.loc[("Globex", "during"), "recall"] == 36 / 40
         html = [p for p in write_report(report, tmp_path / "out", ["html"]) if p.suffix == ".html"][0]
         assert "Acme: audit of" in html.read_text(encoding="utf-8")
