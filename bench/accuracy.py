@@ -95,6 +95,12 @@ def main() -> None:
         help="window training: also single-window positives (tiles a box lies mostly inside)",
     )
     parser.add_argument(
+        "--window-views",
+        type=int,
+        default=2,
+        help="window training (--compare windows@S): views per photo (each view is a bag of 10 windows)",
+    )
+    parser.add_argument(
         "--mined-windows",
         type=int,
         default=2,
@@ -260,7 +266,7 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
             if not (was.get("head_trained_on") == "feature_windows" and float(was.get("scale", 0)) == windows.scale):
                 if windows.scale not in heads:
                     started = time.time()
-                    heads[windows.scale] = train(train_set, tiling=windows, **recipe)
+                    heads[windows.scale] = train(train_set, tiling=windows, **{**recipe, "views": args.window_views})
                     print(json.dumps({f"trained {name}": round(time.time() - started, 1)}), file=sys.stderr)
                 model = heads[windows.scale]
         kept = (model.info, model.calibration, model.thresholds, model.metrics)

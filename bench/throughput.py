@@ -7,7 +7,8 @@ same for the inference copy ("graph"), and naive loops with one call per photo: 
 Keras model (what plain code does) and our compiled function (what batching alone gains).
 Also the per-photo cost of small-logo scorings on decoded photos, interleaved round by round: whole photo,
 3x3 crops (ten backbone passes) and feature-map windows (one pass on the photo enlarged 1.5x / 2x).
-Usage: python bench/throughput.py [--photos 256] [--precision auto|float32|bfloat16]
+Also the feature_windows pipeline on the files against the bare backbone at the enlarged size (--windows-pipeline).
+Usage: python bench/throughput.py [--photos 256] [--precision auto|float32|bfloat16] [--windows-pipeline 1.5]
        python bench/throughput.py --only-scorings [--scoring-photos 16] [--rounds 3]   (about 3 minutes)
 """
 
@@ -44,6 +45,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the scoring comparison")
     parser.add_argument("--window-scales", default="1.5,2", help="feature_windows scales to compare")
     parser.add_argument("--only-scorings", action="store_true", help="only the scoring comparison")
+    parser.add_argument(
+        "--windows-pipeline",
+        type=float,
+        default=1.5,
+        help="also time feature_windows scoring of the files at this scale against the bare backbone on the "
+        "enlarged photos (the same work); 0: skip",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -113,6 +121,7 @@ def main() -> None:
             scores_fn(image).numpy()
         naive_graph = len(naive_paths) / (time.perf_counter() - start)
         scorings = compare_scorings(model, paths[: args.scoring_photos], args) if args.scoring_photos else None
+        windows = windows_pipeline(model, paths, args) if args.windows_pipeline else None
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -136,10 +145,50 @@ def main() -> None:
                 "pipeline_vs_naive_graph": round(pipeline / naive_graph, 2),
                 "peak_rss_mb": round(peak, 1),
                 "scorings": scorings,
+                "windows_pipeline": windows,
             },
             indent=2,
         )
     )
+
+
+def windows_pipeline(model, paths: list, args) -> dict:
+    """Files -> feature_windows scores (decode and resize a batch ahead, one enlarged pass, head on windows)
+    against the bare Keras backbone at the enlarged size on pre-decoded tensors: the same backbone work."""
+    import numpy as np
+    import tensorflow as tf
+
+    from classifier.backbones import build_backbone
+    from classifier.images import read_rgb
+    from classifier.tiling import Tiling
+
+    tiling = Tiling(True, 3, 0.25, "feature_windows", args.windows_pipeline)
+    side, batch = tiling.pass_side(model.input_size), args.batch_size
+    model.scores((read_rgb(p) for p in paths[:batch]), tiling=tiling, batch_size=batch)  # trace once
+    start = time.perf_counter()
+    scores = model.scores((read_rgb(p) for p in paths), tiling=tiling, batch_size=batch)
+    pipeline = len(paths) / (time.perf_counter() - start)
+    assert scores.shape == (len(paths), len(model.classes))
+    big = build_backbone(model.backbone, "none", side)
+    pixels = tf.constant(
+        np.stack([np.asarray(tf.image.resize(read_rgb(p), [side, side], method="area")) for p in paths[:batch]]) / 127.5
+        - 1.0,
+        dtype=tf.float32,
+    )
+    bare = tf.function(lambda x: big(x, training=False))
+    bare(pixels)
+    rounds = max(1, len(paths) // batch)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        bare(pixels).numpy()
+    backbone = rounds * batch / (time.perf_counter() - start)
+    return {
+        "scale": tiling.scale,
+        "pass_side": side,
+        "pipeline_images_per_s": round(pipeline, 2),
+        "backbone_images_per_s": round(backbone, 2),
+        "pipeline_vs_backbone": round(pipeline / backbone, 3),
+    }
 
 
 def compare_scorings(model, paths: list, args) -> dict:

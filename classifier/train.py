@@ -301,7 +301,7 @@ def train(
     }
     if on_windows:
         training.update(
-            {"window_bags": len(x_train), "single_window_negatives": single_negatives, "mined_windows": mined}
+            {"window_bags": len(x_train), "logo_free_tiles": single_negatives, "mined_window_bags": mined}
         )
     scores = extra = groups = None
     if len(valid_set):

@@ -5,7 +5,8 @@ label applies to the max over the windows of the head's scores, which is exactly
 backbone is frozen, so each view's window features are computed once (classifier.features.FeatureCache).
 Hard negatives: every window of a no-logo photo (its bag's max must stay low), the tiles of boxed photos
 that no box touches, and for photos without boxes the tiles the head scores lowest for the photo's brands
-(mined after a first fit). Those negatives, and the tiles a box lies mostly inside, are bags of one window."""
+(mined after a first fit). Those logo-free tiles are packed into bags of their own, and each tile a box lies
+mostly inside goes into a bag with logo-free fillers, labelled with its brand (see `pack`)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,26 @@ def bag_scores(model, bags: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.asarray(fn.predict(bags, batch_size=batch_size, verbose=0), np.float32)
 
 
-def _single(window: np.ndarray, windows: int) -> np.ndarray:
-    """A bag of one window (repeated, so the max over the bag is that window's score)."""
-    return np.repeat(window[None], windows, axis=0)
+def pack(windows: Sequence[np.ndarray], targets: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Single labelled windows as bags of `size`, each window about once (not `size` copies of one): logo-free
+    ones packed together (label: no brand), each positive with logo-free fillers (its label; without any
+    logo-free window it fills its bag alone). Returns (bags (M, size, D), labels (M, C))."""
+    free = [w for w, t in zip(windows, targets, strict=True) if not t.any()]
+    bags, labels = [], []
+    for start in range(0, len(free), size):
+        chunk = free[start : start + size]
+        chunk += [free[i % len(free)] for i in range(size - len(chunk))]  # the last bag topped up from the start
+        bags.append(np.stack(chunk))
+        labels.append(np.zeros_like(targets[0]))
+    filler = 0
+    for window, target in zip(windows, targets, strict=True):
+        if not target.any():
+            continue
+        others = [free[(filler + i) % len(free)] for i in range(size - 1)] if free else [window] * (size - 1)
+        filler += size - 1
+        bags.append(np.stack([window, *others]))
+        labels.append(target)
+    return np.stack(bags).astype(np.float32), np.stack(labels).astype(np.float32)
 
 
 def window_bags(
@@ -50,15 +68,13 @@ def window_bags(
     classes: Sequence[str],
     positives: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Training bags from cached window features (N, views, W, D): one bag per view, plus bags of one window
-    for the tiles of boxed whole photos (plain view): logo-free ones as negatives and, when `positives`,
-    ones a box lies mostly inside as that brand. Returns (bags, labels, single-window negatives)."""
+    """Training bags from cached window features (N, views, W, D): one bag per view, plus the tiles of boxed
+    whole photos (plain view) as single windows (see `pack`): logo-free ones as negatives and, when
+    `positives`, ones a box lies mostly inside as that brand. Returns (bags, labels, logo-free tiles)."""
     count, views, windows, dim = features.shape
-    bags = [features.reshape(count * views, windows, dim)]
-    targets = [np.repeat(labels, views, axis=0)]
     index = {c: i for i, c in enumerate(classes)}
     tiles = tiling.boxes()[1:]
-    extra, extra_labels, negatives = [], [], 0
+    singles, targets = [], []
     for row, item in enumerate(items):
         if item.crop is not None or not boxes_cover(item.example):
             continue
@@ -68,21 +84,24 @@ def window_bags(
             target = np.zeros(len(classes), np.float32)
             for brand in brands:
                 target[index[brand]] = 1.0
-            negatives += not brands
-            extra.append(_single(features[row, 0, 1 + offset], windows))
-            extra_labels.append(target)
-    if extra:
-        bags.append(np.stack(extra))
-        targets.append(np.stack(extra_labels))
-    return np.concatenate(bags).astype(np.float32), np.concatenate(targets).astype(np.float32), negatives
+            singles.append(features[row, 0, 1 + offset])
+            targets.append(target)
+    bags = [features.reshape(count * views, windows, dim)]
+    bag_labels = [np.repeat(labels, views, axis=0)]
+    if singles:
+        packed, packed_labels = pack(singles, targets, windows)
+        bags.append(packed)
+        bag_labels.append(packed_labels)
+    negatives = sum(not t.any() for t in targets)
+    return np.concatenate(bags).astype(np.float32), np.concatenate(bag_labels).astype(np.float32), negatives
 
 
 def mine_low_windows(
     model, items: Sequence[Item], labels: np.ndarray, features: np.ndarray, per_photo: int, below: float = 0.5
 ) -> np.ndarray:
-    """Bags of one window: for each whole logo photo without boxes, its `per_photo` tiles the head scores
-    lowest for the photo's brands, kept only when under `below` x the photo's best window (a logo filling the
-    photo lights every tile, and gives none). Plain view only; shape (M, W, D)."""
+    """Logo-free bags (M, W, D) packed from the tiles of each whole logo photo without boxes that the head
+    scores lowest for the photo's brands (`per_photo` of them), kept only when under `below` x the photo's best
+    window (a logo filling the photo lights every tile, and gives none). Plain view only."""
     rows = [
         row
         for row, item in enumerate(items)
@@ -99,5 +118,7 @@ def mine_low_windows(
         brands = labels[row] > 0
         own = scores[position][:, brands].max(axis=1)  # (W,): each window's score for the photo's brands
         tiles = np.argsort(own[1:])[:per_photo] + 1
-        out.extend(_single(plain[position, tile], windows) for tile in tiles if own[tile] < below * own.max())
-    return np.stack(out).astype(np.float32) if out else np.zeros((0, windows, dim), np.float32)
+        out.extend(plain[position, tile] for tile in tiles if own[tile] < below * own.max())
+    if not out:
+        return np.zeros((0, windows, dim), np.float32)
+    return pack(out, [np.zeros(1, np.float32)] * len(out), windows)[0]

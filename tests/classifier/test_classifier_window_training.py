@@ -148,7 +148,7 @@ def test_the_bundle_records_window_training_and_a_different_scoring_warns(corner
     model = corner[0]
     training = model.info["training"]
     assert training["head_trained_on"] == "feature_windows"
-    assert training["single_window_negatives"] > 0 and training["window_bags"] > 0
+    assert training["logo_free_tiles"] > 0 and training["window_bags"] > 0
     loaded = LogoClassifier.load(model.save(tmp_path / "bundle"))
     assert loaded.info["training"]["tiling"]["head_trained_on"] == "feature_windows"
     same = TilingSettings(enabled=True, mode="feature_windows", scale=2.0)
@@ -179,13 +179,17 @@ def test_window_bags_label_tiles_from_the_boxes():
     labels = np.array([[1, 0], [0, 0], [0, 1], [1, 0]], np.float32)
     features = np.arange(4 * 2 * 10 * 3, dtype=np.float32).reshape(4, 2, 10, 3)
     bags, targets, negatives = window_bags(items, labels, features, WINDOWS, ["Red", "Blue"])
-    # 8 views as bags, then one-window bags of the boxed whole photo's tiles only: the top-left tile holds
-    # the box (a positive), tiles the box does not touch are negatives, none of the others' tiles
-    assert len(bags) == 8 + 1 + negatives and negatives >= 5
-    assert targets[8].tolist() == [1.0, 0.0] and not targets[9:].any()
-    np.testing.assert_array_equal(bags[8], np.repeat(features[0, 0, 1][None], 10, axis=0))
+    # 8 views as bags; then only the boxed whole photo's tiles: the top-left one holds the box (a positive),
+    # the 8 the box does not touch are logo-free, packed into one bag of 10 (topped up from its start); the
+    # positive goes into a bag of its own with 9 logo-free fillers
+    assert negatives == 8 and len(bags) == 8 + 2
+    assert not targets[8].any() and targets[9].tolist() == [1.0, 0.0]
+    free = [features[0, 0, 1 + k] for k in range(1, 9)]
+    np.testing.assert_array_equal(bags[8], np.stack(free + free[:2]))
+    np.testing.assert_array_equal(bags[9][0], features[0, 0, 1])
+    assert all(any((w == f).all() for f in free) for w in bags[9][1:])
     without, _, _ = window_bags(items, labels, features, WINDOWS, ["Red", "Blue"], positives=False)
-    assert len(without) == 8 + negatives
+    assert len(without) == 8 + 1
 
 
 def test_window_features_are_cached_apart_from_whole_photo_features(corner):
