@@ -46,13 +46,17 @@ class Scale:
 
 
 # Held-out photos are cheap (drawn and scored, never trained on) and the error-rate correction is only
-# as sure as the rates they measure: hundreds of them, no-logo photos most of all.
+# as sure as the rates they measure: hundreds of them, no-logo photos most of all (at 120 per brand and
+# 500 no-logo photos a weak brand's corrected share of voice could miss by 7 points on seed 3).
+# Training photos: twice as many distinct drawn photos, each seen once per epoch, generalise better than
+# the plain and one augmented view of half as many, at the same training cost (seed 3, held-out AP of
+# Trelo Tea 0.42 -> 0.76, Zorb Energy 0.87 -> 0.95).
 SCALES = {
     "small": Scale(
         train_per_brand=40, train_none=70, holdout_per_brand=40, holdout_none=100, daily_min=12, daily_max=22
     ),
     "full": Scale(
-        train_per_brand=180, train_none=280, holdout_per_brand=120, holdout_none=500, daily_min=40, daily_max=70
+        train_per_brand=360, train_none=560, holdout_per_brand=240, holdout_none=1000, daily_min=40, daily_max=70
     ),
 }
 
