@@ -300,9 +300,7 @@ def train(
         "head_trained_on": HEAD_INPUT if on_windows else "whole",
     }
     if on_windows:
-        training.update(
-            {"window_bags": len(x_train), "logo_free_tiles": single_negatives, "mined_window_bags": mined}
-        )
+        training.update({"window_bags": len(x_train), "logo_free_tiles": single_negatives, "mined_window_bags": mined})
     scores = extra = groups = None
     if len(valid_set):
         if on_windows:  # the cached windows of the plain photos: what predict_windows scores, without a pass
