@@ -53,8 +53,7 @@ def _datasets(world: World) -> tuple[Any, Any, Any]:
     thresholds, the other half measures its error rates at exactly those thresholds.
 
     A split, not the cross-fit `monitor train` does: a cross-fit counts the rates of thresholds chosen on four
-    fifths, which can differ from the stored ones by more than the counts' own noise (the demo's seeds 0 and 1
-    showed false-alarm rates 2.6 standard errors away from the feed's); the report needs the stored ones'."""
+    fifths, not of the stored ones, which are what the report corrects for."""
     from classifier.dataset import load_dataset
 
     calibration, test = load_dataset(world.holdout_dir, progress=False).split(0.5, world.seed)
