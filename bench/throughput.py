@@ -10,6 +10,7 @@ Also the per-photo cost of small-logo scorings on decoded photos, interleaved ro
 Also the feature_windows pipeline on the files against the bare backbone at the enlarged size (--windows-pipeline).
 Usage: python bench/throughput.py [--photos 256] [--precision auto|float32|bfloat16] [--windows-pipeline 1.5]
        python bench/throughput.py --only-scorings [--scoring-photos 16] [--rounds 3]   (about 3 minutes)
+       python bench/throughput.py --only-windows-pipeline [--photos 96]   (its peak RSS alone in the process)
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def main() -> None:
     parser.add_argument("--window-scales", default="1.5,2", help="feature_windows scales to compare")
     parser.add_argument("--only-scorings", action="store_true", help="only the scoring comparison")
     parser.add_argument(
+        "--only-windows-pipeline", action="store_true", help="only the feature_windows pipeline (and its peak RSS)"
+    )
+    parser.add_argument(
         "--windows-pipeline",
         type=float,
         default=1.5,
@@ -72,6 +76,9 @@ def main() -> None:
             ["a", "b", "c"], backbone="inception_v3", weights="none", input_size=299, precision=args.precision, **head
         )
         batch = args.batch_size
+        if args.only_windows_pipeline:  # alone in the process, so the peak is this scoring's (batch --batch-size)
+            print(json.dumps(windows_pipeline(model, paths, args), indent=2))
+            return
         if args.only_scorings:
             result = compare_scorings(model, paths[: args.scoring_photos], args)
             result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -169,6 +176,7 @@ def windows_pipeline(model, paths: list, args) -> dict:
     scores = model.scores((read_rgb(p) for p in paths), tiling=tiling, batch_size=batch)
     pipeline = len(paths) / (time.perf_counter() - start)
     assert scores.shape == (len(paths), len(model.classes))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the bare copy below is built
     big = build_backbone(model.backbone, "none", side)
     pixels = tf.constant(
         np.stack([np.asarray(tf.image.resize(read_rgb(p), [side, side], method="area")) for p in paths[:batch]]) / 127.5
@@ -188,6 +196,7 @@ def windows_pipeline(model, paths: list, args) -> dict:
         "pipeline_images_per_s": round(pipeline, 2),
         "backbone_images_per_s": round(backbone, 2),
         "pipeline_vs_backbone": round(pipeline / backbone, 3),
+        "peak_rss_mb_so_far": round(peak, 1),
     }
 
 
