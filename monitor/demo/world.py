@@ -46,8 +46,8 @@ class Scale:
 
 
 # Held-out photos are cheap (drawn and scored, never trained on) and the error-rate correction is only
-# as sure as the rates they measure: hundreds of them, no-logo photos most of all (at 120 per brand and
-# 500 no-logo photos a weak brand's corrected share of voice could miss by 7 points on seed 3).
+# as sure as the rates they measure: hundreds of them, no-logo photos most of all (each half of the split
+# holds about 120 per brand and 500 no-logo photos).
 # Training photos: twice as many distinct drawn photos, each seen once per epoch, generalise better than
 # the plain and one augmented view of half as many, at the same training cost (seed 3, held-out AP of
 # Trelo Tea 0.42 -> 0.76, Zorb Energy 0.87 -> 0.95).
