@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ingest_helpers import jpeg, rows
 from monitor.batch import read_items
@@ -16,51 +18,57 @@ from monitor.refs import decode_ref, encode_ref
 from monitor.sources.base import ImageRef
 from monitor.sources.readers import Readers
 from storage.batches import enqueue_batch, get_batch, set_payload_digest
-from storage.engine import open_database
+from storage.engine import Database, open_database
 from storage.sources import ensure_source
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}
+
+
+def celery_settings(settings_for, db_url):
+    """Settings of one fake source that detects every brand, run by Celery on the local Redis."""
+    return settings_for(
+        db_url,
+        [{"name": "feed", "kind": "fake"}],
+        classifier={"thresholds": ALWAYS},
+        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
+    )
+
+
+@contextmanager
+def database(url) -> Iterator[Database]:
+    """The database at `url`, disposed afterwards."""
+    db = open_database(url)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def outbox_batch(settings, count=3):
     """An ingest batch of `count` photos (bytes inline, as the fake source gives them) and its honest payload,
     sealed in the outbox row as the fetch task does before it sends the message."""
     refs = [ImageRef(uri=f"fake://feed/{n}", external_id=str(n), data=jpeg(seed=n + 1)) for n in range(count)]
-    db = open_database(settings.database.url)
-    try:
+    with database(settings.database.url) as db:
         source_id = ensure_source(db, "feed", "fake")
         batch_id = enqueue_batch(db, source_id, "ingest", [encode_ref(r) for r in refs])
-    finally:
-        db.dispose()
     readers = Readers(settings)
     try:
         items = read_items(readers.get("feed"), [decode_ref(encode_ref(r)) for r in refs])
     finally:
         readers.close()
     payload = {"items": encode_items(items)}
-    db = open_database(settings.database.url)
-    try:
+    with database(settings.database.url) as db:
         seal_payload(db, batch_id, payload)
-    finally:
-        db.dispose()
     return batch_id, payload
 
 
 def state_of(url, batch_id):
-    db = open_database(url)
-    try:
+    with database(url) as db:
         return get_batch(db, batch_id)
-    finally:
-        db.dispose()
 
 
 def test_a_forged_classify_message_cannot_mark_a_batch_done(db_url, settings_for):
-    settings = settings_for(
-        db_url,
-        [{"name": "feed", "kind": "fake"}],
-        classifier={"thresholds": ALWAYS},
-        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
-    )
+    settings = celery_settings(settings_for, db_url)
     batch_id, payload = outbox_batch(settings)
     classify = make_app(settings).tasks[CLASSIFY_TASK]
     forged_uri = copy.deepcopy(payload)
@@ -78,19 +86,11 @@ def test_a_forged_classify_message_cannot_mark_a_batch_done(db_url, settings_for
 
 
 def test_a_batch_with_undecodable_data_fails_at_once(db_url, settings_for):
-    settings = settings_for(
-        db_url,
-        [{"name": "feed", "kind": "fake"}],
-        classifier={"thresholds": ALWAYS},
-        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
-    )
+    settings = celery_settings(settings_for, db_url)
     batch_id, payload = outbox_batch(settings)
     payload["items"][1]["data"] = "%%% not base64 %%%"
-    db = open_database(settings.database.url)
-    try:
+    with database(settings.database.url) as db:
         seal_payload(db, batch_id, payload)  # bad data the fetch task itself sent (not a forgery)
-    finally:
-        db.dispose()
     make_app(settings).tasks[CLASSIFY_TASK].apply(args=[batch_id, payload])
     batch = state_of(db_url, batch_id)
     assert batch["state"] == "failed" and "classify: " in batch["result"]["error"]
@@ -98,12 +98,7 @@ def test_a_batch_with_undecodable_data_fails_at_once(db_url, settings_for):
 
 
 def test_forged_photos_under_the_real_refs_are_refused_and_recorded(db_url, settings_for):
-    settings = settings_for(
-        db_url,
-        [{"name": "feed", "kind": "fake"}],
-        classifier={"thresholds": ALWAYS},
-        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
-    )
+    settings = celery_settings(settings_for, db_url)
     batch_id, payload = outbox_batch(settings)
     forged = copy.deepcopy(payload)  # the outbox row's refs, exactly; other bytes (with their own sha256)
     for n, entry in enumerate(forged["items"]):
@@ -122,18 +117,11 @@ def test_forged_photos_under_the_real_refs_are_refused_and_recorded(db_url, sett
 
 
 def test_a_classify_message_no_fetch_task_sealed_is_refused(db_url, settings_for):
-    settings = settings_for(
-        db_url,
-        [{"name": "feed", "kind": "fake"}],
-        classifier={"thresholds": ALWAYS},
-        executor={"kind": "celery", "broker_url": "redis://127.0.0.1:6379/15"},
-    )
+    settings = celery_settings(settings_for, db_url)
     batch_id, payload = outbox_batch(settings)
-    db = open_database(settings.database.url)
-    try:
+    with database(settings.database.url) as db:
         set_payload_digest(db, batch_id, None)  # as a batch whose fetch never ran (or ran before the upgrade)
-    finally:
-        db.dispose()
     make_app(settings).tasks[CLASSIFY_TASK].apply(args=[batch_id, payload]).get()
-    assert state_of(db_url, batch_id)["state"] == "pending"
+    batch = state_of(db_url, batch_id)
+    assert batch["state"] == "pending" and "does not match" in batch["result"]["error"]
     assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 0
