@@ -82,8 +82,8 @@ def corner(tmp_path_factory):
     from classifier.train import train
 
     root = tmp_path_factory.mktemp("corner")
-    train_root = _corner_set(root / "train", 16, 16, seed=0)
-    held_root = _corner_set(root / "held", 8, 8, seed=1)
+    train_root = _corner_set(root / "train", 24, 24, seed=0)
+    held_root = _corner_set(root / "held", 24, 24, seed=1)
     dataset = load_dataset(train_root, boxes_csv=train_root / "boxes.csv", progress=False)
     model = train(dataset, cache_dir=root / "cache", tiling=WINDOWS, **RECIPE)
     return model, load_dataset(held_root, progress=False), root
@@ -123,10 +123,11 @@ def test_what_training_scored_is_what_predict_scores(corner):
 def test_window_training_finds_small_corner_logos_on_held_out_photos(corner):
     model, held, _ = corner
     found = _held_out(model, held, WINDOWS)
-    # 16 held-out photos: AP moves by several points between runs (TensorFlow's threads are not bit-for-bit
-    # repeatable; seen 0.74 and 0.79). Chance is about 1/3; the slow test compares with whole-photo training.
-    assert found["macro_average_precision"] >= 0.6, found
-    assert found["brand_top1_accuracy"] >= 0.65, found
+    # TensorFlow's threads are not bit-for-bit repeatable, so the trained head varies between runs: trained on 16
+    # per brand and held out on 8, top-1 fell to 0.625 once in CI. With 24 and 24, six runs two at a time gave
+    # AP 0.96-1.00 and top-1 0.90-1.00. Chance is about 1/3 (AP) and 1/2 (top-1).
+    assert found["macro_average_precision"] >= 0.75, found
+    assert found["brand_top1_accuracy"] >= 0.75, found
 
 
 @pytest.mark.slow
