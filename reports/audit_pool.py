@@ -4,19 +4,18 @@ Held-out photos measure the model on photos like its training photos; the feed c
 recall is often too optimistic on real feeds). Per rate part (recall; false alarms on no-logo photos;
 on photos of other brands) the held-out rate of a brand is taken as the feed's rate plus a shift of
 spread tau, and tau^2 is estimated from how far the held-out rates of all audited brands lie from the
-audited ones beyond counting noise. The held-out counts k_h of n_h then act as a prior for the audit's
-effective counts k_a of n_a with their variance widened by tau^2, which keeps a share w of them:
-pooled counts w k_h + k_a of w n_h + n_a. Where the two agree (tau^2 about 0) they pool in full;
-where the feed differs, the audit decides. One brand's noisy audit cannot by chance agree with a
-held-out rate that the other brands show to be off.
+audited ones beyond counting noise, each brand weighted by how precisely its gap is known. The held-out
+counts k_h of n_h then act as a prior for the audit's effective counts k_a of n_a with their variance
+widened by tau^2, which keeps a share w of them: pooled counts w k_h + k_a of w n_h + n_a. Where the
+two agree (tau^2 about 0) they pool in full; where the feed differs, the audit decides. One brand's
+noisy audit cannot by chance agree with a held-out rate that the other brands show to be off, nor by
+chance disagree with one that the other brands' audits confirm.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
-
-import numpy as np
 
 PARTS = (  # name, hits key, trials key of the entries (the other-brand part is derived)
     ("recall", "tp", "positives"),
@@ -32,16 +31,36 @@ def _moments(hits: float, trials: float) -> tuple[float, float]:
 
 
 def spread_between(pairs: list[tuple[tuple[float, float], tuple[float, float]]]) -> float:
-    """How far held-out rates stray from the feed's beyond their counting noise: tau^2 = mean(d^2 - v), at least 0.
+    """How far held-out rates stray from the feed's beyond their counting noise: tau^2, at least 0.
 
-    d is a brand's held-out rate minus its audited rate, v the two posteriors' variances summed; not centred
-    on the mean difference, since held-out rates that are all too optimistic disagree just the same.
+    pairs: per brand the (mean, variance) of its held-out and of its audited rate. DerSimonian-Laird,
+    uncentred: with d a brand's gap and w = 1 / (v_held + v_audit), tau^2 = (sum w d^2 - k) / sum w for
+    k brands. Weighting by w keeps a brand whose audit is too small to tell from setting aside the
+    held-out rates that the other brands' audits confirm (an unweighted mean of d^2 - v is ruled by
+    the noisiest brand). Not centred on the mean gap, since held-out rates that are all too optimistic
+    disagree just the same.
     """
-    excess = []
-    for held, audit in pairs:
-        (mh, vh), (ma, va) = _moments(*held), _moments(*audit)
-        excess.append((mh - ma) ** 2 - vh - va)
-    return max(float(np.mean(excess)), 0.0) if excess else 0.0
+    weights = [1 / (vh + va) for (_, vh), (_, va) in pairs]
+    if not weights:
+        return 0.0
+    q = sum(w * (mh - ma) ** 2 for w, ((mh, _), (ma, _)) in zip(weights, pairs, strict=True))
+    return max((q - len(pairs)) / sum(weights), 0.0)
+
+
+def _audit_moments(entry: dict[str, Any], part: str, counts: tuple[float, float]) -> tuple[float, float]:
+    """Mean and variance of an audited rate, the variance at least that of the rate's own 95% interval.
+
+    The effective counts are for correcting counts (reports.audit._joint_scales): drawn apart from the
+    other rate they can be more certain than the rate itself, while whether held-out and audit agree
+    is a question about the rate.
+    """
+    mean, var = _moments(*counts)
+    interval = entry.get(f"{part}_interval")
+    if isinstance(interval, (list, tuple)) and len(interval) == 2:
+        low, high = (_number(v) for v in interval)
+        if low is not None and high is not None and high >= low:
+            var = max(var, ((high - low) / 3.92) ** 2)
+    return mean, var
 
 
 def held_out_weight(held: tuple[float, float], tau2: float) -> float:
@@ -74,9 +93,10 @@ def pool_brands(audited: dict[str, dict[str, Any]], held: dict[str, Any]) -> dic
     """The audited brands' entries, each rate part pooled with the held-out counts as far as the two agree.
 
     Per part, the spread tau^2 of held-out around audited rates is measured over all audited brands
-    (reports.audit_pool.spread_between); each brand's held-out counts then weigh as a prior whose variance
-    is their own plus tau^2: in full where held-out and feed agree, little where they disagree. The
-    entries keep their keys; "pooled" gives per part the weight of the held-out counts and tau^2.
+    (reports.audit_pool.spread_between, on the rates' own variances); each brand's held-out counts then
+    weigh as a prior whose variance is their own plus tau^2: in full where held-out and feed agree,
+    little where they disagree. The entries keep their keys; "pooled" gives per part the weight of the
+    held-out counts and tau^2.
     """
     from reports.audit import sum_parts
 
@@ -88,7 +108,13 @@ def pool_brands(audited: dict[str, dict[str, Any]], held: dict[str, Any]) -> dic
         for part, hits, trials in PARTS
     }
     spreads = {
-        part: spread_between([(h, a) for a, h in found.values() if a and h and a[1] > 0 and h[1] > 0])
+        part: spread_between(
+            [
+                (_moments(*h), _audit_moments(audited[brand], part, a))
+                for brand, (a, h) in found.items()
+                if a and h and a[1] > 0 and h[1] > 0
+            ]
+        )
         for part, found in counts.items()
     }
     out = {}

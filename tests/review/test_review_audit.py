@@ -109,6 +109,7 @@ def test_counts_corrected_with_audited_rates_cover_the_truth_and_pooling_narrows
     counts from photos like the feed's, cover the true count about 95% of the time; pooling is narrower."""
     covered = {"audit": 0, "pooled": 0}
     widths: dict[str, list[float]] = {"audit": [], "pooled": []}
+    weights: list[list[float]] = []
     runs = 0
     for seed in range(40):
         rng = np.random.default_rng(1000 + seed)
@@ -120,10 +121,13 @@ def test_counts_corrected_with_audited_rates_cover_the_truth_and_pooling_narrows
                 true = true_count(frame, truth, brand)
                 covered[name] += low <= true <= high
                 widths[name].append((high - low) / true)
+        weights += [[pooled[b]["pooled"][part]["weight"] for part in ("fpr_nologo", "fpr_other")] for b in BRANDS]
         runs += len(BRANDS)
     for name in covered:
         assert covered[name] / runs >= 0.9, (name, covered[name] / runs)
     assert np.median(widths["pooled"]) < 0.85 * np.median(widths["audit"]), {k: np.median(v) for k, v in widths.items()}
+    # The false-alarm rates, which the audit measures well, confirm the held-out ones: these keep their weight.
+    assert np.mean(weights, axis=0).min() >= 0.9, np.mean(weights, axis=0)
 
 
 def test_held_out_rates_that_the_feed_contradicts_are_mostly_set_aside() -> None:
@@ -141,6 +145,48 @@ def test_held_out_rates_that_the_feed_contradicts_are_mostly_set_aside() -> None
             runs += 1
     assert covered / runs >= 0.85, covered / runs
     assert np.median(weights) < 0.3  # the held-out recall counts keep little weight
+
+
+def pooling_entries(audit_recall: dict[str, tuple[float, float]], interval: tuple[float, float] | None = None) -> tuple:
+    """Audited and held-out entries (held-out recall 90 of 100 for each brand) with audited recall counts as given."""
+    held, audited = {}, {}
+    for brand, (tp, positives) in audit_recall.items():
+        held[brand] = {"tp": 90, "positives": 100, "fp": 8, "negatives": 800, "fp_nologo": 5, "negatives_nologo": 500}
+        audited[brand] = {
+            "tp": tp,
+            "positives": positives,
+            "fp": 16,
+            "negatives": 1600,
+            "fp_nologo": 10,
+            "negatives_nologo": 1000,
+            "recall_interval": list(interval) if interval else None,
+        }
+    return audited, held
+
+
+def test_one_brand_s_chance_gap_leaves_the_held_out_recall_that_precise_audits_confirm() -> None:
+    """Three audits pin recall at the held-out 0.9; a fourth of 6 photos finds 4 (1.6 sd off, chance): the held-out
+    counts keep their weight. When the precise audits disagree (0.8), they lose it."""
+    audited, held = pooling_entries(
+        {"Acme": (900, 1000), "Globex": (900, 1000), "Initech": (900, 1000), "Hooli": (4, 6)}
+    )
+    pooled = pool_brands(audited, held)
+    assert min(pooled[b]["pooled"]["recall"]["weight"] for b in audited) >= 0.9, pooled
+    audited, held = pooling_entries(
+        {"Acme": (800, 1000), "Globex": (800, 1000), "Initech": (800, 1000), "Hooli": (4, 6)}
+    )
+    pooled = pool_brands(audited, held)
+    assert max(pooled[b]["pooled"]["recall"]["weight"] for b in audited) < 0.2, pooled
+
+
+def test_agreement_is_judged_on_the_audited_rate_s_own_uncertainty() -> None:
+    """Effective counts for counts can be more certain than the rate (recall and FPR err together): a gap well
+    within the recall's own interval does not set the held-out counts aside; the same gap with tight intervals does."""
+    recall = {b: (840, 1000) for b in ("Acme", "Globex", "Initech", "Hooli")}
+    pooled = pool_brands(*pooling_entries(recall, interval=(0.7, 0.98)))
+    assert min(pooled[b]["pooled"]["recall"]["weight"] for b in recall) >= 0.9, pooled
+    pooled = pool_brands(*pooling_entries(recall, interval=(0.83, 0.87)))
+    assert max(pooled[b]["pooled"]["recall"]["weight"] for b in recall) < 0.5, pooled
 
 
 def test_point_estimates_are_unbiased_over_seeds() -> None:
