@@ -35,6 +35,8 @@ def _files() -> dict[str, bytes]:
         "cmyk.jpg": _save(photo.convert("CMYK"), "JPEG"),
         "sixteen.png": _save(sixteen, "PNG"),
         "rotated.jpg": _save(photo, "JPEG", exif=exif.tobytes()),
+        # several times the model's input: a JPEG the decoder could read at a reduced DCT scale
+        "large.jpg": _save(photo.resize((576, 448), Image.Resampling.BICUBIC), "JPEG", quality=90),
     }
 
 
