@@ -9,7 +9,18 @@ from typing import Any
 
 import numpy as np
 
-COUNTS = ("tp", "positives", "fp", "negatives", "fp_nologo", "negatives_nologo", "fp_other", "negatives_other")
+COUNTS = (
+    "tp",
+    "positives",
+    "fp",
+    "negatives",
+    "fp_nologo",
+    "negatives_nologo",
+    "fp_other",
+    "negatives_other",
+    "tp_pair",
+    "positives_pair",
+)
 
 
 def folds_of(labels: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
@@ -29,10 +40,12 @@ def folds_of(labels: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 
 def counts(labels: np.ndarray, decided: np.ndarray, classes: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Per brand: detections among photos showing it, not showing it, and of those no-logo or other-brand."""
+    """Per brand: detections among photos showing it (and of those, photos sharing the frame with another
+    brand: found less often), among photos not showing it, and of those no-logo or other-brand."""
     labels = np.asarray(labels).astype(bool)
     decided = np.asarray(decided).astype(bool)
     nologo = ~labels.any(axis=1)
+    pair = labels.sum(axis=1) >= 2
     out = {}
     for col, brand in enumerate(classes):
         shows, fired = labels[:, col], decided[:, col]
@@ -46,6 +59,8 @@ def counts(labels: np.ndarray, decided: np.ndarray, classes: Sequence[str]) -> d
             "negatives_nologo": int(nologo.sum()),
             "fp_other": int((fired & other).sum()),
             "negatives_other": int(other.sum()),
+            "tp_pair": int((fired & shows & pair).sum()),
+            "positives_pair": int((shows & pair).sum()),
         }
     return out
 

@@ -7,7 +7,9 @@ Each simulated draw takes one recall and one FPR per brand from their Beta poste
 every window (the same model counted every window, so its error is common to them and partly
 cancels in a lift), and the counting noise of each window: given the truth T, the observed count is
 Binomial(T, recall) + Binomial(N - T, FPR), whose spread the draw adds (normal approximation). The
-intervals are for the photos truly posted in the window, not for a long-run rate behind them.
+intervals are for the photos truly posted in the window, not for a long-run rate behind them. Where the
+rates give recall alone and beside another brand apart, each window's recall follows its own mix
+(reports.observation).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from reports.error_rates import BrandRates, ErrorRates
+from reports.observation import false_alarms, solve, solve_in_mix
 
 DRAWS = 4000
 MIN_SEPARATION = 0.1  # recall - FPR below this: the model barely tells the brand apart, no correction
@@ -84,32 +87,16 @@ def _split_known(rates: Sequence[BrandRates]) -> bool:
     return all(r.negatives_nologo and r.negatives - r.negatives_nologo > 0 for r in rates)
 
 
-def _solve(
-    recall: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, observed: np.ndarray, images: np.ndarray
-) -> np.ndarray:
-    """True counts T (..., B, W) from observed = recall T + FPR_nologo (N - sum T) + FPR_other (sum T - T).
-
-    A photo without brand b shows either no logo (about N - sum of all true counts) or other brands;
-    the model's false alarms differ between the two, and the feed's mix differs from the held-out
-    photos' mix. With one FPR for both this is Rogan-Gladen: (observed - FPR N) / (recall - FPR).
-    Rates are (..., B); the system A T = observed - FPR_nologo N has A = diag(recall - FPR_other)
-    + (FPR_other - FPR_nologo) 1^T.
-    """
-    size = recall.shape[-1]
-    # A draw where recall barely beats the FPR would divide by ~0: floor the gap (such draws land far out).
-    matrix = (
-        np.eye(size) * np.maximum(recall - fp_other, 1e-3)[..., None, :].swapaxes(-1, -2)
-        + (fp_other - fp_none)[..., :, None]
-    )
-    return np.linalg.solve(matrix, observed - fp_none[..., :, None] * images)
+def _recall_parts(r: BrandRates) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(hits, trials) of recall alone and with another brand; the overall counts twice where not split."""
+    if r.pair_split:
+        return (r.tp - r.tp_pair, r.positives - r.positives_pair), (r.tp_pair, r.positives_pair)
+    return (r.tp, r.positives), (r.tp, r.positives)
 
 
-def _false_alarms(truth: np.ndarray, fp_none: np.ndarray, fp_other: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """Expected false alarms per brand and window given the true counts (..., B, W)."""
-    shown = truth.sum(axis=-2, keepdims=True)
-    none = np.clip(images - shown, 0, None)
-    other = np.clip(shown - truth, 0, None)
-    return fp_none[..., :, None] * none + fp_other[..., :, None] * other
+def _beta(streams: list[np.random.Generator], parts: list[tuple[float, float]], draws: int) -> np.ndarray:
+    """(draws, B): one Beta(hits + 1, misses + 1) posterior draw per brand from its own stream."""
+    return np.stack([g.beta(k + 1, n - k + 1, draws) for g, (k, n) in zip(streams, parts, strict=True)], axis=1)
 
 
 def correct(
@@ -144,35 +131,35 @@ def correct(
         )
         if split:
             fpn, negn = (np.array([getattr(r, k) for r in rates], float) for k in ("fp_nologo", "negatives_nologo"))
-            hat = (tp / pos, fpn / negn, (fp - fpn) / (neg - negn))
+            fp_parts = list(zip(fpn, negn, strict=True)), list(zip(fp - fpn, neg - negn, strict=True))
         else:
-            hat = (tp / pos, fp / neg, fp / neg)
+            fp_parts = (list(zip(fp, neg, strict=True)),) * 2
+        alone_parts, pair_parts = zip(*(_recall_parts(r) for r in rates), strict=True)
+        hat = [np.array([k / n for k, n in parts]) for parts in (alone_parts, pair_parts, *fp_parts)]
         obs = observed[used]
-        point[used] = np.clip(_solve(*hat, obs, images), 0, None)
-        alarms[used] = _false_alarms(point[used], hat[1], hat[2], images)
+        found, _ = solve_in_mix(*hat, obs, images)
+        point[used] = np.clip(found, 0, None)
+        alarms[used] = false_alarms(point[used], hat[2], hat[3], images)
         # Per brand, its own seeded stream: the same report twice reads the same.
         streams = [_stream(seed, brands[i]) for i in used]
-        recall = np.stack([g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, tp, pos, strict=True)], axis=1)
-        if split:
-            fp_none = np.stack(
-                [g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fpn, negn, strict=True)], axis=1
-            )
-            fp_other = np.stack(
-                [g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp - fpn, neg - negn, strict=True)], axis=1
-            )
-        else:
-            fp_none = fp_other = np.stack(
-                [g.beta(a + 1, n - a + 1, draws) for g, a, n in zip(streams, fp, neg, strict=True)], axis=1
-            )
+        alone = _beta(streams, list(alone_parts), draws)
+        pair = np.stack(  # a brand without the split keeps one recall: its "pair" draw is its "alone" one
+            [
+                g.beta(k + 1, n - k + 1, draws) if r.pair_split else a
+                for g, r, a, (k, n) in zip(streams, rates, alone.T, pair_parts, strict=True)
+            ],
+            axis=1,
+        )
+        fp_none = _beta(streams, fp_parts[0], draws)
+        fp_other = _beta(streams, fp_parts[1], draws) if split else fp_none
         noise = np.stack([g.standard_normal((draws, len(windows))) for g in streams], axis=1)
         # Counting noise: given the truth T, observed = Binomial(T, recall) + Binomial(false-alarm chances).
-        truth = np.clip(_solve(recall, fp_none, fp_other, np.broadcast_to(obs, noise.shape), images), 0, images)
-        false = _false_alarms(truth, fp_none, fp_other, images)
+        truth, recall = solve_in_mix(alone, pair, fp_none, fp_other, np.broadcast_to(obs, noise.shape), images)
+        truth = np.clip(truth, 0, images)
+        false = false_alarms(truth, fp_none, fp_other, images)
         chances = np.clip(images - truth, 1, None)
-        spread = np.sqrt(
-            truth * recall[..., None] * (1 - recall[..., None]) + false * (1 - np.clip(false / chances, 0, 1))
-        )
-        simulated[:, used, :] = np.clip(_solve(recall, fp_none, fp_other, obs - noise * spread, images), 0, None)
+        spread = np.sqrt(truth * recall * (1 - recall) + false * (1 - np.clip(false / chances, 0, 1)))
+        simulated[:, used, :] = np.clip(solve(recall, fp_none, fp_other, obs - noise * spread, images), 0, None)
     return Correction(
         list(brands),
         list(windows),

@@ -19,6 +19,8 @@ class BrandRates:
     fp_nologo: float | None = None
     negatives_nologo: float | None = None
     threshold: float | None = None
+    tp_pair: float | None = None  # of tp and positives: photos that show another brand too
+    positives_pair: float | None = None
 
     @property
     def recall(self) -> float:
@@ -27,6 +29,11 @@ class BrandRates:
     @property
     def fpr(self) -> float:
         return self.fp / self.negatives if self.negatives else math.nan
+
+    @property
+    def pair_split(self) -> bool:
+        """Whether recall was counted apart on photos showing the brand alone and with another brand."""
+        return bool(self.positives_pair) and self.positives_pair < self.positives
 
     @property
     def fpr_nologo(self) -> float:
@@ -62,7 +69,17 @@ def _brand(entry: Any) -> BrandRates | None:
         fp_nologo = negatives_nologo = None
     threshold = entry.get("threshold")
     threshold = float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None
-    return BrandRates(tp, positives, fp, negatives, fp_nologo, negatives_nologo, threshold)
+    tp_pair, positives_pair = _count(entry.get("tp_pair")), _count(entry.get("positives_pair"))
+    if (
+        tp_pair is None
+        or positives_pair is None
+        or tp_pair > positives_pair
+        or positives_pair > positives
+        or tp_pair > tp
+        or tp - tp_pair > positives - positives_pair
+    ):
+        tp_pair = positives_pair = None
+    return BrandRates(tp, positives, fp, negatives, fp_nologo, negatives_nologo, threshold, tp_pair, positives_pair)
 
 
 def read_error_rates(metrics: Any) -> ErrorRates | None:

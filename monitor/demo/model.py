@@ -127,7 +127,12 @@ def evaluate_model(model: Any, world: World, settings: Any, console: Console) ->
     for brand, r in rates["brands"].items():
         table.add_row(
             brand,
-            f"{r['tp']}/{r['positives']} = {r['recall'] or 0:.0%}",
+            f"{r['tp']}/{r['positives']} = {r['recall'] or 0:.0%}"
+            + (
+                f" (beside another logo {r['tp_pair']}/{r['positives_pair']})"
+                if r.get("positives_pair") and r["positives_pair"] < r["positives"]
+                else ""
+            ),
             f"{r['fp_nologo']}/{r['negatives_nologo']}",
             f"{r['fp_other']}/{r['negatives_other']}",
         )
