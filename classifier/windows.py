@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from classifier.backbones import backbone_spec, build_backbone
+from classifier.backbones import backbone_spec
 from classifier.images import to_rgb_array
 from classifier.inference import inference_backbone
 from classifier.tiling import Box, Tiling, tile_pixels
@@ -28,18 +28,6 @@ def map_windows(boxes: list[Box], height: int, width: int) -> list[tuple[int, in
     return out
 
 
-def _enlarged_maps(model, side: int):
-    """The model's backbone (and mid-level tap) rebuilt for side x side pixels, sharing its current weights."""
-    import keras
-
-    spec = backbone_spec(model.backbone)
-    base = build_backbone(spec.name, "none", side)
-    base.set_weights(model.base.get_weights())  # same layers in the same order: only the input size differs
-    if model.mid_level:
-        return keras.Model(base.input, [base.get_layer(spec.mid_layer).output, base.output], name="windows_tapped")
-    return base
-
-
 def window_function(model, tiling: Tiling, head: bool = True):
     """A cached tf.function: float32 (N, P, P, 3) pixels of 0..255 -> raw scores (N, windows, C), or the
     windows' pooled features (N, windows, D) when not `head` (what window training learns from)."""
@@ -49,7 +37,8 @@ def window_function(model, tiling: Tiling, head: bool = True):
 
         side = tiling.pass_side(model.input_size)
         spec = backbone_spec(model.backbone)
-        backbone = inference_backbone(_enlarged_maps(model, side), side, model.precision, spec.scales_inside).model
+        # The model's own backbone, its inference copy cloned at the enlarged size (same layers and weights).
+        backbone = inference_backbone(model._maps, side, model.precision, spec.scales_inside).model
         scale = None if spec.scales_inside else model.model.get_layer("scale_pixels")
         boxes = tiling.boxes()
         outputs = backbone.outputs if isinstance(backbone.outputs, list) else [backbone.outputs]

@@ -52,6 +52,65 @@ def test_folding_batch_norm_keeps_every_backbone_s_feature_maps(backbone, size):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_copy_at_a_larger_input_size_computes_what_a_backbone_built_at_that_size_does():
+    """feature_windows' copy is cloned from the model's own backbone onto the enlarged input, not built anew."""
+    import keras
+
+    from classifier import LogoClassifier
+    from classifier.backbones import build_backbone
+    from classifier.inference import fold_batch_norm, probe_pixels
+
+    model = LogoClassifier.create(list(BRANDS), backbone="inception_v3", weights="none", input_size=75, mid_level=True)
+    _with_real_looking_statistics(model.base, seed=4)
+    big = build_backbone("inception_v3", "none", 150)
+    big.set_weights(model.base.get_weights())
+    tapped = keras.Model(big.input, [big.get_layer("mixed7").output, big.output])
+    folded, count = fold_batch_norm(model._maps, input_size=150)
+    assert tuple(folded.input.shape[1:]) == (150, 150, 3) and count > 90
+    pixels = probe_pixels(150, 2)
+    for a, b in zip(tapped(pixels, training=False), folded(pixels, training=False), strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-4 * float(np.abs(a).max()))
+
+
+def _folded_copies() -> list:
+    """The live Keras models that are inference copies (they hold folded batch norms)."""
+    import gc
+
+    import keras
+
+    gc.collect()
+    return [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, keras.Model) and any(type(layer).__name__ == "FoldedBatchNorm" for layer in o.layers)
+    ]
+
+
+@pytest.mark.parametrize("precision", ["auto", "float32"])
+def test_only_the_chosen_inference_copies_stay_alive(precision):
+    """auto builds a float32 and a bfloat16 copy to compare them, and feature_windows a copy at its own size:
+    afterwards only the whole-photo copy and the windows copy may hold memory."""
+    from classifier import LogoClassifier
+    from classifier.tiling import Tiling
+    from classifier.windows import window_function
+
+    before = {id(m) for m in _folded_copies()}
+    model = LogoClassifier.create(
+        list(BRANDS), backbone="inception_v3", weights="none", input_size=75, mid_level=True, precision=precision
+    )
+    whole = model.inference_backbone.model
+    window_function(model, Tiling(True, 3, 0.25, "feature_windows", 2.0))
+    new = [m for m in _folded_copies() if id(m) not in before]
+    assert len(new) == 2 and any(m is whole for m in new)
+    window = next(m for m in new if m is not whole)
+    assert tuple(window.input.shape[1:3]) == (150, 150)
+    del window, new
+    model.invalidate_compiled()  # forgetting the compiled functions frees both
+    del whole
+    assert not [m for m in _folded_copies() if id(m) not in before]
+
+
 def test_a_batch_norm_whose_convolution_feeds_another_layer_too_is_not_folded():
     import keras
     from keras import layers
