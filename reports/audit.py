@@ -3,11 +3,12 @@
 The sample frame is every accepted photo the model version scored, split into strata: photos detected
 with a brand (by their most confident brand) and photos with no detection (where missed logos hide).
 Per brand, each stratum is split again by whether the brand itself was detected (known for every
-photo), and the judged photos of each cell stand for the whole cell, weighted by its size. The
-uncertainty comes from simulation: per cell a Dirichlet (Jeffreys) posterior of the shares showing the
-brand / no logo / only other brands, the unjudged rest of the cell drawn from it (so a fully judged
-cell is certain). The rates are then summed up as effective counts, in the structure of
-model_versions.metrics["error_rates"], so reports carry them like the bundle's held-out rates.
+photo), and the judged photos of each cell stand for the whole cell, weighted by its size (a cell with
+none borrows the brand's judgments of the cells with the same flag). The uncertainty comes from
+simulation: per cell a Dirichlet (Jeffreys) posterior of the shares showing the brand / no logo / only
+other brands, the unjudged rest of the cell drawn from it (so a fully judged cell is certain). The rates
+are then summed up as effective counts, in the structure of model_versions.metrics["error_rates"],
+so reports carry them like the bundle's held-out rates.
 """
 
 from __future__ import annotations
@@ -97,14 +98,10 @@ def estimate_rates(
 def _brand_rates(
     rng: np.random.Generator, sizes: dict, counts: dict, draws: int, threshold: float | None, for_counts: bool
 ) -> dict[str, Any]:
-    by_stratum: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(3))
-    for (stratum, _), n in counts.items():
-        by_stratum[stratum] += n
     totals = {(d, c): np.zeros(draws) for d in (True, False) for c in CATEGORIES}
     for (stratum, detected), size in sizes.items():
         seen = counts.get((stratum, detected), np.zeros(3))
-        # An unjudged cell borrows its stratum's judgments (same stratum, the brand's flag aside).
-        prior = seen if seen.sum() else by_stratum.get(stratum, np.zeros(3))
+        prior = seen if seen.sum() else _borrowed(counts, detected)
         shares = rng.dirichlet(prior + 0.5, size=draws)
         rest = rng.multinomial(max(size - int(seen.sum()), 0), shares)
         for k, category in enumerate(CATEGORIES):
@@ -144,7 +141,7 @@ def _brand_rates(
     )
     if entry["negatives_nologo"]:
         sum_parts(entry, entry["nologo_share"])
-    entry["allocation"] = _allocation(sizes, counts, by_stratum, float(np.mean(tp + fn)))
+    entry["allocation"] = _allocation(sizes, counts, float(np.mean(tp + fn)))
     judged = {key: int(n.sum()) for key, n in counts.items()}
     entry["judged"] = sum(judged.values())
     entry["judged_detected"] = sum(n for (_, d), n in judged.items() if d)
@@ -163,6 +160,16 @@ def _brand_rates(
         MIN_JUDGED, undetected
     )
     return entry
+
+
+def _borrowed(counts: dict, detected: bool) -> np.ndarray:
+    """The judgments an unjudged cell borrows: the brand's judged photos of every cell with the same flag.
+
+    Not its stratum's: where another brand leads the photo, the photos that show this brand detected too
+    are mostly two-logo photos, and that stratum's judgments (mostly "only the other brand") would count
+    them as false alarms.
+    """
+    return sum((n for (_, flag), n in counts.items() if flag == detected), np.zeros(3))
 
 
 def _joint_scales(tp: np.ndarray, fn: np.ndarray, fp: np.ndarray, tn: np.ndarray) -> dict[str, float]:
@@ -191,7 +198,7 @@ def _joint_scales(tp: np.ndarray, fn: np.ndarray, fp: np.ndarray, tn: np.ndarray
     return {"recall": share * ((r - f) / r) ** 2, "fpr": ((r - f) / (1 - f)) ** 2}
 
 
-def _allocation(sizes: dict, counts: dict, by_stratum: dict, positives: float) -> dict[str, Any]:
+def _allocation(sizes: dict, counts: dict, positives: float) -> dict[str, Any]:
     """What a Neyman allocation of more judgments needs (monitor.review.sampling): the brand's photos in
     the frame, and per stratum N_h and N_h x S_h, S_h the spread of z = missed (+1) or false alarm (-1).
 
@@ -207,7 +214,7 @@ def _allocation(sizes: dict, counts: dict, by_stratum: dict, positives: float) -
             if not cell:
                 continue
             seen = counts.get((stratum, detected), np.zeros(3))
-            seen = seen if seen.sum() else by_stratum.get(stratum, np.zeros(3))
+            seen = seen if seen.sum() else _borrowed(counts, detected)
             share = (seen + 0.5) / (seen.sum() + 1.5)  # Jeffreys: an unseen kind of photo is not ruled out
             # Detected: a photo without the brand is a false alarm (-1); not detected: one with it is missed.
             z = -(share[1] + share[2]) if detected else share[0]

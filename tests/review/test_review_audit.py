@@ -30,14 +30,35 @@ def planted_world(rng: np.random.Generator, photos: int) -> tuple[list[FramePhot
     return frame, truth
 
 
-def judge_sample(rng: np.random.Generator, frame: list[FramePhoto], truth: dict, per_stratum: int) -> list[dict]:
-    """An analyst judging a simple random sample of each stratum, every brand."""
+def paired_world(rng: np.random.Generator, photos: int) -> tuple[list[FramePhoto], dict[int, dict[str, bool]]]:
+    """Globex also in 5% of Acme's photos and always less confident: photos where both are detected fall in
+    Acme's stratum, a small cell of it that a small sample of the stratum often leaves unjudged."""
+    fpr = dict(FPR, Globex=0.005)
+    frame, truth = [], {}
+    for image_id in range(photos):
+        shows = {b: bool(rng.random() < (0.08 if b == "Acme" else PREVALENCE[b])) for b in BRANDS}
+        shows["Globex"] |= shows["Acme"] and bool(rng.random() < 0.05)
+        detected = {
+            b: float(rng.uniform(0.3, 0.5) if b == "Globex" else rng.uniform(0.5, 1))
+            for b in BRANDS
+            if rng.random() < (RECALL[b] if shows[b] else fpr[b])
+        }
+        frame.append(FramePhoto(image_id, f"{image_id:064x}", stratum_of(detected), detected))
+        truth[image_id] = shows
+    return frame, truth
+
+
+def judge_sample(
+    rng: np.random.Generator, frame: list[FramePhoto], truth: dict, per_stratum: int, no_detection: int | None = None
+) -> list[dict]:
+    """An analyst judging a simple random sample of each stratum (no_detection photos of that one), every brand."""
     by_stratum: dict[str, list[int]] = {}
     for p in frame:
         by_stratum.setdefault(p.stratum, []).append(p.image_id)
     rows = []
-    for ids in by_stratum.values():
-        for image_id in rng.permutation(ids)[:per_stratum]:
+    for stratum, ids in by_stratum.items():
+        take = per_stratum if stratum or no_detection is None else no_detection
+        for image_id in rng.permutation(ids)[:take]:
             rows += [{"image_id": int(image_id), "brand": b, "present": truth[int(image_id)][b]} for b in BRANDS]
     return rows
 
@@ -102,6 +123,26 @@ def test_intervals_cover_the_true_rates_at_about_the_nominal_rate() -> None:
         share = covered[name] / total[name]
         assert 0.9 <= share <= 0.995, (name, share)
     assert np.median(widths) < 0.5  # informative, not a trivially covering [0, 1]
+
+
+def test_a_brand_detected_beside_another_brand_s_detection_is_not_taken_for_false_alarms() -> None:
+    """An unjudged cell borrows the brand's judgments of cells with the same flag, not its stratum's: in Acme's
+    stratum those show Acme without Globex, and would make the unjudged two-logo photos Globex's false alarms."""
+    covered, runs = {"fpr": 0, "fpr_other": 0}, 0
+    for seed in range(30):
+        rng = np.random.default_rng(3000 + seed)
+        frame, truth = paired_world(rng, 4000)
+        judged = judge_sample(rng, frame, truth, 15, no_detection=150)
+        entry = estimate_rates(frame, judged, BRANDS, seed=seed, draws=1000, for_counts=False)["Globex"]
+        negatives = [p for p in frame if not truth[p.image_id]["Globex"]]
+        others = [p for p in negatives if any(truth[p.image_id].values())]
+        for name, photos in (("fpr", negatives), ("fpr_other", others)):
+            true_rate = np.mean(["Globex" in p.detected for p in photos])
+            low, high = entry[f"{name}_interval"]
+            covered[name] += low <= true_rate <= high
+        runs += 1
+    for name, hits in covered.items():
+        assert hits / runs >= 0.85, (name, hits / runs)
 
 
 def test_counts_corrected_with_audited_rates_cover_the_truth_and_pooling_narrows_them() -> None:
