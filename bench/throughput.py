@@ -168,10 +168,15 @@ def windows_pipeline(model, paths: list, args) -> dict:
     from classifier.backbones import build_backbone
     from classifier.images import read_rgb
     from classifier.tiling import Tiling
+    from classifier.windows import window_function
 
     tiling = Tiling(True, 3, 0.25, "feature_windows", args.windows_pipeline)
     side, batch = tiling.pass_side(model.input_size), args.batch_size
+    rss = {"start": rss_mb()}
+    window_function(model, tiling)  # the inference copy at the enlarged size (and, for auto, the precision probe)
+    rss["after_build"] = rss_mb()
     model.scores((read_rgb(p) for p in paths[:batch]), tiling=tiling, batch_size=batch)  # trace once
+    rss["after_first_batch"] = rss_mb()
     start = time.perf_counter()
     scores = model.scores((read_rgb(p) for p in paths), tiling=tiling, batch_size=batch)
     pipeline = len(paths) / (time.perf_counter() - start)
@@ -197,7 +202,16 @@ def windows_pipeline(model, paths: list, args) -> dict:
         "backbone_images_per_s": round(backbone, 2),
         "pipeline_vs_backbone": round(pipeline / backbone, 3),
         "peak_rss_mb_so_far": round(peak, 1),
+        "rss_mb": rss,
     }
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (/proc/self/status; TensorFlow's own allocations included)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
 
 
 def compare_scorings(model, paths: list, args) -> dict:

@@ -174,12 +174,14 @@ def _pooled(model, pixels: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
     # Not an eager call: eager Keras execution keeps per-op buffers alive in the process for good (InceptionV3
-    # on 4 probe photos at 448 px: ~0.9 GB of resident memory never returned); a graph frees them after the run.
+    # on 4 probe photos at 448 px: ~0.9 GB of resident memory not returned); a graph frees them after the run.
     def run(x):
         maps = model(x, training=False)
         return [tf.reduce_mean(tf.cast(m, tf.float32), axis=(1, 2)) for m in tf.nest.flatten(maps)]
 
-    return np.concatenate([np.asarray(p) for p in tf.function(run)(tf.constant(pixels))], axis=1)
+    # Its concrete function, called directly: a new tf.function per copy would set off TensorFlow's retracing warning.
+    graph = tf.function(run).get_concrete_function(tf.TensorSpec(pixels.shape, tf.float32))
+    return np.concatenate([np.asarray(p) for p in graph(tf.constant(pixels, tf.float32))], axis=1)
 
 
 def inference_backbone(
