@@ -29,8 +29,8 @@ def map_windows(boxes: list[Box], height: int, width: int) -> list[tuple[int, in
 
 
 def window_function(model, tiling: Tiling, head: bool = True):
-    """A cached tf.function: float32 (N, P, P, 3) pixels of 0..255 -> raw scores (N, windows, C), or the
-    windows' pooled features (N, windows, D) when not `head` (what window training learns from)."""
+    """A cached tf.function: uint8 (N, P, P, 3) pixels -> raw scores (N, windows, C), or the windows' pooled
+    features (N, windows, D) when not `head` (what window training learns from)."""
     key = f"windows:{tiling.grid}:{tiling.overlap}:{tiling.scale}:{'scores' if head else 'features'}"
     if key not in model._fns:  # in the model's cache, so invalidate_compiled forgets it with the rest
         import tensorflow as tf
@@ -47,6 +47,7 @@ def window_function(model, tiling: Tiling, head: bool = True):
         classes = len(model.classes)
 
         def run(pixels):
+            pixels = tf.cast(pixels, tf.float32)  # inside the graph: batches wait in a quarter of the memory
             maps = backbone(scale(pixels) if scale is not None else pixels, training=False)
             maps = [tf.cast(m, tf.float32) for m in (maps if isinstance(maps, (list, tuple)) else [maps])]
             pooled = [
@@ -64,13 +65,13 @@ def window_function(model, tiling: Tiling, head: bool = True):
             scores = model.head(tf.reshape(features, [-1, features.shape[-1]]), training=False)
             return tf.reshape(scores, [-1, len(boxes), classes])
 
-        signature = tf.TensorSpec([None, side, side, 3], tf.float32)
+        signature = tf.TensorSpec([None, side, side, 3], tf.uint8)
         model._fns[key] = tf.function(run, input_signature=[signature])
     return model._fns[key]
 
 
 def _batches(images: Iterable[Any], side: int, batch_size: int) -> Iterator[np.ndarray]:
-    """float32 (B, side, side, 3) batches of whole photos, area-resized, prepared one batch ahead in a thread."""
+    """uint8 (B, side, side, 3) batches of whole photos, area-resized, prepared one batch ahead in a thread."""
 
     def resized(image: Any) -> np.ndarray:
         pixels = to_rgb_array(image)
@@ -83,10 +84,10 @@ def _batches(images: Iterable[Any], side: int, batch_size: int) -> Iterator[np.n
         for image in images:
             pending.append(resized(image))
             if len(pending) == batch_size:
-                yield np.stack(pending).astype(np.float32)
+                yield np.stack(pending)
                 pending = []
         if pending:
-            yield np.stack(pending).astype(np.float32)
+            yield np.stack(pending)
 
     source = batches()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier-windows") as pool:
