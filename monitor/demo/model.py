@@ -67,7 +67,7 @@ def train_model(settings: Any, world: World, plan: TrainingPlan, console: Consol
     console.print(
         f"backbone: [bold]{plan.backbone}[/bold], weights: [bold]{plan.weights}[/bold] "
         f"(whole network trained from random weights), input {plan.input_size} px, "
-        f"{plan.epochs} epochs x {plan.views} views"
+        f"{plan.epochs} epochs x {plan.views} views, each photo mirrored and shifted at random every epoch"
     )
     console.print(f"[dim]why: {WHY_BACKBONE}[/dim]")
     train_set, held_out, _ = _datasets(world)
