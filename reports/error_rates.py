@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+MIN_PAIR_PHOTOS = 10
+
 
 @dataclass(frozen=True)
 class BrandRates:
@@ -32,8 +34,10 @@ class BrandRates:
 
     @property
     def pair_split(self) -> bool:
-        """Whether recall was counted apart on photos showing the brand alone and with another brand."""
-        return bool(self.positives_pair) and self.positives_pair < self.positives
+        """Whether recall was counted apart on photos showing the brand alone and with another brand, on
+        at least MIN_PAIR_PHOTOS of each (fewer would give a recall of 0 or 1 from a photo or two)."""
+        pair = self.positives_pair or 0
+        return pair >= MIN_PAIR_PHOTOS and self.positives - pair >= MIN_PAIR_PHOTOS
 
     @property
     def fpr_nologo(self) -> float:

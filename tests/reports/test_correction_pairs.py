@@ -53,6 +53,8 @@ def test_counting_keeps_recall_beside_another_brand_apart() -> None:
     found = counts(labels, decided, ["A", "B"])
     assert [found["A"][k] for k in ("tp", "positives", "tp_pair", "positives_pair")] == [2, 3, 1, 2]
     assert [found["B"][k] for k in ("tp", "positives", "tp_pair", "positives_pair", "fp")] == [2, 2, 2, 2, 1]
+    assert not read_error_rates({"error_rates": {"brands": found}}).brands["A"].pair_split  # 1 and 2 photos: too few
+    found = counts(np.tile(labels, (10, 1)), np.tile(decided, (10, 1)), ["A", "B"])
     rates = read_error_rates({"error_rates": {"brands": found}}).brands
     assert rates["A"].pair_split and not rates["B"].pair_split  # B was never shown alone: one recall
     hostile = {**found["A"], "tp_pair": 3}  # more pair finds than finds: the split is dropped, the brand kept
