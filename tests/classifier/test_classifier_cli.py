@@ -73,6 +73,8 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
         "negatives_nologo",
         "fp_other",
         "negatives_other",
+        "tp_pair",
+        "positives_pair",
         "recall",
         "fpr",
     }
