@@ -58,11 +58,10 @@ def solve_in_mix(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(true counts, recall per window) (..., B, W): solve() with each window's recall from recall_in_mix()
     at the counts solved for. Brands without the split pass alone == pair and keep one recall."""
+    shape = np.broadcast_shapes(observed.shape, alone.shape + (1,))
     if np.array_equal(alone, pair):  # one recall per brand: no mix to settle
-        return solve(alone, fp_none, fp_other, observed, images), np.broadcast_to(
-            alone[..., None], np.broadcast_shapes(observed.shape, alone.shape + (1,))
-        )
-    truth = np.clip(np.broadcast_to(observed, np.broadcast_shapes(observed.shape, alone.shape + (1,))), 0, images)
+        return solve(alone, fp_none, fp_other, observed, images), np.broadcast_to(alone[..., None], shape)
+    truth = np.clip(np.broadcast_to(observed, shape), 0, images)
     for _ in range(STEPS):
         recall = recall_in_mix(alone, pair, truth, images)
         truth = np.clip(solve(recall, fp_none, fp_other, observed, images), 0, images)
