@@ -14,7 +14,11 @@ Celery message is redelivered). `check_guarded` counts attempts per photo (stora
   so an innocent bystander of a crash is cleared on its first lone run and only the culprit keeps counting;
 - a photo whose count reached `ingest.max_photo_attempts` is not decoded again: it is stored as rejected
   (`killed_worker`, with the count) like any hostile photo, which also makes its bytes known to every later
-  batch, and the rest of the batch goes on.
+  batch, and the rest of the batch goes on;
+- `monitor reclassify` goes through the same check for photos stored already (monitor.reclassify): there a photo
+  at the limit is skipped and keeps its count, so later reruns skip it too;
+- a count whose photo never comes back (its item deleted, stored through another source) is pruned by
+  `monitor run` once it is `ATTEMPTS_KEPT_S` old (a pruned photo gets `max_photo_attempts` tries again).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from storage.records import BatchResult, DetectionRecord, FetchFailureRecord, Im
 from storage.writes import known_sha256, save_batch_in
 
 log = logging.getLogger("monitor.ingest")
+ATTEMPTS_KEPT_S = 30 * 86_400.0  # far longer than any redelivery or restart loop; short enough not to pile up
 
 
 @dataclass
@@ -176,6 +181,13 @@ def check_guarded(
     check_items(items, ingest, model, pool)
 
 
+def classify_checked(model: LoadedModel, items: list[Item]) -> list[list[DetectionRecord]]:
+    """`classify_items`, keeping the detections of suspects that check_guarded classified alone already."""
+    accepted = [i for i in items if i.checked is not None]
+    fresh = iter(classify_items(model, [i for i in accepted if i.found is None]))
+    return [i.found if i.found is not None else next(fresh) for i in accepted]
+
+
 def classify_items(model: LoadedModel, items: list[Item]) -> list[list[DetectionRecord]]:
     """Detection records of each accepted item, in the order of the accepted items."""
     accepted = [i for i in items if i.checked is not None]
@@ -252,10 +264,7 @@ def store_batch(
     delivery of the batch stored it already. The photos' attempt counts (check_guarded) go in it too."""
     hashes = [i.sha256 for i in items if i.sha256 and not i.known]
     try:
-        accepted = [i for i in items if i.checked is not None]
-        fresh = iter(classify_items(model, [i for i in accepted if i.found is None]))
-        found = [i.found if i.found is not None else next(fresh) for i in accepted]
-        records, failures = build_records(items, found, ingest, source_name)
+        records, failures = build_records(items, classify_checked(model, items), ingest, source_name)
         fetched = [i.ref.uri for i in items if i.known]
         with db.session(write=True) as session:
             forget_attempts_in(session, hashes)  # even if another delivery stored the batch
@@ -268,12 +277,13 @@ def store_batch(
             if outbox_id is not None:
                 mark_done_in(session, outbox_id, worker, counts.as_json())
     except Exception:
-        _forgive(db, hashes)  # an exception is not a kill: no need to check these photos alone next time
+        forgive(db, hashes)  # an exception is not a kill: no need to check these photos alone next time
         raise
     return counts
 
 
-def _forgive(db: Database, hashes: list[str]) -> None:
+def forgive(db: Database, hashes: list[str]) -> None:
+    """Drop the photos' attempt counts after their work ended without a kill; a failing database only logs."""
     try:
         forget_attempts(db, hashes)
     except StorageError as exc:  # the database may be what failed; the counts then only cost a lone check

@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerts import AlertMonitor
+from monitor.batch import ATTEMPTS_KEPT_S
 from monitor.config import Settings, SourceSettings
 from monitor.distributed.app import make_app
 from monitor.distributed.scheduler import Enqueuer, Publisher
@@ -21,6 +22,7 @@ from monitor.errors import ConfigError
 from monitor.model import LoadedModel, load_model
 from monitor.pipeline import Ingestor
 from monitor.scheduled_reports import ReportScheduler
+from storage.attempts import prune_attempts
 from storage.engine import open_database
 
 log = logging.getLogger("monitor.daemon")
@@ -90,7 +92,8 @@ class Daemon:
         self.after_poll()
 
     def after_poll(self) -> None:
-        """Check the alert rules and retry due deliveries; never raises (alerts must not stop polling)."""
+        """Check the alert rules, retry due deliveries and prune stale photo attempt counts; never raises (alerts
+        must not stop polling)."""
         if not self.reports.lock.acquire(blocking=False):
             return  # another poll is checking right now
         try:
@@ -100,7 +103,18 @@ class Daemon:
         except Exception as exc:  # e.g. the database is unreachable: the next poll checks again
             log.error("alert check failed: %s", exc)
         finally:
+            self._prune()
             self.reports.lock.release()
+
+    def _prune(self) -> None:
+        # Counts of photos that never came back (monitor.batch); one cheap delete on a nearly empty table.
+        try:
+            pruned = prune_attempts(self.db, ATTEMPTS_KEPT_S)
+        except Exception as exc:  # the next poll prunes again
+            log.error("pruning old photo attempt counts failed: %s", exc)
+            return
+        if pruned:
+            log.info("pruned %d photo attempt count(s) older than %g days", pruned, ATTEMPTS_KEPT_S / 86_400)
 
     def run(self, install_signals: bool = True) -> None:
         """Start the jobs and block until stopped; the running batch is committed before returning."""

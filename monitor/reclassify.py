@@ -1,4 +1,7 @@
-"""Re-score stored photos with another model version: re-read by uri, skip changed or unreadable bytes."""
+"""Re-score stored photos with another model version: re-read by uri, skip changed or unreadable bytes.
+
+The decode and classify go through monitor.batch.check_guarded, as in ingest: a stored photo that killed a
+reclassify run `ingest.max_photo_attempts` times is skipped (and counted) instead of killing every rerun."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from monitor.batch import Item, check_items, classify_items, read_item
+from monitor.batch import Item, check_guarded, classify_checked, forgive, read_item
 from monitor.config import IngestSettings, Settings
 from monitor.model import LoadedModel, load_classifier, load_model
 from monitor.sources.base import ImageRef
@@ -34,11 +37,12 @@ class ReclassifySummary:
     changed: int = 0  # bytes at the uri differ from the stored sha256
     unreadable: int = 0
     rejected: int = 0  # readable but no longer a usable image
+    killed: int = 0  # skipped: killed the process max_photo_attempts times while being decoded/classified
     detections: dict[str, int] = field(default_factory=dict)
 
     def add(self, counts: dict[str, Any]) -> None:
         """Fold one batch's counts in."""
-        for key in ("images", "rescored", "changed", "unreadable", "rejected"):
+        for key in ("images", "rescored", "changed", "unreadable", "rejected", "killed"):
             setattr(self, key, getattr(self, key) + int(counts.get(key, 0)))
         for brand, n in (counts.get("detections") or {}).items():
             self.detections[brand] = self.detections.get(brand, 0) + int(n)
@@ -61,12 +65,25 @@ def read_for_rescore(readers: Readers, rows: list[dict[str, Any]]) -> tuple[list
     return kept, counts
 
 
-def rescore(model: LoadedModel, ingest: IngestSettings, items: list[Item]) -> tuple[dict[int, list], Counter]:
-    """Detections per image id for the items that still decode, and how many did not."""
-    check_items(items, ingest, model)
-    accepted = [i for i in items if i.checked is not None]
-    found = dict(zip((int(i.ref.external_id) for i in accepted), classify_items(model, items), strict=True))
-    return found, Counter(rescored=len(found), rejected=len(items) - len(accepted))
+def rescore(
+    db: Database, model: LoadedModel, ingest: IngestSettings, items: list[Item]
+) -> tuple[dict[int, list], Counter]:
+    """Detections per image id for the items that still decode, and how many did not or were skipped (one
+    process, nothing else in flight: suspects are checked alone right away)."""
+    try:
+        check_guarded(db, items, ingest, model)
+        accepted = [i for i in items if i.checked is not None]
+        found = dict(zip((int(i.ref.external_id) for i in accepted), classify_checked(model, items), strict=True))
+    finally:
+        # Done without a kill (or raised: not a kill either). Skipped photos keep their count: the photo is
+        # stored already, so no rejected row makes its bytes known, and the next run must skip it as well.
+        forgive(db, [i.sha256 for i in items if i.sha256 and not _skipped(i)])
+    killed = sum(1 for i in items if _skipped(i))
+    return found, Counter(rescored=len(found), rejected=len(items) - len(accepted) - killed, killed=killed)
+
+
+def _skipped(item: Item) -> bool:
+    return item.rejected is not None and item.rejected.reason == "killed_worker"
 
 
 def store_rescored(session: Session, model_version_id: int, found: dict[int, list], counts: Counter) -> dict[str, Any]:
@@ -96,7 +113,7 @@ def reclassify(
                 return summary
             after = rows[-1]["id"]
             items, counts = read_for_rescore(readers, rows)
-            found, scored = rescore(model, settings.ingest, items)
+            found, scored = rescore(db, model, settings.ingest, items)
             with db.session(write=True) as session:
                 summary.add(store_rescored(session, model.version_id, found, counts + scored))
             if on_progress is not None:

@@ -222,7 +222,8 @@ def photo_progress(console: Console | None = None) -> Iterator[Callable[[Any, in
 def print_reclassify(summary: Any, console: Console | None = None) -> None:
     """Print what a reclassify run stored and skipped."""
     table = Table(title=f"Reclassified with model version {summary.model_version_id}")
-    for header in ("photos", "re-scored", "bytes changed", "unreadable", "rejected", "new detections"):
+    headers = ("photos", "re-scored", "bytes changed", "unreadable", "rejected", "killed it", "new detections")
+    for header in headers:
         table.add_column(header, overflow="fold")
     table.add_row(
         str(summary.images),
@@ -230,9 +231,16 @@ def print_reclassify(summary: Any, console: Console | None = None) -> None:
         str(summary.changed),
         str(summary.unreadable),
         str(summary.rejected),
+        str(summary.killed),
         _counts(summary.detections),
     )
-    (console or Console()).print(table)
+    console = console or Console()
+    console.print(table)
+    if summary.killed:
+        console.print(
+            f"{summary.killed} photo(s) skipped: each killed the process re-scoring it ingest.max_photo_attempts "
+            "times (in decode/classify); their earlier detections stay."
+        )
 
 
 @contextmanager

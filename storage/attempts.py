@@ -1,12 +1,15 @@
 """Photo attempts: how often a photo's bytes were in flight (decode + classify) when their process died.
 
 A row exists only while a photo is being worked on or after a crash: it is written (and committed) before the
-risky work starts and deleted in the transaction that stores the photo. monitor.batch decides what a count means.
+risky work starts and deleted in the transaction that stores the photo (or, for a stored photo being re-scored,
+right after its work). A row whose photo never comes back is pruned by age (`prune_attempts`, from `monitor run`).
+monitor.batch decides what a count means.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -52,3 +55,10 @@ def forget_attempts_in(session: Session, hashes: Iterable[str]) -> None:
     """`forget_attempts` inside the caller's transaction (the one that stores the photos)."""
     for chunk in chunks(sorted(set(hashes))):
         session.execute(delete(PhotoAttempt).where(PhotoAttempt.sha256.in_(chunk)))
+
+
+def prune_attempts(db: Database, older_than: float) -> int:
+    """Delete counts last raised more than `older_than` seconds ago (their photo never came back); returns how many."""
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    with db.session(write=True) as session:
+        return session.execute(delete(PhotoAttempt).where(PhotoAttempt.last_at < cutoff)).rowcount or 0

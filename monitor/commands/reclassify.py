@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-score stored accepted photos with another model version (reports pick it with --model-version).
 
-        Photos are read again by their uri; ones whose bytes changed or cannot be read are skipped and counted.
+        Photos are read again by their uri; ones whose bytes changed or cannot be read are skipped and counted,
+        and so are ones that killed the process ingest.max_photo_attempts times (each rerun is not killed again).
         Example: monitor --config config.yaml reclassify --model models/v2 --since 2026-01-01
         """
 

@@ -217,7 +217,7 @@ def _fetch_for_rescore(state: WorkerState, batch: dict[str, Any]) -> dict[str, A
 
 def _classify_for_rescore(state: WorkerState, batch: dict[str, Any], payload: dict[str, Any], worker: str) -> None:
     model = state.model(batch["model_path"])
-    found, scored = rescore(model, state.settings.ingest, decode_items(payload["items"]))
+    found, scored = rescore(state.db, model, state.settings.ingest, decode_items(payload["items"]))
     with state.db.session(write=True) as session:
         if not claim_for_done_in(session, batch["id"]):
             return

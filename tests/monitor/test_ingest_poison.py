@@ -18,7 +18,7 @@ import uuid
 
 from PIL import Image
 
-from ingest_helpers import ROOT, jpeg, rows, subprocess_env
+from ingest_helpers import BRANDS, ROOT, jpeg, rows, subprocess_env
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}
 KILL_PIXELS = 4_000_000  # the stand-in machine's memory, in decoded pixels
@@ -221,3 +221,63 @@ def test_counts_left_by_a_crash_decide_in_process(tmp_path, db_url, settings_for
     assert rows(db_url, "SELECT count(*) FROM images WHERE status = 'accepted'")[0][0] == 9
     assert rows(db_url, "SELECT count(*) FROM detections")[0][0] == 18
     assert rows(db_url, "SELECT count(*) FROM photo_attempts")[0][0] == 0
+
+
+def reclassify_on_small_machine(tmp_path, config, model) -> subprocess.CompletedProcess:
+    script = tmp_path / "oom_child.py"
+    script.write_text(OOM_CHILD)
+    env = subprocess_env() | {"KILL_PIXELS": str(KILL_PIXELS)}
+    command = [sys.executable, str(script), "--config", str(config), "reclassify", "-m", str(model), "-e", "local"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT)
+
+
+def test_a_stored_photo_that_kills_reclassify_is_skipped_after_three_kills_and_the_rest_rescored(
+    tmp_path, db_url, make_config, classifier
+):
+    """The photo was stored on a bigger machine; `monitor reclassify` on the small one dies decoding it. Without
+    the attempt counts every rerun died at it; now the fourth run skips it, says so, and re-scores the rest."""
+    from classifier import LogoClassifier
+    from monitor.config import load_settings
+    from monitor.model import load_model
+    from monitor.pipeline import ingest_once
+    from storage.engine import open_database
+    from storage.migrate import upgrade
+
+    good = 10
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(good):
+        (inbox / f"p{i:02d}.jpg").write_bytes(jpeg((64, 48), seed=7000 + i))
+    (inbox / "p04b.png").write_bytes(poison_png())  # among the stored photos, mid-batch
+    upgrade(db_url)
+    config = make_config(
+        db_url,
+        [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
+        classifier={"thresholds": ALWAYS},
+        ingest={"batch_size": 4, "max_photo_attempts": 3},
+    )
+    settings = load_settings(config)
+    with open_database(db_url) as db:  # in this process: nothing here kills a big decode
+        assert ingest_once(settings, db=db, model=load_model(settings, db, classifier))[0].new == good + 1
+    second = tmp_path / "model-v2"
+    LogoClassifier.create(BRANDS, backbone="mobilenet_v1_025", weights="none", input_size=48).save(second)
+    kills = 0
+    for _ in range(6):  # three kills, then a run that skips the photo; the old code was killed every time
+        done = reclassify_on_small_machine(tmp_path, config, second)
+        if done.returncode == 0:
+            break
+        assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+        kills += 1
+    assert kills == 3, f"the poison photo killed {kills} reclassify runs in a row"
+    assert "1 photo(s) skipped: each killed the process re-scoring it" in " ".join(done.stdout.split())
+    [(version,)] = rows(db_url, "SELECT max(id) FROM model_versions")
+    by_version = "SELECT count(DISTINCT image_id), count(*) FROM detections WHERE model_version_id = :v"
+    assert rows(db_url, by_version, v=version) == [(good, 2 * good)]  # every photo but the poison
+    poison = "SELECT id FROM images WHERE uri LIKE '%p04b.png'"
+    assert rows(db_url, f"SELECT count(*) FROM detections WHERE image_id = ({poison})") == [(2,)]  # the old ones
+    # Only the culprit keeps a count (so the next rerun skips it too); its bystanders were cleared.
+    assert rows(db_url, "SELECT attempts FROM photo_attempts") == [(3,)]
+    again = reclassify_on_small_machine(tmp_path, config, second)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "1 photo(s) skipped" in " ".join(again.stdout.split())
+    assert rows(db_url, "SELECT attempts FROM photo_attempts") == [(3,)]
