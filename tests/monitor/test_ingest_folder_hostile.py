@@ -1,4 +1,5 @@
-"""The folder source against hostile or unlucky folders: FIFOs, symlinks out, huge sidecars, partial uploads."""
+"""The folder source against hostile or unlucky folders: FIFOs, symlinks out, huge sidecars, partial uploads,
+sidecar places off the globe."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from datetime import datetime
 
 import pytest
 
-from ingest_helpers import jpeg
+from ingest_helpers import jpeg, rows
 from monitor.config import SourceSettings
 from monitor.errors import FetchError
+from monitor.model import load_model
+from monitor.pipeline import ingest_once
 from monitor.sources.base import ImageRef, SourceContext
 from monitor.sources.registry import build_source
+from storage.engine import open_database
 
 HANG = 60  # far longer than any of these polls takes; a poll still running then is stuck for good
 
@@ -112,3 +116,51 @@ def test_the_default_settle_time_is_small_but_not_zero():
     from monitor.sources.folder import FolderOptions
 
     assert 0 < FolderOptions(path="x").settle_seconds <= 5
+
+
+def ingest(settings, classifier):
+    """One real ingest pass (poll, fetch, check, classify, store) over the configured sources."""
+    db = open_database(settings.database.url)
+    try:
+        return ingest_once(settings, db=db, model=load_model(settings, db, classifier))[0]
+    finally:
+        db.dispose()
+
+
+def test_sidecar_places_off_the_globe_are_dropped_and_the_photos_stored(db_url, tmp_path, settings_for, classifier):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # Raw JSON text: bare NaN and 1e400 (read as inf) are what a careless exporter writes; strings are parsed too.
+    sidecars = {
+        "polar": '{"latitude": 91, "longitude": 10, "place": "North of north"}',
+        "west": '{"latitude": "48.1", "longitude": "-200", "place": "Munich"}',
+        "nanstr": '{"latitude": "NaN", "longitude": "11.5", "caption": "nan as text"}',
+        "nanbare": '{"latitude": 45.0, "longitude": NaN}',
+        "huge": '{"latitude": "1e400", "longitude": "2.0", "place": "Overflow"}',
+        "hugebare": '{"latitude": 1e400, "longitude": -1e400}',
+        "neginf": '{"latitude": 45.0, "longitude": "-Infinity"}',
+        "oslo": '{"latitude": 59.91, "longitude": "10.75", "place": "Oslo"}',
+        "edge": '{"latitude": -90, "longitude": 180}',
+    }
+    for seed, (name, sidecar) in enumerate(sidecars.items(), start=1):
+        (inbox / f"{name}.jpg").write_bytes(jpeg(seed=seed))
+        (inbox / f"{name}.jpg.json").write_text(sidecar, encoding="utf-8")
+    aged(*inbox.iterdir())
+    settings = settings_for(db_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}])
+    summary = ingest(settings, classifier)
+    assert summary.error is None and summary.new == len(sidecars) and not summary.failures
+    stored = {
+        external_id.removesuffix(".jpg"): (lat, lon, place, caption)
+        for external_id, lat, lon, place, caption in rows(
+            db_url, "SELECT external_id, latitude, longitude, place, caption FROM images"
+        )
+    }
+    assert set(stored) == set(sidecars)
+    # One coordinate off the globe (or not a finite number) drops both: half a place is no place.
+    for name in ("polar", "west", "nanstr", "nanbare", "huge", "hugebare", "neginf"):
+        assert stored[name][:2] == (None, None), name
+    # The other fields of those sidecars are kept, and places on the globe (its very edge too) are stored.
+    assert (stored["polar"][2], stored["west"][2], stored["huge"][2]) == ("North of north", "Munich", "Overflow")
+    assert stored["nanstr"][3] == "nan as text"
+    assert stored["oslo"] == (59.91, 10.75, "Oslo", None)
+    assert stored["edge"][:2] == (-90.0, 180.0)
