@@ -79,13 +79,16 @@ def test_every_path_gives_the_same_scores(model_and_files):
     from monitor.images import check_image
 
     model, paths, bundle = model_and_files
-    training = model.predict([read_rgb(p) for p in paths])
+    # One batch size on every path: without AVX-512 the float32 kernels sum in a batch-size-dependent order, which
+    # moved scores by 1.3e-6 (a decode difference moves them by orders of magnitude more).
+    training = model.predict([read_rgb(p) for p in paths], batch_size=4)
     files = model.predict_files(paths, batch_size=4)
     daemon = model.predict(
-        [check_image(p.read_bytes(), min_side=16, work_side=model.input_size, square=True).image for p in paths]
+        [check_image(p.read_bytes(), min_side=16, work_side=model.input_size, square=True).image for p in paths],
+        batch_size=4,
     )
-    np.testing.assert_allclose(files, training, atol=1e-6)
-    np.testing.assert_allclose(daemon, training, atol=1e-6)
+    np.testing.assert_allclose(files, training, atol=1e-5)
+    np.testing.assert_allclose(daemon, training, atol=1e-5)
     # every brand reported (threshold 0), in the arithmetic the in-memory model ran (the load-time bfloat16 probe
     # may decide otherwise, and a score of a few 1e-7 then fell under a threshold of 1e-6)
     shown = predict_paths(bundle, paths, thresholds=dict.fromkeys(BRANDS, 0.0), precision=model.compute_precision)
