@@ -14,6 +14,7 @@ from PIL import ExifTags, Image
 from classifier.errors import PhotoRejected
 from classifier.images import FAMILIES, DecodeLimits, decode
 from monitor.errors import ImageRejected
+from monitor.sources.clean import clean_place
 
 _EXIF_DATETIME_ORIGINAL = 36867
 _EXIF_OFFSET_TIME_ORIGINAL = 36881
@@ -155,9 +156,9 @@ def _exif_gps(gps: dict) -> tuple[float | None, float | None]:
         lon = _degrees(gps[4], gps.get(3, "E"), "W")
     except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
         return None, None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
-        return None, None  # exactly 0,0 is what cameras and apps write for "no fix" (issue 15)
-    return lat, lon
+    # The sources' own rule: on the globe and finite, both or neither; exactly 0,0 is what cameras and apps
+    # write for "no fix".
+    return clean_place(lat, lon)
 
 
 def _degrees(parts, ref, negative: str) -> float:

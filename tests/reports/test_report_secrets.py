@@ -28,8 +28,6 @@ def _store_secret_bearing_rows(db) -> None:
         conn.execute(images.update().values(uri=literal(prefix) + cast(images.c.id, String) + literal(suffix)))
         # Source 2 as a version that stored poll errors unredacted left it; reports must redact on reading.
         conn.execute(Source.__table__.update().where(Source.__table__.c.id == 2).values(last_error=FEED_ERROR))
-        if conn.dialect.name == "postgresql":  # the seed gave explicit ids: move the sequence past them
-            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('images', 'id'), (SELECT max(id) FROM images))")
     # Photos with the most reach, so they are the top posts, stored the way ingest stores them.
     posted = datetime.combine(START, datetime.min.time(), tzinfo=UTC) + timedelta(days=3, hours=12)
     top = [

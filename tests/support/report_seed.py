@@ -230,4 +230,9 @@ def seed(
             ],
         )
         rebuild_rollups(conn)  # rows went in raw, around save_batch: count them into the rollups reports read
+        if conn.dialect.name == "postgresql":  # explicit ids: move the sequences past them, or a later real write
+            for table in ("sources", "model_versions", "images"):  # collides with them (and is refused)
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
     return db
