@@ -10,20 +10,9 @@ from datetime import UTC, datetime
 
 from cli import run_cli
 from feed_samples import Samples, exif_photo
-from ingest_helpers import rows
-from monitor.model import load_model
-from monitor.pipeline import ingest_once
-from storage.engine import open_database
+from ingest_helpers import rows, run_once
 
 UTC = UTC
-
-
-def run_once(settings, classifier):
-    db = open_database(settings.database.url)
-    try:
-        return ingest_once(settings, stop=None, db=db, model=load_model(settings, db, classifier))
-    finally:
-        db.dispose()
 
 
 def stored(url: str, samples: Samples) -> dict[str, tuple]:

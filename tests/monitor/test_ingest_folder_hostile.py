@@ -10,14 +10,11 @@ from datetime import datetime
 
 import pytest
 
-from ingest_helpers import jpeg, rows
+from ingest_helpers import jpeg, rows, run_once
 from monitor.config import SourceSettings
 from monitor.errors import FetchError
-from monitor.model import load_model
-from monitor.pipeline import ingest_once
 from monitor.sources.base import ImageRef, SourceContext
 from monitor.sources.registry import build_source
-from storage.engine import open_database
 
 HANG = 60  # far longer than any of these polls takes; a poll still running then is stuck for good
 
@@ -118,15 +115,6 @@ def test_the_default_settle_time_is_small_but_not_zero():
     assert 0 < FolderOptions(path="x").settle_seconds <= 5
 
 
-def ingest(settings, classifier):
-    """One real ingest pass (poll, fetch, check, classify, store) over the configured sources."""
-    db = open_database(settings.database.url)
-    try:
-        return ingest_once(settings, db=db, model=load_model(settings, db, classifier))[0]
-    finally:
-        db.dispose()
-
-
 def test_sidecar_places_off_the_globe_are_dropped_and_the_photos_stored(db_url, tmp_path, settings_for, classifier):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -147,7 +135,7 @@ def test_sidecar_places_off_the_globe_are_dropped_and_the_photos_stored(db_url, 
         (inbox / f"{name}.jpg.json").write_text(sidecar, encoding="utf-8")
     aged(*inbox.iterdir())
     settings = settings_for(db_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}])
-    summary = ingest(settings, classifier)
+    summary = run_once(settings, classifier)[0]
     assert summary.error is None and summary.new == len(sidecars) and not summary.failures
     stored = {
         external_id.removesuffix(".jpg"): (lat, lon, place, caption)

@@ -6,20 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from ingest_helpers import Reply, jpeg, rows
-from monitor.model import load_model
-from monitor.pipeline import ingest_once
-from storage.engine import open_database
+from ingest_helpers import Reply, jpeg, rows, run_once
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}
-
-
-def run_once(settings, classifier):
-    db = open_database(settings.database.url)
-    try:
-        return ingest_once(settings, db=db, model=load_model(settings, db, classifier))[0]
-    finally:
-        db.dispose()
 
 
 def aware(value) -> datetime:
@@ -98,7 +87,7 @@ def test_bad_fields_cost_only_the_field_and_future_dates_do_not_move_the_cursor(
         ],
         classifier={"thresholds": ALWAYS},
     )
-    summary = run_once(settings, classifier)
+    summary = run_once(settings, classifier)[0]
     assert summary.error is None and summary.new == len(items) and not summary.failures
     stored = {
         uri.split("/img/", 1)[1].split(".jpg", 1)[0]: rest
@@ -122,7 +111,7 @@ def test_bad_fields_cost_only_the_field_and_future_dates_do_not_move_the_cursor(
     assert datetime.fromisoformat(cursor["time"]) <= datetime.now(UTC)
     # A post newer than every real one but older than the bogus 2099 arrives: it is ingested.
     items.append({"id": "later", "img": "/img/later.jpg", "t": (now - timedelta(hours=1)).isoformat()})
-    again = run_once(settings, classifier)
+    again = run_once(settings, classifier)[0]
     assert again.error is None and again.new == 1
 
 
@@ -143,8 +132,8 @@ def test_rss_items_without_guid_link_or_title_are_each_ingested(sqlite_url, serv
         [{"name": "rss", "kind": "rss", "url": server.url("/feed"), "allow_private": True}],
         classifier={"thresholds": ALWAYS},
     )
-    assert run_once(settings, classifier).new == 3
-    assert run_once(settings, classifier).new == 0 and server.hits["/img/u1.jpg"] == 1  # not read again
+    assert run_once(settings, classifier)[0].new == 3
+    assert run_once(settings, classifier)[0].new == 0 and server.hits["/img/u1.jpg"] == 1  # not read again
     shown["count"] = 4
-    assert run_once(settings, classifier).new == 1
+    assert run_once(settings, classifier)[0].new == 1
     assert rows(sqlite_url, "SELECT count(*), count(DISTINCT external_id) FROM images")[0] == (4, 4)

@@ -9,20 +9,12 @@ import time
 
 import pytest
 
-from ingest_helpers import Reply, corpus, jpeg, rows
+from ingest_helpers import Reply, corpus, jpeg, rows, run_once
 from monitor.model import ModelUnavailable, load_model
 from monitor.pipeline import ingest_once
 from storage.engine import open_database
 
 ALWAYS = {"acme": 0.001, "globex": 0.001}  # every accepted photo gets both brands: deterministic
-
-
-def run_once(settings, classifier, names=None, stop=None):
-    db = open_database(settings.database.url)
-    try:
-        return ingest_once(settings, names, stop=stop, db=db, model=load_model(settings, db, classifier))
-    finally:
-        db.dispose()
 
 
 def by_name(summaries):

@@ -47,35 +47,41 @@ def poison_png() -> bytes:
     return buffer.getvalue()
 
 
-def ingest_on_small_machine(tmp_path, config) -> subprocess.CompletedProcess:
+def on_small_machine(tmp_path, config, *args: str) -> subprocess.CompletedProcess:
+    """`monitor --config CONFIG ARGS...` in a child whose decoder is killed by photos over KILL_PIXELS."""
     script = tmp_path / "oom_child.py"
     script.write_text(OOM_CHILD)
     env = subprocess_env() | {"KILL_PIXELS": str(KILL_PIXELS)}
-    command = [sys.executable, str(script), "--config", str(config), "ingest", "--once"]
+    command = [sys.executable, str(script), "--config", str(config), *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT)
 
 
-def test_a_photo_that_kills_the_ingest_is_skipped_after_three_kills_and_the_rest_stored_once(
-    tmp_path, db_url, make_config
-):
+def poisoned_inbox(tmp_path, db_url, make_config, good: int, seed: int):
+    """A migrated database and the config of a folder of `good` photos with the poison PNG mid-batch."""
     from storage.migrate import upgrade
 
-    good = 10
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for i in range(good):
-        (inbox / f"p{i:02d}.jpg").write_bytes(jpeg((64, 48), seed=4000 + i))
+        (inbox / f"p{i:02d}.jpg").write_bytes(jpeg((64, 48), seed=seed + i))
     (inbox / "p04b.png").write_bytes(poison_png())  # in the middle of the first batch
     upgrade(db_url)
-    config = make_config(
+    return make_config(
         db_url,
         [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
         classifier={"thresholds": ALWAYS},
         ingest={"batch_size": 4, "max_photo_attempts": 3},
     )
+
+
+def test_a_photo_that_kills_the_ingest_is_skipped_after_three_kills_and_the_rest_stored_once(
+    tmp_path, db_url, make_config
+):
+    good = 10
+    config = poisoned_inbox(tmp_path, db_url, make_config, good, seed=4000)
     kills = 0
     for _ in range(6):  # three kills, then a run that skips the photo; the old code was killed every time
-        done = ingest_on_small_machine(tmp_path, config)
+        done = on_small_machine(tmp_path, config, "ingest", "--once")
         if done.returncode == 0:
             break
         assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
@@ -94,7 +100,8 @@ def test_a_photo_that_kills_the_ingest_is_skipped_after_three_kills_and_the_rest
     assert uri.endswith("p04b.png") and reason == "killed_worker"
     assert detail == "killed the worker 3 times while being decoded/classified; skipped"
     assert rows(db_url, "SELECT count(*) FROM photo_attempts")[0][0] == 0
-    again = ingest_on_small_machine(tmp_path, config)  # the folder is done: nothing is decoded or stored again
+    # The folder is done: nothing is decoded or stored again.
+    again = on_small_machine(tmp_path, config, "ingest", "--once")
     assert again.returncode == 0, again.stderr[-3000:]
     assert rows(db_url, "SELECT count(*) FROM images")[0][0] == good + 1
 
@@ -223,14 +230,6 @@ def test_counts_left_by_a_crash_decide_in_process(tmp_path, db_url, settings_for
     assert rows(db_url, "SELECT count(*) FROM photo_attempts")[0][0] == 0
 
 
-def reclassify_on_small_machine(tmp_path, config, model) -> subprocess.CompletedProcess:
-    script = tmp_path / "oom_child.py"
-    script.write_text(OOM_CHILD)
-    env = subprocess_env() | {"KILL_PIXELS": str(KILL_PIXELS)}
-    command = [sys.executable, str(script), "--config", str(config), "reclassify", "-m", str(model), "-e", "local"]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT)
-
-
 def test_a_stored_photo_that_kills_reclassify_is_skipped_after_three_kills_and_the_rest_rescored(
     tmp_path, db_url, make_config, classifier
 ):
@@ -241,21 +240,9 @@ def test_a_stored_photo_that_kills_reclassify_is_skipped_after_three_kills_and_t
     from monitor.model import load_model
     from monitor.pipeline import ingest_once
     from storage.engine import open_database
-    from storage.migrate import upgrade
 
     good = 10
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for i in range(good):
-        (inbox / f"p{i:02d}.jpg").write_bytes(jpeg((64, 48), seed=7000 + i))
-    (inbox / "p04b.png").write_bytes(poison_png())  # among the stored photos, mid-batch
-    upgrade(db_url)
-    config = make_config(
-        db_url,
-        [{"name": "inbox", "kind": "folder", "path": str(inbox)}],
-        classifier={"thresholds": ALWAYS},
-        ingest={"batch_size": 4, "max_photo_attempts": 3},
-    )
+    config = poisoned_inbox(tmp_path, db_url, make_config, good, seed=7000)  # the poison among stored photos
     settings = load_settings(config)
     with open_database(db_url) as db:  # in this process: nothing here kills a big decode
         assert ingest_once(settings, db=db, model=load_model(settings, db, classifier))[0].new == good + 1
@@ -263,7 +250,7 @@ def test_a_stored_photo_that_kills_reclassify_is_skipped_after_three_kills_and_t
     LogoClassifier.create(BRANDS, backbone="mobilenet_v1_025", weights="none", input_size=48).save(second)
     kills = 0
     for _ in range(6):  # three kills, then a run that skips the photo; the old code was killed every time
-        done = reclassify_on_small_machine(tmp_path, config, second)
+        done = on_small_machine(tmp_path, config, "reclassify", "-m", str(second), "-e", "local")
         if done.returncode == 0:
             break
         assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
@@ -277,7 +264,7 @@ def test_a_stored_photo_that_kills_reclassify_is_skipped_after_three_kills_and_t
     assert rows(db_url, f"SELECT count(*) FROM detections WHERE image_id = ({poison})") == [(2,)]  # the old ones
     # Only the culprit keeps a count (so the next rerun skips it too); its bystanders were cleared.
     assert rows(db_url, "SELECT attempts FROM photo_attempts") == [(3,)]
-    again = reclassify_on_small_machine(tmp_path, config, second)
+    again = on_small_machine(tmp_path, config, "reclassify", "-m", str(second), "-e", "local")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "1 photo(s) skipped" in " ".join(again.stdout.split())
     assert rows(db_url, "SELECT attempts FROM photo_attempts") == [(3,)]

@@ -17,6 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BRANDS = ["acme", "globex"]
 
 
+def run_once(settings, classifier, names=None, stop=None) -> list:
+    """One real ingest pass (poll, fetch, check, classify, store) of the configured sources: their summaries."""
+    from monitor.model import load_model
+    from monitor.pipeline import ingest_once
+    from storage.engine import open_database
+
+    db = open_database(settings.database.url)
+    try:
+        return ingest_once(settings, names, stop=stop, db=db, model=load_model(settings, db, classifier))
+    finally:
+        db.dispose()
+
+
 # -- a real HTTP server ---------------------------------------------------------------------------
 @dataclass
 class Reply:
