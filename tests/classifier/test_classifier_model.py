@@ -94,8 +94,12 @@ def test_tiling_takes_the_max_over_tiles_and_reports_the_tile(model, photos):
     boxes = tile_boxes(2, 0.25)
     assert len(boxes) == 5 and boxes[0] == (0.0, 0.0, 1.0, 1.0) and boxes[-1][2:] == (1.0, 1.0)
     tiled, winner = model.predict_tiled(photos, grid=2, overlap=0.25)
-    whole = model.predict(photos)
-    assert np.all(tiled >= whole - 1e-6)
+    raw_tiled, _ = model.predict_tiled(photos, grid=2, overlap=0.25, raw=True)
+    whole = model.predict(photos, raw=True)
+    # The whole photo is one of the boxes, but scored in other batches: without AVX-512, float32 sums
+    # depend on the batch (CI saw more than 1e-6 apart), hence a relative tolerance on the raw scores.
+    assert np.all(raw_tiled >= whole * (1 - 1e-4) - 1e-6)
+    np.testing.assert_allclose(tiled, model.calibrated(raw_tiled), rtol=1e-6)
     detections = model.detect(photos, thresholds={b: 0.0 for b in BRANDS}, tiling=tiling)
     for index, dets in enumerate(detections):
         for det in dets:
