@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.audit import with_audited_rates
+from reports.audited import with_audited_rates
 from reports.errors import ReportError
 from reports.metrics import breakdown, daily_frame, label_windows
 from storage import quality, queries
@@ -36,7 +36,7 @@ def choose_model_version(db: Any, requested: int | None = None) -> dict[str, Any
     if version is None:
         raise ReportError(f"no model version with id {version_id} in the database")
     # Brands with enough judgments of a random sample of the feed use those audited error rates
-    # (reports.audit, issue 17); the others keep the bundle's held-out rates. metrics["error_rates"]
+    # (reports.audited, issue 17); the others keep the bundle's held-out rates. metrics["error_rates"]
     # then says per brand which ("used") and, in "detail", of how many photos and when.
     return with_audited_rates(db, version)
 

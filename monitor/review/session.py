@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from monitor.errors import FetchError, MonitorError
 from monitor.review.sampling import DEFAULT_PRECISION, Plan, plan_sample, random_queue, uncertain_queue
 from monitor.sources.base import ImageRef
-from reports.audit import audited_rates
+from reports.audited import audited_rates
 from storage import judgments as store
 
 if TYPE_CHECKING:

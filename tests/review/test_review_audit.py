@@ -20,12 +20,18 @@ RECALL = {"Acme": 0.85, "Globex": 0.7, "Initech": 0.6}
 FPR = {"Acme": 0.01, "Globex": 0.02, "Initech": 0.005}
 
 
-def planted_world(rng: np.random.Generator, photos: int) -> tuple[list[FramePhoto], dict[int, dict[str, bool]]]:
-    """Photos with true brands, detected with known recall and false-positive rate."""
+def planted_world(
+    rng: np.random.Generator, photos: int, recall: float | None = None, fpr: float | None = None
+) -> tuple[list[FramePhoto], dict[int, dict[str, bool]]]:
+    """Photos with true brands, detected with known recall and false-positive rate (per brand, or one for all)."""
+    recalls = {b: RECALL[b] if recall is None else recall for b in BRANDS}
+    fprs = {b: FPR[b] if fpr is None else fpr for b in BRANDS}
     frame, truth = [], {}
     for image_id in range(photos):
         shows = {b: bool(rng.random() < PREVALENCE[b]) for b in BRANDS}
-        detected = {b: float(rng.uniform(0.5, 1)) for b in BRANDS if rng.random() < (RECALL[b] if shows[b] else FPR[b])}
+        detected = {
+            b: float(rng.uniform(0.5, 1)) for b in BRANDS if rng.random() < (recalls[b] if shows[b] else fprs[b])
+        }
         frame.append(FramePhoto(image_id, f"{image_id:064x}", stratum_of(detected), detected))
         truth[image_id] = shows
     return frame, truth
@@ -244,6 +250,24 @@ def test_point_estimates_are_unbiased_over_seeds() -> None:
             errors[brand].append(rates[brand]["fpr"] - true_rates(frame, truth, brand)[1])
     for brand, errs in errors.items():
         assert abs(np.mean(errs)) < 2 * np.std(errs) / np.sqrt(len(errs)) + 0.002, brand
+
+
+def test_rates_are_unbiased_where_a_few_judged_photos_stand_for_a_large_no_detection_stratum() -> None:
+    """The demo's shape: recall 0.97, few judged photos per stratum. A prior's half photo per unseen kind of
+    photo in every cell once made missed logos nobody saw (audited recall 0.92 against a true 0.97 there)."""
+    errors: dict[str, list[float]] = {"recall": [], "fpr": []}
+    for seed in range(30):
+        rng = np.random.default_rng(300 + seed)
+        frame, truth = planted_world(rng, 4000, recall=0.97, fpr=0.01)
+        rates = estimate_rates(
+            frame, judge_sample(rng, frame, truth, 20, no_detection=100), BRANDS, seed=seed, draws=500
+        )
+        for brand in BRANDS:
+            recall, fpr = true_rates(frame, truth, brand)
+            errors["recall"].append(rates[brand]["recall"] - recall)
+            errors["fpr"].append(rates[brand]["fpr"] - fpr)
+    for name, errs in errors.items():
+        assert abs(np.mean(errs)) < 2 * np.std(errs) / np.sqrt(len(errs)) + 0.002, (name, np.mean(errs))
 
 
 def test_a_fully_judged_world_is_known_exactly() -> None:

@@ -8,7 +8,7 @@ from conftest import BRANDS, plant_feed
 from scipy.stats import beta
 
 from monitor.review.session import ReviewSession
-from reports.audit import audited_rates, with_audited_rates
+from reports.audited import audited_rates, with_audited_rates
 from reports.error_rates import read_error_rates
 from storage.judgments import judged_counts
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from report_seed import Campaign, seed, window_of
 from reports import build_campaign_report, write_report
-from reports.audit import audited_rates
+from reports.audited import audited_rates
 from storage.judgments import Verdict, sample_frame, save_judgments
 
 HELD_OUT = {

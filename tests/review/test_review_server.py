@@ -14,7 +14,7 @@ from conftest import BRANDS, Feed
 from cli import run_cli
 from monitor.review.server import ReviewError, check_bind, start_server
 from monitor.review.session import ReviewSession
-from reports.audit import audited_rates
+from reports.audited import audited_rates
 from storage.judgments import judgments
 
 TOKEN = "s3cret-token-0123456789"
