@@ -111,7 +111,8 @@ def main() -> None:
         type=str,
         default="",
         help="also compare scorings, each with thresholds re-fit on the validation photos' own "
-        "scores: comma list of whole, crops, windows@SCALE (e.g. whole,crops,windows@2)",
+        "scores: comma list of whole, crops, windows@SCALE, or A+B for the mean of scorings listed "
+        "before (e.g. whole,crops,windows@2,whole+windows@2)",
     )
     parser.add_argument(
         "--precision",
@@ -244,17 +245,25 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
 
     whole and crops score with the main model's head; windows@S with a head trained on those windows (train on
     what you score: trained here unless the main model is that one), windows@S:whole-head with the main head."""
-    from classifier.evaluate import metrics_from_scores
     from classifier.images import read_rgb
-    from classifier.tail import finish_training
     from classifier.tiling import Tiling
     from classifier.train import train
 
     valid_set = train_set.split(0.2, args.seed)[1]  # the validation split train() made
     heads: dict[float, object] = {}
-    out = {}
+    out: dict[str, dict] = {}
+    raw: dict[str, tuple] = {}  # name: (validation scores, test scores, seconds), raw, for fusions
     for name in args.compare.split(","):
         name = name.strip()
+        if "+" in name:  # a fusion of scorings listed before it: the mean of their raw probabilities
+            parts = name.split("+")
+            if any(part not in raw for part in parts):
+                raise SystemExit(f"--compare: list each part of {name!r} before it")
+            valid, test = (np.mean([raw[part][i] for part in parts], axis=0) for i in (0, 1))
+            out[name] = refit_and_score(trained, valid_set, test_set, valid, test, None, args.seed)
+            out[name]["scoring_seconds"] = round(sum(raw[part][2] for part in parts), 1)
+            print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)
+            continue
         spec, _, variant = name.partition(":")
         kind, _, scale = spec.partition("@")
         if kind not in ("whole", "crops", "windows") or variant not in ("", "whole-head"):
@@ -281,23 +290,34 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
         valid = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
         test = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling, raw=True)
         seconds = time.time() - start
-        finish_training(
-            model, labels=valid_set.labels(model.classes), scores=valid, training={}, tiling=tiling, seed=args.seed
-        )
-        found = metrics_from_scores(
-            test_set.labels(model.classes), model.calibrated(test), model.classes, model.thresholds
-        )
-        keys = (
-            "macro_average_precision",
-            "brand_top1_accuracy",
-            "nologo_false_positive_rate",
-            "micro_precision",
-            "micro_recall",
-        )
-        out[name] = {**{k: found[k] for k in keys}, "scoring_seconds": round(seconds, 1)}
+        raw[name] = (valid, test, seconds)
+        out[name] = {
+            **refit_and_score(model, valid_set, test_set, valid, test, tiling, args.seed),
+            "scoring_seconds": round(seconds, 1),
+        }
         print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)  # kept if stopped later
         model.info, model.calibration, model.thresholds, model.metrics = kept  # the trained recipe's, as reported
     return out
+
+
+def refit_and_score(model, valid_set, test_set, valid, test, tiling, seed: int) -> dict:
+    """Held-out figures of raw test scores once calibration and thresholds are fit on the raw validation scores
+    (the model's own fit is put back)."""
+    from classifier.evaluate import metrics_from_scores
+    from classifier.tail import finish_training
+
+    kept = (model.info, model.calibration, model.thresholds, model.metrics)
+    finish_training(model, labels=valid_set.labels(model.classes), scores=valid, training={}, tiling=tiling, seed=seed)
+    found = metrics_from_scores(test_set.labels(model.classes), model.calibrated(test), model.classes, model.thresholds)
+    model.info, model.calibration, model.thresholds, model.metrics = kept
+    keys = (
+        "macro_average_precision",
+        "brand_top1_accuracy",
+        "nologo_false_positive_rate",
+        "micro_precision",
+        "micro_recall",
+    )
+    return {k: found[k] for k in keys}
 
 
 if __name__ == "__main__":
