@@ -148,7 +148,8 @@ def test_float32_prediction_matches_the_keras_model(photos_75):
     assert model.compute_precision == "float32" and model.inference_backbone.folded > 90
     pixels = np.stack(photos_75).astype(np.float32)
     np.testing.assert_allclose(features, np.asarray(model.feature_model(pixels, training=False)), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(scores, np.asarray(model.model(pixels, training=False)), rtol=1e-5, atol=1e-6)
+    # The scores follow from features equal to 1e-4 (folded batch norm, other batches), so 1e-4 here too.
+    np.testing.assert_allclose(scores, np.asarray(model.model(pixels, training=False)), rtol=1e-4, atol=1e-6)
 
 
 def test_unknown_precision_is_a_clear_error():

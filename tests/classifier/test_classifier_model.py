@@ -62,7 +62,8 @@ def test_predict_gives_one_probability_per_brand_whatever_the_batch(model, photo
     assert scores.shape == (len(photos), len(BRANDS)) and scores.dtype == np.float32
     assert np.all((scores >= 0) & (scores <= 1))
     assert len({tuple(np.round(row, 6)) for row in scores}) > 1, "different photos should score differently"
-    np.testing.assert_allclose(model.predict(photos, batch_size=2), scores, rtol=1e-5, atol=1e-6)
+    # Without AVX-512, float32 sums depend on the batch size: CI saw 2.2e-5 relative at batch 2 against 32.
+    np.testing.assert_allclose(model.predict(photos, batch_size=2), scores, rtol=1e-4, atol=1e-6)
     assert model.predict([]).shape == (0, len(BRANDS))
 
 
