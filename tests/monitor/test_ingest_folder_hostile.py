@@ -152,3 +152,21 @@ def test_sidecar_places_off_the_globe_are_dropped_and_the_photos_stored(db_url, 
     assert stored["nanstr"][3] == "nan as text"
     assert stored["oslo"] == (59.91, 10.75, "Oslo", None)
     assert stored["edge"][:2] == (-90.0, 180.0)
+
+
+def test_a_huge_caption_is_cut_and_the_photo_stored(db_url, tmp_path, settings_for, classifier):
+    """A sidecar under its size cap can still hold a caption no report should carry: it is cut, the photo kept."""
+    from monitor.sources.clean import CAPTION_CHARS
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "long.jpg").write_bytes(jpeg(seed=1))
+    (inbox / "long.jpg.json").write_text(json.dumps({"caption": "é" * 400_000}, ensure_ascii=False), encoding="utf-8")
+    (inbox / "short.jpg").write_bytes(jpeg(seed=2))
+    (inbox / "short.jpg.json").write_text(json.dumps({"caption": "a normal caption"}), encoding="utf-8")
+    aged(*inbox.iterdir())
+    settings = settings_for(db_url, [{"name": "inbox", "kind": "folder", "path": str(inbox)}])
+    summary = run_once(settings, classifier)[0]
+    assert summary.error is None and summary.new == 2 and not summary.failures
+    stored = dict(rows(db_url, "SELECT external_id, caption FROM images"))
+    assert stored["long.jpg"] == "é" * CAPTION_CHARS and stored["short.jpg"] == "a normal caption"
