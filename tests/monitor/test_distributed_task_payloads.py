@@ -44,10 +44,11 @@ def database(url) -> Iterator[Database]:
         db.dispose()
 
 
-def outbox_batch(settings, count=3):
-    """An ingest batch of `count` photos (bytes inline, as the fake source gives them) and its honest payload,
-    sealed in the outbox row as the fetch task does before it sends the message."""
-    refs = [ImageRef(uri=f"fake://feed/{n}", external_id=str(n), data=jpeg(seed=n + 1)) for n in range(count)]
+def outbox_batch(settings, count=3, refs=None):
+    """An ingest batch of `count` photos (bytes inline, as the fake source gives them; or `refs`) and its honest
+    payload, sealed in the outbox row as the fetch task does before it sends the message."""
+    if refs is None:
+        refs = [ImageRef(uri=f"fake://feed/{n}", external_id=str(n), data=jpeg(seed=n + 1)) for n in range(count)]
     with database(settings.database.url) as db:
         source_id = ensure_source(db, "feed", "fake")
         batch_id = enqueue_batch(db, source_id, "ingest", [encode_ref(r) for r in refs])
@@ -125,3 +126,23 @@ def test_a_classify_message_no_fetch_task_sealed_is_refused(db_url, settings_for
     batch = state_of(db_url, batch_id)
     assert batch["state"] == "pending" and "does not match" in batch["result"]["error"]
     assert rows(db_url, "SELECT count(*) FROM images")[0][0] == 0
+
+
+def test_ordinary_hostile_fields_are_stored_by_the_celery_path_too(db_url, settings_for):
+    """Issue 14 finding 3 on the Celery path: a NUL in a caption, a 400-character place and a 3 KB signed URL
+    are stored with the batch's other photos at once, even in refs that skipped the sources' boundary
+    (monitor.sources.clean): storage cleans every row again."""
+    settings = celery_settings(settings_for, db_url)
+    signed = "fake://feed/signed?" + "X-Sig=" + "a" * 3000
+    hostile = [
+        ImageRef(uri="fake://feed/0", external_id="0", data=jpeg(seed=1), caption="before\x00after"),
+        ImageRef(uri="fake://feed/1", external_id="1", data=jpeg(seed=2), place="P" * 400, author="A" * 400),
+        ImageRef(uri=signed, external_id=signed, data=jpeg(seed=3)),
+    ]
+    batch_id, payload = outbox_batch(settings, refs=hostile)
+    make_app(settings).tasks[CLASSIFY_TASK].apply(args=[batch_id, payload]).get()
+    assert state_of(db_url, batch_id)["state"] == "done"
+    stored = {r[0]: r[1:] for r in rows(db_url, "SELECT external_id, caption, place, author, uri FROM images")}
+    assert stored["0"][0] == "beforeafter"
+    assert len(stored["1"][1]) == 300 and len(stored["1"][2]) == 300
+    assert stored[signed][3] == signed  # the whole signed URL, not cut
