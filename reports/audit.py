@@ -7,8 +7,9 @@ photo), and the judged photos of each cell stand for the whole cell, weighted by
 none borrows the brand's judgments of the cells with the same flag). The uncertainty comes from
 simulation: per cell a Dirichlet (Jeffreys) posterior of the shares showing the brand / no logo / only
 other brands, the unjudged rest of the cell drawn from it (so a fully judged cell is certain). The rates
-are then summed up as effective counts, in the structure of model_versions.metrics["error_rates"],
-so reports carry them like the bundle's held-out rates.
+are then summed up as effective counts centred on the plain stratified estimate (the prior would bias
+them), in the structure of model_versions.metrics["error_rates"], so reports carry them like the
+bundle's held-out rates.
 """
 
 from __future__ import annotations
