@@ -23,6 +23,13 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+SCORE_KEYS = (
+    "macro_average_precision",
+    "brand_top1_accuracy",
+    "nologo_false_positive_rate",
+    "micro_precision",
+    "micro_recall",
+)
 
 
 def main() -> None:
@@ -203,15 +210,7 @@ def main() -> None:
         model.save(args.out)
     compared = compare(model, train_set, test_set, args, recipe) if args.compare else None
     grid = f"{args.grid}x{args.grid}"
-    keys = (
-        "macro_average_precision",
-        "brand_top1_accuracy",
-        "nologo_false_positive_rate",
-        "micro_precision",
-        "micro_recall",
-        "photos",
-        "nologo_photos",
-    )
+    keys = (*SCORE_KEYS, "photos", "nologo_photos")
     print(
         json.dumps(
             {
@@ -310,14 +309,7 @@ def refit_and_score(model, valid_set, test_set, valid, test, tiling, seed: int) 
     finish_training(model, labels=valid_set.labels(model.classes), scores=valid, training={}, tiling=tiling, seed=seed)
     found = metrics_from_scores(test_set.labels(model.classes), model.calibrated(test), model.classes, model.thresholds)
     model.info, model.calibration, model.thresholds, model.metrics = kept
-    keys = (
-        "macro_average_precision",
-        "brand_top1_accuracy",
-        "nologo_false_positive_rate",
-        "micro_precision",
-        "micro_recall",
-    )
-    return {k: found[k] for k in keys}
+    return {k: found[k] for k in SCORE_KEYS}
 
 
 if __name__ == "__main__":
