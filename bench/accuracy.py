@@ -277,7 +277,6 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
                     heads[windows.scale] = train(train_set, tiling=windows, **{**recipe, "views": args.window_views})
                     print(json.dumps({f"trained {name}": round(time.time() - started, 1)}), file=sys.stderr)
                 model = heads[windows.scale]
-        kept = (model.info, model.calibration, model.thresholds, model.metrics)
         tiling = (
             None
             if kind == "whole"
@@ -295,7 +294,6 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
             "scoring_seconds": round(seconds, 1),
         }
         print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)  # kept if stopped later
-        model.info, model.calibration, model.thresholds, model.metrics = kept  # the trained recipe's, as reported
     return out
 
 
