@@ -47,6 +47,11 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=15)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--ensemble", type=int, default=5, help="heads trained on their own seeds, scores averaged")
+    parser.add_argument(
+        "--fine-tune", type=int, default=0, help="also fine-tune the top N weighted backbone layers (whole photos)"
+    )
+    parser.add_argument("--fine-tune-epochs", type=int, default=5)
+    parser.add_argument("--fine-tune-learning-rate", type=float, default=1e-5)
     parser.add_argument("--context-crops", type=int, default=3)
     parser.add_argument("--hard-negatives", type=int, default=2)
     parser.add_argument("--pooling", default="avg_max", help="avg | avg_max (global average and max pooling)")
@@ -182,6 +187,9 @@ def main() -> None:
         window_positives=args.window_positives,
         mined_windows=args.mined_windows,
         precision=args.precision,
+        fine_tune=args.fine_tune,
+        fine_tune_epochs=args.fine_tune_epochs,
+        fine_tune_learning_rate=args.fine_tune_learning_rate,
         progress=False,
     )
     tiling = Tiling(True, args.grid, 0.25, args.scoring, args.window_scale) if args.tiling else None
@@ -274,7 +282,9 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
             if not (was.get("head_trained_on") == "feature_windows" and float(was.get("scale", 0)) == windows.scale):
                 if windows.scale not in heads:
                     started = time.time()
-                    heads[windows.scale] = train(train_set, tiling=windows, **{**recipe, "views": args.window_views})
+                    heads[windows.scale] = train(  # a windows head trains on frozen features
+                        train_set, tiling=windows, **{**recipe, "views": args.window_views, "fine_tune": 0}
+                    )
                     print(json.dumps({f"trained {name}": round(time.time() - started, 1)}), file=sys.stderr)
                 model = heads[windows.scale]
         tiling = (

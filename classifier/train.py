@@ -109,6 +109,7 @@ def _fine_tune(
     batch_size: int,
     seed: int,
     progress: bool,
+    learning_rate: float = 1e-5,
 ) -> None:
     """Unfreeze the top `layers` backbone layers that have weights (not batch norm); train on augmented views."""
     import keras
@@ -147,7 +148,7 @@ def _fine_tune(
     # A generator's length is unknown to Keras, which then warns "input ran out of data" after each validation pass.
     val_images = val_images.apply(tf.data.experimental.assert_cardinality(len(valid)))
     val = tf.data.Dataset.zip(val_images.map(resize), val_labels).batch(batch_size)
-    model.model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=keras.losses.BinaryCrossentropy())
+    model.model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy())
     callbacks = [_progress_callback(epochs, f"Fine-tuning the top {layers} layers", progress)]
     if len(valid):
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True))
@@ -178,6 +179,7 @@ def train(
     cache_dir: str | Path | None = None,
     fine_tune: int = 0,
     fine_tune_epochs: int = 5,
+    fine_tune_learning_rate: float = 1e-5,
     target_precision: float | None = None,
     tiling: Any = None,
     context_crops: int = 2,
@@ -276,7 +278,17 @@ def train(
             histories += fit(np.concatenate([x_train, low]), np.concatenate([y_train, np.zeros((mined, len(classes)))]))
     if fine_tune:
         _fine_tune(
-            model, items, item_labels, valid_set, fine_tune, fine_tune_epochs, params, batch_size, seed, progress
+            model,
+            items,
+            item_labels,
+            valid_set,
+            fine_tune,
+            fine_tune_epochs,
+            params,
+            batch_size,
+            seed,
+            progress,
+            fine_tune_learning_rate,
         )
     training = {
         "data_fingerprint": dataset.fingerprint(),
@@ -288,6 +300,7 @@ def train(
         "augmentation": asdict(params),
         "epochs_run": max(len(h.get("loss", [])) for h in histories),
         "fine_tune_layers": fine_tune,
+        "fine_tune_learning_rate": fine_tune_learning_rate if fine_tune else None,
         "ensemble": model.ensemble,
         "feature_precision": model.compute_precision,
         "target_precision": target_precision,
