@@ -50,6 +50,15 @@ class Tiling:
             float(get("scale", 1.5) or 1.5),
         )
 
+    @classmethod
+    def resolve(cls, value: Any, info: dict[str, Any] | None) -> Tiling:
+        """Tiling.of(value), where AS_TRAINED means the tiling a bundle's head was trained and its thresholds
+        calibrated on (its info["training"]["tiling"]; whole photos when it records none)."""
+        if isinstance(value, str) and value == AS_TRAINED:
+            training = (info or {}).get("training")
+            return cls.of(training.get("tiling") if isinstance(training, dict) else None)
+        return cls.of(value)
+
     @property
     def on(self) -> bool:
         return bool(self.enabled)
@@ -105,6 +114,7 @@ class Tiling:
 
 
 MODES = ("crops", "feature_windows")
+AS_TRAINED = "as-trained"  # score as the bundle was trained (classifier.tiling.enabled: auto)
 WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 OFF = Tiling()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from classifier.features import FeatureCache, Item, background_crops, training_i
 from classifier.tiling import Tiling
 from classifier.window_training import HEAD_INPUT
 
+WINDOW_VIEWS = 2  # views per photo when training on feature windows and no views are asked for (bench/accuracy.py)
 log = logging.getLogger(__name__)
 
 
@@ -211,7 +212,7 @@ def train(
     With a feature_windows `tiling` the head trains on what that scoring sees (classifier.window_training):
     bags of window features, the label on the max over windows, single-window hard negatives from the boxes
     (and single-window positives when `window_positives`), then `mined_windows` lowest-scored tiles of each
-    unboxed logo photo as negatives for a second fit."""
+    unboxed logo photo as negatives for a second fit, from at most WINDOW_VIEWS views per photo unless `views` says."""
     from classifier.model import LogoClassifier
     from classifier.tail import finish_training
 
@@ -219,6 +220,8 @@ def train(
     if not dataset.classes:
         raise DatasetError("the data set has no brand photos (need at least one <Brand>/ folder with photos)")
     params = augment_params(augmentation, views=views)
+    if tiling.windows and views is None:  # each view is a bag of 10 windows' features, all held in memory
+        params = replace(params, views=min(params.views, WINDOW_VIEWS))
     if valid_set is None:
         train_set, valid_set = dataset.split(validation, seed)
     else:
@@ -240,7 +243,8 @@ def train(
     if on_windows and fine_tune:
         raise ClassifierError(
             "fine-tuning trains the backbone on whole photos, but with classifier.tiling.mode feature_windows "
-            "the head trains on feature-map windows: use fine_tune 0, or tiling mode crops"
+            "(the default) the head trains on feature-map windows: train with --no-tiling (or classifier.tiling "
+            "mode crops) to fine-tune, or without --fine-tune"
         )
     cache = FeatureCache(
         Path(cache_dir or Path.home() / ".cache" / "brand-monitor" / "features"), model, params, tiling

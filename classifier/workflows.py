@@ -55,8 +55,8 @@ def evaluate_bundle(
     precision: str = "auto",
     update_rates: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate a saved bundle on a labelled set; optionally write the JSON and the HTML report, and store the
-    error rates measured here in the bundle (source "evaluate")."""
+    """Evaluate a saved bundle on a labelled set (`tiling` may be AS_TRAINED); optionally write the JSON and the
+    HTML report, and store the error rates measured here in the bundle (source "evaluate")."""
     from classifier.bundle import update_metrics
     from classifier.error_rates import at_thresholds
     from classifier.evaluate import evaluate, write_html
@@ -64,11 +64,12 @@ def evaluate_bundle(
     from classifier.tiling import Tiling
 
     model = LogoClassifier.load(model_dir, precision)
+    tiling = Tiling.resolve(tiling, model.info)
     dataset = read_dataset(data_dir, negatives, labels)
     scores: list = []
     metrics = evaluate(model, dataset, tiling=tiling, batch_size=batch_size, progress=True, keep_scores=scores)
     metrics["error_rates"] = at_thresholds(
-        dataset.labels(model.classes), scores[0], model.classes, model.thresholds, Tiling.of(tiling).as_dict()
+        dataset.labels(model.classes), scores[0], model.classes, model.thresholds, tiling.as_dict()
     )
     if update_rates:
         stored = {**model.metrics, "error_rates": metrics["error_rates"]}
@@ -92,11 +93,14 @@ def predict_paths(
     batch_size: int = 32,
     precision: str = "auto",
 ) -> list[dict[str, Any]]:
-    """Detections per photo file; unreadable files get an `error` entry instead of stopping the run."""
+    """Detections per photo file (`tiling` may be AS_TRAINED); unreadable files get an `error` entry instead of
+    stopping the run."""
     from classifier.images import read_rgb
     from classifier.model import LogoClassifier
+    from classifier.tiling import Tiling
 
     model = LogoClassifier.load(model_dir, precision)
+    tiling = Tiling.resolve(tiling, model.info)
     known = {b: t for b, t in (thresholds or {}).items() if b in model.classes}
     results: list[dict[str, Any]] = []
     images, slots = [], []

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from monitor.config_file import check_expansion, describe_problem, expand_env, read_yaml
 from monitor.errors import ConfigError
@@ -115,13 +115,26 @@ class SourceSettings(BaseModel):
 
 
 class TilingSettings(_Strict):
-    """Small-logo scoring: the whole photo plus overlapping tiles, max over them (see classifier.tiling)."""
+    """Small-logo scoring: the whole photo plus overlapping tiles, max over them (see classifier.tiling).
 
-    enabled: bool = False
+    `auto` (the default): `monitor train` trains on the tiles (feature windows unless `mode` says crops) and
+    everything that scores photos scores them as the bundle was trained (monitor.model.configured_tiling)."""
+
+    enabled: bool | Literal["auto"] = "auto"
     grid: int = Field(default=3, ge=2, le=4)
     overlap: float = Field(default=0.25, ge=0.0, lt=0.9)
-    mode: Literal["crops", "feature_windows"] = "crops"
+    mode: Literal["crops", "feature_windows"] = "feature_windows"
     scale: float = Field(default=1.5, ge=1.0, le=4.0)
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _auto_or_bool(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        try:  # what pydantic reads as a bool (true, no, 1, ...), e.g. from ${VARIABLE}
+            return TypeAdapter(bool).validate_python(value)
+        except ValidationError:
+            raise ValueError(f"should be auto, true or false (got {value!r})") from None
 
 
 class AugmentationSettings(_Strict):

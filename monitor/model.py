@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier.tiling import Tiling
+from classifier.tiling import AS_TRAINED, Tiling
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from storage.engine import Database
@@ -57,6 +57,7 @@ def load_model(settings: Settings, db: Database, classifier: Any = None) -> Load
     if unknown:
         log.warning("classifier.thresholds names brands the model does not know: %s", ", ".join(unknown))
     thresholds = {k: v for k, v in settings.classifier.thresholds.items() if k in classifier.classes}
+    tiling = Tiling.resolve(configured_tiling(settings.classifier.tiling), classifier.info)
     mismatch = calibration_mismatch(classifier.info, settings.classifier.tiling)
     if mismatch:
         log.warning("model %s: %s", path, mismatch)
@@ -70,15 +71,28 @@ def load_model(settings: Settings, db: Database, classifier: Any = None) -> Load
         classifier.thresholds,
         classifier.metrics,
     )
-    return LoadedModel(classifier, version_id, thresholds, settings.classifier.tiling, settings.classifier.batch_size)
+    return LoadedModel(classifier, version_id, thresholds, tiling, settings.classifier.batch_size)
+
+
+def configured_tiling(tiling: Any, flag: bool | None = None, training: bool = False) -> Tiling | str:
+    """classifier.tiling as a Tiling, with --tiling/--no-tiling (`flag`) applied; `auto` (unless a flag says)
+    trains on the tiles and scores with AS_TRAINED, the tiling the bundle's head was trained on."""
+    enabled = tiling.enabled if flag is None else flag
+    if enabled == "auto":
+        if not training:
+            return AS_TRAINED
+        enabled = True
+    return Tiling(bool(enabled), tiling.grid, tiling.overlap, tiling.mode, tiling.scale)
 
 
 def calibration_mismatch(info: dict, tiling: Any) -> str | None:
-    """Why the bundle's thresholds do not fit how photos will be scored (tiled or not, which grid), or None."""
+    """Why the bundle's thresholds do not fit how classifier.tiling scores photos (tiled or not, which grid), or
+    None; always None for `auto`, which scores as the bundle was trained."""
     training = info.get("training")
     if not isinstance(training, dict) or "tiling" not in training:
         return None  # bundles from before tiling was recorded, or trained elsewhere
-    return Tiling.of(tiling).mismatch(training.get("tiling"))
+    scoring = configured_tiling(tiling) if hasattr(tiling, "enabled") and not isinstance(tiling, Tiling) else tiling
+    return None if scoring == AS_TRAINED else Tiling.of(scoring).mismatch(training.get("tiling"))
 
 
 def load_classifier(path: Path, settings: Settings) -> Any:

@@ -91,7 +91,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Seed of the split and the training."),
         cache: Path | None = typer.Option(None, help="Feature cache folder (default: paths.cache/features)."),
         tiling: bool | None = typer.Option(
-            None, "--tiling/--no-tiling", help="Calibrate thresholds on tiled scores (default: classifier.tiling)."
+            None,
+            "--tiling/--no-tiling",
+            help="Train the head and calibrate thresholds on tiles, or on whole photos (default: classifier.tiling; "
+            "auto trains on feature windows).",
         ),
     ) -> None:
         """Train a logo classifier on labelled photos and save a model bundle.
@@ -120,7 +123,7 @@ def register(app: typer.Typer) -> None:
             target_precision=target_precision,
             batch_size=settings.batch_size,
             precision=settings.precision,
-            tiling=_tiling(settings, tiling),
+            tiling=_tiling(settings, tiling, training=True),
         )
         for path, reason in dataset.unreadable:
             typer.echo(f"skipped {path}: {reason}", err=True)
@@ -149,7 +152,9 @@ def register(app: typer.Typer) -> None:
         labels: Path | None = typer.Option(None, "--labels", help="CSV of path,brands instead of folders."),
         json_path: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON here."),
         html_path: Path | None = typer.Option(None, "--html", help="Write an HTML report here."),
-        tiling: bool | None = typer.Option(None, "--tiling/--no-tiling", help="Default: classifier.tiling."),
+        tiling: bool | None = typer.Option(
+            None, "--tiling/--no-tiling", help="Default: classifier.tiling (auto: as the bundle was trained)."
+        ),
         update_rates: bool = typer.Option(
             False, "--update-rates", help="Store the error rates measured here in the bundle (for reports)."
         ),
@@ -210,7 +215,9 @@ def register(app: typer.Typer) -> None:
         images: list[Path] = typer.Argument(..., help="Photo files."),
         model: Path | None = typer.Option(None, "--model", help="Bundle directory (default: classifier.model)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-        tiling: bool | None = typer.Option(None, "--tiling/--no-tiling", help="Default: classifier.tiling."),
+        tiling: bool | None = typer.Option(
+            None, "--tiling/--no-tiling", help="Default: classifier.tiling (auto: as the bundle was trained)."
+        ),
     ) -> None:
         """Show the brands a model bundle sees in photos.
 
@@ -240,12 +247,11 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{entry['path']}: no logo")
 
 
-def _tiling(settings, flag: bool | None):
-    """classifier.tiling, with --tiling/--no-tiling applied."""
-    from classifier.tiling import Tiling
+def _tiling(settings, flag: bool | None, training: bool = False):
+    """classifier.tiling, with --tiling/--no-tiling applied (`auto` scores as the bundle was trained)."""
+    from monitor.model import configured_tiling
 
-    tiling = Tiling.of(settings.tiling)
-    return tiling if flag is None else Tiling(flag, tiling.grid, tiling.overlap, tiling.mode, tiling.scale)
+    return configured_tiling(settings.tiling, flag, training)
 
 
 def _fmt(value) -> str:

@@ -48,7 +48,6 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
         "2",
         "--cache",
         str(tmp_path / "cache"),
-        "--tiling",
         cwd=tmp_path,
     )
     assert f"saved {bundle}" in result.stdout and "validation: macro AP" in result.stdout
@@ -57,12 +56,14 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
     assert manifest["classes"] == list(BRANDS) and manifest["backbone"] == "mobilenet_v1_025"
     assert manifest["input_size"] == 32 and manifest["training"]["photos"] == 12
     assert manifest["training"]["views"] == 2 and set(manifest["thresholds"]) == set(BRANDS)
-    assert manifest["training"]["tiling"] == {"enabled": True, "grid": 3, "overlap": 0.25}  # config defaults
+    # config defaults: classifier.tiling auto trains the head on 3x3 feature windows of a 1.5x pass
+    windows = {"enabled": True, "grid": 3, "overlap": 0.25, "mode": "feature_windows", "scale": 1.5}
+    assert manifest["training"]["tiling"] == {**windows, "head_trained_on": "feature_windows"}
     assert manifest["training"]["feature_precision"] in ("float32", "bfloat16")
     rates = manifest["metrics"]["error_rates"]  # the contract in docs/interfaces.md
     held_out = manifest["training"]["validation_photos"]
     assert rates["method"] == "cross-fit" and rates["source"] == "train" and rates["photos"] == held_out > 0
-    assert rates["tiling"] == manifest["training"]["tiling"] and set(rates["brands"]) == set(BRANDS)
+    assert rates["tiling"] == windows and set(rates["brands"]) == set(BRANDS)
     assert set(rates["brands"]["Acme"]) == {
         "threshold",
         "tp",
@@ -81,6 +82,11 @@ def test_train_from_the_command_line_writes_a_bundle(tmp_path):
     assert manifest["metrics"]["calibration"]["method"] in ("identity", "shared_platt", "platt", "isotonic")
     assert f"error rates (cross-fit, {held_out} photos)" in result.stdout
     assert any((tmp_path / "cache").rglob("*.npy"))
+    # evaluate scores as the bundle was trained by default, and as told with --no-tiling
+    for flags, scored in (([], windows), (["--no-tiling"], None)):
+        out = tmp_path / f"eval{len(flags)}.json"
+        monitor("evaluate", "--model", str(bundle), str(train_dir), "--json", str(out), *flags, cwd=tmp_path)
+        assert json.loads(out.read_text())["error_rates"]["tiling"] == scored
 
 
 def test_evaluate_and_predict_from_the_command_line(trained, drawn_sets, tmp_path):

@@ -91,7 +91,7 @@ def test_tiling_takes_the_max_over_tiles_and_reports_the_tile(model, photos):
     from classifier.images import tile_boxes
     from monitor.config import TilingSettings
 
-    tiling = TilingSettings(enabled=True, grid=2, overlap=0.25)
+    tiling = TilingSettings(enabled=True, grid=2, overlap=0.25, mode="crops")
     boxes = tile_boxes(2, 0.25)
     assert len(boxes) == 5 and boxes[0] == (0.0, 0.0, 1.0, 1.0) and boxes[-1][2:] == (1.0, 1.0)
     tiled, winner = model.predict_tiled(photos, grid=2, overlap=0.25)

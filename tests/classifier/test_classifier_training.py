@@ -166,7 +166,7 @@ def test_the_from_scratch_trainer_ends_like_train_and_old_bundles_still_load(tmp
     loaded = LogoClassifier.load(bundle)
     # the demo's bundles now record their tiling, so loading one for other scoring warns
     assert "more misses" in calibration_mismatch(loaded.info, TilingSettings(enabled=False))
-    assert calibration_mismatch(loaded.info, TilingSettings(enabled=True, grid=2)) is None
+    assert calibration_mismatch(loaded.info, TilingSettings(enabled=True, grid=2, mode="crops")) is None
     photos = [read_rgb(e.path) for e in dataset.examples[:6]]
     np.testing.assert_allclose(loaded.predict(photos), model.predict(photos), atol=1e-6)
     assert not np.allclose(loaded.predict(photos), loaded.predict(photos, raw=True))  # calibrated, not raw

@@ -74,6 +74,14 @@ def test_defaults_put_the_database_next_to_the_config(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, "brands: {own: [acme]}\n"), environ={})
     assert settings.database.url == f"sqlite:///{tmp_path.resolve() / 'monitor.db'}"
     assert settings.paths.cache == tmp_path.resolve() / ".cache"
+    tiling = settings.classifier.tiling  # small logos on by default: train on windows, score as trained
+    assert (tiling.enabled, tiling.mode, tiling.scale) == ("auto", "feature_windows", 1.5)
+
+
+def test_tiling_enabled_reads_auto_and_the_usual_booleans(tmp_path: Path) -> None:
+    for text, enabled in (("auto", "auto"), ("true", True), ("no", False), ("'off'", False), ("${T}", True)):
+        yaml = f"classifier:\n  tiling:\n    enabled: {text}\n"
+        assert load_settings(write(tmp_path, yaml), environ={"T": "1"}).classifier.tiling.enabled == enabled
 
 
 def test_absolute_paths_and_server_urls_are_kept(tmp_path: Path) -> None:
@@ -194,6 +202,10 @@ BAD = {
     "out_of_range_number": (
         "classifier:\n  tiling: {grid: 9}\n",
         "classifier.tiling.grid: Input should be less than or equal to 4 (got 9)",
+    ),
+    "tiling_neither_auto_nor_bool": (
+        "classifier:\n  tiling: {enabled: sometimes}\n",
+        "classifier.tiling.enabled: should be auto, true or false (got 'sometimes')",
     ),
     "unknown_key_of_a_source_kind": (
         "sources:\n  - {name: inbox, kind: folder, path: inbox, recursiv: true}\n",

@@ -297,18 +297,22 @@ def test_thresholds_calibrated_for_other_scoring_are_a_warning_at_load(tmp_path,
     whole = {"training": {"tiling": None}}
     tiled = {"training": {"tiling": {"enabled": True, "grid": 3, "overlap": 0.25}}}
     assert calibration_mismatch(whole, TilingSettings(enabled=False)) is None
-    assert calibration_mismatch(tiled, TilingSettings(enabled=True, grid=3)) is None
+    assert calibration_mismatch(tiled, TilingSettings(enabled=True, grid=3, mode="crops")) is None
     assert calibration_mismatch({}, TilingSettings(enabled=True)) is None  # untrained or older bundles: unknown
     assert "more misses" in calibration_mismatch(tiled, TilingSettings(enabled=False))
     assert "tiled 3x3 scores, but classifier.tiling scores tiled 2x2" in calibration_mismatch(
-        tiled, TilingSettings(enabled=True, grid=2)
+        tiled, TilingSettings(enabled=True, grid=2, mode="crops")
     )
+    assert "feature windows 3x3 at 1.5x" in calibration_mismatch(tiled, TilingSettings(enabled=True))
+    assert calibration_mismatch(tiled, TilingSettings()) is None  # auto scores as the bundle was trained
 
     model = LogoClassifier.create(["Acme"], backbone="mobilenet_v1_025", weights="none", input_size=32)
     model.info = whole  # what train() records when it calibrated on whole photos
     model.save(tmp_path / "whole-photo-model")
     settings = settings_for(
-        sqlite_url, [{"name": "f", "kind": "fake"}], classifier={"tiling": {"enabled": True, "grid": 3}}
+        sqlite_url,
+        [{"name": "f", "kind": "fake"}],
+        classifier={"tiling": {"enabled": True, "grid": 3, "mode": "crops"}},
     )
     db = open_database(settings.database.url)
     try:
@@ -320,3 +324,38 @@ def test_thresholds_calibrated_for_other_scoring_are_a_warning_at_load(tmp_path,
         "calibrated on whole-photo scores, but classifier.tiling scores tiled 3x3: expect more false alarms"
         in caplog.text
     )
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        None,
+        {"enabled": True, "grid": 3, "overlap": 0.25},
+        {"enabled": True, "grid": 2, "overlap": 0.25, "mode": "feature_windows", "scale": 2.0},
+    ],
+    ids=["whole", "crops", "windows"],
+)
+def test_by_default_photos_are_scored_as_the_bundle_was_trained(tmp_path, sqlite_url, settings_for, caplog, recorded):
+    """classifier.tiling.enabled auto (the default): the daemon scores as the bundle's head was trained and its
+    thresholds calibrated, whatever the other tiling keys say, without a mismatch warning; true/false override."""
+    from classifier import LogoClassifier
+    from classifier.tiling import Tiling
+
+    model = LogoClassifier.create(["Acme"], backbone="mobilenet_v1_025", weights="none", input_size=32)
+    model.info = {"training": {"tiling": recorded}}
+    model.save(tmp_path / "model")
+    loaded = {}
+    for name, tiling in (("auto", {}), ("on", {"enabled": True}), ("off", {"enabled": False})):
+        settings = settings_for(sqlite_url, [{"name": "f", "kind": "fake"}], classifier={"tiling": tiling})
+        db = open_database(settings.database.url)
+        try:
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="monitor.ingest"):
+                loaded[name] = load_model(settings, db, model).tiling
+            warned = "expect more" in caplog.text
+        finally:
+            db.dispose()
+        assert warned == (name != "auto" and loaded[name].as_dict() != recorded), (name, caplog.text)
+    assert loaded["auto"].as_dict() == recorded
+    assert loaded["on"] == Tiling(True, 3, 0.25, "feature_windows", 1.5)
+    assert not loaded["off"].on
