@@ -158,8 +158,12 @@ class FeatureCache:
             "precision": model.compute_precision,
             "augmentation": {k: v for k, v in asdict(params).items() if k != "views"},
         }
+        # Window features (ten per view) are kept as float16: half the memory and disk, and bfloat16 backbones
+        # give no more digits than that anyway. Whole-photo features stay float32.
+        self.dtype = np.dtype(np.float16 if self.tiling else np.float32)
         if self.tiling:
             identity["windows"] = {"grid": self.tiling.grid, "overlap": self.tiling.overlap, "scale": self.tiling.scale}
+            identity["stored"] = self.dtype.name
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
         self.folder = Path(root) / self.key
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -188,7 +192,13 @@ class FeatureCache:
                 return np.load(path)
             except (OSError, ValueError):  # a half-written file from an interrupted run
                 path.unlink(missing_ok=True)
-        return np.zeros((0, *self.shape), np.float32)
+        return np.zeros((0, *self.shape), self.dtype)
+
+    def _storable(self, features: np.ndarray) -> np.ndarray:
+        if self.dtype == np.float16:  # saturate rather than overflow to inf
+            limit = np.finfo(np.float16).max
+            return np.clip(features, -limit, limit).astype(np.float16)
+        return features.astype(self.dtype, copy=False)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -204,11 +214,17 @@ class FeatureCache:
         return self.model.features(views, batch_size)
 
     def features(self, items: list[Item], views: int, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-        """(len(items), views, *shape): view 0 is the plain photo, views 1.. are augmented."""
+        """(len(items), views, *shape), float16 for windows: view 0 is the plain photo, views 1.. are augmented."""
         from rich.progress import Progress
 
-        stored = [self._stored(item) for item in items]
-        todo = [(i, range(len(stored[i]), views)) for i, item in enumerate(items) if len(stored[i]) < views]
+        out = np.empty((len(items), views, *self.shape), self.dtype)  # filled in place: no second copy
+        todo = []
+        for index, item in enumerate(items):
+            stored = self._stored(item)
+            if len(stored) >= views:
+                out[index] = stored[:views]
+            else:
+                todo.append((index, range(len(stored), views)))
         total = sum(len(r) for _, r in todo)
         if total:
             augmenter = build_augmenter(self.params, self.side)
@@ -216,13 +232,16 @@ class FeatureCache:
                 task = bar.add_task(f"Backbone features ({self.model.backbone})", total=total)
                 for start in range(0, len(todo), self.CHUNK):  # saved chunk by chunk: an interrupted run resumes
                     chunk = todo[start : start + self.CHUNK]
-                    computed = self._compute(self._views(items, chunk, augmenter, bar, task), batch_size)
+                    computed = self._storable(
+                        self._compute(self._views(items, chunk, augmenter, bar, task), batch_size)
+                    )
                     offset = 0
                     for index, missing in chunk:
                         fresh = computed[offset : offset + len(missing)]
                         offset += len(missing)
-                        stored[index] = np.concatenate([stored[index], fresh], axis=0)
+                        kept = np.concatenate([self._stored(items[index]), fresh], axis=0)
+                        out[index] = kept[:views]
                         tmp = self._path(items[index]).with_suffix(".tmp.npy")
-                        np.save(tmp, stored[index])
+                        np.save(tmp, kept)
                         tmp.replace(self._path(items[index]))
-        return np.stack([s[:views] for s in stored]) if stored else np.zeros((0, views, *self.shape))
+        return out

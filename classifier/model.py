@@ -173,10 +173,12 @@ class LogoClassifier:
 
     def set_feature_statistics(self, features: np.ndarray) -> None:
         """Standardise head inputs with the mean and variance of these (training) features."""
+        from classifier.head_data import column_statistics
+
         norm = self.head.get_layer("feature_norm")
-        variance = features.var(axis=0).astype(np.float32)
+        mean, variance = column_statistics(features)
         floor = max(float(variance.mean()) * 1e-4, 1e-30)
-        norm.moving_mean.assign(features.mean(axis=0).astype(np.float32))
+        norm.moving_mean.assign(mean)
         norm.moving_variance.assign(np.maximum(variance, floor))
 
     @property

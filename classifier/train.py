@@ -68,13 +68,15 @@ def _fit_head(
     train the head on each row; bags (N, windows, D) train it on the max over each bag's windows."""
     import keras
 
+    from classifier.head_data import ArrayBatches
+
     model.set_feature_statistics(x_train.reshape(-1, x_train.shape[-1]))
     members = model.head_members
     if x_train.ndim == 3:
         from classifier.window_training import bag_model
 
         members = [bag_model(member, x_train.shape[1], x_train.shape[2]) for member in members]
-    validation = (x_val, y_val) if len(x_val) else None
+    validation = ArrayBatches(x_val, y_val, 256) if len(x_val) else None
     histories = []
     for index, member in enumerate(members):
         keras.utils.set_random_seed(seed + index)
@@ -85,16 +87,8 @@ def _fit_head(
             callbacks.append(
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
             )
-        history = member.fit(
-            x_train,
-            y_train,
-            validation_data=validation,
-            epochs=epochs,
-            batch_size=batch_size,
-            shuffle=True,
-            verbose=0,
-            callbacks=callbacks,
-        )
+        batches = ArrayBatches(x_train, y_train, batch_size, seed=seed + index)  # no whole copy into tf.data
+        history = member.fit(batches, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks)
         histories.append({k: [float(v) for v in values] for k, values in history.history.items()})
     return histories
 
@@ -260,6 +254,9 @@ def train(
         x_train, y_train, single_negatives = window_bags(
             items, item_labels, train_features, tiling, classes, window_positives
         )
+        # x_train begins with these same bags (one per item and view): keep one copy, viewed in their shape
+        count, views_each = train_features.shape[:2]
+        train_features = x_train[: count * views_each].reshape(train_features.shape)
     else:
         x_train = train_features.reshape(-1, train_features.shape[-1])
         y_train = np.repeat(item_labels, params.views, axis=0)

@@ -57,7 +57,7 @@ def pack(windows: Sequence[np.ndarray], targets: Sequence[np.ndarray], size: int
         filler += size - 1
         bags.append(np.stack([window, *others]))
         labels.append(target)
-    return np.stack(bags).astype(np.float32), np.stack(labels).astype(np.float32)
+    return np.stack(bags), np.stack(labels).astype(np.float32)
 
 
 def window_bags(
@@ -70,7 +70,8 @@ def window_bags(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Training bags from cached window features (N, views, W, D): one bag per view, plus the tiles of boxed
     whole photos (plain view) as single windows (see `pack`): logo-free ones as negatives and, when
-    `positives`, ones a box lies mostly inside as that brand. Returns (bags, labels, logo-free tiles)."""
+    `positives`, ones a box lies mostly inside as that brand. Returns (bags, labels, logo-free tiles); the bags
+    keep the features' dtype and start with the views' bags in order, so `features` can be let go after this."""
     count, views, windows, dim = features.shape
     index = {c: i for i, c in enumerate(classes)}
     tiles = tiling.boxes()[1:]
@@ -93,7 +94,7 @@ def window_bags(
         bags.append(packed)
         bag_labels.append(packed_labels)
     negatives = sum(not t.any() for t in targets)
-    return np.concatenate(bags).astype(np.float32), np.concatenate(bag_labels).astype(np.float32), negatives
+    return np.concatenate(bags), np.concatenate(bag_labels).astype(np.float32), negatives
 
 
 def mine_low_windows(
@@ -109,9 +110,11 @@ def mine_low_windows(
     ]
     windows, dim = features.shape[2], features.shape[3]
     if not rows:
-        return np.zeros((0, windows, dim), np.float32)
+        return np.zeros((0, windows, dim), features.dtype)
+    from classifier.head_data import ArrayBatches
+
     plain = features[rows, 0]  # (R, W, D)
-    scores = np.asarray(model.head.predict(plain.reshape(-1, dim), batch_size=512, verbose=0))
+    scores = np.asarray(model.head.predict(ArrayBatches(plain.reshape(-1, dim), None, 512), verbose=0))
     scores = scores.reshape(len(rows), windows, -1)
     out = []
     for position, row in enumerate(rows):
@@ -120,5 +123,5 @@ def mine_low_windows(
         tiles = np.argsort(own[1:])[:per_photo] + 1
         out.extend(plain[position, tile] for tile in tiles if own[tile] < below * own.max())
     if not out:
-        return np.zeros((0, windows, dim), np.float32)
+        return np.zeros((0, windows, dim), features.dtype)
     return pack(out, [np.zeros(1, np.float32)] * len(out), windows)[0]

@@ -224,3 +224,19 @@ def test_fine_tuning_with_window_training_is_refused(corner):
             tiling=WINDOWS,
             progress=False,
         )
+
+
+def test_window_features_are_kept_as_float16_equal_to_the_pass_up_to_rounding(corner):
+    from classifier.augment import augment_params
+    from classifier.features import FeatureCache, Item
+    from classifier.windows import window_features
+
+    model, held, root = corner
+    items = [Item(e, e.brands) for e in held.examples[:6]]
+    cache = FeatureCache(root / "cache-float16", model, augment_params(views=1), WINDOWS)
+    stored = cache.features(items, 1, progress=False)[:, 0]
+    direct = window_features(model, [item.pixels() for item in items], WINDOWS)
+    assert stored.dtype == np.float16 and direct.dtype == np.float32
+    np.testing.assert_allclose(stored.astype(np.float32), direct, rtol=1e-3, atol=1e-3 * np.abs(direct).max())
+    again = FeatureCache(root / "cache-float16", model, augment_params(views=1), WINDOWS)
+    np.testing.assert_array_equal(again.features(items, 1, progress=False)[:, 0], stored)  # read back as written
