@@ -3,7 +3,7 @@
 Same photos (coloured discs on noise, three brands and no-logo, from bench/train_speed.py), the default backbone
 untrained (InceptionV3, `weights=None`: the real feature width, 5632 with avg_max + mid-level pooling), the
 default recipe except a few epochs (memory does not grow with epochs). Prints JSON: per scoring the peak RSS,
-the cached feature array's size (items x views x [windows x] width x bytes) and the wall time.
+the feature array's size as training holds it (items x views x [windows x] width x 2 or 4 bytes) and the wall time.
 Usage: python bench/train_memory.py [--photos 600] [--backbone inception_v3] [--size 299] [--epochs 2]
 """
 
@@ -50,13 +50,14 @@ def child(args) -> dict:
     seconds = time.perf_counter() - started
     record = model.info["training"]
     windows = len(tiling.boxes()) if tiling else 1
-    feature_bytes = record["items"] * record["views"] * windows * model.feature_dim * 4
+    stored = 2 if tiling else 4  # bytes per value as training holds them: float16 windows, float32 whole photos
+    feature_bytes = record["items"] * record["views"] * windows * model.feature_dim * stored
     return {
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "items": record["items"],
         "views": record["views"],
         "feature_width": model.feature_dim,
-        "float32_features_mb": round(feature_bytes / 2**20, 1),
+        "features_mb": round(feature_bytes / 2**20, 1),
         "train_seconds": round(seconds, 1),
     }
 
