@@ -151,7 +151,6 @@ def main() -> None:
         )
         return
 
-    from classifier.dataset import load_dataset
     from classifier.evaluate import evaluate, metrics_from_scores
     from classifier.features import background_crops
     from classifier.images import read_rgb
@@ -159,10 +158,7 @@ def main() -> None:
     from classifier.train import train
 
     started = time.time()
-    dataset = load_dataset(data, negatives=[scenes], boxes_csv=data / "boxes.csv", progress=False)
-    train_set, test_set = dataset.split(args.test_fraction, seed=1000 + args.seed)
-    if args.select:  # the held-out photos stay unseen while settings are chosen
-        train_set, test_set = train_set.split(args.test_fraction, seed=2000 + args.select_seed)
+    train_set, test_set = shared_split(args.shared, args.test_fraction, args.seed, args.select, args.select_seed)
     recipe = dict(
         backbone="mobilenet_v1_025",
         weights=str(weights),
@@ -245,6 +241,19 @@ def main() -> None:
             indent=2,
         )
     )
+
+
+def shared_split(shared: Path, test_fraction: float, seed: int, select: bool = False, select_seed: int = 0):
+    """(train, test) of the FlickrLogos-27 photos plus the no-logo scenes under `shared`: the held-out split,
+    or with `select` a split of its training part (the held-out photos stay unseen while settings are chosen)."""
+    from classifier.dataset import load_dataset
+
+    data, scenes = shared / "data" / "flickrlogos27-train", shared / "data" / "scenes-nologo"
+    dataset = load_dataset(data, negatives=[scenes], boxes_csv=data / "boxes.csv", progress=False)
+    train_set, test_set = dataset.split(test_fraction, seed=1000 + seed)
+    if select:
+        train_set, test_set = train_set.split(test_fraction, seed=2000 + select_seed)
+    return train_set, test_set
 
 
 def compare(trained, train_set, test_set, args, recipe) -> dict:

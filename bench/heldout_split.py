@@ -1,6 +1,7 @@
 """bench/accuracy.py's held-out split as folders (symlinks), to measure the product commands themselves on it.
 
-Usage: python bench/heldout_split.py OUT [--shared ../shared] [--seed 0] [--test-fraction 0.25] [--select]
+Usage: python bench/heldout_split.py OUT [--shared ../shared] [--seed 0] [--test-fraction 0.25]
+                                        [--select [--select-seed N]]
 Writes OUT/train/<Brand>/, OUT/train/none/, OUT/train-boxes.csv and OUT/heldout/<Brand>/, OUT/heldout/none/
 (FlickrLogos-27 training photos plus the no-logo scenes, split as bench/accuracy.py splits them; --select
 splits the training part again, as its --select does). Then, with the shared MobileNet weights:
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> None:
@@ -29,17 +31,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--select", action="store_true", help="split the training photos again (choosing settings)")
+    parser.add_argument("--select-seed", type=int, default=0, help="seed of that selection split")
     args = parser.parse_args()
 
-    from classifier.dataset import NEGATIVE_FOLDER, load_dataset
+    from accuracy import shared_split  # bench/accuracy.py, beside this script: the one definition of the split
+
+    from classifier.dataset import NEGATIVE_FOLDER
 
     data, scenes = args.shared / "data" / "flickrlogos27-train", args.shared / "data" / "scenes-nologo"
     if not (data.is_dir() and scenes.is_dir()):
         sys.exit(f"error: {args.shared} lacks data/flickrlogos27-train or data/scenes-nologo")
-    dataset = load_dataset(data, negatives=[scenes], boxes_csv=data / "boxes.csv", progress=False)
-    train_set, test_set = dataset.split(args.test_fraction, seed=1000 + args.seed)
-    if args.select:
-        train_set, test_set = train_set.split(args.test_fraction, seed=2000)
+    train_set, test_set = shared_split(args.shared, args.test_fraction, args.seed, args.select, args.select_seed)
     for name, part in (("train", train_set), ("heldout", test_set)):
         for example in part.examples:
             for brand in sorted(example.brands) or [NEGATIVE_FOLDER]:

@@ -30,7 +30,9 @@ SCORINGS = ("whole", "feature_windows")
 
 def child(args) -> dict:
     """(In a fresh process) train once with `args.child` scoring; its peak RSS and the feature array's size."""
+    from classifier.augment import augment_params
     from classifier.dataset import load_dataset
+    from classifier.features import FeatureCache
     from classifier.tiling import Tiling
     from classifier.train import train
 
@@ -50,7 +52,7 @@ def child(args) -> dict:
     seconds = time.perf_counter() - started
     record = model.info["training"]
     windows = len(tiling.boxes()) if tiling else 1
-    stored = 2 if tiling else 4  # bytes per value as training holds them: float16 windows, float32 whole photos
+    stored = FeatureCache(args.cache, model, augment_params(None, views=record["views"]), tiling).dtype.itemsize
     feature_bytes = record["items"] * record["views"] * windows * model.feature_dim * stored
     return {
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

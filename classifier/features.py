@@ -218,13 +218,14 @@ class FeatureCache:
         from rich.progress import Progress
 
         out = np.empty((len(items), views, *self.shape), self.dtype)  # filled in place: no second copy
-        todo = []
+        todo, partial = [], {}  # partial: the views already stored of the items still missing some
         for index, item in enumerate(items):
             stored = self._stored(item)
             if len(stored) >= views:
                 out[index] = stored[:views]
             else:
                 todo.append((index, range(len(stored), views)))
+                partial[index] = stored
         total = sum(len(r) for _, r in todo)
         if total:
             augmenter = build_augmenter(self.params, self.side)
@@ -239,7 +240,7 @@ class FeatureCache:
                     for index, missing in chunk:
                         fresh = computed[offset : offset + len(missing)]
                         offset += len(missing)
-                        kept = np.concatenate([self._stored(items[index]), fresh], axis=0)
+                        kept = np.concatenate([partial.pop(index), fresh], axis=0)
                         out[index] = kept[:views]
                         tmp = self._path(items[index]).with_suffix(".tmp.npy")
                         np.save(tmp, kept)
