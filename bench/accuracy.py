@@ -124,7 +124,8 @@ def main() -> None:
         default="",
         help="also compare scorings, each with thresholds re-fit on the validation photos' own "
         "scores: comma list of whole, crops, windows@SCALE, or A+B for the mean of scorings listed "
-        "before (e.g. whole,crops,windows@2,whole+windows@2)",
+        "before (e.g. whole,crops,windows@2,whole+windows@2); cascade@K looks closer at the K tiles the whole "
+        "pass guesses best (bench/cascade.py; needs the crops-trained head: --scoring crops)",
     )
     parser.add_argument(
         "--precision",
@@ -261,6 +262,8 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
 
     whole and crops score with the main model's head; windows@S with a head trained on those windows (train on
     what you score: trained here unless the main model is that one), windows@S:whole-head with the main head."""
+    from cascade import cascade_scores  # bench/cascade.py, beside this script
+
     from classifier.images import read_rgb
     from classifier.tiling import Tiling
     from classifier.train import train
@@ -282,9 +285,21 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
             continue
         spec, _, variant = name.partition(":")
         kind, _, scale = spec.partition("@")
-        if kind not in ("whole", "crops", "windows") or variant not in ("", "whole-head"):
-            raise SystemExit(f"--compare: unknown scoring {name!r} (whole, crops, windows@SCALE[:whole-head])")
+        if kind not in ("whole", "crops", "windows", "cascade") or variant not in ("", "whole-head"):
+            known = "whole, crops, windows@SCALE[:whole-head], cascade@K"
+            raise SystemExit(f"--compare: unknown scoring {name!r} ({known})")
         model = trained
+        if kind == "cascade":  # the main head must be the crops-trained one (--scoring crops, --tiling)
+            start = time.time()
+            valid, test = (cascade_scores(model, s.examples, int(scale or 2), args.grid) for s in (valid_set, test_set))
+            raw[name] = (valid, test, time.time() - start)
+            crops = Tiling(True, args.grid, 0.25)
+            out[name] = {
+                **refit_and_score(model, valid_set, test_set, valid, test, crops, args.seed),
+                "scoring_seconds": round(raw[name][2], 1),
+            }
+            print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)
+            continue
         if kind == "windows" and not variant:
             windows = Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale))
             was = (trained.info.get("training") or {}).get("tiling") or {}
