@@ -289,7 +289,9 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
             known = "whole, crops, windows@SCALE[:whole-head], cascade@K"
             raise SystemExit(f"--compare: unknown scoring {name!r} ({known})")
         model = trained
-        if kind == "cascade":  # the main head must be the crops-trained one (--scoring crops, --tiling)
+        if kind == "cascade":  # its looks are crops, for the main head (photos and crops), not a windows head
+            if args.tiling and args.scoring == "feature_windows":
+                raise SystemExit(f"--compare {name}: the main head was trained on windows; use --scoring crops")
             start = time.time()
             valid, test = (cascade_scores(model, s.examples, int(scale or 2), args.grid) for s in (valid_set, test_set))
             raw[name] = (valid, test, time.time() - start)
