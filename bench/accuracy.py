@@ -125,7 +125,7 @@ def main() -> None:
         help="also compare scorings, each with thresholds re-fit on the validation photos' own "
         "scores: comma list of whole, crops, windows@SCALE, or A+B for the mean of scorings listed "
         "before (e.g. whole,crops,windows@2,whole+windows@2); cascade@K looks closer at the K tiles the whole "
-        "pass guesses best (bench/cascade.py; needs the crops-trained head: --scoring crops)",
+        "pass guesses best (bench/cascade.py; not with a windows-trained main head)",
     )
     parser.add_argument(
         "--precision",

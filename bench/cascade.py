@@ -3,8 +3,9 @@
 One backbone pass on the whole photo at the input size gives the whole-photo score and, from windows of the
 same feature map, a cheap guess of which tile holds a logo; only the K most promising tiles are then cropped
 and looked at (a backbone pass each), and the score is the max over the whole photo and those crops. Cost:
-about 1 + K whole-photo passes. It needs a head trained on crops (bench/accuracy.py --scoring crops), since
-its looks are crops.
+about 1 + K whole-photo passes (here the guess's pass and the looks score the whole photo twice, so its
+scoring seconds overstate that). It needs a head trained on photos and crops, not on windows, since its
+looks are crops.
 """
 
 from __future__ import annotations
