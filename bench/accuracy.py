@@ -289,19 +289,8 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
             known = "whole, crops, windows@SCALE[:whole-head], cascade@K"
             raise SystemExit(f"--compare: unknown scoring {name!r} ({known})")
         model = trained
-        if kind == "cascade":  # its looks are crops, for the main head (photos and crops), not a windows head
-            if args.tiling and args.scoring == "feature_windows":
-                raise SystemExit(f"--compare {name}: the main head was trained on windows; use --scoring crops")
-            start = time.time()
-            valid, test = (cascade_scores(model, s.examples, int(scale or 2), args.grid) for s in (valid_set, test_set))
-            raw[name] = (valid, test, time.time() - start)
-            crops = Tiling(True, args.grid, 0.25)
-            out[name] = {
-                **refit_and_score(model, valid_set, test_set, valid, test, crops, args.seed),
-                "scoring_seconds": round(raw[name][2], 1),
-            }
-            print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)
-            continue
+        if kind == "cascade" and args.tiling and args.scoring == "feature_windows":  # its looks are crops
+            raise SystemExit(f"--compare {name}: the main head was trained on windows; use --scoring crops")
         if kind == "windows" and not variant:
             windows = Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale))
             was = (trained.info.get("training") or {}).get("tiling") or {}
@@ -317,12 +306,15 @@ def compare(trained, train_set, test_set, args, recipe) -> dict:
             None
             if kind == "whole"
             else Tiling(True, args.grid, 0.25)
-            if kind == "crops"
+            if kind in ("crops", "cascade")
             else Tiling(True, args.grid, 0.25, "feature_windows", float(scale or args.window_scale))
         )
         start = time.time()
-        valid = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
-        test = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling, raw=True)
+        if kind == "cascade":
+            valid, test = (cascade_scores(model, s.examples, int(scale or 2), args.grid) for s in (valid_set, test_set))
+        else:
+            valid = model.scores((read_rgb(e.path) for e in valid_set.examples), tiling=tiling, raw=True)
+            test = model.scores((read_rgb(e.path) for e in test_set.examples), tiling=tiling, raw=True)
         seconds = time.time() - start
         raw[name] = (valid, test, seconds)
         out[name] = {
